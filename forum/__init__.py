@@ -1,0 +1,1 @@
+"""Entrepairs: the forum (members, spaces, threads, posts) and the web app that serves it."""

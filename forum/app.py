@@ -1,0 +1,82 @@
+"""The composition root: ``create_app(settings)`` builds the Litestar app.
+
+With ``forum/cli.py``, this is the only module of ``forum`` that imports ``moderation``: it
+wires moderation's content gate (and, as they come, its routes and template functions) into
+the forum. Everything else in ``forum`` depends only on ``forum``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import CacheControlHeader
+from litestar.datastructures.state import State
+from litestar.middleware import DefineMiddleware
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from forum.config import ROOT, Settings
+from forum.db import Database
+from forum.passwords import Hasher
+from forum.web import accounts, pages, reading, system, writing
+from forum.web.auth import MemberAuthentication, csrf_cookie_name
+from forum.web.deps import DEPENDENCIES
+from forum.web.errors import EXCEPTION_HANDLERS
+from forum.web.headers import make_before_send
+from forum.web.templating import make_engine, make_environment
+from moderation.gate import ModerationGate
+
+MAX_REQUEST_BYTES = 256 * 1024
+"""Bodies are refused above this (413): a 20,000-character post in UTF-8 is at most 80 KB."""
+
+NOT_AUTHENTICATED_PATHS = ["^/static/", "^/healthz$", "^/robots.txt$"]
+
+
+def create_app(
+    settings: Settings | None = None, *, hasher: Hasher | None = None,
+    database: Database | None = None,
+) -> Litestar:
+    settings = settings or Settings.from_env()
+    secret = settings.require_secret()
+    database = database or Database(settings.database_url)
+    environment = make_environment()
+
+    @asynccontextmanager
+    async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await database.dispose()
+
+    return Litestar(
+        route_handlers=[
+            *reading.ROUTES, *writing.ROUTES, *accounts.ROUTES, *pages.ROUTES, *system.ROUTES,
+            create_static_files_router(
+                path="/static", directories=[ROOT / "static"], name="static",
+                cache_control=CacheControlHeader(max_age=86400, public=True),
+                include_in_schema=False,
+            ),
+        ],
+        dependencies=DEPENDENCIES,
+        middleware=[DefineMiddleware(MemberAuthentication, exclude=NOT_AUTHENTICATED_PATHS)],
+        csrf_config=CSRFConfig(
+            secret=secret, cookie_name=csrf_cookie_name(settings), cookie_secure=settings.https,
+            cookie_httponly=True, cookie_samesite="lax", header_name="x-csrftoken",
+            exclude=NOT_AUTHENTICATED_PATHS,
+        ),
+        template_config=TemplateConfig(instance=make_engine(environment)),
+        exception_handlers=EXCEPTION_HANDLERS,
+        before_send=[make_before_send(settings)],
+        state=State({
+            "settings": settings, "database": database, "gate": ModerationGate(),
+            "hasher": hasher or Hasher(),
+        }),
+        lifespan=[lifespan],
+        openapi_config=None,
+        request_max_body_size=MAX_REQUEST_BYTES,
+        logging_config=None,
+        debug=False,
+    )

@@ -1,0 +1,172 @@
+"""The ``forum`` command: run the server, migrate, seed the demo, create an admin.
+
+With ``forum/app.py``, this is a composition root: it may import ``moderation`` (for the
+content gate the demo content goes through, and the crisis tools).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from forum import actions, pseudonyms, queries
+from forum.config import ConfigError, Settings
+from forum.db import Database
+from forum.demo import seed_demo
+from forum.models import Role
+from forum.passwords import (
+    Hasher,
+    PasswordPolicyError,
+    check_policy,
+    generate_recovery_code,
+    normalize_recovery_code,
+)
+from forum.schema import ensure_sqlite_directory, upgrade
+from moderation.gate import ModerationGate
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigError as exc:
+        raise SystemExit(f"forum: {exc}") from exc
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings()
+    try:
+        settings.require_secret()
+    except ConfigError as exc:
+        raise SystemExit(f"forum: {exc}") from exc
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    print(f"Entrepairs: http://{args.host}:{args.port}  (Ctrl+C to stop)", flush=True)
+    uvicorn.run(
+        "forum.app:create_app", factory=True, host=args.host, port=args.port,
+        workers=args.workers, access_log=False, proxy_headers=False, server_header=False,
+        date_header=True, log_level=settings.log_level.lower(), timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def cmd_db_upgrade(_args: argparse.Namespace) -> int:
+    settings = _settings()
+    upgrade(settings.database_url)
+    print("Database up to date.")
+    return 0
+
+
+async def _seed(settings: Settings) -> int:
+    database = Database(settings.database_url, pool=False)
+    try:
+        async with database.writing() as session:
+            return await seed_demo(session, ModerationGate())
+    finally:
+        await database.dispose()
+
+
+def cmd_demo(_args: argparse.Namespace) -> int:
+    settings = _settings()
+    upgrade(settings.database_url)
+    created = asyncio.run(_seed(settings))
+    print(f"Demo content: {created} space(s) created." if created else
+          "Demo content already there: nothing changed.")
+    return 0
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        second = getpass.getpass("Password (again): ")
+    else:
+        lines = sys.stdin.read().splitlines()
+        if len(lines) < 2:
+            raise SystemExit("forum: give the password twice, one per line, on standard input")
+        first, second = lines[0], lines[1]
+    if first != second:
+        raise SystemExit("forum: the two passwords differ")
+    return first
+
+
+async def _create_admin(settings: Settings, name: str, password: str) -> str:
+    database = Database(settings.database_url, pool=False)
+    hasher = Hasher()
+    code = generate_recovery_code()
+    try:
+        async with database.writing() as session:
+            key = pseudonyms.uniqueness_key(name)
+            if await queries.find_member_by_key(session, key):
+                raise SystemExit(f"forum: the pseudonym {name!r} (or a look-alike) is taken")
+            member = await actions.do_signup(
+                session, pseudonym=name, pseudonym_key=key,
+                password_hash=await hasher.hash(password),
+                recovery_hash=await hasher.hash(normalize_recovery_code(code)),
+                locale=None, region=None,
+            )
+            await actions.do_set_role(session, member, Role.ADMIN)
+    finally:
+        await database.dispose()
+    return code
+
+
+def cmd_admin_create(args: argparse.Namespace) -> int:
+    settings = _settings()
+    try:
+        # Reserved words keep members from posing as staff; an admin may use one.
+        name = pseudonyms.validate(args.pseudonym)
+    except pseudonyms.PseudonymError as exc:
+        if exc.code != "reserved":
+            raise SystemExit(f"forum: invalid pseudonym ({exc.code})") from exc
+        name = pseudonyms.normalize(args.pseudonym)
+    password = _read_password()
+    try:
+        check_policy(password, pseudonym=name)
+    except PasswordPolicyError as exc:
+        raise SystemExit(f"forum: password refused ({exc.code})") from exc
+    ensure_sqlite_directory(settings.database_url)
+    upgrade(settings.database_url)
+    code = asyncio.run(_create_admin(settings, name, password))
+    print(f"Admin {name} created. Recovery code (shown once, keep it safe): {code}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="forum", description="Entrepairs, the peer-support forum."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="serve the forum")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+    run.add_argument("--workers", type=int, default=1)
+    run.set_defaults(func=cmd_run)
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_upgrade = db_sub.add_parser("upgrade", help="apply the migrations")
+    db_upgrade.set_defaults(func=cmd_db_upgrade)
+
+    demo = sub.add_parser("demo", help="create the schema if needed and seed the demo content")
+    demo.set_defaults(func=cmd_demo)
+
+    admin = sub.add_parser("admin", help="administrators")
+    admin_sub = admin.add_subparsers(dest="admin_command", required=True)
+    create = admin_sub.add_parser("create", help="create an administrator account")
+    create.add_argument("pseudonym")
+    create.set_defaults(func=cmd_admin_create)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""Settings: read once from ``FORUM_*`` environment variables, nothing else reads os.environ.
+
+Each field carries its environment variable and a one-line help text in its metadata; the
+README documents every one of them and ``tests/forum/test_docs.py`` checks that it does.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The repository root: templates/, static/, locales/ and migrations/ live beside the packages."""
+
+DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{ROOT / 'var' / 'forum.db'}"
+ENVIRONMENTS = ("production", "development", "test")
+REGIONS = ("FR", "BE", "CH", "CA-QC", "CA", "INTL")
+LOCALES = ("fr", "en")
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message says which and how to fix it."""
+
+
+def setting(env: str, default: object, help: str) -> object:  # noqa: A002 - the field's help text
+    return field(default=default, metadata={"env": env, "help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The forum's configuration. Build it with :meth:`from_env`, or directly in tests."""
+
+    env: str = setting(
+        "FORUM_ENV", "production",
+        "production, development or test; outside development a secret key is required.",
+    )
+    database_url: str = setting(
+        "FORUM_DATABASE_URL", DEFAULT_DATABASE_URL,
+        "SQLAlchemy URL: sqlite+aiosqlite:///path (default var/forum.db) or "
+        "postgresql+asyncpg://user@host/db.",
+    )
+    secret_key: str = setting(
+        "FORUM_SECRET_KEY", "",
+        "At least 32 random characters; signs the CSRF tokens. `make run` generates one "
+        "into var/secret_key on first run.",
+    )
+    base_url: str = setting(
+        "FORUM_BASE_URL", "http://127.0.0.1:8000",
+        "The public address; when it is https, cookies are Secure and __Host- prefixed and "
+        "HSTS is sent.",
+    )
+    default_locale: str = setting(
+        "FORUM_DEFAULT_LOCALE", "fr", "Language for visitors who have not chosen one: fr or en."
+    )
+    default_region: str = setting(
+        "FORUM_DEFAULT_REGION", "FR",
+        "Crisis lines shown when nothing else tells the region: FR, BE, CH, CA-QC, CA or INTL.",
+    )
+    redis_url: str = setting(
+        "FORUM_REDIS_URL", "",
+        "Optional redis:// URL, for sharing state between processes and machines.",
+    )
+    session_idle_hours: int = setting(
+        "FORUM_SESSION_IDLE_HOURS", 24 * 7,
+        "A session unused for this many hours ends (default one week).",
+    )
+    session_max_days: int = setting(
+        "FORUM_SESSION_MAX_DAYS", 30,
+        "A session ends this many days after log-in, however active (default 30).",
+    )
+    log_level: str = setting(
+        "FORUM_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR."
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every ``FORUM_*`` variable once; unknown values raise :class:`ConfigError`."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = environ.get(f.metadata["env"])
+            if raw is None or raw == "":
+                continue
+            if f.type == "int":
+                try:
+                    values[f.name] = int(raw)
+                except ValueError as exc:
+                    raise ConfigError(f"{f.metadata['env']} must be a whole number") from exc
+            else:
+                values[f.name] = raw.strip()
+        return cls(**values).validated()
+
+    def validated(self) -> Settings:
+        if self.env not in ENVIRONMENTS:
+            raise ConfigError(f"FORUM_ENV must be one of {', '.join(ENVIRONMENTS)}")
+        if self.default_locale not in LOCALES:
+            raise ConfigError(f"FORUM_DEFAULT_LOCALE must be one of {', '.join(LOCALES)}")
+        if self.default_region not in REGIONS:
+            raise ConfigError(f"FORUM_DEFAULT_REGION must be one of {', '.join(REGIONS)}")
+        if urlsplit(self.base_url).scheme not in ("http", "https"):
+            raise ConfigError("FORUM_BASE_URL must start with http:// or https://")
+        if self.session_idle_hours < 1 or self.session_max_days < 1:
+            raise ConfigError("session lifetimes must be positive")
+        return self
+
+    def require_secret(self) -> str:
+        """The secret key, or a loud error outside development (where a fixed one is used)."""
+        if len(self.secret_key) >= 32:
+            return self.secret_key
+        if self.env in ("development", "test"):
+            return "development-only-secret-key-not-for-production!!"
+        raise ConfigError(
+            "FORUM_SECRET_KEY is missing or shorter than 32 characters. Generate one with: "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+
+    @property
+    def https(self) -> bool:
+        return urlsplit(self.base_url).scheme == "https"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def documented_settings() -> list[tuple[str, str, object]]:
+    """(environment variable, help, default) for each setting, for docs and their test."""
+    return [(f.metadata["env"], f.metadata["help"], f.default) for f in fields(Settings)]

@@ -1,0 +1,175 @@
+"""Database plumbing: the declarative base, the engine and its SQLite pragmas, sessions.
+
+Two session factories share one engine:
+
+- ``Database.reader()`` for requests that only read (GET). On SQLite its transactions begin
+  ``DEFERRED``: readers never wait for the writer (WAL).
+- ``Database.writer()`` for requests that change something. On SQLite its transactions begin
+  ``IMMEDIATE``, so the write lock is taken first and the busy timeout applies; a writer that
+  read first and upgraded later would fail at once with "database is locked".
+
+Nothing here commits on its own: the code that writes calls :func:`commit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import NullPool
+from sqlalchemy.types import TypeDecorator
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every database (SQLite stores it naive, in UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use datetime.now(UTC)")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class DatabaseUnavailable(Exception):
+    """The database is locked for longer than the busy timeout, or unreachable: answer 503."""
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True for errors that mean "try again shortly" rather than a bug."""
+    if isinstance(exc, DatabaseUnavailable):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError):
+        text = str(exc.orig).lower()
+        return any(
+            marker in text
+            for marker in ("database is locked", "database is busy", "connection", "timeout",
+                           "the database system is", "terminating connection")
+        )
+    if isinstance(exc, (ConnectionError, TimeoutError, OSError)):
+        return True
+    return type(exc).__module__.startswith("asyncpg") and "Connection" in type(exc).__name__
+
+
+def _install_sqlite_hooks(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # noqa: ANN001 - DBAPI objects
+        # Let SQLAlchemy emit BEGIN itself (see _on_begin) instead of the driver's implicit one.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "foreign_keys=ON",
+            f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+            "synchronous=NORMAL",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn) -> None:  # noqa: ANN001
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(url: str, *, pool: bool = True) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, poolclass=None if pool else NullPool)
+        _install_sqlite_hooks(engine)
+        return engine
+    kwargs: dict[str, object] = {"pool_pre_ping": True}
+    if url.startswith("postgresql+asyncpg"):
+        kwargs["connect_args"] = {"timeout": 5, "command_timeout": 30}
+    if pool:
+        kwargs.update(pool_size=10, max_overflow=10, pool_timeout=10)
+    else:
+        kwargs = {"poolclass": NullPool, "connect_args": kwargs.get("connect_args", {})}
+    return create_async_engine(url, **kwargs)
+
+
+class Database:
+    """One engine and its two session factories; owned by the app (or a CLI command)."""
+
+    def __init__(self, url: str, *, pool: bool = True) -> None:
+        self.url = url
+        self.engine = make_engine(url, pool=pool)
+        self.is_sqlite = url.startswith("sqlite")
+        self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
+        write_engine = (
+            self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite
+            else self.engine
+        )
+        self._writer = async_sessionmaker(write_engine, expire_on_commit=False)
+
+    def reader(self) -> AsyncSession:
+        return self._reader()
+
+    def writer(self) -> AsyncSession:
+        return self._writer()
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncSession]:
+        """A write unit of work outside a request (CLI, seeding): commit or roll back."""
+        async with self.writer() as session:
+            try:
+                yield session
+                await commit(session)
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def commit(session: AsyncSession) -> None:
+    """Commit the request's unit of work; a lock or outage becomes DatabaseUnavailable."""
+    try:
+        await session.commit()
+    except Exception as exc:
+        await session.rollback()
+        if is_unavailable(exc):
+            raise DatabaseUnavailable(str(exc)) from exc
+        raise

@@ -1,0 +1,39 @@
+"""What posting asks of moderation, as a protocol: the forum never imports moderation.
+
+The app wires an implementation in (``moderation.gate.ModerationGate``). It turns the
+author's Markdown into sanitised HTML, screens it for crisis language and decides the post's
+status, in one call, before anything is stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from forum.models import Member, PostStatus, Space
+
+
+@dataclass(frozen=True)
+class Verdict:
+    html: str
+    """Sanitised HTML, safe to store and to mark safe in templates."""
+    renderer_version: int
+    status: PostStatus = PostStatus.VISIBLE
+    crisis_level: str = "none"
+    """"none", "concern" or "urgent": what the crisis screen found in the text."""
+    reasons: tuple[str, ...] = field(default_factory=tuple)
+    """Why the status is not VISIBLE (shown to the author), as message ids."""
+
+
+class GateRefusal(Exception):
+    """The text cannot be published at all; ``message`` says why, for the author."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ContentGate(Protocol):
+    def review(self, text: str, *, author: Member, space: Space) -> Verdict:
+        """Render, sanitise and screen ``text``; raise GateRefusal to refuse it."""
+        ...

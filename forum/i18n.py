@@ -1,0 +1,118 @@
+"""Languages: French is the source language of every UI string; English is a complete catalogue.
+
+Strings are written in French in the code and templates (``_("…")``), because French is the
+default and most readers read it; ``locales/en/LC_MESSAGES/messages.po`` translates each of
+them, and a test fails when one is missing. Catalogues are compiled in memory at start-up, so
+there is no build step and no ``.mo`` file to forget.
+
+The locale of a request: the member's setting, then the ``lang`` cookie a visitor chose, then
+Accept-Language, then ``FORUM_DEFAULT_LOCALE``.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel import Locale, negotiate_locale
+from babel.dates import format_datetime, format_timedelta
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+from babel.support import NullTranslations, Translations
+
+from forum.config import LOCALES, ROOT
+from forum.db import utcnow
+
+LOCALE_DIR = ROOT / "locales"
+SOURCE_LOCALE = "fr"
+LANG_COOKIE = "lang"
+
+REGION_TIMEZONES = {
+    "FR": "Europe/Paris", "BE": "Europe/Brussels", "CH": "Europe/Zurich",
+    "CA-QC": "America/Toronto", "CA": "America/Toronto", "INTL": "UTC",
+}
+
+
+def N_(message: str) -> str:
+    """Mark a string for translation where it is defined; it is translated where shown."""
+    return message
+
+
+@cache
+def translations(locale: str) -> NullTranslations:
+    if locale == SOURCE_LOCALE or locale not in LOCALES:
+        return NullTranslations()
+    po_path = LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
+    with po_path.open("rb") as po:
+        catalog = read_po(po, locale=locale)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(buffer)
+
+
+def gettext(locale: str, message: str, **params: Any) -> str:
+    text = translations(locale).gettext(message)
+    return text % params if params else text
+
+
+def ngettext(locale: str, singular: str, plural: str, n: int, **params: Any) -> str:
+    text = translations(locale).ngettext(singular, plural, n)
+    params.setdefault("num", n)
+    return text % params
+
+
+def negotiate(accept_language: str | None) -> str | None:
+    if not accept_language:
+        return None
+    preferences: list[tuple[float, str]] = []
+    for position, part in enumerate(accept_language.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        if tag and quality > 0:
+            preferences.append((-quality + position * 1e-6, tag.replace("-", "_")))
+    ordered = [tag for _, tag in sorted(preferences)]
+    return negotiate_locale(ordered, list(LOCALES), sep="_") or negotiate_locale(
+        [tag.split("_")[0] for tag in ordered], list(LOCALES)
+    )
+
+
+def pick_locale(
+    *, member_locale: str | None, cookie: str | None, accept_language: str | None, default: str
+) -> str:
+    for candidate in (member_locale, cookie):
+        if candidate in LOCALES:
+            return candidate
+    return negotiate(accept_language) or default
+
+
+def timezone_for(region: str) -> ZoneInfo:
+    return ZoneInfo(REGION_TIMEZONES.get(region, "UTC"))
+
+
+def format_date(value: datetime, locale: str, region: str) -> str:
+    """A localised date and time in the reader's region, e.g. "23 nov. 2026, 08:14"."""
+    pattern = "d MMM y, HH:mm" if locale == "fr" else "MMM d, y, h:mm a"
+    return format_datetime(value, pattern, tzinfo=timezone_for(region), locale=locale)
+
+
+def format_ago(value: datetime, locale: str) -> str:
+    """"il y a 3 heures" / "3 hours ago"."""
+    return format_timedelta(value - utcnow(), add_direction=True, threshold=1.1, locale=locale)
+
+
+def format_number(value: int, locale: str) -> str:
+    return format_decimal(value, locale=locale)
+
+
+def language_name(locale: str) -> str:
+    return Locale.parse(locale).get_display_name(locale).capitalize()

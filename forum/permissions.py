@@ -1,0 +1,103 @@
+"""Who may do what: ``check_*`` raise, ``can_*`` answer for templates. One rule, written once.
+
+A thing a viewer may not know exists raises NotFound (404), exactly as if it did not exist;
+a thing they may see but not do raises PermissionDenied (403) or NotAuthorized (401, "log in").
+"""
+
+from __future__ import annotations
+
+from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
+
+from forum.models import Member, MemberStatus, Post, PostStatus, Role, Space, Thread, Visibility
+
+Viewer = Member | None
+
+
+def is_admin(viewer: Viewer) -> bool:
+    return viewer is not None and viewer.role == Role.ADMIN
+
+
+def can_read_space_content(viewer: Viewer, space: Space) -> bool:
+    """Threads of a members-only space are for members; its name and description are public."""
+    if space.visibility == Visibility.MEMBERS:
+        return viewer is not None and viewer.status == MemberStatus.ACTIVE
+    return True
+
+
+def check_read_space_content(viewer: Viewer, space: Space) -> None:
+    if not can_read_space_content(viewer, space):
+        raise NotFoundException()
+
+
+def can_see_post_body(viewer: Viewer, post: Post) -> bool:
+    """Visible posts to every reader; pending and hidden ones to their author too."""
+    if post.status == PostStatus.VISIBLE:
+        return True
+    if post.status in (PostStatus.PENDING, PostStatus.HIDDEN):
+        return viewer is not None and viewer.id == post.author_id
+    return False
+
+
+def check_logged_in(viewer: Viewer) -> Member:
+    if viewer is None or viewer.status != MemberStatus.ACTIVE:
+        raise NotAuthorizedException()
+    return viewer
+
+
+def can_start_thread(viewer: Viewer, space: Space) -> bool:
+    return viewer is not None and not space.archived and can_read_space_content(viewer, space)
+
+
+def check_start_thread(viewer: Viewer, space: Space) -> Member:
+    member = check_logged_in(viewer)
+    if space.archived:
+        raise PermissionDeniedException()
+    return member
+
+
+def can_reply(viewer: Viewer, thread: Thread) -> bool:
+    return (
+        viewer is not None
+        and not thread.space.archived
+        and (not thread.locked or is_admin(viewer))
+    )
+
+
+def check_reply(viewer: Viewer, thread: Thread) -> Member:
+    member = check_logged_in(viewer)
+    if not can_reply(member, thread):
+        raise PermissionDeniedException()
+    return member
+
+
+def can_edit_post(viewer: Viewer, post: Post, thread: Thread | None = None) -> bool:
+    """Authors edit their own posts, unless the thread is locked. ``thread`` spares a load
+    where the page already holds it."""
+    return (
+        viewer is not None
+        and viewer.id == post.author_id
+        and post.status in (PostStatus.VISIBLE, PostStatus.PENDING, PostStatus.HIDDEN)
+        and not (thread or post.thread).locked
+    )
+
+
+def check_edit_post(viewer: Viewer, post: Post) -> Member:
+    member = check_logged_in(viewer)
+    if not can_edit_post(member, post):
+        raise PermissionDeniedException()
+    return member
+
+
+def can_delete_post(viewer: Viewer, post: Post) -> bool:
+    return (
+        viewer is not None
+        and viewer.id == post.author_id
+        and post.status in (PostStatus.VISIBLE, PostStatus.PENDING, PostStatus.HIDDEN)
+    )
+
+
+def check_delete_post(viewer: Viewer, post: Post) -> Member:
+    member = check_logged_in(viewer)
+    if not can_delete_post(member, post):
+        raise PermissionDeniedException()
+    return member

@@ -1,0 +1,1 @@
+"""The web layer: thin handlers (parse, access, one do_* call, respond), templates, middleware."""

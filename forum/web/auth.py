@@ -1,0 +1,102 @@
+"""Who is asking: the session cookie, checked against the ``member_session`` table.
+
+The cookie carries a random token that only the server issues (its SHA-256 is stored), so:
+
+- a token the server did not issue is never adopted (it matches no row: the request is a
+  visitor's, and nothing is stored for visitors at all);
+- logging in issues a new token (a fresh row), logging out deletes the row: ids rotate;
+- a session ends after ``FORUM_SESSION_IDLE_HOURS`` without use, and ``FORUM_SESSION_MAX_DAYS``
+  after log-in whatever its use.
+
+Litestar's own server-side sessions are not used: they adopt any id a cookie names and store
+a session for every visitor (``shared/reference/security.md`` §0.2).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from litestar import Response
+from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+
+from forum import actions, queries
+from forum.config import Settings
+from forum.db import Database, commit, utcnow
+from forum.models import MemberStatus
+
+TOUCH_EVERY = timedelta(hours=1)
+
+
+def session_cookie_name(settings: Settings) -> str:
+    return "__Host-entrepairs" if settings.https else "entrepairs"
+
+
+def csrf_cookie_name(settings: Settings) -> str:
+    return "__Host-csrftoken" if settings.https else "csrftoken"
+
+
+def session_cookie(settings: Settings, token: str) -> Cookie:
+    return Cookie(
+        key=session_cookie_name(settings), value=token, path="/", httponly=True,
+        secure=settings.https, samesite="lax", max_age=settings.session_max_days * 86400,
+    )
+
+
+def expired_cookie(settings: Settings, key: str) -> Cookie:
+    return Cookie(
+        key=key, value="", path="/", httponly=True, secure=settings.https, samesite="lax",
+        max_age=0, expires=0,
+    )
+
+
+def set_login_cookies(response: Response[Any], settings: Settings, token: str) -> None:
+    """The new session cookie, and a fresh CSRF token on the next page."""
+    response.set_cookie(session_cookie(settings, token))
+    response.set_cookie(expired_cookie(settings, csrf_cookie_name(settings)))
+
+
+def set_logout_cookies(response: Response[Any], settings: Settings) -> None:
+    response.set_cookie(expired_cookie(settings, session_cookie_name(settings)))
+    response.set_cookie(expired_cookie(settings, csrf_cookie_name(settings)))
+
+
+def session_lifetime(settings: Settings) -> timedelta:
+    return timedelta(days=settings.session_max_days)
+
+
+class MemberAuthentication(AbstractAuthenticationMiddleware):
+    """Sets ``request.user`` to the logged-in Member, or None for a visitor."""
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        settings: Settings = connection.app.state.settings
+        token = connection.cookies.get(session_cookie_name(settings))
+        if not token:
+            return AuthenticationResult(user=None, auth=None)
+        database: Database = connection.app.state.database
+        async with database.reader() as session:
+            found = await queries.get_session_with_member(session, token)
+        if found is None:
+            return AuthenticationResult(user=None, auth=None)
+        member_session, member = found
+        now = utcnow()
+        idle_limit = timedelta(hours=settings.session_idle_hours)
+        if (
+            member.status != MemberStatus.ACTIVE
+            or member_session.expires_at <= now
+            or now - member_session.last_seen_at > idle_limit
+        ):
+            async with database.writer() as session:
+                await actions.do_end_session(session, token)
+                await commit(session)
+            return AuthenticationResult(user=None, auth=None)
+        if now - member_session.last_seen_at > TOUCH_EVERY:
+            async with database.writer() as session:
+                await actions.do_touch_session(session, token, now)
+                await commit(session)
+        connection.scope.setdefault("state", {})["session_token"] = token
+        return AuthenticationResult(user=member, auth=token)

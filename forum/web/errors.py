@@ -1,0 +1,159 @@
+"""Error pages: every error a person can meet is a calm page in their language, never a trace.
+
+For htmx requests the same message comes back as a small fragment swapped into the page's
+alert region (``#alerts``), so the form and what was typed in it stay where they are. For a
+plain form post, the page shows back the text that was typed, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import traceback
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+)
+from litestar.response import Template
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_401_UNAUTHORIZED,
+    HTTP_403_FORBIDDEN,
+    HTTP_404_NOT_FOUND,
+    HTTP_405_METHOD_NOT_ALLOWED,
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    HTTP_429_TOO_MANY_REQUESTS,
+    HTTP_503_SERVICE_UNAVAILABLE,
+)
+from litestar.types import Empty
+from litestar.utils.scope.state import ScopeState
+
+from forum.db import is_unavailable
+from forum.i18n import N_
+from forum.web.htmx import is_htmx
+
+log = logging.getLogger("forum.errors")
+
+RETRY_AFTER_SECONDS = 5
+TYPED_FIELDS = ("title", "body", "note")
+
+MESSAGES: dict[int, tuple[str, str]] = {
+    HTTP_400_BAD_REQUEST: (
+        N_("Cette demande n'a pas pu être lue"),
+        N_("Quelque chose dans ce qui a été envoyé n'est pas au bon format. "
+           "Reviens en arrière et réessaie."),
+    ),
+    HTTP_401_UNAUTHORIZED: (
+        N_("Connecte-toi pour continuer"),
+        N_("Pour écrire sur Entrepairs, il faut un compte : un pseudonyme et un mot de passe "
+           "suffisent. Ton texte n'a pas été publié, tu le retrouves ci-dessous."),
+    ),
+    HTTP_403_FORBIDDEN: (
+        N_("Ce n'est pas possible ici"),
+        N_("Tu n'as pas la possibilité de faire cela ici, ou la page était ouverte depuis "
+           "longtemps. Recharge la page et réessaie ; ton texte est ci-dessous."),
+    ),
+    HTTP_404_NOT_FOUND: (
+        N_("Cette page n'existe pas"),
+        N_("Le lien est peut-être incomplet, ou la page a été retirée."),
+    ),
+    HTTP_405_METHOD_NOT_ALLOWED: (
+        N_("Cette action n'est pas possible ici"),
+        N_("Cette adresse ne sert pas à cela. Reviens à la page précédente."),
+    ),
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE: (
+        N_("C'est trop volumineux"),
+        N_("Ce qui a été envoyé dépasse la taille qu'accepte le forum. "
+           "Un message peut faire jusqu'à 20 000 caractères."),
+    ),
+    HTTP_429_TOO_MANY_REQUESTS: (
+        N_("Un petit moment, s'il te plaît"),
+        N_("Il y a eu beaucoup d'essais en peu de temps. Réessaie dans quelques minutes."),
+    ),
+    HTTP_503_SERVICE_UNAVAILABLE: (
+        N_("Le forum est très occupé"),
+        N_("Ton action n'a pas pu être enregistrée tout de suite. Réessaie dans quelques "
+           "secondes ; ton texte est ci-dessous."),
+    ),
+    500: (
+        N_("Quelque chose s'est mal passé de notre côté"),
+        N_("Ce n'est pas de ta faute. Réessaie dans un moment ; si cela continue, "
+           "signale-le à l'équipe avec le code ci-dessous."),
+    ),
+}
+
+
+def _typed_text(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """What the person typed, when the form was already read (by the handler, which reads it
+    before any check, or by the CSRF middleware). Exception handlers are synchronous, so this
+    reads Litestar's per-request cache of the parsed form rather than the body."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return {}
+    form = ScopeState.from_scope(request.scope).form
+    if form is Empty or not isinstance(form, dict):
+        return {}
+    typed: dict[str, str] = {}
+    for name in TYPED_FIELDS:
+        value = form.get(name)
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if isinstance(value, str) and value.strip():
+            typed[name] = value
+    return typed
+
+
+def render_error(request: Request[Any, Any, Any], status_code: int, *,
+                       incident: str | None = None, headers: dict[str, str] | None = None
+                       ) -> Response[Any]:
+    title, explanation = MESSAGES.get(status_code, MESSAGES[500])
+    context = {
+        "status_code": status_code, "title": title, "explanation": explanation,
+        "typed": _typed_text(request), "incident": incident,
+    }
+    template = "errors/partial.html" if is_htmx(request) else "errors/index.html"
+    headers = dict(headers or {})
+    if is_htmx(request):
+        headers.update({"HX-Retarget": "#alerts", "HX-Reswap": "innerHTML"})
+    return Template(template_name=template, context=context, status_code=status_code,
+                    headers=headers)
+
+
+def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Any:
+    status = exc.status_code if exc.status_code in MESSAGES else HTTP_400_BAD_REQUEST
+    if exc.status_code >= 500:
+        status = exc.status_code if exc.status_code in MESSAGES else 500
+    headers = dict(exc.headers or {})
+    if status == HTTP_401_UNAUTHORIZED:
+        headers.pop("WWW-Authenticate", None)
+    return render_error(request, status, headers=headers)
+
+
+def unexpected_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Any:
+    if is_unavailable(exc):
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return render_error(
+            request, HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    incident = secrets.token_hex(4)
+    # The exception's message can quote SQL parameters, i.e. what someone wrote: log where
+    # it happened, never its text.
+    frames = traceback.extract_tb(exc.__traceback__)[-3:]
+    where = " < ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in reversed(frames))
+    log.error("unexpected error %s on %s %s: %s at %s", incident, request.method,
+              request.scope.get("path_template") or "?", type(exc).__name__, where)
+    return render_error(request, 500, incident=incident)
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    HTTPException: http_exception_handler,
+    NotFoundException: http_exception_handler,
+    NotAuthorizedException: http_exception_handler,
+    PermissionDeniedException: http_exception_handler,
+    Exception: unexpected_exception_handler,
+}

@@ -1,0 +1,80 @@
+"""Pages that read: home, a space, a thread, a post's permalink."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get
+from litestar.exceptions import NotFoundException
+from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from forum import permissions, queries
+from forum.web.context import viewer_of
+from forum.web.htmx import page as render_page
+from forum.web.htmx import page_or_partial
+from forum.web.writing import reply_form_context
+
+
+@get("/", name="home")
+async def home(request: Request[Any, Any, Any], db: AsyncSession) -> Template:
+    viewer = viewer_of(request)
+    return render_page("home", {
+        "spaces": await queries.list_spaces(db),
+        "recent": await queries.recent_threads(db, viewer),
+    })
+
+
+@get("/s/{slug:str}", name="space")
+async def space_page(
+    request: Request[Any, Any, Any], db: AsyncSession, slug: str, apres: str | None = None
+) -> Template:
+    viewer = viewer_of(request)
+    space = await queries.get_space_or_404(db, slug)
+    listing = None
+    if permissions.can_read_space_content(viewer, space):
+        listing = await queries.list_threads(
+            db, viewer, space, after=queries.Cursor.decode(apres)
+        )
+    return page_or_partial(request, "space", {
+        "space": space, "listing": listing, "is_continuation": bool(apres),
+        "can_start_thread": permissions.can_start_thread(viewer, space),
+    })
+
+
+async def thread_context(
+    request: Request[Any, Any, Any], db: AsyncSession, thread_id: int, page_number: int | None,
+) -> dict[str, Any]:
+    viewer = viewer_of(request)
+    thread = await queries.get_thread_or_404(db, viewer, thread_id)
+    pages = queries.page_count(thread)
+    current = pages if page_number is None else page_number
+    if current < 1 or current > pages:
+        raise NotFoundException()
+    posts = await queries.thread_page(db, thread, current)
+    return {
+        "thread": thread, "space": thread.space, "posts": posts, "page": current,
+        "pages": pages, "can_reply": permissions.can_reply(viewer, thread),
+        "indexable": thread.space.indexable,
+        **reply_form_context(thread),
+    }
+
+
+@get("/t/{thread_id:int}", name="thread")
+async def thread_page(
+    request: Request[Any, Any, Any], db: AsyncSession, thread_id: int, page: int = 1
+) -> Template:
+    context = await thread_context(request, db, thread_id, page)
+    return Template(template_name="thread/index.html", context=context)
+
+
+@get("/p/{post_id:int}", name="permalink")
+async def permalink(request: Request[Any, Any, Any], db: AsyncSession, post_id: int) -> Redirect:
+    post = await queries.get_post_or_404(db, viewer_of(request), post_id)
+    return Redirect(
+        path=f"/t/{post.thread_id}?page={queries.page_of(post.number)}#post-{post.id}",
+        status_code=302,
+    )
+
+
+ROUTES = [home, space_page, thread_page, permalink]

@@ -1,0 +1,258 @@
+"""Pages that write: start a thread, reply, edit and delete one's own post.
+
+Each handler: parse, access (``get_*_or_404`` + ``check_*``), validate (errors keep the text),
+one ``do_*`` call, commit, respond (303 or, for htmx, a partial).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+
+from forum import actions, content_warnings, permissions, queries
+from forum.db import commit
+from forum.gate import ContentGate, GateRefusal, Verdict
+from forum.models import Member, Space, Thread
+from forum.web.context import viewer_of
+from forum.web.forms import FieldError, FormErrors, clean_text, read_form
+from forum.web.htmx import VARY, is_htmx, see_other
+
+TITLE_MIN, TITLE_MAX = 3, 150
+BODY_MIN, BODY_MAX = 1, 20_000
+_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+def new_idempotency_key() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass
+class PostForm:
+    """What the composer holds: kept as typed, shown again on error."""
+
+    body: str = ""
+    title: str = ""
+    content_warning: str = ""
+    content_warning_label: str = ""
+    idempotency_key: str = ""
+
+    def stored_warning(self) -> str | None:
+        return content_warnings.stored_value(self.content_warning, self.content_warning_label)
+
+
+def parse_post_form(values: dict[str, str], *, with_title: bool) -> tuple[PostForm, FormErrors]:
+    errors = FormErrors()
+    body, body_error = clean_text(
+        values.get("body"), min_length=BODY_MIN, max_length=BODY_MAX, multiline=True
+    )
+    if body_error:
+        errors["body"] = body_error
+    title = ""
+    if with_title:
+        title, title_error = clean_text(
+            values.get("title"), min_length=TITLE_MIN, max_length=TITLE_MAX, multiline=False
+        )
+        if title_error:
+            errors["title"] = title_error
+    choice = values.get("content_warning", "")
+    label_text = (values.get("content_warning_label") or "").strip()
+    if choice not in (*content_warnings.PRESETS, content_warnings.OTHER, ""):
+        choice = ""
+    if choice == content_warnings.OTHER:
+        _, label_error = clean_text(
+            label_text, min_length=2, max_length=content_warnings.FREE_LABEL_MAX, multiline=False
+        )
+        if label_error:
+            errors["content_warning_label"] = label_error
+    key = values.get("idempotency_key", "")
+    form = PostForm(
+        body=body, title=title, content_warning=choice, content_warning_label=label_text,
+        idempotency_key=key if _KEY.match(key) else new_idempotency_key(),
+    )
+    return form, errors
+
+
+def review(gate: ContentGate, form: PostForm, *, author: Member, space: Space,
+           errors: FormErrors) -> Verdict | None:
+    """Ask the gate; a refusal becomes an error on the body field (the text is kept)."""
+    try:
+        return gate.review(form.body, author=author, space=space)
+    except GateRefusal as refusal:
+        errors["body"] = FieldError(refusal.message)
+        return None
+
+
+def reply_form_context(thread: Thread, form: PostForm | None = None,
+                       errors: FormErrors | None = None) -> dict[str, Any]:
+    return {
+        "form": form or PostForm(idempotency_key=new_idempotency_key()),
+        "errors": errors or FormErrors(),
+        "warning_presets": content_warnings.PRESETS,
+    }
+
+
+# -- starting a thread ---------------------------------------------------------------------
+
+def _compose(space: Space, form: PostForm, errors: FormErrors, status: int = 200) -> Template:
+    return Template(
+        template_name="compose/index.html", status_code=status,
+        context={"space": space, "form": form, "errors": errors,
+                 "warning_presets": content_warnings.PRESETS},
+    )
+
+
+@get("/s/{slug:str}/new", name="new_thread")
+async def new_thread_form(request: Request[Any, Any, Any], db: AsyncSession, slug: str) -> Template:
+    space = await queries.get_space_or_404(db, slug)
+    permissions.check_start_thread(viewer_of(request), space)
+    return _compose(space, PostForm(idempotency_key=new_idempotency_key()), FormErrors())
+
+
+@post("/s/{slug:str}/new", name="create_thread")
+async def create_thread(
+    request: Request[Any, Any, Any], db: AsyncSession, gate: ContentGate, slug: str
+) -> Response[Any]:
+    values = await read_form(request)  # first, so that an error page can show the text back
+    space = await queries.get_space_or_404(db, slug)
+    member = permissions.check_start_thread(viewer_of(request), space)
+    form, errors = parse_post_form(values, with_title=True)
+    verdict = None if errors else review(gate, form, author=member, space=space, errors=errors)
+    if verdict is None:
+        return _compose(space, form, errors, status=422)
+    posted = await actions.do_create_thread(
+        db, space=space, author=member, title=form.title, source=form.body, verdict=verdict,
+        content_warning=form.stored_warning(), idempotency_key=form.idempotency_key,
+    )
+    await commit(db)
+    return see_other(request, f"/t/{posted.post.thread_id}#post-{posted.post.id}")
+
+
+# -- replying --------------------------------------------------------------------------------
+
+def _current_page(request: Request[Any, Any, Any]) -> int | None:
+    """The page the htmx request came from (HX-Current-URL), if it says."""
+    url = request.headers.get("hx-current-url", "")
+    match = re.search(r"[?&]page=(\d+)", url)
+    return int(match.group(1)) if match else None
+
+
+@post("/t/{thread_id:int}/reply", name="reply")
+async def reply(
+    request: Request[Any, Any, Any], db: AsyncSession, gate: ContentGate, thread_id: int
+) -> Response[Any]:
+    values = await read_form(request)  # first, so that an error page can show the text back
+    viewer = viewer_of(request)
+    thread = await queries.get_thread_or_404(db, viewer, thread_id)
+    member = permissions.check_reply(viewer, thread)
+    form, errors = parse_post_form(values, with_title=False)
+    verdict = None if errors else review(gate, form, author=member, space=thread.space,
+                                         errors=errors)
+    if verdict is None:
+        return await _reply_error(request, db, thread, form, errors)
+    was_last_page = queries.page_count(thread)
+    posted = await actions.do_reply(
+        db, thread=thread, author=member, source=form.body, verdict=verdict,
+        content_warning=form.stored_warning(), idempotency_key=form.idempotency_key,
+    )
+    await commit(db)
+    post_page = queries.page_of(posted.post.number)
+    url = f"/t/{thread.id}?page={post_page}#post-{posted.post.id}"
+    came_from = _current_page(request) or was_last_page
+    if is_htmx(request) and posted.created and post_page == came_from:
+        return _reply_appended(request, thread, posted.post)
+    return see_other(request, url)
+
+
+def _reply_appended(request: Request[Any, Any, Any], thread: Thread, new_post: Any) -> Template:
+    """htmx: a cleared form, the new post appended to the list, focus moved to it."""
+    set_committed_value(new_post, "author", viewer_of(request))
+    trigger = json.dumps({"forum:posted": {"post": f"post-{new_post.id}"}})
+    return Template(
+        template_name="thread/partial.html",
+        context={"thread": thread, "new_post": new_post, "can_reply": True,
+                 **reply_form_context(thread)},
+        headers={**VARY, "HX-Trigger-After-Settle": trigger},
+    )
+
+
+async def _reply_error(request: Request[Any, Any, Any], db: AsyncSession, thread: Thread,
+                       form: PostForm, errors: FormErrors) -> Template:
+    context = reply_form_context(thread, form, errors)
+    if is_htmx(request):
+        return Template(template_name="thread/_reply_form.html", status_code=422,
+                        context={"thread": thread, **context}, headers=VARY)
+    pages = queries.page_count(thread)
+    return Template(
+        template_name="thread/index.html", status_code=422,
+        context={"thread": thread, "space": thread.space, "page": pages, "pages": pages,
+                 "posts": await queries.thread_page(db, thread, pages), "can_reply": True,
+                 "indexable": thread.space.indexable, **context},
+    )
+
+
+# -- editing and deleting one's own post --------------------------------------------------------
+
+def _edit_page(post_obj: Any, form: PostForm, errors: FormErrors, status: int = 200) -> Template:
+    return Template(
+        template_name="edit/index.html", status_code=status,
+        context={"post": post_obj, "thread": post_obj.thread, "form": form, "errors": errors,
+                 "warning_presets": content_warnings.PRESETS},
+    )
+
+
+@get("/p/{post_id:int}/edit", name="edit_post_form")
+async def edit_post_form(request: Request[Any, Any, Any], db: AsyncSession,
+                         post_id: int) -> Template:
+    post_obj = await queries.get_post_or_404(db, viewer_of(request), post_id)
+    permissions.check_edit_post(viewer_of(request), post_obj)
+    choice, free = content_warnings.form_values(post_obj.content_warning)
+    form = PostForm(body=post_obj.source, content_warning=choice, content_warning_label=free)
+    return _edit_page(post_obj, form, FormErrors())
+
+
+@post("/p/{post_id:int}/edit", name="edit_post")
+async def edit_post(request: Request[Any, Any, Any], db: AsyncSession, gate: ContentGate,
+                    post_id: int) -> Response[Any]:
+    values = await read_form(request)  # first, so that an error page can show the text back
+    post_obj = await queries.get_post_or_404(db, viewer_of(request), post_id)
+    member = permissions.check_edit_post(viewer_of(request), post_obj)
+    form, errors = parse_post_form(values, with_title=False)
+    verdict = None if errors else review(gate, form, author=member, space=post_obj.thread.space,
+                                         errors=errors)
+    if verdict is None:
+        return _edit_page(post_obj, form, errors, status=422)
+    await actions.do_edit_post(db, post_obj, editor=member, source=form.body, verdict=verdict,
+                               content_warning=form.stored_warning())
+    await commit(db)
+    return see_other(request, f"/p/{post_obj.id}")
+
+
+@get("/p/{post_id:int}/delete", name="delete_post_form")
+async def delete_post_form(request: Request[Any, Any, Any], db: AsyncSession,
+                           post_id: int) -> Template:
+    post_obj = await queries.get_post_or_404(db, viewer_of(request), post_id)
+    permissions.check_delete_post(viewer_of(request), post_obj)
+    return Template(template_name="delete/index.html",
+                    context={"post": post_obj, "thread": post_obj.thread})
+
+
+@post("/p/{post_id:int}/delete", name="delete_post")
+async def delete_post(request: Request[Any, Any, Any], db: AsyncSession,
+                      post_id: int) -> Response[Any]:
+    post_obj = await queries.get_post_or_404(db, viewer_of(request), post_id)
+    member = permissions.check_delete_post(viewer_of(request), post_obj)
+    await actions.do_delete_own_post(db, post_obj, actor=member)
+    await commit(db)
+    return see_other(request, f"/p/{post_obj.id}")
+
+
+ROUTES = [new_thread_form, create_thread, reply, edit_post_form, edit_post, delete_post_form,
+          delete_post]

@@ -1,0 +1,1 @@
+"""Moderation: content sanitising and moderation tools."""

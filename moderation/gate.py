@@ -1,0 +1,26 @@
+"""The forum's content gate: render, sanitise, screen, and decide the status of a post.
+
+This is the only path from what a member typed to stored HTML. It never stores anything
+itself; the forum's ``do_*`` actions store the Verdict it returns.
+"""
+
+from __future__ import annotations
+
+from forum.gate import GateRefusal, Verdict
+from forum.i18n import N_
+from forum.models import Member, PostStatus, Space
+from moderation.sanitize import RENDERER_VERSION, SanitizerError, render_markdown
+
+RENDER_FAILED = N_("Ce texte n'a pas pu être mis en forme. Simplifie la mise en forme "
+                   "(listes, citations très imbriquées) et réessaie.")
+
+
+class ModerationGate:
+    """Implements ``forum.gate.ContentGate``."""
+
+    def review(self, text: str, *, author: Member, space: Space) -> Verdict:
+        try:
+            html = render_markdown(text)
+        except SanitizerError as exc:  # fail closed: nothing unsanitised is ever stored
+            raise GateRefusal(RENDER_FAILED) from exc
+        return Verdict(html=html, renderer_version=RENDERER_VERSION, status=PostStatus.VISIBLE)
