@@ -8,7 +8,7 @@ status, in one call, before anything is stored.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from forum.models import Member, PostStatus, Space
 
@@ -33,6 +33,7 @@ class GateRefusal(Exception):
         self.message = message
 
 
+@runtime_checkable
 class ContentGate(Protocol):
     def review(self, text: str, *, author: Member, space: Space) -> Verdict:
         """Render, sanitise and screen ``text``; raise GateRefusal to refuse it."""

@@ -11,16 +11,15 @@ from urllib.parse import urlsplit
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from forum import actions, pseudonyms, queries
-from forum.config import LOCALES, REGIONS, Settings
+from forum.config import LOCALES, REGIONS
 from forum.db import commit
 from forum.i18n import LANG_COOKIE, N_
 from forum.models import Member
 from forum.passwords import (
-    Hasher,
     PasswordPolicyError,
     check_policy,
     generate_recovery_code,
@@ -29,6 +28,7 @@ from forum.passwords import (
 from forum.permissions import check_logged_in
 from forum.web.auth import session_lifetime, set_login_cookies, set_logout_cookies
 from forum.web.context import viewer_of
+from forum.web.deps import AppSettings, Db, PasswordHasher, Reader
 from forum.web.forms import FieldError, FormErrors, read_form
 
 PSEUDONYM_ERRORS = {
@@ -87,13 +87,13 @@ def _password_error(password: str, confirm: str | None, pseudonym: str) -> Field
     return None
 
 
-async def _start_session(db: AsyncSession, settings: Settings, member: Member) -> str:
+async def _start_session(db: Db, settings: AppSettings, member: Member) -> str:
     token = await actions.do_start_session(db, member, lifetime=session_lifetime(settings))
     await commit(db)
     return token
 
 
-def _code_page(response_code: str, member: Member, settings: Settings, token: str,
+def _code_page(response_code: str, member: Member, settings: AppSettings, token: str,
                *, recovered: bool) -> Template:
     response = Template(
         template_name="accounts/recovery_code/index.html",
@@ -119,8 +119,8 @@ async def signup_form() -> Template:
 
 
 @post("/signup", name="signup")
-async def signup(request: Request[Any, Any, Any], db: AsyncSession, hasher: Hasher,
-                 settings: Settings) -> Response[Any]:
+async def signup(request: Request[Any, Any, Any], db: Db, hasher: PasswordHasher,
+                 settings: AppSettings) -> Response[Any]:
     form = await read_form(request)
     raw_name = form.get("pseudonym", "")
     password = form.get("password", "")
@@ -164,13 +164,13 @@ def _login_page(values: dict[str, str], error: str | None, status: int = 200) ->
 
 
 @get("/login", name="login_form")
-async def login_form(next: str | None = None) -> Template:  # noqa: A002 - the query name
+async def login_form(next: FromQuery[str | None] = None) -> Template:  # noqa: A002 - the query name
     return _login_page({"next": safe_next(next)}, None)
 
 
 @post("/login", name="login")
-async def login(request: Request[Any, Any, Any], db: AsyncSession, reader: AsyncSession,
-                hasher: Hasher, settings: Settings) -> Response[Any]:
+async def login(request: Request[Any, Any, Any], db: Db, reader: Reader,
+                hasher: PasswordHasher, settings: AppSettings) -> Response[Any]:
     form = await read_form(request)
     raw_name = form.get("pseudonym", "")
     password = form.get("password", "")
@@ -196,8 +196,8 @@ async def login(request: Request[Any, Any, Any], db: AsyncSession, reader: Async
 
 
 @post("/logout", name="logout")
-async def logout(request: Request[Any, Any, Any], db: AsyncSession,
-                 settings: Settings) -> Response[Any]:
+async def logout(request: Request[Any, Any, Any], db: Db,
+                 settings: AppSettings) -> Response[Any]:
     token = request.scope.get("state", {}).get("session_token")
     if token:
         await actions.do_end_session(db, token)
@@ -222,8 +222,8 @@ async def recover_form() -> Template:
 
 
 @post("/recover", name="recover")
-async def recover(request: Request[Any, Any, Any], db: AsyncSession, reader: AsyncSession,
-                  hasher: Hasher, settings: Settings) -> Response[Any]:
+async def recover(request: Request[Any, Any, Any], db: Db, reader: Reader,
+                  hasher: PasswordHasher, settings: AppSettings) -> Response[Any]:
     form = await read_form(request)
     raw_name = form.get("pseudonym", "")
     code = normalize_recovery_code(form.get("code", ""))[:64]
@@ -252,7 +252,7 @@ async def recover(request: Request[Any, Any, Any], db: AsyncSession, reader: Asy
 # -- preferences -----------------------------------------------------------------------------
 
 @post("/language", name="set_language")
-async def set_language(request: Request[Any, Any, Any], db: AsyncSession) -> Response[Any]:
+async def set_language(request: Request[Any, Any, Any], db: Db) -> Response[Any]:
     form = await read_form(request)
     locale = form.get("locale")
     response = Redirect(path=safe_next(form.get("next")), status_code=303)
@@ -269,14 +269,14 @@ async def set_language(request: Request[Any, Any, Any], db: AsyncSession) -> Res
 
 
 @get("/settings", name="settings_form")
-async def settings_form(request: Request[Any, Any, Any], saved: int = 0) -> Template:
+async def settings_form(request: Request[Any, Any, Any], saved: FromQuery[int] = 0) -> Template:
     check_logged_in(viewer_of(request))
     return Template(template_name="accounts/settings/index.html",
                     context={"regions": REGIONS, "locales": LOCALES, "saved": bool(saved)})
 
 
 @post("/settings", name="save_settings")
-async def save_settings(request: Request[Any, Any, Any], db: AsyncSession) -> Response[Any]:
+async def save_settings(request: Request[Any, Any, Any], db: Db) -> Response[Any]:
     member = check_logged_in(viewer_of(request))
     form = await read_form(request)
     locale = form.get("locale") if form.get("locale") in LOCALES else None

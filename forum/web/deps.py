@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Request
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from forum.config import Settings
@@ -44,6 +44,13 @@ def provide_hasher(request: Request[Any, Any, Any]) -> Hasher:
 def provide_settings(request: Request[Any, Any, Any]) -> Settings:
     return request.app.state.settings
 
+
+Db = NamedDependency[AsyncSession]
+"""The request's session (``db``); ``Reader`` is the extra read-only one (``reader``)."""
+Reader = NamedDependency[AsyncSession]
+Gate = NamedDependency[ContentGate]
+PasswordHasher = NamedDependency[Hasher]
+AppSettings = NamedDependency[Settings]
 
 DEPENDENCIES = {
     "db": Provide(provide_db),

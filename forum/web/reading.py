@@ -6,18 +6,19 @@ from typing import Any
 
 from litestar import Request, get
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from forum import permissions, queries
 from forum.web.context import viewer_of
+from forum.web.deps import Db
 from forum.web.htmx import page as render_page
 from forum.web.htmx import page_or_partial
 from forum.web.writing import reply_form_context
 
 
 @get("/", name="home")
-async def home(request: Request[Any, Any, Any], db: AsyncSession) -> Template:
+async def home(request: Request[Any, Any, Any], db: Db) -> Template:
     viewer = viewer_of(request)
     return render_page("home", {
         "spaces": await queries.list_spaces(db),
@@ -27,7 +28,8 @@ async def home(request: Request[Any, Any, Any], db: AsyncSession) -> Template:
 
 @get("/s/{slug:str}", name="space")
 async def space_page(
-    request: Request[Any, Any, Any], db: AsyncSession, slug: str, apres: str | None = None
+    request: Request[Any, Any, Any], db: Db, slug: FromPath[str],
+    apres: FromQuery[str | None] = None,
 ) -> Template:
     viewer = viewer_of(request)
     space = await queries.get_space_or_404(db, slug)
@@ -43,7 +45,7 @@ async def space_page(
 
 
 async def thread_context(
-    request: Request[Any, Any, Any], db: AsyncSession, thread_id: int, page_number: int | None,
+    request: Request[Any, Any, Any], db: Db, thread_id: FromPath[int], page_number: int | None,
 ) -> dict[str, Any]:
     viewer = viewer_of(request)
     thread = await queries.get_thread_or_404(db, viewer, thread_id)
@@ -62,14 +64,14 @@ async def thread_context(
 
 @get("/t/{thread_id:int}", name="thread")
 async def thread_page(
-    request: Request[Any, Any, Any], db: AsyncSession, thread_id: int, page: int = 1
+    request: Request[Any, Any, Any], db: Db, thread_id: FromPath[int], page: FromQuery[int] = 1
 ) -> Template:
     context = await thread_context(request, db, thread_id, page)
     return Template(template_name="thread/index.html", context=context)
 
 
 @get("/p/{post_id:int}", name="permalink")
-async def permalink(request: Request[Any, Any, Any], db: AsyncSession, post_id: int) -> Redirect:
+async def permalink(request: Request[Any, Any, Any], db: Db, post_id: FromPath[int]) -> Redirect:
     post = await queries.get_post_or_404(db, viewer_of(request), post_id)
     return Redirect(
         path=f"/t/{post.thread_id}?page={queries.page_of(post.number)}#post-{post.id}",

@@ -7,13 +7,13 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.exceptions import HTTPException
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from forum.models import Space, Visibility
+from forum.web.deps import Db
 
 
 @get("/healthz", name="healthz", media_type="text/plain")
-async def healthz(db: AsyncSession) -> str:
+async def healthz(db: Db) -> str:
     """200 when the database answers; 503 otherwise (no detail either way)."""
     try:
         await db.execute(select(1))
@@ -23,7 +23,7 @@ async def healthz(db: AsyncSession) -> str:
 
 
 @get("/robots.txt", name="robots", media_type="text/plain")
-async def robots(request: Request[Any, Any, Any], db: AsyncSession) -> Response[str]:
+async def robots(request: Request[Any, Any, Any], db: Db) -> Response[str]:
     """Search engines may index only the public spaces an admin opted in, and their threads."""
     indexable = list(await db.scalars(
         select(Space.slug).where(Space.indexable.is_(True), Space.archived.is_(False),

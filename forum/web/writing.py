@@ -13,15 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.params import FromPath
 from litestar.response import Template
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from forum import actions, content_warnings, permissions, queries
 from forum.db import commit
-from forum.gate import ContentGate, GateRefusal, Verdict
+from forum.gate import GateRefusal, Verdict
 from forum.models import Member, Space, Thread
 from forum.web.context import viewer_of
+from forum.web.deps import Db, Gate
 from forum.web.forms import FieldError, FormErrors, clean_text, read_form
 from forum.web.htmx import VARY, is_htmx, see_other
 
@@ -80,7 +81,7 @@ def parse_post_form(values: dict[str, str], *, with_title: bool) -> tuple[PostFo
     return form, errors
 
 
-def review(gate: ContentGate, form: PostForm, *, author: Member, space: Space,
+def review(gate: Gate, form: PostForm, *, author: Member, space: Space,
            errors: FormErrors) -> Verdict | None:
     """Ask the gate; a refusal becomes an error on the body field (the text is kept)."""
     try:
@@ -110,7 +111,7 @@ def _compose(space: Space, form: PostForm, errors: FormErrors, status: int = 200
 
 
 @get("/s/{slug:str}/new", name="new_thread")
-async def new_thread_form(request: Request[Any, Any, Any], db: AsyncSession, slug: str) -> Template:
+async def new_thread_form(request: Request[Any, Any, Any], db: Db, slug: FromPath[str]) -> Template:
     space = await queries.get_space_or_404(db, slug)
     permissions.check_start_thread(viewer_of(request), space)
     return _compose(space, PostForm(idempotency_key=new_idempotency_key()), FormErrors())
@@ -118,7 +119,7 @@ async def new_thread_form(request: Request[Any, Any, Any], db: AsyncSession, slu
 
 @post("/s/{slug:str}/new", name="create_thread")
 async def create_thread(
-    request: Request[Any, Any, Any], db: AsyncSession, gate: ContentGate, slug: str
+    request: Request[Any, Any, Any], db: Db, gate: Gate, slug: FromPath[str]
 ) -> Response[Any]:
     values = await read_form(request)  # first, so that an error page can show the text back
     space = await queries.get_space_or_404(db, slug)
@@ -146,7 +147,7 @@ def _current_page(request: Request[Any, Any, Any]) -> int | None:
 
 @post("/t/{thread_id:int}/reply", name="reply")
 async def reply(
-    request: Request[Any, Any, Any], db: AsyncSession, gate: ContentGate, thread_id: int
+    request: Request[Any, Any, Any], db: Db, gate: Gate, thread_id: FromPath[int]
 ) -> Response[Any]:
     values = await read_form(request)  # first, so that an error page can show the text back
     viewer = viewer_of(request)
@@ -183,7 +184,7 @@ def _reply_appended(request: Request[Any, Any, Any], thread: Thread, new_post: A
     )
 
 
-async def _reply_error(request: Request[Any, Any, Any], db: AsyncSession, thread: Thread,
+async def _reply_error(request: Request[Any, Any, Any], db: Db, thread: Thread,
                        form: PostForm, errors: FormErrors) -> Template:
     context = reply_form_context(thread, form, errors)
     if is_htmx(request):
@@ -209,8 +210,8 @@ def _edit_page(post_obj: Any, form: PostForm, errors: FormErrors, status: int = 
 
 
 @get("/p/{post_id:int}/edit", name="edit_post_form")
-async def edit_post_form(request: Request[Any, Any, Any], db: AsyncSession,
-                         post_id: int) -> Template:
+async def edit_post_form(request: Request[Any, Any, Any], db: Db,
+                         post_id: FromPath[int]) -> Template:
     post_obj = await queries.get_post_or_404(db, viewer_of(request), post_id)
     permissions.check_edit_post(viewer_of(request), post_obj)
     choice, free = content_warnings.form_values(post_obj.content_warning)
@@ -219,8 +220,8 @@ async def edit_post_form(request: Request[Any, Any, Any], db: AsyncSession,
 
 
 @post("/p/{post_id:int}/edit", name="edit_post")
-async def edit_post(request: Request[Any, Any, Any], db: AsyncSession, gate: ContentGate,
-                    post_id: int) -> Response[Any]:
+async def edit_post(request: Request[Any, Any, Any], db: Db, gate: Gate,
+                    post_id: FromPath[int]) -> Response[Any]:
     values = await read_form(request)  # first, so that an error page can show the text back
     post_obj = await queries.get_post_or_404(db, viewer_of(request), post_id)
     member = permissions.check_edit_post(viewer_of(request), post_obj)
@@ -236,8 +237,8 @@ async def edit_post(request: Request[Any, Any, Any], db: AsyncSession, gate: Con
 
 
 @get("/p/{post_id:int}/delete", name="delete_post_form")
-async def delete_post_form(request: Request[Any, Any, Any], db: AsyncSession,
-                           post_id: int) -> Template:
+async def delete_post_form(request: Request[Any, Any, Any], db: Db,
+                           post_id: FromPath[int]) -> Template:
     post_obj = await queries.get_post_or_404(db, viewer_of(request), post_id)
     permissions.check_delete_post(viewer_of(request), post_obj)
     return Template(template_name="delete/index.html",
@@ -245,8 +246,8 @@ async def delete_post_form(request: Request[Any, Any, Any], db: AsyncSession,
 
 
 @post("/p/{post_id:int}/delete", name="delete_post")
-async def delete_post(request: Request[Any, Any, Any], db: AsyncSession,
-                      post_id: int) -> Response[Any]:
+async def delete_post(request: Request[Any, Any, Any], db: Db,
+                      post_id: FromPath[int]) -> Response[Any]:
     post_obj = await queries.get_post_or_404(db, viewer_of(request), post_id)
     member = permissions.check_delete_post(viewer_of(request), post_obj)
     await actions.do_delete_own_post(db, post_obj, actor=member)

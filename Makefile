@@ -1,0 +1,68 @@
+# Entrepairs: `make run` serves the demo forum, `make test` runs the whole suite.
+# Needs only Python 3.11+ and make; everything else is installed into .venv from PyPI.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test test-unit test-browser screenshots check-python clean lint
+
+run: $(VENV)/.installed var/secret_key
+	@$(BIN)/forum db upgrade
+	@if [ ! -f var/.demo-seeded ]; then $(BIN)/forum demo && touch var/.demo-seeded; fi
+	@FORUM_SECRET_KEY="$$(cat var/secret_key)" $(BIN)/forum run --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.installed-test
+	@$(MAKE) --no-print-directory test-unit
+	@$(MAKE) --no-print-directory test-browser
+
+test-unit: $(VENV)/.installed-test
+	$(BIN)/pytest -m "not browser" -q
+
+# Browser tests run in their own pytest process (sync Playwright and pytest-asyncio cannot
+# share one). Without Chromium they are skipped with a printed reason.
+test-browser: $(VENV)/.installed-test
+	@if [ -x /usr/bin/chromium ]; then \
+		$(BIN)/pip install -q -e ".[browser]" && $(BIN)/pytest -m browser -q tests/browser; \
+	else \
+		echo "Browser tests skipped: /usr/bin/chromium is missing (apt-get install chromium)."; \
+	fi
+
+screenshots: $(VENV)/.installed-test
+	@$(BIN)/pip install -q -e ".[browser]"
+	$(PY) -m tests.browser.screenshots
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check forum moderation tests migrations/env.py
+
+check-python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Entrepairs needs Python 3.11 or newer: install python3 (for example: sudo apt install python3)."; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || { echo "Entrepairs needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) -V 2>&1). Install python3.11 and run: make PYTHON=python3.11 run"; exit 1; }
+	@$(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1 || { echo "Python's venv module is missing: install it (for example: sudo apt install python3-venv), then run make again."; exit 1; }
+
+$(VENV)/.created: | check-python
+	@$(PYTHON) -m venv $(VENV) >/dev/null || { echo "Could not create .venv: install python3-venv (sudo apt install python3-venv)."; rm -rf $(VENV); exit 1; }
+	@touch $@
+
+$(VENV)/.installed: $(VENV)/.created pyproject.toml
+	@echo "Installing Entrepairs into $(VENV)…"
+	@$(BIN)/pip install -q --upgrade pip >/dev/null 2>&1 || true
+	@$(BIN)/pip install -q -e . || { echo "Installing the dependencies failed: check the network access to PyPI, then run make again."; exit 1; }
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	@$(BIN)/pip install -q -e ".[test]" || { echo "Installing the test dependencies failed: check the network access to PyPI."; exit 1; }
+	@touch $@
+
+var/secret_key:
+	@mkdir -p var
+	@umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))' > $@
+	@echo "Generated a secret key in $@ (keep it private)."
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,128 @@
+"""A tiny form-filling client: tests read pages and submit the forms on them, with their hidden
+fields (CSRF token, idempotency key), the way a person's browser would without JavaScript, or
+the way htmx would (``hx-post`` plus the headers from ``<body hx-headers>``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from bs4 import BeautifulSoup, Tag
+from litestar.testing import AsyncTestClient
+
+DEFAULT_PASSWORD = "une phrase assez longue"
+
+
+@dataclass
+class Page:
+    response: httpx.Response
+    soup: BeautifulSoup = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.soup = BeautifulSoup(self.response.text, "html.parser")
+
+    @property
+    def status(self) -> int:
+        return self.response.status_code
+
+    def one(self, selector: str) -> Tag:
+        found = self.soup.select_one(selector)
+        assert found is not None, f"{selector!r} not found in {self.response.url}"
+        return found
+
+    def all(self, selector: str) -> list[Tag]:
+        return self.soup.select(selector)
+
+    def text(self, selector: str = "main") -> str:
+        return " ".join(self.one(selector).get_text(" ").split())
+
+    def form(self, selector: str = "main form") -> Form:
+        return Form(self.one(selector), self)
+
+    def hx_headers(self) -> dict[str, str]:
+        body = self.soup.body
+        raw = body.get("hx-headers") if body else None
+        return json.loads(raw) if raw else {}
+
+
+@dataclass
+class Form:
+    element: Tag
+    page: Page
+
+    @property
+    def action(self) -> str:
+        return str(self.element.get("action") or self.page.response.url.path)
+
+    def values(self) -> dict[str, str]:
+        values: dict[str, str] = {}
+        for field_tag in self.element.select("input[name], textarea[name], select[name]"):
+            name = str(field_tag["name"])
+            if field_tag.name == "textarea":
+                values[name] = field_tag.get_text()
+            elif field_tag.name == "select":
+                chosen = field_tag.select_one("option[selected]") or field_tag.select_one("option")
+                values[name] = str(chosen.get("value", "")) if chosen else ""
+            elif field_tag.get("type") in ("checkbox", "radio"):
+                if field_tag.has_attr("checked"):
+                    values[name] = str(field_tag.get("value", "on"))
+            else:
+                values[name] = str(field_tag.get("value", ""))
+        return values
+
+
+class Browser:
+    def __init__(self, client: AsyncTestClient) -> None:
+        self.client = client
+
+    async def get(self, url: str, **kwargs: Any) -> Page:
+        return Page(await self.client.get(url, **kwargs))
+
+    async def submit(self, form: Form, data: dict[str, str] | None = None, *,
+                     htmx: bool = False, follow: bool = False) -> Page:
+        payload = {**form.values(), **(data or {})}
+        headers: dict[str, str] = {}
+        action = form.action
+        if htmx:
+            action = str(form.element.get("hx-post") or action)
+            headers = {"HX-Request": "true", "HX-Current-URL": str(form.page.response.url),
+                       **form.page.hx_headers()}
+        response = await self.client.post(action, data=payload, headers=headers,
+                                          follow_redirects=follow)
+        return Page(response)
+
+    async def follow(self, page: Page) -> Page:
+        assert page.status in (302, 303), page.status
+        return await self.get(page.response.headers["location"])
+
+    async def signup(self, pseudonym: str, password: str = DEFAULT_PASSWORD) -> str:
+        """Sign up through the real form; returns the recovery code shown once."""
+        page = await self.get("/signup")
+        result = await self.submit(page.form(), {
+            "pseudonym": pseudonym, "password": password, "password_confirm": password,
+        })
+        assert result.status == 200, result.text()
+        return result.one("#recovery-code code").get_text().strip()
+
+    async def login(self, pseudonym: str, password: str = DEFAULT_PASSWORD) -> Page:
+        page = await self.get("/login")
+        return await self.submit(page.form(), {"pseudonym": pseudonym, "password": password})
+
+    async def logout(self) -> Page:
+        page = await self.get("/")
+        return await self.submit(page.form("form[action='/logout']"))
+
+    async def start_thread(self, space_slug: str, title: str, body: str,
+                           **extra: str) -> Page:
+        page = await self.get(f"/s/{space_slug}/new")
+        return await self.submit(page.form("form.composer"),
+                                 {"title": title, "body": body, **extra})
+
+    async def reply(self, thread_id: int, body: str, *, htmx: bool = False,
+                    page_number: int | None = None, **extra: str) -> Page:
+        suffix = f"?page={page_number}" if page_number else ""
+        page = await self.get(f"/t/{thread_id}{suffix}")
+        return await self.submit(page.form("#reply-form"), {"body": body, **extra}, htmx=htmx)

@@ -1,0 +1,85 @@
+"""Shared fixtures: a fresh database per test (SQLite file, or PostgreSQL when
+``FORUM_TEST_DATABASE_URL`` is set), the real app, and an HTTP client that uses the real forms.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import text
+
+from forum.app import create_app
+from forum.config import Settings
+from forum.db import Base, Database
+from forum.demo import seed_demo
+from forum.passwords import Hasher
+from tests.browsing import Browser
+
+TEST_DATABASE_URL = os.environ.get("FORUM_TEST_DATABASE_URL", "")
+ON_POSTGRES = TEST_DATABASE_URL.startswith("postgresql")
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    return TEST_DATABASE_URL or f"sqlite+aiosqlite:///{tmp_path / 'forum.db'}"
+
+
+async def reset_schema(url: str) -> None:
+    """An empty schema with every table, the same way on both databases."""
+    database = Database(url, pool=False)
+    try:
+        async with database.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+                await connection.execute(text("CREATE SCHEMA public"))
+            await connection.run_sync(Base.metadata.create_all)
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        env="test", database_url=database_url, secret_key="t" * 48,
+        base_url="http://testserver.local",
+    ).validated()
+
+
+@pytest.fixture
+def hasher() -> Hasher:
+    return Hasher(cheap=True)
+
+
+@pytest.fixture
+async def app(settings: Settings, hasher: Hasher) -> Litestar:
+    await reset_schema(settings.database_url)
+    return create_app(settings, hasher=hasher)
+
+
+@pytest.fixture
+async def database(app: Litestar) -> Database:
+    return app.state.database
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient]:
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+async def demo(app: Litestar) -> None:
+    """The demo spaces and threads, seeded through the real actions and content gate."""
+    async with app.state.database.writing() as session:
+        await seed_demo(session, app.state.gate)
+
+
+@pytest.fixture
+def browser(client: AsyncTestClient) -> Browser:
+    """A visitor who reads pages and submits their forms, as a person would without JS."""
+    return Browser(client)
