@@ -20,6 +20,7 @@ from forum.gate import Verdict
 from forum.models import (
     Member,
     MemberSession,
+    Notification,
     Post,
     PostRevision,
     PostStatus,
@@ -102,6 +103,21 @@ async def do_recover_account(
         .values(password_hash=password_hash, recovery_hash=recovery_hash)
     )
     await do_end_all_sessions(session, member)
+
+
+async def do_notify(
+    session: AsyncSession, member_id: int, *, kind: str, message: str,
+    params: dict[str, object] | None = None, thread_id: int | None = None,
+    post_id: int | None = None,
+) -> Notification:
+    """Leave an in-app notice for a member (the only way the forum tells anyone anything)."""
+    notification = Notification(
+        member_id=member_id, kind=kind, message=message, params=params or {},
+        thread_id=thread_id, post_id=post_id,
+    )
+    session.add(notification)
+    await session.flush()
+    return notification
 
 
 async def do_set_role(session: AsyncSession, member: Member, role: Role) -> None:

@@ -1,8 +1,8 @@
 """Languages: French is the source language of every UI string; English is a complete catalogue.
 
 Strings are written in French in the code and templates (``_("…")``), because French is the
-default and most readers read it; ``locales/en/LC_MESSAGES/messages.po`` translates each of
-them, and a test fails when one is missing. Catalogues are compiled in memory at start-up, so
+default and most readers read it; the ``.po`` files in ``locales/en/LC_MESSAGES/`` (one per
+area) translate each of them, and a test fails when one is missing. Catalogues are compiled in memory at start-up, so
 there is no build step and no ``.mo`` file to forget.
 
 The locale of a request: the member's setting, then the ``lang`` cookie a visitor chose, then
@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale, negotiate_locale
 from babel.dates import format_datetime, format_timedelta
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal

@@ -77,6 +77,8 @@ class Member(Base):
     status: Mapped[MemberStatus] = mapped_column(
         _enum(MemberStatus, "member_status"), default=MemberStatus.ACTIVE
     )
+    trained_helper: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Granted by admins to members trained as peer helpers ("Pair-aidant·e formé·e")."""
     locale: Mapped[str | None] = mapped_column(String(8))
     region: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -192,3 +194,26 @@ class PostRevision(Base):
     html: Mapped[str] = mapped_column(Text)
     renderer_version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Notification(Base):
+    """Something a member should know: a reply, a mention, a moderation or welfare notice.
+
+    In-app only (never e-mail). ``message`` is a message id (French source text) translated
+    when shown, with ``params``; a moderation notice is signed by "L'équipe de modération",
+    never by a person.
+    """
+
+    __tablename__ = "notification"
+    __table_args__ = (Index("ix_notification_inbox", "member_id", "read_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    """reply, mention, moderation, welfare, flag_outcome, appeal_outcome…"""
+    message: Mapped[str] = mapped_column(Text)
+    params: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    thread_id: Mapped[int | None] = mapped_column(ForeignKey("thread.id", ondelete="CASCADE"))
+    post_id: Mapped[int | None] = mapped_column(ForeignKey("post.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -265,19 +265,20 @@ def _demote_headings(state: StateCore) -> None:
             token.tag = f"h{min(level + 2, 6)}"
 
 
-def _inside_link(tokens: Sequence[Token], idx: int) -> bool:
-    depth = 0
-    for token in tokens[:idx]:
-        if token.type == "link_open":
-            depth += 1
-        elif token.type == "link_close":
-            depth -= 1
-    return depth > 0
+def _mark_images_in_links(state: StateCore) -> None:
+    """Flag images inside a link: they must render as text, since ``<a>`` cannot nest."""
+    for block in state.tokens:
+        depth = 0
+        for token in block.children or ():
+            if token.type == "link_open":
+                depth += 1
+            elif token.type == "link_close":
+                depth -= 1
+            elif token.type == "image" and depth > 0:
+                token.meta["inside_link"] = True
 
 
-def _render_image(
-    self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any
-) -> str:
+def _render_image(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
     """``![alt](url)`` -> ``<a href="url">alt</a>``: never an ``<img>``.
 
     markdown-it only creates the image token when ``validateLink`` accepted the URL.
@@ -286,7 +287,7 @@ def _render_image(
     alt = self.renderInlineAsText(token.children or [], options, env)
     src = str(token.attrGet("src") or "")
     text = alt if alt.strip() else _MD.normalizeLinkText(src)
-    if not src or not _url_is_allowed(src) or _inside_link(tokens, idx):
+    if not src or not _url_is_allowed(src) or token.meta.get("inside_link"):
         return escapeHtml(text)
     title = token.attrGet("title")
     title_attr = f' title="{escapeHtml(str(title))}"' if title else ""
@@ -305,8 +306,10 @@ def _build_markdown(max_nesting: int) -> MarkdownIt:
         },
     )
     md.enable(["linkify", "strikethrough", "table"])
+    md.disable(["html_block", "html_inline"])  # raw HTML off twice: option and rules
     md.validateLink = _url_is_allowed  # type: ignore[method-assign]
     md.core.ruler.push("demote_headings", _demote_headings)
+    md.core.ruler.push("mark_images_in_links", _mark_images_in_links)
     md.add_render_rule("image", _render_image)
     return md
 

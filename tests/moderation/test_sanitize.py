@@ -73,7 +73,7 @@ def test_every_hostile_vector_sanitised_as_html_is_safe(
 def test_the_invariant_checker_catches_what_it_is_meant_to_catch() -> None:
     hostile = (
         '<a href="java\u200bscript:x" target=_blank>a</a><img src=https://x.test/p.png>'
-        '<p style=a id=b data-x=1 hx-get=/x onclick=1 name=n>c</p><svg></svg><!-- c -->'
+        "<p style=a id=b data-x=1 hx-get=/x onclick=1 name=n>c</p><svg></svg><!-- c -->"
     )
     found = {violation.split(":")[0] for violation in check_invariants(hostile)}
     assert found == {"I1", "I2", "I3", "I4", "I5", "I6", "I7", "I8", "I9", "XSS-07"}
@@ -88,10 +88,14 @@ def test_the_allowlist_is_exactly_the_reviewed_snapshot() -> None:
         "p", "br", "hr", "strong", "em", "del", "s", "code", "pre", "blockquote", "ul", "ol",
         "li", "a", "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td",
     }  # fmt: skip
-    assert ALLOWED_ATTRIBUTES == invariants.ALLOWED_ATTRIBUTES == {
-        "a": {"href", "title"},
-        "ol": {"start"},
-    }
+    assert (
+        ALLOWED_ATTRIBUTES
+        == invariants.ALLOWED_ATTRIBUTES
+        == {
+            "a": {"href", "title"},
+            "ol": {"start"},
+        }
+    )
     assert frozenset(URL_SCHEMES) == invariants.ALLOWED_SCHEMES == {"http", "https", "mailto"}
     assert sanitize.LINK_REL == "nofollow noopener noreferrer ugc"
     assert isinstance(RENDERER_VERSION, int) and RENDERER_VERSION >= 1
@@ -447,6 +451,8 @@ PATHOLOGICAL_UNITS = {
     "setext headings": "a\n=\n",
     "reference definitions": "[a]: b\n",
     "nested list markers": "- ",
+    "many images": "![a](/b)",
+    "images in links": "[![](/b)](/c)",
 }
 
 
