@@ -2,8 +2,8 @@
 
 Strings are written in French in the code and templates (``_("…")``), because French is the
 default and most readers read it; the ``.po`` files in ``locales/en/LC_MESSAGES/`` (one per
-area) translate each of them, and a test fails when one is missing. Catalogues are compiled in memory at start-up, so
-there is no build step and no ``.mo`` file to forget.
+area) translate each of them, and a test fails when one is missing. Catalogues are compiled
+in memory at start-up, so there is no build step and no ``.mo`` file to forget.
 
 The locale of a request: the member's setting, then the ``lang`` cookie a visitor chose, then
 Accept-Language, then ``FORUM_DEFAULT_LOCALE``.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 from datetime import datetime
 from functools import cache
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -43,15 +44,28 @@ def N_(message: str) -> str:
     return message
 
 
+def catalog_files(locale: str) -> list[Path]:
+    """Every ``.po`` file of a locale: one per area of the code (core, moderation, …)."""
+    return sorted((LOCALE_DIR / locale / "LC_MESSAGES").glob("*.po"))
+
+
+def load_catalog(locale: str) -> Catalog:
+    """The merged catalogue of a locale (a message defined twice: the last file wins)."""
+    merged = Catalog(locale=locale, domain="messages")
+    for path in catalog_files(locale):
+        with path.open("rb") as po:
+            for message in read_po(po, locale=locale):
+                if message.id and message.string:
+                    merged[message.id] = message
+    return merged
+
+
 @cache
 def translations(locale: str) -> NullTranslations:
     if locale == SOURCE_LOCALE or locale not in LOCALES:
         return NullTranslations()
-    po_path = LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
-    with po_path.open("rb") as po:
-        catalog = read_po(po, locale=locale)
     buffer = io.BytesIO()
-    write_mo(buffer, catalog)
+    write_mo(buffer, load_catalog(locale))
     buffer.seek(0)
     return Translations(buffer)
 
