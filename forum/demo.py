@@ -185,12 +185,14 @@ async def seed_demo(session: AsyncSession, gate: ContentGate) -> int:
         (first_author, first_text), *replies = posts
         opener = await actions.do_create_thread(
             session, space=space, author=members[first_author], title=title, source=first_text,
-            verdict=gate.review(first_text, author=members[first_author], space=space),
+            verdict=await gate.review(session, first_text, author=members[first_author],
+                                      space=space),
         )
         thread = await queries.get_thread(session, opener.post.thread_id)
         for author_index, text in replies:
             await actions.do_reply(
                 session, thread=thread, author=members[author_index], source=text,
-                verdict=gate.review(text, author=members[author_index], space=space),
+                verdict=await gate.review(session, text, author=members[author_index],
+                                          space=space),
             )
     return len(created)

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from forum.models import Member, PostStatus, Space
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from forum.models import Member, Post, PostStatus, Space
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,17 @@ class GateRefusal(Exception):
 
 @runtime_checkable
 class ContentGate(Protocol):
-    def review(self, text: str, *, author: Member, space: Space) -> Verdict:
-        """Render, sanitise and screen ``text``; raise GateRefusal to refuse it."""
+    async def review(
+        self, session: AsyncSession, text: str, *, author: Member, space: Space,
+    ) -> Verdict:
+        """Render, sanitise and screen ``text`` and decide its status; raise GateRefusal to
+        refuse it. Reads only: nothing is stored before the author's post is."""
+        ...
+
+    async def published(
+        self, session: AsyncSession, post: Post, *, author: Member, space: Space,
+        verdict: Verdict,
+    ) -> None:
+        """Called after a post is stored (new thread, reply or edit), in the same unit of work:
+        moderation raises its flags here, so they land with the post or not at all."""
         ...

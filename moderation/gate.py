@@ -6,9 +6,11 @@ itself; the forum's ``do_*`` actions store the Verdict it returns.
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from forum.gate import GateRefusal, Verdict
 from forum.i18n import N_
-from forum.models import Member, PostStatus, Space
+from forum.models import Member, Post, PostStatus, Space
 from moderation.sanitize import RENDERER_VERSION, SanitizerError, render_markdown
 
 RENDER_FAILED = N_("Ce texte n'a pas pu être mis en forme. Simplifie la mise en forme "
@@ -18,9 +20,17 @@ RENDER_FAILED = N_("Ce texte n'a pas pu être mis en forme. Simplifie la mise en
 class ModerationGate:
     """Implements ``forum.gate.ContentGate``."""
 
-    def review(self, text: str, *, author: Member, space: Space) -> Verdict:
+    async def review(
+        self, session: AsyncSession, text: str, *, author: Member, space: Space,
+    ) -> Verdict:
         try:
             html = render_markdown(text)
         except SanitizerError as exc:  # fail closed: nothing unsanitised is ever stored
             raise GateRefusal(RENDER_FAILED) from exc
         return Verdict(html=html, renderer_version=RENDERER_VERSION, status=PostStatus.VISIBLE)
+
+    async def published(
+        self, session: AsyncSession, post: Post, *, author: Member, space: Space,
+        verdict: Verdict,
+    ) -> None:
+        return None

@@ -15,11 +15,12 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from forum import actions, content_warnings, permissions, queries
 from forum.db import commit
-from forum.gate import GateRefusal, Verdict
+from forum.gate import ContentGate, GateRefusal, Verdict
 from forum.models import Member, Space, Thread
 from forum.web.context import viewer_of
 from forum.web.deps import Db, Gate
@@ -81,11 +82,11 @@ def parse_post_form(values: dict[str, str], *, with_title: bool) -> tuple[PostFo
     return form, errors
 
 
-def review(gate: Gate, form: PostForm, *, author: Member, space: Space,
-           errors: FormErrors) -> Verdict | None:
+async def review(db: AsyncSession, gate: ContentGate, form: PostForm, *, author: Member,
+                 space: Space, errors: FormErrors) -> Verdict | None:
     """Ask the gate; a refusal becomes an error on the body field (the text is kept)."""
     try:
-        return gate.review(form.body, author=author, space=space)
+        return await gate.review(db, form.body, author=author, space=space)
     except GateRefusal as refusal:
         errors["body"] = FieldError(refusal.message)
         return None
@@ -125,13 +126,16 @@ async def create_thread(
     space = await queries.get_space_or_404(db, slug)
     member = permissions.check_start_thread(viewer_of(request), space)
     form, errors = parse_post_form(values, with_title=True)
-    verdict = None if errors else review(gate, form, author=member, space=space, errors=errors)
+    verdict = None if errors else await review(db, gate, form, author=member, space=space,
+                                               errors=errors)
     if verdict is None:
         return _compose(space, form, errors, status=422)
     posted = await actions.do_create_thread(
         db, space=space, author=member, title=form.title, source=form.body, verdict=verdict,
         content_warning=form.stored_warning(), idempotency_key=form.idempotency_key,
     )
+    if posted.created:
+        await gate.published(db, posted.post, author=member, space=space, verdict=verdict)
     await commit(db)
     return see_other(request, f"/t/{posted.post.thread_id}#post-{posted.post.id}")
 
@@ -154,8 +158,8 @@ async def reply(
     thread = await queries.get_thread_or_404(db, viewer, thread_id)
     member = permissions.check_reply(viewer, thread)
     form, errors = parse_post_form(values, with_title=False)
-    verdict = None if errors else review(gate, form, author=member, space=thread.space,
-                                         errors=errors)
+    verdict = None if errors else await review(db, gate, form, author=member,
+                                               space=thread.space, errors=errors)
     if verdict is None:
         return await _reply_error(request, db, thread, form, errors)
     was_last_page = queries.page_count(thread)
@@ -163,6 +167,9 @@ async def reply(
         db, thread=thread, author=member, source=form.body, verdict=verdict,
         content_warning=form.stored_warning(), idempotency_key=form.idempotency_key,
     )
+    if posted.created:
+        await gate.published(db, posted.post, author=member, space=thread.space,
+                             verdict=verdict)
     await commit(db)
     post_page = queries.page_of(posted.post.number)
     url = f"/t/{thread.id}?page={post_page}#post-{posted.post.id}"
@@ -226,12 +233,14 @@ async def edit_post(request: Request[Any, Any, Any], db: Db, gate: Gate,
     post_obj = await queries.get_post_or_404(db, viewer_of(request), post_id)
     member = permissions.check_edit_post(viewer_of(request), post_obj)
     form, errors = parse_post_form(values, with_title=False)
-    verdict = None if errors else review(gate, form, author=member, space=post_obj.thread.space,
-                                         errors=errors)
+    space = post_obj.thread.space
+    verdict = None if errors else await review(db, gate, form, author=member, space=space,
+                                               errors=errors)
     if verdict is None:
         return _edit_page(post_obj, form, errors, status=422)
-    await actions.do_edit_post(db, post_obj, editor=member, source=form.body, verdict=verdict,
-                               content_warning=form.stored_warning())
+    if await actions.do_edit_post(db, post_obj, editor=member, source=form.body,
+                                  verdict=verdict, content_warning=form.stored_warning()):
+        await gate.published(db, post_obj, author=member, space=space, verdict=verdict)
     await commit(db)
     return see_other(request, f"/p/{post_obj.id}")
 
