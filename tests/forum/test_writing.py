@@ -1,0 +1,228 @@
+"""Writing through the real forms: start a thread, reply (with and without htmx), edit, delete,
+and every kind of bad input: a clear message, the text kept, nothing stored."""
+
+import pytest
+from sqlalchemy import func, select
+
+from forum.db import Database
+from forum.models import Post, PostRevision, Thread
+from tests.browsing import Browser
+
+
+async def count(database: Database, model: type) -> int:
+    async with database.reader() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)))
+
+
+async def test_member_starts_a_thread_and_lands_on_it(browser: Browser, demo: None) -> None:
+    await browser.signup("Glycine")
+    result = await browser.start_thread(
+        "anxiete", "Mon premier fil", "Bonjour à toutes et à tous, *merci* d'être là."
+    )
+    assert result.status == 303
+    page = await browser.follow(result)
+    assert page.one("h1").get_text(strip=True) == "Mon premier fil"
+    post = page.one("article.post")
+    assert post.select_one(".post__author").get_text(strip=True) == "Glycine"
+    assert post.select_one(".post__body em").get_text() == "merci"
+    space = await browser.get("/s/anxiete")
+    assert space.one(".thread-row__title").get_text(strip=True) == "Mon premier fil"
+
+
+async def test_reply_without_javascript_redirects_to_the_new_post(
+    browser: Browser, database: Database, demo: None
+) -> None:
+    await browser.signup("Glycine")
+    result = await browser.reply(1, "Je me reconnais dans ce que tu écris.")
+    assert result.status == 303
+    location = result.response.headers["location"]
+    assert location.startswith("/t/1?page=1#post-")
+    page = await browser.follow(result)
+    new_id = location.split("#")[1]
+    assert "Je me reconnais" in page.one(f"#{new_id}").get_text()
+    assert "3 réponses" in page.text(".thread__meta")
+
+
+async def test_reply_through_htmx_returns_a_cleared_form_and_the_new_post(
+    browser: Browser, demo: None
+) -> None:
+    await browser.signup("Glycine")
+    result = await browser.reply(1, "Courage, tu n'es pas seul·e.", htmx=True)
+    assert result.status == 200
+    assert result.response.headers["vary"] == "HX-Request"
+    form = result.one("form#reply-form")
+    assert form.select_one("textarea[name=body]").get_text() == ""
+    oob = result.one("[hx-swap-oob]")
+    assert oob["hx-swap-oob"] == "beforeend:#posts"
+    new_post = oob.select_one("article.post")
+    assert "Courage" in new_post.get_text()
+    trigger = result.response.headers["hx-trigger-after-settle"]
+    assert new_post["id"] in trigger
+    assert not result.all("html, body")
+
+
+async def test_htmx_reply_error_keeps_the_text_and_says_why(
+    browser: Browser, database: Database, demo: None
+) -> None:
+    await browser.signup("Glycine")
+    before = await count(database, Post)
+    too_long = "é" * 20_001
+    result = await browser.reply(1, too_long, htmx=True)
+    assert result.status == 422
+    assert result.one("textarea[name=body]").get_text() == too_long
+    assert "trop long" in result.one(".field-error").get_text()
+    assert result.one("textarea[name=body]")["aria-invalid"] == "true"
+    assert await count(database, Post) == before
+
+
+@pytest.mark.parametrize("body, message", [
+    ("", "Ce champ est vide."),
+    ("   \n  ", "Ce champ est vide."),
+    ("x" * 20_001, "C'est trop long"),
+    ("bonjour\x00toi", "caractères invisibles"),
+    ("bip\x07", "caractères invisibles"),
+])
+async def test_bad_replies_without_javascript_keep_the_text_and_store_nothing(
+    browser: Browser, database: Database, demo: None, body: str, message: str
+) -> None:
+    await browser.signup("Glycine")
+    before = await count(database, Post)
+    result = await browser.reply(1, body)
+    assert result.status == 422
+    assert message in result.one(".field-error").get_text()
+    assert result.one("#reply-form .form-error")
+    if body.strip():
+        assert result.one("textarea[name=body]").get_text().strip() == body.strip()
+    assert await count(database, Post) == before
+
+
+@pytest.mark.parametrize("title, message", [
+    ("", "Ce champ est vide."),
+    ("ab", "au moins 3 caractères"),
+    ("t" * 151, "C'est trop long"),
+    ("deux\nlignes", "caractères invisibles"),
+])
+async def test_bad_titles_keep_what_was_typed(
+    browser: Browser, database: Database, demo: None, title: str, message: str
+) -> None:
+    await browser.signup("Glycine")
+    before = await count(database, Thread)
+    result = await browser.start_thread("anxiete", title, "Le corps du message reste là.")
+    assert result.status == 422
+    assert message in result.one(".field-error").get_text()
+    assert result.one("textarea[name=body]").get_text() == "Le corps du message reste là."
+    assert await count(database, Thread) == before
+
+
+async def test_a_visitor_posting_is_asked_to_log_in_and_gets_the_text_back(
+    browser: Browser, database: Database, demo: None
+) -> None:
+    thread = await browser.get("/t/1")
+    assert not thread.all("#reply-form")
+    assert thread.one(".notice--invite a[href^='/login']")
+    before = await count(database, Post)
+    response = await browser.client.post(
+        "/t/1/reply", data={"body": "Mon texte de visiteur", "_csrf_token": thread.hx_headers()[
+            "x-csrftoken"]},
+    )
+    assert response.status_code == 401
+    page = type(thread)(response)
+    assert "Connecte-toi pour continuer" in page.text()
+    assert page.one("textarea#typed-body").get_text() == "Mon texte de visiteur"
+    assert await count(database, Post) == before
+
+
+async def test_a_form_posted_without_its_csrf_token_is_refused_and_keeps_the_text(
+    browser: Browser, database: Database, demo: None
+) -> None:
+    await browser.signup("Glycine")
+    before = await count(database, Post)
+    response = await browser.client.post("/t/1/reply", data={"body": "Sans jeton"})
+    assert response.status_code == 403
+    assert "Sans jeton" in response.text
+    forged = await browser.client.post(
+        "/t/1/reply", data={"body": "Jeton forgé", "_csrf_token": "0" * 128}
+    )
+    assert forged.status_code == 403
+    assert await count(database, Post) == before
+
+
+async def test_a_double_submit_stores_one_post(
+    browser: Browser, database: Database, demo: None
+) -> None:
+    await browser.signup("Glycine")
+    page = await browser.get("/t/1")
+    form = page.form("#reply-form")
+    before = await count(database, Post)
+    first = await browser.submit(form, {"body": "Envoyé deux fois"})
+    second = await browser.submit(form, {"body": "Envoyé deux fois"})
+    assert first.status == second.status == 303
+    assert first.response.headers["location"] == second.response.headers["location"]
+    assert await count(database, Post) == before + 1
+
+
+async def test_a_body_over_the_size_limit_gets_a_413_page(browser: Browser, demo: None) -> None:
+    await browser.signup("Glycine")
+    page = await browser.get("/t/1")
+    response = await browser.client.post(
+        "/t/1/reply", content=b"body=" + b"a" * 400_000,
+        headers={"content-type": "application/x-www-form-urlencoded",
+                 "x-csrftoken": page.hx_headers()["x-csrftoken"]},
+    )
+    assert response.status_code == 413
+    assert "trop volumineux" in response.text
+
+
+async def test_author_edits_a_post_and_the_previous_text_is_kept(
+    browser: Browser, database: Database, demo: None
+) -> None:
+    await browser.signup("Glycine")
+    posted = await browser.reply(1, "Première version")
+    post_id = posted.response.headers["location"].split("post-")[1]
+    edit = await browser.get(f"/p/{post_id}/edit")
+    assert edit.one("textarea[name=body]").get_text() == "Première version"
+    saved = await browser.submit(edit.form("form.composer"), {"body": "Seconde version"})
+    assert saved.status == 303
+    page = await browser.get(f"/t/1#post-{post_id}")
+    post = page.one(f"#post-{post_id}")
+    assert "Seconde version" in post.get_text()
+    assert post.select_one(".post__edited").get_text(strip=True) == "modifié"
+    async with database.reader() as session:
+        revisions = list(await session.scalars(
+            select(PostRevision.source).where(PostRevision.post_id == int(post_id))))
+    assert revisions == ["Première version"]
+
+
+async def test_only_the_author_may_edit_or_delete(browser: Browser, demo: None) -> None:
+    await browser.signup("Glycine")
+    posted = await browser.reply(1, "Mon message")
+    post_id = posted.response.headers["location"].split("post-")[1]
+    await browser.logout()
+    await browser.signup("Bleuet")
+    thread = await browser.get("/t/1")
+    assert not thread.one(f"#post-{post_id}").select(".post__actions a")
+    assert (await browser.get(f"/p/{post_id}/edit")).status == 403
+    token = thread.hx_headers()["x-csrftoken"]
+    response = await browser.client.post(
+        f"/p/{post_id}/delete", data={"_csrf_token": token}, follow_redirects=False)
+    assert response.status_code == 403
+
+
+async def test_author_deletes_a_post_and_the_thread_shows_a_placeholder(
+    browser: Browser, database: Database, demo: None
+) -> None:
+    await browser.signup("Glycine")
+    posted = await browser.reply(1, "Un message que je regrette")
+    post_id = int(posted.response.headers["location"].split("post-")[1])
+    confirm = await browser.get(f"/p/{post_id}/delete")
+    deleted = await browser.submit(confirm.form("main form"))
+    assert deleted.status == 303
+    page = await browser.get("/t/1")
+    post = page.one(f"#post-{post_id}")
+    assert post.select_one(".post__placeholder").get_text(strip=True) == (
+        "Message supprimé par son auteur·e.")
+    assert "regrette" not in page.response.text
+    assert "2 réponses" in page.text(".thread__meta")
+    async with database.reader() as session:
+        stored = await session.get(Post, post_id)
+        assert stored is not None and stored.source == "" and stored.html == ""
