@@ -1,0 +1,27 @@
+from litestar.testing import AsyncTestClient
+
+
+async def test_healthz_answers_when_the_database_does(client: AsyncTestClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.text == "ok"
+
+
+async def test_robots_txt_asks_search_engines_not_to_index(client: AsyncTestClient,
+                                                           demo: None) -> None:
+    response = await client.get("/robots.txt")
+    assert response.status_code == 200
+    lines = response.text.splitlines()
+    assert "User-agent: *" in lines and "Disallow: /" in lines
+    assert not [line for line in lines if line.startswith("Allow")]
+
+
+async def test_pages_carry_a_noindex_robots_meta_tag(client: AsyncTestClient, demo: None) -> None:
+    for url in ("/", "/s/anxiete", "/t/1", "/help"):
+        response = await client.get(url)
+        assert '<meta name="robots" content="noindex, nofollow, noarchive">' in response.text, url
+
+
+async def test_openapi_schema_routes_are_off(client: AsyncTestClient) -> None:
+    for url in ("/schema", "/schema/openapi.json", "/schema/swagger"):
+        assert (await client.get(url)).status_code == 404
