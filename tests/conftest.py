@@ -58,7 +58,10 @@ def hasher() -> Hasher:
 @pytest.fixture
 async def app(settings: Settings, hasher: Hasher) -> Litestar:
     await reset_schema(settings.database_url)
-    return create_app(settings, hasher=hasher)
+    # The test client serves the app on its own event loop while tests read the database on
+    # theirs: asyncpg connections cannot cross loops, so PostgreSQL tests do not pool.
+    database = Database(settings.database_url, pool=not ON_POSTGRES)
+    return create_app(settings, hasher=hasher, database=database)
 
 
 @pytest.fixture
