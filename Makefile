@@ -66,3 +66,12 @@ var/secret_key:
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# Extract every UI string (French, the source language) into locales/messages.pot, sorted and
+# without line numbers or a creation date, so its diff shows exactly what is new for translators.
+# English goes in locales/en/LC_MESSAGES/<area>.po; tests/forum/test_translations.py checks it.
+.PHONY: messages
+messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -o locales/messages.pot -c Translators: \
+		--project Entrepairs --no-location --sort-output .
+	@sed -i '/^"POT-Creation-Date: /d' locales/messages.pot

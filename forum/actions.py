@@ -12,18 +12,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from forum import notifications, search
 from forum.db import utcnow
 from forum.gate import Verdict
 from forum.models import (
+    Block,
+    Follow,
     Member,
     MemberSession,
     Notification,
+    NotificationSetting,
     Post,
     PostRevision,
     PostStatus,
+    Reaction,
     Role,
     Space,
     Thread,
@@ -52,15 +59,18 @@ async def do_signup(
 
 
 async def do_start_session(
-    session: AsyncSession, member: Member, *, lifetime: timedelta, now: datetime | None = None
+    session: AsyncSession, member: Member, *, lifetime: timedelta, now: datetime | None = None,
+    device: str | None = None,
 ) -> str:
-    """A new session for ``member``; returns the token for the cookie (stored only hashed)."""
+    """A new session for ``member``; returns the token for the cookie (stored only hashed).
+
+    ``device`` is a class (computer, phone, tablet), never the user agent it came from."""
     now = now or utcnow()
     token = secrets.token_urlsafe(32)
     session.add(
         MemberSession(
             token_hash=token_hash(token), member_id=member.id, created_at=now,
-            last_seen_at=now, expires_at=now + lifetime,
+            last_seen_at=now, expires_at=now + lifetime, device=device,
         )
     )
     await session.flush()
@@ -169,6 +179,20 @@ class Posted:
     """False when the idempotency key matched a post already stored: nothing was written."""
 
 
+async def _already_posted(
+    session: AsyncSession, author: Member, idempotency_key: str | None, error: IntegrityError
+) -> Posted:
+    """A concurrent request with the same key won the race (PostgreSQL: its insert waited on
+    ours and hit the unique constraint); answer with its post rather than a 500. The savepoint
+    already undid this attempt's counter updates."""
+    existing = (
+        await find_post_by_key(session, author.id, idempotency_key) if idempotency_key else None
+    )
+    if existing is None:
+        raise error
+    return Posted(existing, created=False)
+
+
 async def do_create_thread(
     session: AsyncSession, *, space: Space, author: Member, title: str, source: str,
     verdict: Verdict, content_warning: str | None = None, idempotency_key: str | None = None,
@@ -178,23 +202,28 @@ async def do_create_thread(
         if existing is not None:
             return Posted(existing, created=False)
     now = utcnow()
-    thread = Thread(
-        space_id=space.id, author_id=author.id, title=title, created_at=now,
-        last_activity_at=now, post_count=1, reply_count=0,
-    )
-    session.add(thread)
-    await session.flush()
-    post = _new_post(
-        thread_id=thread.id, number=1, author=author, source=source, verdict=verdict,
-        content_warning=content_warning, idempotency_key=idempotency_key, now=now,
-    )
-    session.add(post)
-    await session.execute(
-        update(Space)
-        .where(Space.id == space.id)
-        .values(thread_count=Space.thread_count + 1, last_activity_at=now)
-    )
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            thread = Thread(
+                space_id=space.id, author_id=author.id, title=title, created_at=now,
+                last_activity_at=now, post_count=1, reply_count=0,
+            )
+            session.add(thread)
+            await session.flush()
+            post = _new_post(
+                thread_id=thread.id, number=1, author=author, source=source, verdict=verdict,
+                content_warning=content_warning, idempotency_key=idempotency_key, now=now,
+            )
+            session.add(post)
+            await session.execute(
+                update(Space)
+                .where(Space.id == space.id)
+                .values(thread_count=Space.thread_count + 1, last_activity_at=now)
+            )
+            await session.flush()
+    except IntegrityError as exc:
+        return await _already_posted(session, author, idempotency_key, exc)
+    await _after_publishing(session, post, author=author, thread=thread)
     return Posted(post, created=True)
 
 
@@ -207,18 +236,25 @@ async def do_reply(
         if existing is not None:
             return Posted(existing, created=False)
     now = utcnow()
-    number = await _number_next_post(
-        session, thread.id, counts_as_reply=verdict.status == PostStatus.VISIBLE, now=now
-    )
-    post = _new_post(
-        thread_id=thread.id, number=number, author=author, source=source, verdict=verdict,
-        content_warning=content_warning, idempotency_key=idempotency_key, now=now,
-    )
-    session.add(post)
-    await session.execute(
-        update(Space).where(Space.id == thread.space_id).values(last_activity_at=now)
-    )
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            number = await _number_next_post(
+                session, thread.id, counts_as_reply=verdict.status == PostStatus.VISIBLE,
+                now=now,
+            )
+            post = _new_post(
+                thread_id=thread.id, number=number, author=author, source=source,
+                verdict=verdict, content_warning=content_warning,
+                idempotency_key=idempotency_key, now=now,
+            )
+            session.add(post)
+            await session.execute(
+                update(Space).where(Space.id == thread.space_id).values(last_activity_at=now)
+            )
+            await session.flush()
+    except IntegrityError as exc:
+        return await _already_posted(session, author, idempotency_key, exc)
+    await _after_publishing(session, post, author=author, thread=thread)
     return Posted(post, created=True)
 
 
@@ -235,7 +271,7 @@ async def do_edit_post(
             renderer_version=post.renderer_version,
         )
     )
-    post.source = source
+    previous_source, post.source = post.source, source
     post.html = verdict.html
     post.renderer_version = verdict.renderer_version
     post.crisis_level = verdict.crisis_level
@@ -246,6 +282,7 @@ async def do_edit_post(
         if post.number > 1:
             await _adjust_reply_count(session, post.thread_id, -1)
     await session.flush()
+    await _after_editing(session, post, editor=editor, previous_source=previous_source)
     return True
 
 
@@ -270,4 +307,145 @@ async def do_delete_own_post(session: AsyncSession, post: Post, *, actor: Member
     if was_visible and post.number > 1:
         await _adjust_reply_count(session, post.thread_id, -1)
     await session.flush()
+    await search.reindex_post(session, post)
     return True
+
+
+# -- search, notifications, reactions, follows and blocks (issue 7) ---------------------------
+
+REACTION_KINDS: tuple[str, ...] = ("je-te-lis", "courage", "merci", "moi-aussi")
+
+
+async def _insert_ignoring_duplicates(session: AsyncSession, model: type, **values: object) -> None:
+    """INSERT … ON CONFLICT DO NOTHING, on either database."""
+    dialect_insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    await session.execute(dialect_insert(model).values(**values).on_conflict_do_nothing())
+
+
+async def _after_publishing(session: AsyncSession, post: Post, *, author: Member,
+                            thread: Thread) -> None:
+    """A new post: index it, follow its thread for its author, tell who should know."""
+    await search.reindex_post(session, post)
+    await do_follow(session, author.id, thread.id)
+    await notifications.notify_new_post(session, post, author=author, thread=thread)
+
+
+async def _after_editing(session: AsyncSession, post: Post, *, editor: Member,
+                         previous_source: str) -> None:
+    await search.reindex_post(session, post)
+    thread = await session.get(Thread, post.thread_id)
+    if thread is not None:
+        await notifications.notify_new_post(session, post, author=editor, thread=thread,
+                                            previous_source=previous_source)
+
+
+async def do_follow(session: AsyncSession, member_id: int, thread_id: int) -> None:
+    await _insert_ignoring_duplicates(session, Follow, member_id=member_id, thread_id=thread_id,
+                                      created_at=utcnow())
+
+
+async def do_unfollow(session: AsyncSession, member_id: int, thread_id: int) -> None:
+    await session.execute(
+        delete(Follow).where(Follow.member_id == member_id, Follow.thread_id == thread_id)
+    )
+
+
+async def do_toggle_reaction(session: AsyncSession, post: Post, *, member: Member,
+                             kind: str) -> bool:
+    """Give or take back one support reaction; returns True when it is now given."""
+    if kind not in REACTION_KINDS:
+        raise ValueError(kind)
+    removed = await session.execute(
+        delete(Reaction).where(Reaction.post_id == post.id, Reaction.member_id == member.id,
+                               Reaction.kind == kind)
+    )
+    if removed.rowcount:
+        return False
+    await _insert_ignoring_duplicates(session, Reaction, post_id=post.id, member_id=member.id,
+                                      kind=kind, created_at=utcnow())
+    return True
+
+
+async def do_block(session: AsyncSession, blocker: Member, blocked: Member) -> bool:
+    """Block a member (never told to them). False for oneself."""
+    if blocker.id == blocked.id:
+        return False
+    await _insert_ignoring_duplicates(session, Block, blocker_id=blocker.id,
+                                      blocked_id=blocked.id, created_at=utcnow())
+    return True
+
+
+async def do_unblock(session: AsyncSession, blocker: Member, blocked_id: int) -> None:
+    await session.execute(
+        delete(Block).where(Block.blocker_id == blocker.id, Block.blocked_id == blocked_id)
+    )
+
+
+async def do_set_notification_kinds(session: AsyncSession, member: Member,
+                                    enabled: dict[str, bool]) -> None:
+    """Store the member's choice for each optional kind (moderation and welfare stay on)."""
+    for kind, on in enabled.items():
+        if kind not in notifications.OPTIONAL_KINDS:
+            continue
+        await session.execute(
+            delete(NotificationSetting).where(NotificationSetting.member_id == member.id,
+                                              NotificationSetting.kind == kind)
+        )
+        session.add(NotificationSetting(member_id=member.id, kind=kind, enabled=on))
+    await session.flush()
+
+
+async def do_mark_read(session: AsyncSession, member: Member,
+                       notification_id: int | None = None) -> int:
+    """Mark one notification (or, without an id, all of them) read; returns how many."""
+    statement = (
+        update(Notification)
+        .where(Notification.member_id == member.id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+    )
+    if notification_id is not None:
+        statement = statement.where(Notification.id == notification_id)
+    result = await session.execute(statement)
+    return int(result.rowcount or 0)
+
+
+# -- accounts (issue 5): sessions, password, recovery code, break ------------------------------
+
+
+async def do_end_member_session(session: AsyncSession, member: Member, session_hash: str) -> bool:
+    """End one of ``member``'s sessions by its stored hash; False if it was not theirs."""
+    result = await session.execute(
+        delete(MemberSession).where(
+            MemberSession.member_id == member.id, MemberSession.token_hash == session_hash
+        )
+    )
+    return bool(result.rowcount)
+
+
+async def do_end_other_sessions(session: AsyncSession, member: Member, keep_token: str) -> None:
+    """End every session of ``member`` but the one whose cookie is ``keep_token``."""
+    await session.execute(
+        delete(MemberSession).where(
+            MemberSession.member_id == member.id,
+            MemberSession.token_hash != token_hash(keep_token),
+        )
+    )
+
+
+async def do_change_password(session: AsyncSession, member: Member, *, password_hash: str) -> None:
+    """A new password: every session of the account ends (the caller starts a fresh one)."""
+    await do_update_password(session, member, password_hash=password_hash)
+    await do_end_all_sessions(session, member)
+
+
+async def do_replace_recovery_code(
+    session: AsyncSession, member: Member, *, recovery_hash: str
+) -> None:
+    await session.execute(
+        update(Member).where(Member.id == member.id).values(recovery_hash=recovery_hash)
+    )
+
+
+async def do_set_break(session: AsyncSession, member: Member, until: datetime | None) -> None:
+    """Take a break until ``until`` (None: come back now)."""
+    await session.execute(update(Member).where(Member.id == member.id).values(break_until=until))

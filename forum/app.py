@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
@@ -18,21 +20,36 @@ from litestar.middleware import DefineMiddleware
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from forum.cache import with_page_cache
 from forum.config import ROOT, Settings
-from forum.db import Database
+from forum.db import Database, utcnow
+from forum.logging import RequestLogMiddleware, configure_logging
 from forum.passwords import Hasher
-from forum.web import accounts, pages, reading, system, writing
+from forum.privacy import CHARTER_VERSION
+from forum.throttle import Throttle
+from forum.web import accounts, me, pages, reading, social, system, writing
+from forum.web import notifications as web_notifications
+from forum.web import search as web_search
 from forum.web.auth import MemberAuthentication, csrf_cookie_name
 from forum.web.deps import DEPENDENCIES
 from forum.web.errors import EXCEPTION_HANDLERS
 from forum.web.headers import make_before_send
 from forum.web.templating import make_engine, make_environment
+from moderation import templating as moderation_templating
+from moderation import web as moderation_web
+from moderation.crisis import load_lexicon
 from moderation.gate import ModerationGate
 
 MAX_REQUEST_BYTES = 256 * 1024
 """Bodies are refused above this (413): a 20,000-character post in UTF-8 is at most 80 KB."""
 
 NOT_AUTHENTICATED_PATHS = ["^/static/", "^/healthz$", "^/robots.txt$"]
+
+
+def make_gate(settings: Settings) -> ModerationGate:
+    extra = Path(settings.crisis_lexicon) if settings.crisis_lexicon else None
+    return ModerationGate(autoflag=settings.crisis_autoflag == "on",
+                          lexicon=load_lexicon(extra))
 
 
 def create_app(
@@ -42,18 +59,26 @@ def create_app(
     settings = settings or Settings.from_env()
     secret = settings.require_secret()
     database = database or Database(settings.database_url)
-    environment = make_environment()
+    environment = make_environment({"charter_version": CHARTER_VERSION,
+                                    **social.TEMPLATE_GLOBALS,
+                                    **web_notifications.TEMPLATE_GLOBALS,
+                                    **moderation_templating.template_globals()})
+    configure_logging(settings.log_level)
+    throttle = Throttle(settings, database)
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
         try:
             yield
         finally:
+            await throttle.close()
             await database.dispose()
 
     return Litestar(
         route_handlers=[
             *reading.ROUTES, *writing.ROUTES, *accounts.ROUTES, *pages.ROUTES, *system.ROUTES,
+            *me.ROUTES, *moderation_web.ROUTES,
+            *web_search.ROUTES, *web_notifications.ROUTES, *social.ROUTES,
             create_static_files_router(
                 path="/static", directories=[ROOT / "static"], name="static",
                 cache_control=CacheControlHeader(max_age=86400, public=True),
@@ -61,7 +86,11 @@ def create_app(
             ),
         ],
         dependencies=DEPENDENCIES,
-        middleware=[DefineMiddleware(MemberAuthentication, exclude=NOT_AUTHENTICATED_PATHS)],
+        middleware=[
+            RequestLogMiddleware,
+            DefineMiddleware(MemberAuthentication, exclude=NOT_AUTHENTICATED_PATHS),
+            web_notifications.UnreadCount(),
+        ],
         csrf_config=CSRFConfig(
             secret=secret, cookie_name=csrf_cookie_name(settings), cookie_secure=settings.https,
             cookie_httponly=True, cookie_samesite="lax", header_name="x-csrftoken",
@@ -71,7 +100,8 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[make_before_send(settings)],
         state=State({
-            "settings": settings, "database": database, "gate": ModerationGate(),
+            "throttle": throttle, "clock": utcnow,
+            "settings": settings, "database": database, "gate": make_gate(settings),
             "hasher": hasher or Hasher(),
         }),
         lifespan=[lifespan],
@@ -80,3 +110,13 @@ def create_app(
         logging_config=None,
         debug=False,
     )
+
+
+def create_server_app(settings: Settings | None = None) -> Any:
+    """What ``forum run`` serves: the app behind the visitor page cache (``forum/cache.py``).
+
+    The cache is an ASGI wrapper so that a hit answers before Litestar's middleware runs;
+    ``create_app`` keeps returning the plain Litestar app.
+    """
+    settings = settings or Settings.from_env()
+    return with_page_cache(create_app(settings), settings)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import uvicorn
 
-from forum import actions, pseudonyms, queries
+from forum import actions, backup, pseudonyms, queries
 from forum.config import ConfigError, Settings
 from forum.db import Database
 from forum.demo import seed_demo
@@ -47,7 +47,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
     print(f"Entrepairs: http://{args.host}:{args.port}  (Ctrl+C to stop)", flush=True)
     uvicorn.run(
-        "forum.app:create_app", factory=True, host=args.host, port=args.port,
+        "forum.app:create_server_app", factory=True, host=args.host, port=args.port,
         workers=args.workers, access_log=False, proxy_headers=False, server_header=False,
         date_header=True, log_level=settings.log_level.lower(), timeout_graceful_shutdown=10,
     )
@@ -135,6 +135,26 @@ def cmd_admin_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    settings = _settings()
+    try:
+        result = backup.backup(settings.database_url, args.path)
+    except backup.BackupError as exc:
+        raise SystemExit(f"forum: backup refused: {exc}") from exc
+    print(f"Backup written to {result.path} ({result.tables} tables, {result.size} bytes).")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    settings = _settings()
+    try:
+        tables = backup.restore(settings.database_url, args.path)
+    except backup.BackupError as exc:
+        raise SystemExit(f"forum: restore refused: {exc}") from exc
+    print(f"Restored {args.path}: {tables} tables.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="forum", description="Entrepairs, the peer-support forum."
@@ -160,6 +180,13 @@ def build_parser() -> argparse.ArgumentParser:
     create = admin_sub.add_parser("create", help="create an administrator account")
     create.add_argument("pseudonym")
     create.set_defaults(func=cmd_admin_create)
+
+    save = sub.add_parser("backup", help="write a consistent copy of the database to PATH")
+    save.add_argument("path", metavar="PATH")
+    save.set_defaults(func=cmd_backup)
+    load = sub.add_parser("restore", help="restore the backup at PATH into an empty database")
+    load.add_argument("path", metavar="PATH")
+    load.set_defaults(func=cmd_restore)
     return parser
 
 

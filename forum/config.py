@@ -63,6 +63,12 @@ class Settings:
         "FORUM_REDIS_URL", "",
         "Optional redis:// URL, for sharing state between processes and machines.",
     )
+    page_cache_mb: int = setting(
+        "FORUM_PAGE_CACHE_MB", 32,
+        "Memory per process for the visitor page cache (home, space and thread pages for "
+        "requests without a session; kept in Redis instead when FORUM_REDIS_URL is set); "
+        "0 turns it off.",
+    )
     session_idle_hours: int = setting(
         "FORUM_SESSION_IDLE_HOURS", 24 * 7,
         "A session unused for this many hours ends (default one week).",
@@ -73,6 +79,34 @@ class Settings:
     )
     log_level: str = setting(
         "FORUM_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR."
+    )
+    crisis_autoflag: str = setting(
+        "FORUM_CRISIS_AUTOFLAG", "on",
+        "on or off: a post screened as urgent raises a priority welfare flag for the space's "
+        "moderators (stated in the charter and the privacy page).",
+    )
+    crisis_lexicon: str = setting(
+        "FORUM_CRISIS_LEXICON", "",
+        "Optional path to an admin's extension of the crisis lexicon (same TOML format as "
+        "moderation/data/crisis_lexicon.toml).",
+    )
+    quick_exit_url: str = setting(
+        "FORUM_QUICK_EXIT_URL", "https://meteofrance.com/",
+        "Where the \"Quitter rapidement\" button goes: a neutral site (default, a weather site).",
+    )
+    unanswered_hours: int = setting(
+        "FORUM_UNANSWERED_HOURS", 12,
+        "A thread without a reply after this many hours is listed for peers to answer.",
+    )
+    rate_limits: str = setting(
+        "FORUM_RATE_LIMITS", "on",
+        "on or off: throttling of log-ins, sign-ups and recoveries. Turn it off for load "
+        "tests only.",
+    )
+    trust_proxy: str = setting(
+        "FORUM_TRUST_PROXY", "off",
+        "on behind a reverse proxy: the client, for throttling only, is the last "
+        "X-Forwarded-For entry (never stored, see docs/PRIVACY.md). off: the socket peer.",
     )
 
     @classmethod
@@ -104,6 +138,14 @@ class Settings:
             raise ConfigError("FORUM_BASE_URL must start with http:// or https://")
         if self.session_idle_hours < 1 or self.session_max_days < 1:
             raise ConfigError("session lifetimes must be positive")
+        if self.crisis_autoflag not in ("on", "off"):
+            raise ConfigError("FORUM_CRISIS_AUTOFLAG must be on or off")
+        if urlsplit(self.quick_exit_url).scheme != "https":
+            raise ConfigError("FORUM_QUICK_EXIT_URL must be an https:// address")
+        if self.unanswered_hours < 1:
+            raise ConfigError("FORUM_UNANSWERED_HOURS must be at least 1")
+        if self.rate_limits not in ("on", "off") or self.trust_proxy not in ("on", "off"):
+            raise ConfigError("FORUM_RATE_LIMITS and FORUM_TRUST_PROXY must be on or off")
         return self
 
     def require_secret(self) -> str:

@@ -37,6 +37,10 @@ class GateRefusal(Exception):
 
 @runtime_checkable
 class ContentGate(Protocol):
+    autoflag: bool
+    """Whether publishing an urgent post raises a priority welfare flag for the moderators
+    (FORUM_CRISIS_AUTOFLAG); the crisis interstitial says so."""
+
     async def review(
         self, session: AsyncSession, text: str, *, author: Member, space: Space,
     ) -> Verdict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -60,6 +61,12 @@ def _enum(cls: type[enum.StrEnum], name: str) -> Enum:
                 values_callable=lambda e: [m.value for m in e], validate_strings=True)
 
 
+def _default_premoderation(context: Any) -> int:
+    """Members-only spaces hold a new member's first 2 posts for review unless set otherwise."""
+    visibility = context.get_current_parameters().get("visibility")
+    return 2 if visibility in (Visibility.MEMBERS, Visibility.MEMBERS.value) else 0
+
+
 class Member(Base):
     """Someone with an account. Known only by a pseudonym."""
 
@@ -79,8 +86,19 @@ class Member(Base):
     )
     trained_helper: Mapped[bool] = mapped_column(Boolean, default=False)
     """Granted by admins to members trained as peer helpers ("Pair-aidant·e formé·e")."""
+    is_peer_moderator: Mapped[bool] = mapped_column(Boolean, default=False)
+    """True while the member moderates at least one space (kept by moderation's actions)."""
+    suspended_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """A suspension's end: until then the member reads but cannot post."""
+    banned: Mapped[bool] = mapped_column(Boolean, default=False)
+    restriction_reason: Mapped[str | None] = mapped_column(Text)
+    """Why the member is suspended or banned, shown to them where the composer would be."""
     locale: Mapped[str | None] = mapped_column(String(8))
     region: Mapped[str | None] = mapped_column(String(8))
+    break_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """"Take a break": until then no profile is shown and notifications are muted."""
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When the member deleted their account (the row stays to keep the pseudonym reserved)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -95,6 +113,8 @@ class MemberSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     """The absolute end of the session, whatever its activity."""
+    device: Mapped[str | None] = mapped_column(String(16))
+    """computer, phone or tablet: derived from the user agent at log-in, which is not kept."""
 
     member: Mapped[Member] = relationship(lazy="raise")
 
@@ -119,6 +139,10 @@ class Space(Base):
     """Resource topics (e.g. "addiction") whose lines the space shows."""
     position: Mapped[int] = mapped_column(Integer, default=0)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    premoderated_posts: Mapped[int] = mapped_column(Integer, default=_default_premoderation)
+    """A new member's first N posts here wait for a moderator (on by default if members-only)."""
+    auto_hide_flags: Mapped[int] = mapped_column(Integer, default=3)
+    """Distinct flaggers that hide a post pending review (0: never)."""
     thread_count: Mapped[int] = mapped_column(Integer, default=0)
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -173,6 +197,8 @@ class Post(Base):
         _enum(PostStatus, "post_status"), default=PostStatus.VISIBLE
     )
     crisis_level: Mapped[str] = mapped_column(String(8), default="none")
+    moderation_reason: Mapped[str | None] = mapped_column(Text)
+    """Why the post is pending, hidden or removed, shown to its author."""
     idempotency_key: Mapped[str | None] = mapped_column(String(64))
     """A key from the form, so a double submit stores one post."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -217,3 +243,140 @@ class Notification(Base):
     post_id: Mapped[int | None] = mapped_column(ForeignKey("post.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SpaceModerator(Base):
+    """A member trusted with a space ("Modérateur·rice pair")."""
+
+    __tablename__ = "space_moderator"
+
+    space_id: Mapped[int] = mapped_column(
+        ForeignKey("space.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    on_duty: Mapped[bool] = mapped_column(Boolean, default=False)
+    """The moderator says they are present now (the space page tells members)."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    member: Mapped[Member] = relationship(lazy="raise")
+    space: Mapped[Space] = relationship(lazy="raise")
+
+
+# -- search, reactions, follows, blocks, notification settings (issue 7) ---------------------
+
+
+class SearchDocument(Base):
+    """The searchable text of one visible post (its thread's title on the opening post).
+
+    Only visible posts have a row: ``forum.search.reindex_post`` writes or deletes it in the
+    same transaction as the change. SQLite mirrors it into the FTS5 table ``search_fts``
+    (triggers); PostgreSQL indexes it with a GIN expression index (``forum.search.DDL``).
+    """
+
+    __tablename__ = "search_document"
+    __table_args__ = (Index("ix_search_document_space", "space_id"),)
+
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("post.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    thread_id: Mapped[int] = mapped_column(ForeignKey("thread.id", ondelete="CASCADE"))
+    space_id: Mapped[int] = mapped_column(ForeignKey("space.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    """Plain text drawn from the post's sanitised HTML (no markup)."""
+
+
+class Reaction(Base):
+    """A support reaction ("Je te lis", "Courage", "Merci", "Moi aussi"): one per kind."""
+
+    __tablename__ = "reaction"
+
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("post.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    member: Mapped[Member] = relationship(lazy="raise")
+
+
+class Follow(Base):
+    """A member follows a thread: they hear of its replies. Starting or replying follows."""
+
+    __tablename__ = "follow"
+    __table_args__ = (Index("ix_follow_thread", "thread_id"),)
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), primary_key=True
+    )
+    thread_id: Mapped[int] = mapped_column(
+        ForeignKey("thread.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Block(Base):
+    """``blocker`` no longer sees ``blocked``'s posts open, nor hears of their mentions.
+
+    Never shown to the blocked member.
+    """
+
+    __tablename__ = "block"
+
+    blocker_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), primary_key=True
+    )
+    blocked_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    blocked: Mapped[Member] = relationship(foreign_keys=[blocked_id], lazy="raise")
+
+
+class NotificationSetting(Base):
+    """A member's choice for one kind of notification (no row: on)."""
+
+    __tablename__ = "notification_setting"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+# -- accounts and privacy (issue 5) ----------------------------------------------------------
+
+
+class ThrottleCounter(Base):
+    """One rate-limit counter: attempts under ``key`` until ``expires_at`` (a fixed window).
+
+    Keys are keyed hashes (``forum.throttle``): never a pseudonym or an address in clear.
+    Rows are deleted once expired; with ``FORUM_REDIS_URL`` the counters live in Redis instead.
+    """
+
+    __tablename__ = "throttle_counter"
+
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class Consent(Base):
+    """A member's explicit consent, with the charter version they agreed to and when."""
+
+    __tablename__ = "consent"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"),
+                                           index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    """"health_data": hosting what one writes about one's health."""
+    charter_version: Mapped[str] = mapped_column(String(16))
+    given_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

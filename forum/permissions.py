@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 
+from forum.db import utcnow
 from forum.models import Member, MemberStatus, Post, PostStatus, Role, Space, Thread, Visibility
 
 Viewer = Member | None
@@ -44,13 +45,25 @@ def check_logged_in(viewer: Viewer) -> Member:
     return viewer
 
 
+def is_restricted(viewer: Viewer) -> bool:
+    """Banned, or suspended until a time not yet reached: the member reads but cannot post."""
+    if viewer is None:
+        return False
+    if viewer.banned:
+        return True
+    return viewer.suspended_until is not None and viewer.suspended_until > utcnow()
+
+
 def can_start_thread(viewer: Viewer, space: Space) -> bool:
-    return viewer is not None and not space.archived and can_read_space_content(viewer, space)
+    return (
+        viewer is not None and not space.archived and can_read_space_content(viewer, space)
+        and not is_restricted(viewer)
+    )
 
 
 def check_start_thread(viewer: Viewer, space: Space) -> Member:
     member = check_logged_in(viewer)
-    if space.archived:
+    if space.archived or is_restricted(member):
         raise PermissionDeniedException()
     return member
 
@@ -60,6 +73,7 @@ def can_reply(viewer: Viewer, thread: Thread) -> bool:
         viewer is not None
         and not thread.space.archived
         and (not thread.locked or is_admin(viewer))
+        and not is_restricted(viewer)
     )
 
 

@@ -8,7 +8,7 @@ thread or a space.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from litestar.exceptions import NotFoundException
@@ -17,15 +17,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from forum.models import (
+    Block,
+    Follow,
     Member,
     MemberSession,
     MemberStatus,
+    Notification,
+    NotificationSetting,
     Post,
+    PostStatus,
+    Reaction,
     Space,
     Thread,
     Visibility,
 )
 from forum.permissions import Viewer, check_read_space_content
+from forum.pseudonyms import uniqueness_key
 
 POSTS_PER_PAGE = 30
 THREADS_PER_PAGE = 25
@@ -224,3 +231,150 @@ async def active_member_count(session: AsyncSession) -> int:
         )
         or 0
     )
+
+
+async def space_moderator_ids(session: AsyncSession, space_id: int) -> frozenset[int]:
+    """The members who moderate a space (for the "Modérateur·rice pair" badge): one query."""
+    from forum.models import SpaceModerator  # appended model; local import keeps the head stable
+
+    result = await session.scalars(
+        select(SpaceModerator.member_id).where(SpaceModerator.space_id == space_id)
+    )
+    return frozenset(result)
+
+
+async def space_on_duty_count(session: AsyncSession, space_id: int) -> int:
+    """How many of a space's moderators say they are present now."""
+    from forum.models import SpaceModerator
+
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(SpaceModerator)
+            .where(SpaceModerator.space_id == space_id, SpaceModerator.on_duty.is_(True))
+        )
+        or 0
+    )
+
+
+
+# -- notifications, reactions, follows and blocks (issue 7) -------------------------------------
+
+NOTIFICATIONS_PER_PAGE = 30
+
+
+@dataclass
+class Social:
+    """What a member's page needs about reactions, follows and blocks: three queries."""
+
+    following: bool = False
+    blocked_ids: frozenset[int] = frozenset()
+    given: dict[int, set[str]] = field(default_factory=dict)
+    """post id -> the reaction kinds the viewer gave."""
+    received: dict[int, dict[str, list[str]]] = field(default_factory=dict)
+    """post id (the viewer's own posts) -> kind -> pseudonyms of who reacted."""
+
+
+async def social_for_posts(
+    session: AsyncSession, viewer: Viewer, posts: list[Post], *, thread: Thread | None = None
+) -> Social:
+    """Reactions given and received on ``posts``, blocks and (with ``thread``) the follow.
+
+    Nothing is read for a visitor; a member costs three statements whatever the page size.
+    """
+    if viewer is None:
+        return Social()
+    social = Social()
+    if thread is not None:
+        social.following = bool(await session.scalar(
+            select(func.count()).select_from(Follow)
+            .where(Follow.member_id == viewer.id, Follow.thread_id == thread.id)
+        ))
+    social.blocked_ids = frozenset(await session.scalars(
+        select(Block.blocked_id).where(Block.blocker_id == viewer.id)
+    ))
+    ids = [post.id for post in posts]
+    own = [post.id for post in posts if post.author_id == viewer.id]
+    if ids:
+        rows = await session.execute(
+            select(Reaction.post_id, Reaction.kind, Reaction.member_id, Member.pseudonym)
+            .join(Member, Member.id == Reaction.member_id)
+            .where(or_(and_(Reaction.post_id.in_(ids), Reaction.member_id == viewer.id),
+                       Reaction.post_id.in_(own or [-1])))
+            .order_by(Reaction.created_at, Member.id)
+        )
+        for post_id, kind, member_id, pseudonym in rows:
+            if member_id == viewer.id:
+                social.given.setdefault(post_id, set()).add(kind)
+            if post_id in own:
+                social.received.setdefault(post_id, {}).setdefault(kind, []).append(pseudonym)
+    return social
+
+
+async def unread_notification_count(session: AsyncSession, member_id: int) -> int:
+    return int(await session.scalar(
+        select(func.count()).select_from(Notification)
+        .where(Notification.member_id == member_id, Notification.read_at.is_(None))
+    ) or 0)
+
+
+async def list_notifications(
+    session: AsyncSession, member: Member, page: int = 1
+) -> tuple[list[Notification], bool]:
+    """A page of the member's notifications, newest first; and whether there is a next."""
+    rows = list(await session.scalars(
+        select(Notification).where(Notification.member_id == member.id)
+        .order_by(Notification.id.desc())
+        .limit(NOTIFICATIONS_PER_PAGE + 1).offset((page - 1) * NOTIFICATIONS_PER_PAGE)
+    ))
+    return rows[:NOTIFICATIONS_PER_PAGE], len(rows) > NOTIFICATIONS_PER_PAGE
+
+
+async def disabled_notification_kinds(session: AsyncSession, member: Member) -> set[str]:
+    return set(await session.scalars(
+        select(NotificationSetting.kind).where(
+            NotificationSetting.member_id == member.id, NotificationSetting.enabled.is_(False)
+        )
+    ))
+
+
+async def blocked_members(session: AsyncSession, member: Member) -> list[Member]:
+    return list(await session.scalars(
+        select(Member).join(Block, Block.blocked_id == Member.id)
+        .where(Block.blocker_id == member.id).order_by(Member.pseudonym)
+    ))
+
+
+async def get_member_or_404(session: AsyncSession, ref: str) -> Member:
+    """A member by id or by pseudonym (look-alikes resolve through the uniqueness key)."""
+    if ref.isdigit():
+        member = await session.get(Member, int(ref))
+    else:
+        member = await find_member_by_key(session, uniqueness_key(ref))
+    if member is None or member.status != MemberStatus.ACTIVE:
+        raise NotFoundException()
+    return member
+
+
+# -- accounts (issue 5) ------------------------------------------------------------------------
+
+
+async def list_member_sessions(session: AsyncSession, member_id: int) -> list[MemberSession]:
+    """A member's open sessions, most recently used first."""
+    result = await session.scalars(
+        select(MemberSession)
+        .where(MemberSession.member_id == member_id)
+        .order_by(MemberSession.last_seen_at.desc(), MemberSession.created_at.desc())
+    )
+    return list(result)
+
+
+async def thread_needs_care(session: AsyncSession, thread_id: int) -> bool:
+    """Whether a visible post of the thread screened at concern or above (one EXISTS query):
+    the thread page then shows one gentle banner with the help link."""
+    found = await session.scalar(
+        select(Post.id)
+        .where(Post.thread_id == thread_id, Post.status == PostStatus.VISIBLE,
+               Post.crisis_level.in_(("concern", "urgent")))
+        .limit(1)
+    )
+    return found is not None

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from forum.gate import GateRefusal, Verdict
 from forum.i18n import N_
 from forum.models import Member, Post, PostStatus, Space
+from moderation.crisis import Assessment, Lexicon, assess, load_lexicon
 from moderation.sanitize import RENDERER_VERSION, SanitizerError, render_markdown
 
 RENDER_FAILED = N_("Ce texte n'a pas pu être mis en forme. Simplifie la mise en forme "
@@ -18,7 +19,19 @@ RENDER_FAILED = N_("Ce texte n'a pas pu être mis en forme. Simplifie la mise en
 
 
 class ModerationGate:
-    """Implements ``forum.gate.ContentGate``."""
+    """Implements ``forum.gate.ContentGate``.
+
+    ``autoflag``: whether a post screened as urgent raises a priority welfare flag
+    (FORUM_CRISIS_AUTOFLAG). ``lexicon``: the crisis lexicon, with an admin's extension.
+    """
+
+    def __init__(self, *, autoflag: bool = True, lexicon: Lexicon | None = None) -> None:
+        self.autoflag = autoflag
+        self.lexicon = lexicon or load_lexicon()
+
+    def screen(self, text: str, locale: str | None = None) -> Assessment:
+        """The crisis screen alone (also used for search queries)."""
+        return assess(text, locale, lexicon=self.lexicon)
 
     async def review(
         self, session: AsyncSession, text: str, *, author: Member, space: Space,
@@ -27,7 +40,9 @@ class ModerationGate:
             html = render_markdown(text)
         except SanitizerError as exc:  # fail closed: nothing unsanitised is ever stored
             raise GateRefusal(RENDER_FAILED) from exc
-        return Verdict(html=html, renderer_version=RENDERER_VERSION, status=PostStatus.VISIBLE)
+        crisis = self.screen(text, author.locale)
+        return Verdict(html=html, renderer_version=RENDERER_VERSION, status=PostStatus.VISIBLE,
+                       crisis_level=crisis.level)
 
     async def published(
         self, session: AsyncSession, post: Post, *, author: Member, space: Space,

@@ -6,6 +6,8 @@ the way htmx would (``hx-post`` plus the headers from ``<body hx-headers>``).
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,6 +105,7 @@ class Browser:
         page = await self.get("/signup")
         result = await self.submit(page.form(), {
             "pseudonym": pseudonym, "password": password, "password_confirm": password,
+            "consent": "yes",
         })
         assert result.status == 200, result.text()
         return result.one("#recovery-code code").get_text().strip()
@@ -126,3 +129,12 @@ class Browser:
         suffix = f"?page={page_number}" if page_number else ""
         page = await self.get(f"/t/{thread_id}{suffix}")
         return await self.submit(page.form("#reply-form"), {"body": body, **extra}, htmx=htmx)
+
+
+# -- more than one person at once (issue 7: notifications, reactions, blocking) -----------------
+
+@asynccontextmanager
+async def another_browser(app: Any) -> AsyncIterator[Browser]:
+    """A second person's browser on the same app (its own cookies)."""
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as other:
+        yield Browser(other)

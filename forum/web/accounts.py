@@ -6,6 +6,7 @@ not: an unknown pseudonym is checked against a dummy hash of the same cost.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,7 +15,7 @@ from litestar.datastructures import Cookie
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from forum import actions, pseudonyms, queries
+from forum import actions, privacy, pseudonyms, queries
 from forum.config import LOCALES, REGIONS
 from forum.db import commit
 from forum.i18n import LANG_COOKIE, N_
@@ -26,6 +27,18 @@ from forum.passwords import (
     normalize_recovery_code,
 )
 from forum.permissions import check_logged_in
+from forum.throttle import (
+    LOGIN_ACCOUNT,
+    LOGIN_CLIENT,
+    RECOVER_ACCOUNT,
+    RECOVER_CLIENT,
+    SIGNUP_CLIENT,
+    Throttled,
+    check_attempt,
+    client_of,
+    forget_attempts,
+    retry_after_header,
+)
 from forum.web.auth import session_lifetime, set_login_cookies, set_logout_cookies
 from forum.web.context import viewer_of
 from forum.web.deps import AppSettings, Db, PasswordHasher, Reader
@@ -58,6 +71,23 @@ PASSWORDS_DIFFER = N_("Les deux mots de passe ne sont pas identiques.")
 LOGIN_FAILED = N_("Ce pseudonyme et ce mot de passe ne correspondent pas. Vérifie les "
                   "majuscules, ou utilise ton code de récupération.")
 RECOVERY_FAILED = N_("Ce pseudonyme et ce code de récupération ne correspondent pas.")
+CONSENT_REQUIRED = N_("Pour créer ton compte, coche la case : le forum a besoin de ton accord "
+                      "pour garder ce que tu écriras sur ta santé.")
+TOO_MANY_ATTEMPTS = N_("Il y a eu beaucoup d'essais en peu de temps. Pour protéger les comptes, "
+                       "attends %(minutes)s min avant de réessayer. Rien n'est bloqué pour de "
+                       "bon.")
+
+log = logging.getLogger("forum.accounts")
+
+
+def account_subject(raw_name: str) -> str:
+    """What per-account throttling counts: the uniqueness key (or the folded text typed)."""
+    key = _key_or_none(raw_name) if len(raw_name) <= 256 else None
+    return "account\x00" + (key or raw_name[:256].casefold())
+
+
+def throttled_error(exc: Throttled) -> FieldError:
+    return FieldError(TOO_MANY_ATTEMPTS, {"minutes": exc.minutes})
 
 
 def safe_next(raw: str | None) -> str:
@@ -87,8 +117,10 @@ def _password_error(password: str, confirm: str | None, pseudonym: str) -> Field
     return None
 
 
-async def _start_session(db: Db, settings: AppSettings, member: Member) -> str:
-    token = await actions.do_start_session(db, member, lifetime=session_lifetime(settings))
+async def _start_session(db: Db, settings: AppSettings, member: Member, device: str | None
+                         ) -> str:
+    token = await actions.do_start_session(db, member, lifetime=session_lifetime(settings),
+                                           device=device)
     await commit(db)
     return token
 
@@ -106,9 +138,10 @@ def _code_page(response_code: str, member: Member, settings: AppSettings, token:
 
 # -- sign up ---------------------------------------------------------------------------------
 
-def _signup_page(values: dict[str, str], errors: FormErrors, status: int = 200) -> Template:
+def _signup_page(values: dict[str, str], errors: FormErrors, status: int = 200,
+                 headers: dict[str, str] | None = None) -> Template:
     return Template(
-        template_name="accounts/signup/index.html", status_code=status,
+        template_name="accounts/signup/index.html", status_code=status, headers=headers,
         context={"values": values, "errors": errors, "suggestion": pseudonyms.suggest()},
     )
 
@@ -132,9 +165,17 @@ async def signup(request: Request[Any, Any, Any], db: Db, hasher: PasswordHasher
         errors["pseudonym"] = FieldError(PSEUDONYM_ERRORS.get(exc.code, PSEUDONYM_ERRORS["empty"]))
     if error := _password_error(password, form.get("password_confirm"), name or raw_name):
         errors["password"] = error
-    kept = {"pseudonym": raw_name}
+    kept = {"pseudonym": raw_name, "consent": form.get("consent", "")}
+    if not errors:
+        try:
+            await check_attempt(request, (SIGNUP_CLIENT, client_of(request)))
+        except Throttled as exc:
+            errors["pseudonym"] = throttled_error(exc)
+            return _signup_page(kept, errors, status=429, headers=retry_after_header(exc))
     if not errors and await queries.find_member_by_key(db, pseudonyms.uniqueness_key(name)):
         errors["pseudonym"] = FieldError(PSEUDONYM_TAKEN)
+    if form.get("consent") != "yes":
+        errors["consent"] = FieldError(CONSENT_REQUIRED)
     if errors:
         return _signup_page(kept, errors, status=422)
     code = generate_recovery_code()
@@ -150,16 +191,20 @@ async def signup(request: Request[Any, Any, Any], db: Db, hasher: PasswordHasher
     except actions.PseudonymTaken:
         await db.rollback()
         return _signup_page(kept, FormErrors(pseudonym=FieldError(PSEUDONYM_TAKEN)), status=422)
-    token = await _start_session(db, settings, member)
+    await privacy.do_record_consent(db, member)
+    token = await _start_session(db, settings, member,
+                                 privacy.device_class(request.headers.get("user-agent")))
     return _code_page(code, member, settings, token, recovered=False)
 
 
 # -- log in / log out ------------------------------------------------------------------------
 
-def _login_page(values: dict[str, str], error: str | None, status: int = 200) -> Template:
+def _login_page(values: dict[str, str], error: str | None, status: int = 200,
+                error_params: dict[str, Any] | None = None,
+                headers: dict[str, str] | None = None) -> Template:
     return Template(
-        template_name="accounts/login/index.html", status_code=status,
-        context={"values": values, "error": error},
+        template_name="accounts/login/index.html", status_code=status, headers=headers,
+        context={"values": values, "error": error, "error_params": error_params or {}},
     )
 
 
@@ -175,6 +220,13 @@ async def login(request: Request[Any, Any, Any], db: Db, reader: Reader,
     raw_name = form.get("pseudonym", "")
     password = form.get("password", "")
     next_url = safe_next(form.get("next"))
+    subject = account_subject(raw_name)
+    try:
+        await check_attempt(request, (LOGIN_CLIENT, client_of(request)), (LOGIN_ACCOUNT, subject))
+    except Throttled as exc:
+        return _login_page({"pseudonym": raw_name, "next": next_url}, TOO_MANY_ATTEMPTS,
+                           status=429, error_params={"minutes": exc.minutes},
+                           headers=retry_after_header(exc))
     member = None
     key = _key_or_none(raw_name) if len(raw_name) <= 256 else None
     if key is not None:
@@ -182,10 +234,16 @@ async def login(request: Request[Any, Any, Any], db: Db, reader: Reader,
     stored = member.password_hash if member is not None and member.status == "active" else None
     password_ok = len(password) <= 1024 and await hasher.verify(stored, password[:1024])
     if member is None or not password_ok:
+        log.info("login failed")
         return _login_page({"pseudonym": raw_name, "next": next_url}, LOGIN_FAILED, status=422)
+    await forget_attempts(request, LOGIN_ACCOUNT, subject)
+    log.info("login succeeded")
     if hasher.needs_rehash(member.password_hash):
         await actions.do_update_password(db, member, password_hash=await hasher.hash(password))
-    token = await actions.do_start_session(db, member, lifetime=session_lifetime(settings))
+    token = await actions.do_start_session(
+        db, member, lifetime=session_lifetime(settings),
+        device=privacy.device_class(request.headers.get("user-agent")),
+    )
     old_token = request.scope.get("state", {}).get("session_token")
     if old_token:
         await actions.do_end_session(db, old_token)
@@ -233,10 +291,19 @@ async def recover(request: Request[Any, Any, Any], db: Db, reader: Reader,
     if error := _password_error(password, form.get("password_confirm"), raw_name):
         errors["password"] = error
         return _recover_page(kept, errors, status=422)
+    try:
+        await check_attempt(request, (RECOVER_CLIENT, client_of(request)),
+                            (RECOVER_ACCOUNT, account_subject(raw_name)))
+    except Throttled as exc:
+        errors["code"] = throttled_error(exc)
+        return Template(template_name="accounts/recover/index.html", status_code=429,
+                        headers=retry_after_header(exc),
+                        context={"values": kept, "errors": errors})
     key = _key_or_none(raw_name) if len(raw_name) <= 256 else None
     member = await queries.find_member_by_key(reader, key) if key else None
     stored = member.recovery_hash if member is not None and member.status == "active" else None
     if member is None or not await hasher.verify(stored, code):
+        log.info("recovery failed")
         errors["code"] = FieldError(RECOVERY_FAILED)
         return _recover_page(kept, errors, status=422)
     new_code = generate_recovery_code()
@@ -244,7 +311,10 @@ async def recover(request: Request[Any, Any, Any], db: Db, reader: Reader,
         db, member, password_hash=await hasher.hash(password),
         recovery_hash=await hasher.hash(normalize_recovery_code(new_code)),
     )
-    token = await actions.do_start_session(db, member, lifetime=session_lifetime(settings))
+    token = await actions.do_start_session(
+        db, member, lifetime=session_lifetime(settings),
+        device=privacy.device_class(request.headers.get("user-agent")),
+    )
     await commit(db)
     return _code_page(new_code, member, settings, token, recovered=True)
 

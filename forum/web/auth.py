@@ -24,8 +24,9 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 
 from forum import actions, queries
 from forum.config import Settings
-from forum.db import Database, commit, utcnow
+from forum.db import Database, commit
 from forum.models import MemberStatus
+from forum.throttle import clock_of
 
 TOUCH_EVERY = timedelta(hours=1)
 
@@ -83,7 +84,7 @@ class MemberAuthentication(AbstractAuthenticationMiddleware):
         if found is None:
             return AuthenticationResult(user=None, auth=None)
         member_session, member = found
-        now = utcnow()
+        now = clock_of(connection)
         idle_limit = timedelta(hours=settings.session_idle_hours)
         if (
             member.status != MemberStatus.ACTIVE

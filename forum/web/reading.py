@@ -10,11 +10,11 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from forum import permissions, queries
+from forum.web.composer import reply_form_context
 from forum.web.context import viewer_of
 from forum.web.deps import Db
 from forum.web.htmx import page as render_page
 from forum.web.htmx import page_or_partial
-from forum.web.writing import reply_form_context
 
 
 @get("/", name="home")
@@ -58,6 +58,9 @@ async def thread_context(
         "thread": thread, "space": thread.space, "posts": posts, "page": current,
         "pages": pages, "can_reply": permissions.can_reply(viewer, thread),
         "indexable": thread.space.indexable,
+        "needs_care": await queries.thread_needs_care(db, thread.id),
+        "moderator_ids": await queries.space_moderator_ids(db, thread.space_id),
+        "social": await queries.social_for_posts(db, viewer, posts, thread=thread),
         **reply_form_context(thread),
     }
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -22,64 +20,13 @@ from forum import actions, content_warnings, permissions, queries
 from forum.db import commit
 from forum.gate import ContentGate, GateRefusal, Verdict
 from forum.models import Member, Space, Thread
-from forum.web.context import viewer_of
+from forum.resources import lines_for, region_name
+from forum.web.composer import PostForm, new_idempotency_key, parse_post_form, reply_form_context
+from forum.web.context import locale_of, region_of, viewer_of
 from forum.web.deps import Db, Gate
-from forum.web.forms import FieldError, FormErrors, clean_text, read_form
+from forum.web.forms import FieldError, FormErrors, read_form
 from forum.web.htmx import VARY, is_htmx, see_other
-
-TITLE_MIN, TITLE_MAX = 3, 150
-BODY_MIN, BODY_MAX = 1, 20_000
-_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-
-
-def new_idempotency_key() -> str:
-    return uuid.uuid4().hex
-
-
-@dataclass
-class PostForm:
-    """What the composer holds: kept as typed, shown again on error."""
-
-    body: str = ""
-    title: str = ""
-    content_warning: str = ""
-    content_warning_label: str = ""
-    idempotency_key: str = ""
-
-    def stored_warning(self) -> str | None:
-        return content_warnings.stored_value(self.content_warning, self.content_warning_label)
-
-
-def parse_post_form(values: dict[str, str], *, with_title: bool) -> tuple[PostForm, FormErrors]:
-    errors = FormErrors()
-    body, body_error = clean_text(
-        values.get("body"), min_length=BODY_MIN, max_length=BODY_MAX, multiline=True
-    )
-    if body_error:
-        errors["body"] = body_error
-    title = ""
-    if with_title:
-        title, title_error = clean_text(
-            values.get("title"), min_length=TITLE_MIN, max_length=TITLE_MAX, multiline=False
-        )
-        if title_error:
-            errors["title"] = title_error
-    choice = values.get("content_warning", "")
-    label_text = (values.get("content_warning_label") or "").strip()
-    if choice not in (*content_warnings.PRESETS, content_warnings.OTHER, ""):
-        choice = ""
-    if choice == content_warnings.OTHER:
-        _, label_error = clean_text(
-            label_text, min_length=2, max_length=content_warnings.FREE_LABEL_MAX, multiline=False
-        )
-        if label_error:
-            errors["content_warning_label"] = label_error
-    key = values.get("idempotency_key", "")
-    form = PostForm(
-        body=body, title=title, content_warning=choice, content_warning_label=label_text,
-        idempotency_key=key if _KEY.match(key) else new_idempotency_key(),
-    )
-    return form, errors
+from forum.web.reading import thread_context
 
 
 async def review(db: AsyncSession, gate: ContentGate, form: PostForm, *, author: Member,
@@ -92,13 +39,30 @@ async def review(db: AsyncSession, gate: ContentGate, form: PostForm, *, author:
         return None
 
 
-def reply_form_context(thread: Thread, form: PostForm | None = None,
-                       errors: FormErrors | None = None) -> dict[str, Any]:
-    return {
-        "form": form or PostForm(idempotency_key=new_idempotency_key()),
-        "errors": errors or FormErrors(),
-        "warning_presets": content_warnings.PRESETS,
+CRISIS_ACK = "crisis_ack"
+"""The interstitial's "Publier" button: the author saw the lines and chose to publish."""
+CRISIS_EDIT = "crisis_edit"
+"""The interstitial's "Modifier" button: back to the composer, the text kept."""
+
+
+def needs_crisis_pause(verdict: Verdict, values: dict[str, str]) -> bool:
+    return verdict.crisis_level in ("concern", "urgent") and values.get(CRISIS_ACK) != "1"
+
+
+def crisis_pause(request: Request[Any, Any, Any], *, verdict: Verdict, form: PostForm,
+                 space: Space, action: str, autoflag: bool) -> Template:
+    """The calm interstitial shown before publishing a text that screened at concern or above:
+    a few words of care, the region's lines, and three choices (publish, edit, call now). It
+    never blocks publishing: "Publier" sends the same form again with ``crisis_ack``."""
+    region = region_of(request)
+    lines = lines_for(region, topics=space.topics)
+    context = {
+        "level": verdict.crisis_level, "form": form, "space": space, "action": action,
+        "lines": lines, "primary": lines.primary(), "autoflag": autoflag,
+        "region_label": region_name(region, locale_of(request)),
     }
+    template = "crisis/partial.html" if is_htmx(request) else "crisis/index.html"
+    return Template(template_name=template, context=context, headers=VARY)
 
 
 # -- starting a thread ---------------------------------------------------------------------
@@ -126,10 +90,15 @@ async def create_thread(
     space = await queries.get_space_or_404(db, slug)
     member = permissions.check_start_thread(viewer_of(request), space)
     form, errors = parse_post_form(values, with_title=True)
+    if values.get(CRISIS_EDIT):
+        return _compose(space, form, FormErrors())
     verdict = None if errors else await review(db, gate, form, author=member, space=space,
                                                errors=errors)
     if verdict is None:
         return _compose(space, form, errors, status=422)
+    if needs_crisis_pause(verdict, values):
+        return crisis_pause(request, verdict=verdict, form=form, space=space,
+                            action=f"/s/{space.slug}/new", autoflag=gate.autoflag)
     posted = await actions.do_create_thread(
         db, space=space, author=member, title=form.title, source=form.body, verdict=verdict,
         content_warning=form.stored_warning(), idempotency_key=form.idempotency_key,
@@ -158,10 +127,15 @@ async def reply(
     thread = await queries.get_thread_or_404(db, viewer, thread_id)
     member = permissions.check_reply(viewer, thread)
     form, errors = parse_post_form(values, with_title=False)
+    if values.get(CRISIS_EDIT):
+        return await _reply_form_again(request, db, thread, form, FormErrors(), status=200)
     verdict = None if errors else await review(db, gate, form, author=member,
                                                space=thread.space, errors=errors)
     if verdict is None:
-        return await _reply_error(request, db, thread, form, errors)
+        return await _reply_form_again(request, db, thread, form, errors, status=422)
+    if needs_crisis_pause(verdict, values):
+        return crisis_pause(request, verdict=verdict, form=form, space=thread.space,
+                            action=f"/t/{thread.id}/reply", autoflag=gate.autoflag)
     was_last_page = queries.page_count(thread)
     posted = await actions.do_reply(
         db, thread=thread, author=member, source=form.body, verdict=verdict,
@@ -191,19 +165,16 @@ def _reply_appended(request: Request[Any, Any, Any], thread: Thread, new_post: A
     )
 
 
-async def _reply_error(request: Request[Any, Any, Any], db: Db, thread: Thread,
-                       form: PostForm, errors: FormErrors) -> Template:
+async def _reply_form_again(request: Request[Any, Any, Any], db: Db, thread: Thread,
+                            form: PostForm, errors: FormErrors, *, status: int) -> Template:
+    """The reply form with what was typed (and why it was not published, if it was not)."""
     context = reply_form_context(thread, form, errors)
     if is_htmx(request):
-        return Template(template_name="thread/_reply_form.html", status_code=422,
+        return Template(template_name="thread/_reply_form.html", status_code=status,
                         context={"thread": thread, **context}, headers=VARY)
-    pages = queries.page_count(thread)
-    return Template(
-        template_name="thread/index.html", status_code=422,
-        context={"thread": thread, "space": thread.space, "page": pages, "pages": pages,
-                 "posts": await queries.thread_page(db, thread, pages), "can_reply": True,
-                 "indexable": thread.space.indexable, **context},
-    )
+    page = await thread_context(request, db, thread.id, None)
+    return Template(template_name="thread/index.html", status_code=status,
+                    context={**page, **context})
 
 
 # -- editing and deleting one's own post --------------------------------------------------------
@@ -234,10 +205,15 @@ async def edit_post(request: Request[Any, Any, Any], db: Db, gate: Gate,
     member = permissions.check_edit_post(viewer_of(request), post_obj)
     form, errors = parse_post_form(values, with_title=False)
     space = post_obj.thread.space
+    if values.get(CRISIS_EDIT):
+        return _edit_page(post_obj, form, FormErrors())
     verdict = None if errors else await review(db, gate, form, author=member, space=space,
                                                errors=errors)
     if verdict is None:
         return _edit_page(post_obj, form, errors, status=422)
+    if needs_crisis_pause(verdict, values):
+        return crisis_pause(request, verdict=verdict, form=form, space=space,
+                            action=f"/p/{post_obj.id}/edit", autoflag=gate.autoflag)
     if await actions.do_edit_post(db, post_obj, editor=member, source=form.body,
                                   verdict=verdict, content_warning=form.stored_warning()):
         await gate.published(db, post_obj, author=member, space=space, verdict=verdict)

@@ -13,15 +13,17 @@
     }
   });
 
-  // When htmx swaps a form back with an error, focus the first invalid field (the text kept).
-  document.addEventListener("htmx:afterSwap", function (event) {
-    var root = event.detail && event.detail.target;
-    if (!root || !root.querySelector) { return; }
-    var invalid = root.querySelector("[aria-invalid=true]");
+  // After an htmx swap (outerHTML replaces the target, so look in the document): the crisis
+  // pause takes the focus first, then a field with an error (its text is kept), then alerts.
+  document.addEventListener("htmx:afterSettle", function () {
+    var pause = document.querySelector("[data-crisis-level]");
+    if (pause) { pause.focus(); return; }
+    var invalid = document.querySelector("form [aria-invalid=true]");
     if (invalid) { invalid.focus(); return; }
-    if (root.id === "alerts" && root.firstElementChild) {
-      root.setAttribute("tabindex", "-1");
-      root.focus();
+    var alerts = document.getElementById("alerts");
+    if (alerts && alerts.firstElementChild) {
+      alerts.setAttribute("tabindex", "-1");
+      alerts.focus();
     }
   });
 

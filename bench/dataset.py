@@ -1,0 +1,315 @@
+"""A realistic dataset, written fast: spaces, members, threads and posts of French Markdown.
+
+A few hundred distinct bodies (300 to 1,500 characters: sentences, lists, quotes, links) go
+through the real content gate once; the 200,000 posts reuse their stored HTML. Rows are
+bulk-inserted with SQLAlchemy Core (so column defaults apply) into a fresh database, then the
+search index is rebuilt through ``forum.search.rebuild_index`` when search exists.
+
+The SQLite file is cached under ``bench/data/`` by size: a second run reuses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import func, insert, select
+
+import forum.app  # noqa: F401 - registers every model and its DDL (search, moderation)
+from forum.db import Base, Database, utcnow
+from forum.models import Member, MemberSession, Post, PostStatus, Space, Thread, Visibility
+from moderation.gate import ModerationGate
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+BENCH_PSEUDONYM = "banc-essai"
+DISTINCT_BODIES = 400
+MEMBERS = 2000
+LONG_THREADS = 100
+"""The first threads are long (300 posts: 10 pages), the ones the thread benchmarks read."""
+LONG_THREAD_POSTS = 300
+
+SPACE_NAMES = [
+    "Anxiété et angoisses", "Dépression", "Bipolarité", "Addictions : alcool",
+    "Addictions : cannabis", "Jeux d'argent", "Troubles alimentaires", "Deuil",
+    "Proches et aidant·es", "Parentalité", "Travail et burn-out", "Sommeil",
+    "Psychotraumatisme", "Solitude", "Rétablissement", "TDAH", "Phobies sociales",
+    "Troubles obsessionnels", "Schizophrénie et psychoses", "Café des pairs",
+]
+
+SENTENCES = [
+    "Je voulais partager ce qui m'a aidé ces dernières semaines.",
+    "Au début, je pensais que personne ne pouvait comprendre ce que je vivais.",
+    "Ce qui a changé, c'est d'en parler à une personne de confiance.",
+    "Les matins sont encore difficiles, mais je me lève un peu plus facilement.",
+    "J'ai appris à repérer les signes qui annoncent une mauvaise passe.",
+    "Mon entourage ne comprend pas toujours, et c'est fatigant de devoir expliquer.",
+    "Le groupe de parole du jeudi m'a fait beaucoup de bien.",
+    "Je me suis remis·e à marcher tous les jours, même dix minutes.",
+    "Parfois je rechute, et j'essaie de ne pas me juger trop durement.",
+    "Merci pour vos messages, ils me donnent de la force.",
+    "Est-ce que quelqu'un a déjà vécu quelque chose de semblable ?",
+    "J'ai pris rendez-vous avec mon médecin traitant pour en discuter.",
+    "Écrire ici m'aide à mettre des mots sur ce que je ressens.",
+    "Je garde un carnet où je note les petites victoires de la journée.",
+    "La respiration lente m'aide quand l'angoisse monte d'un coup.",
+    "Mes proches ont fini par comprendre que ce n'était pas un caprice.",
+    "Ça fait maintenant six mois, et je suis fier·e du chemin parcouru.",
+    "Je ne sais pas trop par où commencer, alors je commence ici.",
+    "Prendre soin de soi, ce n'est pas égoïste, c'est nécessaire.",
+    "On avance à son rythme, et chaque pas compte, même les plus petits.",
+    "J'ai l'impression de tourner en rond, mais vos témoignages me rassurent.",
+    "Le sommeil reste compliqué : je me réveille souvent vers quatre heures.",
+    "Une amie m'a conseillé une association près de chez moi.",
+    "Je me suis senti·e écouté·e pour la première fois depuis longtemps.",
+    "Je crois que l'essentiel, c'est de ne pas rester seul·e avec ça.",
+]
+LIST_ITEMS = [
+    "boire un grand verre d'eau", "sortir prendre l'air", "appeler quelqu'un",
+    "écrire trois choses positives", "faire une pause sans écran", "me coucher plus tôt",
+    "cuisiner un vrai repas", "écouter une musique douce",
+]
+QUOTES = [
+    "Le courage, ce n'est pas l'absence de peur, c'est d'avancer avec elle.",
+    "Un jour après l'autre.",
+    "Tu n'es pas seul·e, même quand ça en a l'air.",
+]
+LINKS = [
+    "[le site de Psycom](https://www.psycom.org)",
+    "[la page d'aide du forum](/help)",
+    "[Drogues info service](https://www.drogues-info-service.fr)",
+]
+
+
+def french_body(rng: random.Random) -> str:
+    """300 to 1,500 characters of French Markdown: paragraphs, sometimes a list, a quote, a link."""
+    target = rng.randint(300, 1500)
+    parts: list[str] = []
+    length = 0
+    while length < target:
+        roll = rng.random()
+        if roll < 0.12:
+            items = rng.sample(LIST_ITEMS, rng.randint(2, 4))
+            block = "Ce qui m'aide :\n\n" + "\n".join(f"- {item}" for item in items)
+        elif roll < 0.2:
+            block = "> " + rng.choice(QUOTES)
+        elif roll < 0.26:
+            block = f"J'ai trouvé des infos utiles sur {rng.choice(LINKS)}."
+        else:
+            block = " ".join(rng.sample(SENTENCES, rng.randint(2, 5)))
+            if rng.random() < 0.2:
+                word = rng.choice(block.split()[:4])
+                block = block.replace(word, f"**{word}**", 1)
+        parts.append(block)
+        length += len(block) + 2
+    return "\n\n".join(parts)[:1500].rstrip()
+
+
+def thread_sizes(threads: int, posts: int, rng: random.Random) -> list[int]:
+    """Posts per thread: LONG_THREADS long ones first, the rest spread around the mean."""
+    long_count = min(LONG_THREADS, threads)
+    sizes = [LONG_THREAD_POSTS] * long_count
+    rest = threads - long_count
+    remaining = max(rest, posts - sum(sizes))
+    mean = remaining / rest if rest else 0
+    sizes += [max(1, int(rng.expovariate(1 / mean))) if mean > 1 else 1 for _ in range(rest)]
+    total = sum(sizes[long_count:])
+    # Scale the short threads so the total is exact.
+    scale = remaining / total if total else 1
+    sizes[long_count:] = [max(1, round(s * scale)) for s in sizes[long_count:]]
+    drift = posts - sum(sizes)
+    index = long_count
+    while drift and rest:
+        step = 1 if drift > 0 else -1
+        if sizes[index] + step >= 1:
+            sizes[index] += step
+            drift -= step
+        index = long_count + (index - long_count + 1) % rest
+    return sizes
+
+
+@dataclass(frozen=True)
+class Dataset:
+    database_url: str
+    session_token: str
+    """A logged-in session of the bench member (its cookie value)."""
+    thread_ids: list[int]
+    """The long threads (first page: 30 posts)."""
+    space_slugs: list[str]
+
+
+def sqlite_path(posts: int) -> Path:
+    return DATA_DIR / f"forum-{posts}.db"
+
+
+async def _render_bodies(database: Database, rng: random.Random) -> list[tuple[str, str, int]]:
+    """(source, html, renderer_version) for each distinct body, through the real gate."""
+    gate = ModerationGate()
+    bodies: list[tuple[str, str, int]] = []
+    async with database.reader() as session:
+        author = Member(id=0, pseudonym="x", pseudonym_key="x", password_hash="",
+                        recovery_hash="")
+        space = Space(id=0, slug="x", name="x", visibility=Visibility.PUBLIC)
+        for _ in range(DISTINCT_BODIES):
+            source = french_body(rng)
+            verdict = await gate.review(session, source, author=author, space=space)
+            if verdict.status == PostStatus.VISIBLE:
+                bodies.append((source, verdict.html, verdict.renderer_version))
+    return bodies
+
+
+async def _insert(database: Database, table: object, rows: list[dict], batch: int = 5000) -> None:
+    async with database.engine.begin() as connection:
+        for start in range(0, len(rows), batch):
+            await connection.execute(insert(table), rows[start:start + batch])
+
+
+async def _load(database: Database, spaces: int, threads: int, posts: int, seed: int) -> None:
+    rng = random.Random(seed)
+    async with database.engine.begin() as connection:
+        await connection.run_sync(Base.metadata.create_all)
+    bodies = await _render_bodies(database, rng)
+    now = utcnow()
+    start = now - timedelta(days=730)
+    await _insert(database, Space.__table__, [
+        {"id": i + 1, "slug": f"espace-{i + 1:02d}", "name": SPACE_NAMES[i % len(SPACE_NAMES)],
+         "description": "Un espace pour partager nos vécus, à notre rythme.",
+         "visibility": Visibility.PUBLIC, "position": i, "created_at": start}
+        for i in range(spaces)
+    ])
+    await _insert(database, Member.__table__, [
+        {"id": i + 1, "pseudonym": f"pair{i + 1:04d}", "pseudonym_key": f"pair{i + 1:04d}",
+         "password_hash": "!", "recovery_hash": "!", "created_at": start}
+        for i in range(MEMBERS)
+    ] + [{"id": MEMBERS + 1, "pseudonym": BENCH_PSEUDONYM, "pseudonym_key": BENCH_PSEUDONYM,
+          "password_hash": "!", "recovery_hash": "!", "created_at": start}])
+    sizes = thread_sizes(threads, posts, rng)
+    span = (now - start).total_seconds()
+    thread_rows, post_rows, post_id = [], [], 0
+    space_activity: dict[int, object] = {}
+    space_threads: dict[int, int] = {}
+    for index, size in enumerate(sizes):
+        thread_id = index + 1
+        space_id = index % spaces + 1
+        # Long threads are the most recent: they lead the home and space pages.
+        begin = start + timedelta(seconds=span * (0.5 + 0.45 * rng.random()))
+        times = sorted(begin + timedelta(seconds=rng.random() * (now - begin).total_seconds())
+                       for _ in range(size))
+        times[0] = begin
+        for number, when in enumerate(times, start=1):
+            post_id += 1
+            source, html, version = bodies[rng.randrange(len(bodies))]
+            post_rows.append({
+                "id": post_id, "thread_id": thread_id, "number": number,
+                "author_id": rng.randint(1, MEMBERS), "source": source, "html": html,
+                "renderer_version": version, "status": PostStatus.VISIBLE,
+                "created_at": when,
+            })
+        thread_rows.append({
+            "id": thread_id, "space_id": space_id, "author_id": rng.randint(1, MEMBERS),
+            "title": " ".join(rng.sample(SENTENCES, 1))[:140], "created_at": times[0],
+            "last_activity_at": times[-1], "post_count": size, "reply_count": size - 1,
+        })
+        space_threads[space_id] = space_threads.get(space_id, 0) + 1
+        last = space_activity.get(space_id)
+        space_activity[space_id] = times[-1] if last is None or times[-1] > last else last
+        if len(post_rows) >= 50_000:
+            await _insert(database, Post.__table__, post_rows)
+            post_rows = []
+        if len(thread_rows) >= 5000:
+            await _insert(database, Thread.__table__, thread_rows)
+            thread_rows = []
+    await _insert(database, Thread.__table__, thread_rows)
+    await _insert(database, Post.__table__, post_rows)
+    async with database.engine.begin() as connection:
+        for space_id, count in space_threads.items():
+            await connection.execute(
+                Space.__table__.update().where(Space.__table__.c.id == space_id)
+                .values(thread_count=count, last_activity_at=space_activity[space_id])
+            )
+    await _reindex(database)
+
+
+async def _reindex(database: Database) -> None:
+    try:
+        from forum import search
+    except ImportError:
+        return
+    rebuild = getattr(search, "rebuild_index", None)
+    if rebuild is not None:
+        async with database.writing() as session:
+            await rebuild(session, batch=5000)
+
+
+async def _session_and_facts(database: Database) -> Dataset:
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    async with database.writing() as session:
+        member_id = await session.scalar(
+            select(Member.id).where(Member.pseudonym == BENCH_PSEUDONYM))
+        session.add(MemberSession(
+            token_hash=hashlib.sha256(token.encode()).hexdigest(), member_id=member_id,
+            created_at=now, last_seen_at=now, expires_at=now + timedelta(days=30)))
+    async with database.reader() as session:
+        thread_ids = list(await session.scalars(
+            select(Thread.id).where(Thread.post_count >= 30).order_by(Thread.id).limit(200)))
+        slugs = list(await session.scalars(select(Space.slug).order_by(Space.id)))
+    return Dataset(database.url, token, thread_ids, slugs)
+
+
+async def _post_count(database: Database) -> int:
+    try:
+        async with database.reader() as session:
+            return int(await session.scalar(select(func.count()).select_from(Post)) or 0)
+    except Exception:  # noqa: BLE001 - no schema yet
+        return 0
+
+
+async def prepare(*, posts: int, threads: int, spaces: int, database_url: str | None,
+                  seed: int = 7) -> Dataset:
+    """The dataset (generated, or reused when already there) and a fresh bench session."""
+    if database_url is None:
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(posts)
+        url = f"sqlite+aiosqlite:///{path}"
+        if path.exists() and await _post_count_of(url) != posts:
+            _remove_sqlite(path)
+    else:
+        url = database_url
+    database = Database(url)
+    try:
+        if await _post_count(database) != posts:
+            began = time.monotonic()
+            print(f"Generating {posts:,} posts in {threads:,} threads ({url.split('://')[0]})…",
+                  flush=True)
+            if not database.is_sqlite:
+                async with database.engine.begin() as connection:
+                    await connection.run_sync(Base.metadata.drop_all)
+            await _load(database, spaces, threads, posts, seed)
+            print(f"Dataset ready in {time.monotonic() - began:.0f} s.", flush=True)
+        return await _session_and_facts(database)
+    finally:
+        await database.dispose()
+
+
+def _remove_sqlite(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-pagecache"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+async def _post_count_of(url: str) -> int:
+    database = Database(url)
+    try:
+        return await _post_count(database)
+    finally:
+        await database.dispose()
+
+
+if __name__ == "__main__":
+    facts = asyncio.run(prepare(posts=2000, threads=200, spaces=5, database_url=None))
+    print(facts)

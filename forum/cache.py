@@ -1,0 +1,575 @@
+"""The visitor page cache: home, space and thread pages for requests that carry no session.
+
+It is an ASGI wrapper *around* the Litestar app (``with_page_cache``), so a hit answers before
+routing, CSRF, authentication and the template engine run (``reference/stack.md`` §14: that
+stack costs two thirds of the ceiling on a visitor request).
+
+What is cached, and why nothing personal is:
+
+- only ``GET`` of ``/``, ``/s/{slug}`` and ``/t/{id}`` (with their query string), without a
+  session cookie and without htmx headers, answered 200 ``text/html`` without any cookie set;
+- the key holds everything a visitor's page depends on: path and query, the language (cookie,
+  then Accept-Language) and the region (``?region=``, then Accept-Language);
+- the CSRF token is the one personal thing on a visitor's page (``<body hx-headers>``, the
+  language form). A miss is rendered with a fixed placeholder as the CSRF cookie, so the stored
+  bytes hold the placeholder, never a token; each response then gets the visitor's own token
+  (their valid ``csrftoken`` cookie, or a fresh signed one set as a cookie, exactly as
+  Litestar's CSRF middleware would), so forms on a cached page work as on any other.
+
+Invalidation is by generation counters: ``all`` (any change that can alter every page: a
+space's name or visibility, a pseudonym), ``lists`` (home and space pages: any new thread,
+post or counter), and one per thread. An entry remembers the counters read *before* it was
+rendered, so a write committed during rendering makes it stale at once. Writes are seen by
+SQLAlchemy session events (flushed objects and ORM ``UPDATE``/``DELETE`` statements), recorded
+in ``session.info`` and applied in ``after_commit``: a rolled-back write invalidates nothing.
+Entries also expire after ``PAGE_TTL_SECONDS`` (relative dates, such as "il y a 3 minutes").
+
+Backends: in-process LRU by default, its counters in a small shared memory-mapped file, so
+every worker of one machine sees every write; Redis (entries and counters) when
+``FORUM_REDIS_URL`` is set, so any number of processes on any number of machines do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import mmap
+import os
+import re
+import struct
+import tempfile
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import parse_qs
+
+from litestar.middleware.csrf import generate_csrf_token
+from sqlalchemy import event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+from sqlalchemy.util import await_only
+
+from forum.config import Settings
+from forum.i18n import LANG_COOKIE, pick_locale
+from forum.resources import resolve_region
+
+log = logging.getLogger(__name__)
+
+PAGE_TTL_SECONDS = 60
+"""An entry is served at most this long, even without a write (relative dates age)."""
+
+ALL, LISTS = "all", "lists"
+_THREAD_PATH = re.compile(r"^/t/(\d{1,18})$")
+_SPACE_PATH = re.compile(r"^/s/[^/]{1,64}$")
+_TOKEN = re.compile(r"^[0-9a-f]{128}$")
+INFO_KEY = "page_cache_tags"
+
+
+# --- which pages, and which counters they depend on ------------------------------------------
+
+
+def tags_for_path(path: str) -> tuple[str, str] | None:
+    """The two counters a cacheable page depends on, or None when the path is not cached."""
+    if path == "/" or _SPACE_PATH.match(path):
+        return (ALL, LISTS)
+    found = _THREAD_PATH.match(path)
+    if found:
+        return (ALL, f"thread:{int(found.group(1))}")
+    return None
+
+
+@dataclass(frozen=True)
+class Entry:
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    generations: tuple[int, int]
+    stored_at: float
+
+    def fresh(self, generations: tuple[int, int], now: float) -> bool:
+        return self.generations == generations and now - self.stored_at < PAGE_TTL_SECONDS
+
+    def dumps(self) -> bytes:
+        head = {
+            "s": self.status, "g": list(self.generations), "t": self.stored_at,
+            "h": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in self.headers],
+        }
+        return json.dumps(head).encode() + b"\n" + self.body
+
+    @classmethod
+    def loads(cls, raw: bytes) -> Entry:
+        head_raw, _, body = raw.partition(b"\n")
+        head = json.loads(head_raw)
+        return cls(
+            status=int(head["s"]), body=body, stored_at=float(head["t"]),
+            generations=(int(head["g"][0]), int(head["g"][1])),
+            headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in head["h"]],
+        )
+
+
+class Backend(Protocol):
+    async def lookup(self, key: str, tags: tuple[str, str]) -> tuple[Entry | None, tuple[int, int]]:
+        """The entry (if any, fresh or not) and the current generations of ``tags``."""
+
+    async def store(self, key: str, entry: Entry) -> None: ...
+
+    async def bump(self, tags: Iterable[str]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+# --- in-process backend -----------------------------------------------------------------------
+
+
+class GenerationFile:
+    """Counters in a memory-mapped file shared by every process of one machine.
+
+    Slot 0 is ``all``, slot 1 ``lists``, then one slot per thread (by id modulo the slot
+    count: two threads sharing a slot only invalidate each other a little more often).
+    """
+
+    SLOTS = 65536
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if os.fstat(fd).st_size < self.SLOTS * 8:
+                os.ftruncate(fd, self.SLOTS * 8)
+            self._map = mmap.mmap(fd, self.SLOTS * 8)
+        finally:
+            os.close(fd)
+        self._lock = threading.Lock()
+
+    def _slot(self, tag: str) -> int:
+        if tag == ALL:
+            return 0
+        if tag == LISTS:
+            return 1
+        return 2 + int(tag.partition(":")[2]) % (self.SLOTS - 2)
+
+    def read(self, tags: tuple[str, str]) -> tuple[int, int]:
+        first = struct.unpack_from("<Q", self._map, self._slot(tags[0]) * 8)[0]
+        second = struct.unpack_from("<Q", self._map, self._slot(tags[1]) * 8)[0]
+        return (first, second)
+
+    def bump(self, tags: Iterable[str]) -> None:
+        with self._lock:
+            for tag in set(tags):
+                offset = self._slot(tag) * 8
+                old = struct.unpack_from("<Q", self._map, offset)[0]
+                struct.pack_into("<Q", self._map, offset, max(old + 1, time.time_ns()))
+
+
+def generation_path(database_url: str) -> Path:
+    """Beside the SQLite file; for other databases, in the temporary directory."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database + "-pagecache")
+    digest = hashlib.sha256(database_url.encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"entrepairs-pagecache-{digest}"
+
+
+class MemoryBackend:
+    """An LRU of entries bounded in bytes, per process; counters in a shared file."""
+
+    def __init__(self, generations: GenerationFile, max_bytes: int) -> None:
+        self.generations = generations
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, Entry] = OrderedDict()
+        self._bytes = 0
+
+    async def lookup(self, key: str, tags: tuple[str, str]) -> tuple[Entry | None, tuple[int, int]]:
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+        return entry, self.generations.read(tags)
+
+    async def store(self, key: str, entry: Entry) -> None:
+        size = len(entry.body) + 512
+        if size > self.max_bytes:
+            return
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._bytes -= len(old.body) + 512
+        self._entries[key] = entry
+        self._bytes += size
+        while self._bytes > self.max_bytes:
+            _, evicted = self._entries.popitem(last=False)
+            self._bytes -= len(evicted.body) + 512
+
+    async def bump(self, tags: Iterable[str]) -> None:
+        self.generations.bump(tags)
+
+    def bump_now(self, tags: Iterable[str]) -> None:
+        self.generations.bump(tags)
+
+    async def close(self) -> None:
+        return None
+
+
+# --- Redis backend ----------------------------------------------------------------------------
+
+
+class RedisBackend:
+    """Entries and counters in Redis: one round trip (MGET) per lookup."""
+
+    def __init__(self, url: str, namespace: str) -> None:
+        self.url = url
+        self.prefix = f"entrepairs:{namespace}:page:"
+        self._client: Any = None
+
+    def _redis(self) -> Any:
+        if self._client is None:
+            from redis.asyncio import Redis
+
+            self._client = Redis.from_url(self.url, socket_timeout=1, socket_connect_timeout=1)
+        return self._client
+
+    def _gen_key(self, tag: str) -> str:
+        return f"{self.prefix}gen:{tag}"
+
+    async def lookup(self, key: str, tags: tuple[str, str]) -> tuple[Entry | None, tuple[int, int]]:
+        raw, first, second = await self._redis().mget(
+            self.prefix + key, self._gen_key(tags[0]), self._gen_key(tags[1])
+        )
+        entry = Entry.loads(raw) if raw else None
+        return entry, (int(first or 0), int(second or 0))
+
+    async def store(self, key: str, entry: Entry) -> None:
+        await self._redis().set(self.prefix + key, entry.dumps(), ex=PAGE_TTL_SECONDS)
+
+    async def bump(self, tags: Iterable[str]) -> None:
+        pipe = self._redis().pipeline(transaction=False)
+        for tag in set(tags):
+            pipe.incr(self._gen_key(tag))
+        await pipe.execute()
+
+    async def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+
+# --- invalidation: SQLAlchemy session events --------------------------------------------------
+
+_registry: dict[str, weakref.WeakSet[Any]] = {}
+_INVISIBLE_TABLES = frozenset({"member_session", "notification", "post_revision"})
+_MEMBER_PRIVATE = frozenset({"password_hash", "recovery_hash", "locale", "region"})
+_SPACE_COUNTERS = frozenset({"thread_count", "last_activity_at"})
+_THREAD_KEY = {"thread": "id", "post": "thread_id"}
+
+
+def _url_of(session: Session) -> str | None:
+    bind = session.bind
+    url = getattr(bind, "url", None)
+    return None if url is None else url.render_as_string(hide_password=False)
+
+
+def register(database_url: str, backend: Any) -> None:
+    """Writes committed on ``database_url`` in this process invalidate ``backend``."""
+    normalized = make_url(database_url).render_as_string(hide_password=False)
+    _registry.setdefault(normalized, weakref.WeakSet()).add(backend)
+
+
+def _record(session: Session, tags: Iterable[str]) -> None:
+    session.info.setdefault(INFO_KEY, set()).update(tags)
+
+
+def _changed(obj: object, names: Iterable[str]) -> set[str]:
+    state = inspect(obj)
+    return {name for name in names if state.attrs[name].history.has_changes()}
+
+
+def _tags_for_object(obj: object, *, deleted: bool, new: bool) -> set[str]:
+    table = getattr(getattr(obj, "__table__", None), "name", "")
+    if table in _INVISIBLE_TABLES:
+        return set()
+    if table == "member":
+        if new:
+            return set()
+        columns = [c.key for c in inspect(obj).mapper.column_attrs]
+        return {ALL} if deleted or _changed(obj, columns) - _MEMBER_PRIVATE else set()
+    if table == "space":
+        if new:
+            return {LISTS}
+        columns = [c.key for c in inspect(obj).mapper.column_attrs]
+        return {ALL} if deleted or _changed(obj, columns) - _SPACE_COUNTERS else {LISTS}
+    thread_id = getattr(obj, "id" if table == "thread" else "thread_id", None)
+    if isinstance(thread_id, int):
+        return {LISTS, f"thread:{thread_id}"}
+    return {LISTS}
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _flush: UOWTransaction) -> None:
+    tags: set[str] = set()
+    for obj in session.new:
+        tags |= _tags_for_object(obj, deleted=False, new=True)
+    for obj in session.dirty:
+        if session.is_modified(obj, include_collections=False):
+            tags |= _tags_for_object(obj, deleted=False, new=False)
+    for obj in session.deleted:
+        tags |= _tags_for_object(obj, deleted=True, new=False)
+    if tags:
+        _record(session, tags)
+
+
+def _equality_value(clause: Any, column_name: str) -> int | None:
+    """The value ``column = :value`` in a WHERE clause (alone or in an AND), or None."""
+    clauses = getattr(clause, "clauses", None) or [clause]
+    for item in clauses:
+        left, right = getattr(item, "left", None), getattr(item, "right", None)
+        operator = getattr(getattr(item, "operator", None), "__name__", "")
+        if operator == "eq" and getattr(left, "name", None) == column_name:
+            value = getattr(right, "value", None)
+            if isinstance(value, int):
+                return value
+    return None
+
+
+def _value_names(statement: Any) -> set[str]:
+    values = getattr(statement, "_values", None) or {}
+    return {getattr(key, "key", None) or getattr(key, "name", None) or str(key) for key in values}
+
+
+def tags_for_statement(statement: Any, *, is_delete: bool) -> set[str]:
+    """What an ORM ``UPDATE``/``DELETE`` statement may change on visitors' pages."""
+    table = getattr(getattr(statement, "table", None), "name", "")
+    if table in _INVISIBLE_TABLES:
+        return set()
+    if table == "member":
+        return {ALL} if is_delete or _value_names(statement) - _MEMBER_PRIVATE else set()
+    if table == "space":
+        return {ALL} if is_delete or _value_names(statement) - _SPACE_COUNTERS else {LISTS}
+    if table in _THREAD_KEY:
+        thread_id = _equality_value(statement.whereclause, _THREAD_KEY[table])
+        return {ALL} if thread_id is None else {LISTS, f"thread:{thread_id}"}
+    return {LISTS}
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _on_orm_execute(state: ORMExecuteState) -> None:
+    if state.is_update or state.is_delete:
+        tags = tags_for_statement(state.statement, is_delete=state.is_delete)
+        if tags:
+            _record(state.session, tags)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    tags = session.info.pop(INFO_KEY, None)
+    if not tags:
+        return
+    url = _url_of(session)
+    for backend in list(_registry.get(url or "", ())):
+        try:
+            if isinstance(backend, MemoryBackend):
+                backend.bump_now(tags)
+            else:
+                await_only(backend.bump(tags))
+        except Exception as exc:  # noqa: BLE001 - the write stands; pages expire by TTL
+            log.warning("page cache invalidation failed: %s", type(exc).__name__)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    if not session.in_transaction():
+        session.info.pop(INFO_KEY, None)
+
+
+# --- the ASGI wrapper -------------------------------------------------------------------------
+
+
+def _cookies(raw: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for part in raw.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name:
+            found.setdefault(name, value)
+    return found
+
+
+class PageCache:
+    """ASGI middleware: answers cacheable visitor GETs from ``backend``, fills it on a miss."""
+
+    def __init__(self, app: Any, settings: Settings, backend: Any) -> None:
+        from forum.web.auth import csrf_cookie_name, session_cookie_name
+
+        self.app = app
+        self.backend = backend
+        self.settings = settings
+        self.secret = settings.require_secret()
+        self.session_cookie = session_cookie_name(settings)
+        self.csrf_cookie = csrf_cookie_name(settings)
+        self.placeholder = hmac.new(
+            self.secret.encode(), b"entrepairs page cache placeholder", hashlib.sha512
+        ).hexdigest()
+        self._placeholder_bytes = self.placeholder.encode()
+        self._csrf_cookie_attrs = "; Path=/; SameSite=lax; HttpOnly" + (
+            "; Secure" if settings.https else ""
+        )
+        self._keys: dict[tuple[str, str, str, str], tuple[str, str]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def __getattr__(self, name: str) -> Any:
+        # Tests and tools reach the Litestar app's attributes (state, ...) through the wrapper.
+        return getattr(self.app, name)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                await self.backend.close()
+            return
+        if scope["type"] != "http" or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        tags = tags_for_path(scope["path"])
+        request = self._request_facts(scope) if tags else None
+        if request is None:
+            await self.app(scope, receive, send)
+            return
+        await self._serve(scope, receive, send, tags, request)
+
+    def _request_facts(self, scope: Any) -> dict[str, str] | None:
+        cookie_header = accept = ""
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                cookie_header = value.decode("latin-1")
+            elif name == b"accept-language":
+                accept = value.decode("latin-1")
+            elif name.startswith(b"hx-"):
+                return None
+        cookies = _cookies(cookie_header) if cookie_header else {}
+        if self.session_cookie in cookies:
+            return None
+        query = scope.get("query_string", b"").decode("latin-1")
+        locale, region = self._locale_region(cookies.get(LANG_COOKIE, ""), accept, query)
+        return {
+            "key": f"{scope['path']}?{query}|{locale}|{region}",
+            "csrf": cookies.get(self.csrf_cookie, ""),
+            "cookie_header": cookie_header,
+        }
+
+    def _locale_region(self, lang: str, accept: str, query: str) -> tuple[str, str]:
+        region_query = parse_qs(query).get("region", [""])[0] if "region=" in query else ""
+        memo_key = (lang, accept, region_query, "")
+        found = self._keys.get(memo_key)
+        if found is None:
+            locale = pick_locale(member_locale=None, cookie=lang or None,
+                                 accept_language=accept or None,
+                                 default=self.settings.default_locale)
+            region = resolve_region(query=region_query or None, member_region=None,
+                                    accept_language=accept or None,
+                                    default=self.settings.default_region)
+            found = (locale, region)
+            if len(self._keys) > 4096:
+                self._keys.clear()
+            self._keys[memo_key] = found
+        return found
+
+    async def _serve(
+        self, scope: Any, receive: Any, send: Any, tags: tuple[str, str], facts: dict[str, str]
+    ) -> None:
+        key = facts["key"]
+        try:
+            entry, generations = await self.backend.lookup(key, tags)
+        except Exception as exc:  # noqa: BLE001 - fail open: the app answers
+            log.warning("page cache lookup failed: %s", type(exc).__name__)
+            await self.app(scope, receive, send)
+            return
+        if entry is not None and entry.fresh(generations, time.time()):
+            self.hits += 1
+            await self._respond(send, entry.status, entry.headers, entry.body, facts["csrf"])
+            return
+        self.misses += 1
+        status, headers, body = await self._render(scope, receive, facts)
+        if self._storable(status, headers):
+            try:
+                entry = Entry(status, headers, body, generations, time.time())
+                await self.backend.store(key, entry)
+            except Exception as exc:  # noqa: BLE001 - a failed fill only costs the next request
+                log.warning("page cache store failed: %s", type(exc).__name__)
+        await self._respond(send, status, headers, body, facts["csrf"])
+
+    async def _render(
+        self, scope: Any, receive: Any, facts: dict[str, str]
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """Run the app with the placeholder as CSRF cookie; capture the whole response."""
+        others = [
+            part for part in facts["cookie_header"].split(";")
+            if part.strip() and part.strip().partition("=")[0] != self.csrf_cookie
+        ]
+        cookie = "; ".join([f"{self.csrf_cookie}={self.placeholder}", *[p.strip() for p in others]])
+        headers = [(k, v) for k, v in scope["headers"] if k != b"cookie"]
+        headers.append((b"cookie", cookie.encode("latin-1")))
+        inner_scope = {**scope, "headers": headers}
+        captured: dict[str, Any] = {"status": 500, "headers": [], "body": []}
+
+        async def capture(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                captured["status"] = message["status"]
+                captured["headers"] = list(message.get("headers", []))
+            elif message["type"] == "http.response.body":
+                captured["body"].append(message.get("body", b""))
+
+        await self.app(inner_scope, receive, capture)
+        return captured["status"], captured["headers"], b"".join(captured["body"])
+
+    @staticmethod
+    def _storable(status: int, headers: list[tuple[bytes, bytes]]) -> bool:
+        """Only a plain 200 HTML page that sets no cookie and allows storing."""
+        if status != 200:
+            return False
+        content_type = b""
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered == b"set-cookie":
+                return False
+            if lowered == b"cache-control" and b"no-store" in value.lower():
+                return False
+            if lowered == b"content-type":
+                content_type = value
+        return content_type.startswith(b"text/html")
+
+    async def _respond(
+        self, send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes, csrf: str
+    ) -> None:
+        """Send ``body`` with the visitor's own CSRF token in place of the placeholder."""
+        token = csrf if _TOKEN.match(csrf) else ""
+        out = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+        if not token:
+            token = generate_csrf_token(self.secret)
+            out.append((b"set-cookie",
+                        f"{self.csrf_cookie}={token}{self._csrf_cookie_attrs}".encode()))
+        body = body.replace(self._placeholder_bytes, token.encode())
+        out.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        await send({"type": "http.response.body", "body": body})
+
+
+def make_backend(settings: Settings, max_bytes: int) -> Any:
+    if settings.redis_url:
+        namespace = hashlib.sha256(settings.database_url.encode()).hexdigest()[:12]
+        backend: Any = RedisBackend(settings.redis_url, namespace)
+    else:
+        backend = MemoryBackend(GenerationFile(generation_path(settings.database_url)), max_bytes)
+    register(settings.database_url, backend)
+    return backend
+
+
+def with_page_cache(app: Any, settings: Settings) -> Any:
+    """``app`` behind the visitor page cache, or ``app`` itself when the cache is off."""
+    if settings.page_cache_mb <= 0:
+        return app
+    return PageCache(app, settings, make_backend(settings, settings.page_cache_mb * 1024 * 1024))

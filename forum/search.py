@@ -1,0 +1,328 @@
+"""Full-text search: what is indexed, how it is kept in step, and how it is queried.
+
+Only visible posts are searchable. ``search_document`` (``forum.models.SearchDocument``) holds
+one row per visible post: its plain text and, for an opening post, its thread's title.
+``reindex_post`` writes or deletes that row in the caller's transaction, so every write,
+edit, deletion and moderation change (hide, restore, remove, approve) lands in the index with
+the change itself, or not at all.
+
+- **SQLite**: an FTS5 table ``search_fts`` over ``search_document`` (external content, kept in
+  step by triggers), tokenizer ``unicode61 remove_diacritics 2``: case- and accent-insensitive
+  ("anxiete" finds "anxiété"), but no stemming; each term is matched as a prefix, so
+  "crise" finds "crises", while "chevaux" does not find "cheval". Ranked by ``bm25`` (a
+  title counts four times a body), snippets by ``snippet()``/``highlight()``.
+- **PostgreSQL**: a text search configuration ``forum_french`` (``french`` with ``unaccent``
+  before the French stemmer), a GIN expression index over the weighted title and body,
+  ``websearch_to_tsquery`` (never a syntax error), ``ts_rank`` and ``ts_headline``.
+
+Highlights are marked with two private-use characters that indexed text can never contain;
+the snippet is HTML-escaped first and only then are the markers turned into ``<mark>``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from html.parser import HTMLParser
+
+from markupsafe import Markup, escape
+from sqlalchemy import (
+    DDL,
+    and_,
+    column,
+    delete,
+    event,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    table,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from forum.models import (
+    Block,
+    Member,
+    Post,
+    PostStatus,
+    SearchDocument,
+    Space,
+    Thread,
+    Visibility,
+)
+
+RESULTS_PER_PAGE = 20
+MAX_PAGE = 50
+"""Deeper pages are not served: refine the query instead (offsets grow costly)."""
+MAX_TERMS = 12
+MAX_QUERY_LENGTH = 200
+
+START, END = "\ue000", "\ue001"
+"""Highlight markers: private-use characters, stripped from everything indexed."""
+_MARKERS = str.maketrans("", "", START + END)
+
+# -- schema that create_all cannot express (replayed by the migration) --------------------------
+
+SQLITE_DDL: list[str] = [
+    "CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5("
+    "title, body, content='search_document', content_rowid='post_id', "
+    "tokenize='unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER IF NOT EXISTS search_document_ai AFTER INSERT ON search_document BEGIN "
+    "INSERT INTO search_fts(rowid, title, body) VALUES (new.post_id, new.title, new.body); "
+    "END",
+    "CREATE TRIGGER IF NOT EXISTS search_document_ad AFTER DELETE ON search_document BEGIN "
+    "INSERT INTO search_fts(search_fts, rowid, title, body) "
+    "VALUES ('delete', old.post_id, old.title, old.body); END",
+    "CREATE TRIGGER IF NOT EXISTS search_document_au AFTER UPDATE ON search_document BEGIN "
+    "INSERT INTO search_fts(search_fts, rowid, title, body) "
+    "VALUES ('delete', old.post_id, old.title, old.body); "
+    "INSERT INTO search_fts(rowid, title, body) VALUES (new.post_id, new.title, new.body); "
+    "END",
+]
+
+_PG_DOCUMENT = (
+    "(setweight(to_tsvector('forum_french'::regconfig, {t}title), 'A') || "
+    "setweight(to_tsvector('forum_french'::regconfig, {t}body), 'B'))"
+)
+
+POSTGRES_DDL: list[str] = [
+    "CREATE EXTENSION IF NOT EXISTS unaccent",
+    "DO $$ BEGIN "
+    "IF NOT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = 'forum_french') THEN "
+    "CREATE TEXT SEARCH CONFIGURATION forum_french (COPY = pg_catalog.french); "
+    "ALTER TEXT SEARCH CONFIGURATION forum_french "
+    "ALTER MAPPING FOR hword, hword_part, word WITH unaccent, french_stem; "
+    "END IF; END $$",
+    "CREATE INDEX IF NOT EXISTS ix_search_document_fts ON search_document USING gin ("
+    + _PG_DOCUMENT.format(t="") + ")",
+]
+
+DDL_STATEMENTS: list[tuple[str, str]] = [
+    *(("sqlite", sql) for sql in SQLITE_DDL), *(("postgresql", sql) for sql in POSTGRES_DDL),
+]
+"""(dialect, sql) pairs run after ``search_document`` is created: the migration replays them."""
+
+SQLITE_DROP = "DROP TABLE IF EXISTS search_fts"
+
+for _dialect, _sql in DDL_STATEMENTS:
+    event.listen(SearchDocument.__table__, "after_create", DDL(_sql).execute_if(dialect=_dialect))
+event.listen(SearchDocument.__table__, "before_drop",
+             DDL(SQLITE_DROP).execute_if(dialect="sqlite"))
+
+
+# -- indexing --------------------------------------------------------------------------------
+
+class _TextExtractor(HTMLParser):
+    _BREAKS = frozenset({"p", "br", "li", "blockquote", "pre", "h1", "h2", "h3", "h4", "h5",
+                         "h6", "tr", "div"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._BREAKS:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._BREAKS:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def plain_text(post_html: str) -> str:
+    """The words of a post's sanitised HTML, without markup or highlight markers."""
+    extractor = _TextExtractor()
+    extractor.feed(post_html)
+    extractor.close()
+    return clean_indexed(html.unescape("".join(extractor.parts)))
+
+
+def clean_indexed(value: str) -> str:
+    return " ".join(value.translate(_MARKERS).split())
+
+
+async def reindex_post(session: AsyncSession, post: Post) -> None:
+    """Bring the post's index entry in step with its current state (call after any change).
+
+    A post that is not visible (pending, hidden, deleted, removed) has no entry and can
+    never be found. Two statements; never commits.
+    """
+    await session.flush()
+    await session.execute(delete(SearchDocument).where(SearchDocument.post_id == post.id))
+    if post.status != PostStatus.VISIBLE:
+        return
+    row = (
+        await session.execute(
+            select(Thread.title, Thread.space_id).where(Thread.id == post.thread_id)
+        )
+    ).one()
+    await session.execute(
+        insert(SearchDocument).values(
+            post_id=post.id, thread_id=post.thread_id, space_id=row.space_id,
+            title=clean_indexed(row.title) if post.number == 1 else "",
+            body=plain_text(post.html),
+        )
+    )
+
+
+async def rebuild_index(session: AsyncSession, *, batch: int = 500) -> int:
+    """Index every visible post again (after a restore or an import); returns how many."""
+    await session.execute(delete(SearchDocument))
+    count, last_id = 0, 0
+    while True:
+        rows = (
+            await session.execute(
+                select(Post.id, Post.thread_id, Post.number, Post.html, Thread.title,
+                       Thread.space_id)
+                .join(Thread, Thread.id == Post.thread_id)
+                .where(Post.status == PostStatus.VISIBLE, Post.id > last_id)
+                .order_by(Post.id).limit(batch)
+            )
+        ).all()
+        if not rows:
+            return count
+        await session.execute(insert(SearchDocument), [
+            {"post_id": r.id, "thread_id": r.thread_id, "space_id": r.space_id,
+             "title": clean_indexed(r.title) if r.number == 1 else "",
+             "body": plain_text(r.html)}
+            for r in rows
+        ])
+        count += len(rows)
+        last_id = rows[-1].id
+
+
+# -- querying ----------------------------------------------------------------------------------
+
+_WORD = re.compile(r"\w+")
+
+
+def query_terms(raw: str) -> list[str]:
+    """The words of a query: punctuation and FTS syntax are dropped, never interpreted."""
+    return _WORD.findall(raw[:MAX_QUERY_LENGTH])[:MAX_TERMS]
+
+
+def fts5_query(terms: list[str]) -> str:
+    """Each term quoted (no operator can slip through) and matched as a prefix."""
+    return " ".join(f'"{term}"*' for term in terms)
+
+
+def marked(value: str | None) -> Markup:
+    """Escape the text, then (only then) turn the markers into ``<mark>``."""
+    escaped = str(escape(value or ""))
+    return Markup(  # noqa: S704 - escaped above; only our own markers become tags
+        escaped.replace(START, "<mark>").replace(END, "</mark>")
+    )
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    post_id: int
+    post_number: int
+    created_at: datetime
+    thread_id: int
+    thread_title: str
+    title: Markup
+    """The thread's title, highlighted where the opening post matched."""
+    snippet: Markup
+    space_slug: str
+    space_name: str
+    author: str | None
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    hits: list[SearchHit]
+    page: int
+    has_next: bool
+
+
+def _visible_to(viewer: Member | None, space: Space | None):
+    clauses = [Post.status == PostStatus.VISIBLE, Space.archived.is_(False)]
+    if viewer is None:
+        clauses.append(Space.visibility == Visibility.PUBLIC)
+    else:
+        blocked = select(Block.blocked_id).where(Block.blocker_id == viewer.id)
+        clauses.append(or_(Post.author_id.is_(None), Post.author_id.not_in(blocked)))
+    if space is not None:
+        clauses.append(Space.id == space.id)
+    return and_(*clauses)
+
+
+def _columns():
+    return (SearchDocument.post_id, Post.number, Post.created_at, Thread.id.label("thread_id"),
+            Thread.title.label("thread_title"), Space.slug, Space.name, Member.pseudonym)
+
+
+_FTS = table("search_fts", column("rowid"))
+
+
+def _sqlite_statement(terms: list[str]):
+    fts = literal_column("search_fts")
+    return (
+        select(*_columns(), func.highlight(fts, 0, START, END).label("title_hl"),
+               func.snippet(fts, 1, START, END, "…", 24).label("body_hl"))
+        .select_from(_FTS)
+        .join(SearchDocument, SearchDocument.post_id == _FTS.c.rowid)
+        .where(fts.op("MATCH")(fts5_query(terms)))
+        .order_by(func.bm25(fts, 4.0, 1.0), SearchDocument.post_id.desc())
+    )
+
+
+_HEADLINE = (f'StartSel="{START}", StopSel="{END}", MaxWords=30, MinWords=12, '
+             'MaxFragments=2, FragmentDelimiter=" … "')
+_TITLE_HEADLINE = f'StartSel="{START}", StopSel="{END}", HighlightAll=true'
+
+
+def _postgres_statement(raw: str):
+    config = literal_column("'forum_french'::regconfig")
+    tsquery = func.websearch_to_tsquery(config, raw[:MAX_QUERY_LENGTH])
+    document = literal_column(_PG_DOCUMENT.format(t="search_document."))
+    return (
+        select(*_columns(),
+               func.ts_headline(config, SearchDocument.title, tsquery,
+                                _TITLE_HEADLINE).label("title_hl"),
+               func.ts_headline(config, SearchDocument.body, tsquery,
+                                _HEADLINE).label("body_hl"))
+        .select_from(SearchDocument)
+        .where(document.op("@@")(tsquery))
+        .order_by(func.ts_rank(document, tsquery).desc(), SearchDocument.post_id.desc())
+    )
+
+
+async def search(
+    session: AsyncSession, viewer: Member | None, raw: str, *, space: Space | None = None,
+    page: int = 1,
+) -> SearchResults:
+    """One page of the posts matching ``raw`` that ``viewer`` may read: one statement."""
+    terms = query_terms(raw)
+    page = min(max(page, 1), MAX_PAGE)
+    if not terms:
+        return SearchResults([], page, has_next=False)
+    dialect = session.bind.dialect.name
+    statement = _postgres_statement(raw) if dialect == "postgresql" else _sqlite_statement(terms)
+    statement = (
+        statement.join(Post, Post.id == SearchDocument.post_id)
+        .join(Thread, Thread.id == SearchDocument.thread_id)
+        .join(Space, Space.id == SearchDocument.space_id)
+        .outerjoin(Member, Member.id == Post.author_id)
+        .where(_visible_to(viewer, space))
+        .limit(RESULTS_PER_PAGE + 1).offset((page - 1) * RESULTS_PER_PAGE)
+    )
+    rows = (await session.execute(statement)).all()
+    hits = [
+        SearchHit(
+            post_id=r.post_id, post_number=r.number, created_at=r.created_at,
+            thread_id=r.thread_id, thread_title=r.thread_title,
+            title=marked(r.title_hl) if r.number == 1 and r.title_hl else marked(r.thread_title),
+            snippet=marked(r.body_hl), space_slug=r.slug, space_name=r.name,
+            author=r.pseudonym,
+        )
+        for r in rows[:RESULTS_PER_PAGE]
+    ]
+    return SearchResults(hits, page, has_next=len(rows) > RESULTS_PER_PAGE)

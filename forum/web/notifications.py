@@ -1,0 +1,132 @@
+"""In-app notifications: the list, mark as read, per-kind settings and blocked members,
+and the unread count in the header.
+
+``/notifications/unread`` is the header's fragment, refreshed by htmx every 60 s; opened
+without htmx it leads to ``/notifications``. The count shown on full pages is read once per
+member GET by ``UnreadCount`` (one statement), never for visitors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from litestar import Request, Response, get, post
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from forum import actions, notifications, permissions, queries
+from forum.db import Database, commit
+from forum.i18n import N_
+from forum.models import Member
+from forum.web.context import viewer_of
+from forum.web.deps import Db
+from forum.web.forms import read_form
+from forum.web.htmx import VARY, is_htmx, page, see_other
+
+KIND_LABELS: dict[str, str] = {
+    notifications.REPLY: N_("Les réponses dans les fils que tu suis"),
+    notifications.MENTION: N_("Quand quelqu'un te mentionne avec @ton-pseudonyme"),
+}
+
+UNREAD_PATH = "/notifications/unread"
+
+
+class UnreadCount(ASGIMiddleware):
+    """Reads the member's unread count for full pages (after authentication)."""
+
+    scopes = (ScopeType.HTTP,)
+    exclude_path_pattern = ("^/static/", "^/healthz$", "^/robots.txt$", f"^{UNREAD_PATH}$")
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        user = scope.get("user")
+        headers = dict(scope.get("headers") or [])
+        partial = headers.get(b"hx-request") == b"true" and headers.get(b"hx-boosted") != b"true"
+        if isinstance(user, Member) and scope.get("method") == "GET" and not partial:
+            database: Database = scope["app"].state.database
+            async with database.reader() as session:
+                count = await queries.unread_notification_count(session, user.id)
+            scope.setdefault("state", {})["unread_count"] = count
+        await next_app(scope, receive, send)
+
+
+@pass_context
+def unread_count(ctx: Context) -> int | None:
+    """The count read by ``UnreadCount`` (None where it did not run)."""
+    request = ctx.get("request")
+    if request is None:
+        return None
+    return request.scope.get("state", {}).get("unread_count")
+
+
+@get(UNREAD_PATH, name="unread_notifications")
+async def unread(request: Request[Any, Any, Any], db: Db) -> Response[Any]:
+    viewer = viewer_of(request)
+    if not is_htmx(request):
+        return Redirect(path="/notifications", status_code=303, headers=VARY)
+    count = 0 if viewer is None else await queries.unread_notification_count(db, viewer.id)
+    return Template(template_name="notifications/_unread.html", context={"count": count},
+                    headers=VARY)
+
+
+def _page_number(raw: str | None) -> int:
+    try:
+        return max(1, int(raw or 1))
+    except ValueError:
+        return 1
+
+
+@get("/notifications", name="notifications")
+async def notifications_page(request: Request[Any, Any, Any], db: Db) -> Template:
+    member = permissions.check_logged_in(viewer_of(request))
+    number = _page_number(request.query_params.get("page"))
+    items, has_next = await queries.list_notifications(db, member, number)
+    return page("notifications", {"items": items, "page": number, "has_next": has_next,
+                                  "unread": sum(1 for item in items if item.read_at is None)})
+
+
+@post("/notifications/{notification_id:int}/read", name="mark_notification_read")
+async def mark_read(request: Request[Any, Any, Any], db: Db,
+                    notification_id: FromPath[int]) -> Response[Any]:
+    member = permissions.check_logged_in(viewer_of(request))
+    await actions.do_mark_read(db, member, notification_id)
+    await commit(db)
+    return see_other(request, f"/notifications#notification-{notification_id}")
+
+
+@post("/notifications/read-all", name="mark_all_notifications_read")
+async def mark_all_read(request: Request[Any, Any, Any], db: Db) -> Response[Any]:
+    member = permissions.check_logged_in(viewer_of(request))
+    await actions.do_mark_read(db, member)
+    await commit(db)
+    return see_other(request, "/notifications")
+
+
+@get("/notifications/settings", name="notification_settings")
+async def settings_page(request: Request[Any, Any, Any], db: Db,
+                        saved: FromQuery[int] = 0) -> Template:
+    member = permissions.check_logged_in(viewer_of(request))
+    disabled = await queries.disabled_notification_kinds(db, member)
+    return page("notifications/settings", {
+        "kinds": [(kind, label, kind not in disabled) for kind, label in KIND_LABELS.items()],
+        "blocked": await queries.blocked_members(db, member), "saved": bool(saved),
+    })
+
+
+@post("/notifications/settings", name="save_notification_settings")
+async def save_settings(request: Request[Any, Any, Any], db: Db) -> Response[Any]:
+    values = await read_form(request)
+    member = permissions.check_logged_in(viewer_of(request))
+    await actions.do_set_notification_kinds(
+        db, member, {kind: values.get(kind) == "on" for kind in notifications.OPTIONAL_KINDS}
+    )
+    await commit(db)
+    return see_other(request, "/notifications/settings?saved=1")
+
+
+ROUTES = [unread, notifications_page, mark_read, mark_all_read, settings_page, save_settings]
+TEMPLATE_GLOBALS: dict[str, Any] = {"unread_count": unread_count}

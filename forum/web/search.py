@@ -1,0 +1,45 @@
+"""``GET /search?q=&space=&page=``: full-text search over what the reader may see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get
+from litestar.params import FromQuery
+from litestar.response import Template
+
+from forum import permissions, queries, search
+from forum.web.context import viewer_of
+from forum.web.deps import Db
+from forum.web.htmx import page
+
+
+def _page_number(raw: str | None) -> int:
+    try:
+        return max(1, min(int(raw or 1), search.MAX_PAGE))
+    except ValueError:
+        return 1
+
+
+@get("/search", name="search")
+async def search_page(
+    request: Request[Any, Any, Any], db: Db, q: FromQuery[str] = "",
+    space: FromQuery[str] = "",
+) -> Template:
+    """``page`` is read by hand: a mistyped page number shows page 1, not an error."""
+    viewer = viewer_of(request)
+    query = " ".join(q.split())[: search.MAX_QUERY_LENGTH]
+    spaces = [s for s in await queries.list_spaces(db)
+              if permissions.can_read_space_content(viewer, s)]
+    chosen = next((s for s in spaces if s.slug == space), None)
+    number = _page_number(request.query_params.get("page"))
+    results = None
+    if query:
+        results = await search.search(db, viewer, query, space=chosen, page=number)
+    return page("search", {
+        "query": query, "spaces": spaces, "chosen_space": chosen, "results": results,
+        "has_terms": bool(search.query_terms(query)),
+    })
+
+
+ROUTES = [search_page]

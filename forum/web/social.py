@@ -1,0 +1,132 @@
+"""Support reactions, following a thread, blocking a member.
+
+Each is a POST form that works without JavaScript (303 back to where it came from) and, with
+htmx, swaps its own small fragment. Blocking is never shown to the member blocked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, post
+from litestar.exceptions import PermissionDeniedException, ValidationException
+from litestar.params import FromPath
+from litestar.response import Template
+
+from forum import actions, permissions, queries
+from forum.db import commit
+from forum.i18n import N_
+from forum.models import Member, Post, PostStatus
+from forum.permissions import Viewer
+from forum.web.context import viewer_of
+from forum.web.deps import Db
+from forum.web.forms import read_form
+from forum.web.htmx import VARY, is_htmx, see_other
+
+REACTIONS: tuple[tuple[str, str], ...] = (
+    ("je-te-lis", N_("Je te lis")),
+    ("courage", N_("Courage")),
+    ("merci", N_("Merci")),
+    ("moi-aussi", N_("Moi aussi")),
+)
+"""The labels of ``forum.actions.REACTION_KINDS``, in the order shown."""
+
+
+def can_react(viewer: Viewer, post: Post) -> bool:
+    """Members react to others' visible posts (never to deleted or removed ones)."""
+    return (
+        viewer is not None and post.status == PostStatus.VISIBLE
+        and post.author_id is not None and viewer.id != post.author_id
+    )
+
+
+def can_block(viewer: Viewer, author: Member | None) -> bool:
+    return viewer is not None and author is not None and author.id != viewer.id
+
+
+# -- reactions ---------------------------------------------------------------------------------
+
+@post("/p/{post_id:int}/react", name="react")
+async def react(request: Request[Any, Any, Any], db: Db, post_id: FromPath[int]) -> Response[Any]:
+    values = await read_form(request)
+    viewer = viewer_of(request)
+    post_obj = await queries.get_post_or_404(db, viewer, post_id)
+    member = permissions.check_logged_in(viewer)
+    if not can_react(member, post_obj):
+        raise PermissionDeniedException()
+    kind = values.get("kind", "")
+    if kind not in actions.REACTION_KINDS:
+        raise ValidationException()
+    await actions.do_toggle_reaction(db, post_obj, member=member, kind=kind)
+    await commit(db)
+    if is_htmx(request):
+        social = await queries.social_for_posts(db, member, [post_obj])
+        return Template(template_name="_reactions.html",
+                        context={"post": post_obj, "social": social}, headers=VARY)
+    return see_other(request, f"/p/{post_obj.id}")
+
+
+# -- following a thread ------------------------------------------------------------------------
+
+async def _set_following(request: Request[Any, Any, Any], db: Db, thread_id: int,
+                         follow: bool) -> Response[Any]:
+    viewer = viewer_of(request)
+    thread = await queries.get_thread_or_404(db, viewer, thread_id)
+    member = permissions.check_logged_in(viewer)
+    if follow:
+        await actions.do_follow(db, member.id, thread.id)
+    else:
+        await actions.do_unfollow(db, member.id, thread.id)
+    await commit(db)
+    if is_htmx(request):
+        return Template(template_name="notifications/_follow.html",
+                        context={"thread": thread, "following": follow}, headers=VARY)
+    return see_other(request, f"/t/{thread.id}")
+
+
+@post("/t/{thread_id:int}/follow", name="follow_thread")
+async def follow(request: Request[Any, Any, Any], db: Db,
+                 thread_id: FromPath[int]) -> Response[Any]:
+    return await _set_following(request, db, thread_id, True)
+
+
+@post("/t/{thread_id:int}/unfollow", name="unfollow_thread")
+async def unfollow(request: Request[Any, Any, Any], db: Db,
+                   thread_id: FromPath[int]) -> Response[Any]:
+    return await _set_following(request, db, thread_id, False)
+
+
+# -- blocking ----------------------------------------------------------------------------------
+
+def _back(values: dict[str, str]) -> str:
+    """Back to the post the form was on, else to the list of blocked members."""
+    post_id = values.get("post", "")
+    return f"/p/{post_id}" if post_id.isdigit() else "/notifications/settings#blocked"
+
+
+@post("/m/{ref:str}/block", name="block_member")
+async def block(request: Request[Any, Any, Any], db: Db, ref: FromPath[str]) -> Response[Any]:
+    values = await read_form(request)
+    member = permissions.check_logged_in(viewer_of(request))
+    target = await queries.get_member_or_404(db, ref)
+    if not can_block(member, target):
+        raise PermissionDeniedException()
+    await actions.do_block(db, member, target)
+    await commit(db)
+    return see_other(request, _back(values))
+
+
+@post("/m/{ref:str}/unblock", name="unblock_member")
+async def unblock(request: Request[Any, Any, Any], db: Db, ref: FromPath[str]) -> Response[Any]:
+    values = await read_form(request)
+    member = permissions.check_logged_in(viewer_of(request))
+    target = await queries.get_member_or_404(db, ref)
+    await actions.do_unblock(db, member, target.id)
+    await commit(db)
+    return see_other(request, _back(values))
+
+
+ROUTES = [react, follow, unfollow, block, unblock]
+TEMPLATE_GLOBALS: dict[str, Any] = {
+    "can_react": can_react, "can_block": can_block, "reaction_kinds": REACTIONS,
+}

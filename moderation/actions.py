@@ -1,0 +1,523 @@
+"""Every change a moderator (or a member flagging) makes: one ``do_*`` function each.
+
+Each takes the session, the target, a keyword-only ``actor`` and ``reason``; returns False when
+nothing would change; changes the rows; settles the open flags it resolves; records one row in
+the audit log (``moderation.audit``); and never commits, so the change and its log row land
+together or not at all. Notices to members are signed "L'équipe de modération", never by a
+person.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from forum.actions import do_notify
+from forum.db import utcnow
+from forum.gate import Verdict
+from forum.i18n import N_
+from forum.models import (
+    Member,
+    Post,
+    PostRevision,
+    PostStatus,
+    Space,
+    SpaceModerator,
+    Thread,
+    Visibility,
+)
+from forum.resources import lines_for, normalize_region
+from moderation import audit
+from moderation import queries as mq
+from moderation.models import ActionKind, Appeal, Claim, Flag, FlagReason, ModerationAction
+
+WELFARE_WINDOW = timedelta(hours=24)
+WELFARE_NOTICES_PER_AUTHOR = 1
+"""At most one caring notice per author per day, however many danger flags arrive."""
+DANGER_FLAGS_PER_FLAGGER = 3
+"""A member's danger flags beyond this per day still reach moderators, without a notice."""
+
+MOD_NOTICE = "moderation"
+OUTCOME_NOTICE = "flag_outcome"
+
+NOTICE_HIDDEN = N_("L'équipe de modération a masqué ton message. Raison : %(reason)s. "
+                   "Tu peux contester cette décision depuis le message.")
+NOTICE_REMOVED = N_("L'équipe de modération a retiré ton message. Raison : %(reason)s. "
+                    "Tu peux contester cette décision depuis le message.")
+NOTICE_RESTORED = N_("L'équipe de modération a rétabli ton message. Merci pour ta patience.")
+NOTICE_APPROVED = N_("Ton message a été relu et publié. Merci pour ta patience.")
+NOTICE_EDITED = N_("L'équipe de modération a modifié ton message. Raison : %(reason)s.")
+NOTICE_WARNED = N_("Un mot de l'équipe de modération : %(reason)s")
+NOTICE_SUSPENDED = N_("L'équipe de modération a suspendu ton compte jusqu'au %(until)s : tu "
+                      "peux lire, mais pas écrire. Raison : %(reason)s.")
+NOTICE_BANNED = N_("L'équipe de modération a fermé ton accès en écriture. Raison : %(reason)s.")
+NOTICE_LIFTED = N_("Tu peux de nouveau écrire sur le forum. Bienvenue.")
+NOTICE_WELFARE = N_("Quelqu'un s'inquiète pour toi après ton message. Ce n'est pas une "
+                    "sanction : on voulait juste te dire que tu comptes. Si c'est dur en ce "
+                    "moment, tu peux appeler : %(lines)s.")
+NOTICE_FLAG_OUTCOME = N_("Merci pour ton signalement : l'équipe de modération l'a examiné. "
+                         "Issue : %(outcome)s.")
+NOTICE_APPEAL_GRANTED = N_("Ton recours a été accepté : la décision est annulée.")
+NOTICE_APPEAL_DENIED = N_("Ton recours a été examiné par une autre personne de l'équipe de "
+                          "modération, qui maintient la décision. Raison : %(reason)s.")
+
+OUTCOMES = {
+    "hidden": N_("message masqué"),
+    "removed": N_("message retiré"),
+    "approved": N_("message gardé"),
+    "dismissed": N_("rien à retirer"),
+    "edited": N_("message modifié"),
+}
+
+AUTO_HIDE_REASON = N_("Plusieurs membres l'ont signalé : il attend la relecture d'un·e "
+                      "modérateur·rice.")
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+async def _set_status(session: AsyncSession, post: Post, status: PostStatus) -> None:
+    """Change a post's status and keep the thread's visible-reply count right."""
+    counted_before = post.status == PostStatus.VISIBLE and post.number > 1
+    counted_after = status == PostStatus.VISIBLE and post.number > 1
+    post.status = status
+    if counted_before != counted_after:
+        delta = 1 if counted_after else -1
+        await session.execute(update(Thread).where(Thread.id == post.thread_id)
+                              .values(reply_count=Thread.reply_count + delta))
+
+
+async def _resolve_flags(session: AsyncSession, post: Post, *, actor: Member | None,
+                         outcome: str) -> int:
+    """Close the post's open flags and tell each flagger the outcome (never who acted)."""
+    flags = await mq.open_flags(session, post.id)
+    now = utcnow()
+    for flag in flags:
+        flag.resolved_at = now
+        flag.resolved_by_id = actor.id if actor else None
+        flag.outcome = outcome
+        if flag.flagger_id is not None:
+            await do_notify(session, flag.flagger_id, kind=OUTCOME_NOTICE,
+                            message=NOTICE_FLAG_OUTCOME, params={"outcome": OUTCOMES[outcome]},
+                            thread_id=post.thread_id, post_id=post.id)
+    await session.execute(delete(Claim).where(Claim.post_id == post.id))
+    await session.flush()
+    return len(flags)
+
+
+async def _tell_author(session: AsyncSession, post: Post, message: str, reason: str) -> None:
+    if post.author_id is not None:
+        await do_notify(session, post.author_id, kind=MOD_NOTICE, message=message,
+                        params={"reason": reason}, thread_id=post.thread_id, post_id=post.id)
+
+
+async def _post_audit(session: AsyncSession, kind: ActionKind, post: Post, *,
+                      actor: Member | None, reason: str, **details: object) -> None:
+    await audit.record(session, kind, actor=actor, reason=reason,
+                       space_id=post.thread.space_id, post_id=post.id, thread_id=post.thread_id,
+                       target=post.author, details=dict(details))
+
+
+# -- flags ---------------------------------------------------------------------------------
+
+async def do_flag_post(session: AsyncSession, post: Post, *, flagger: Member, reason: str,
+                       note: str) -> Flag | None:
+    """A member flags a post; None if they already have an open flag on it. A danger flag
+    also sends the author a caring notice (rate-limited); enough distinct flaggers hide the
+    post pending review."""
+    if await mq.has_open_flag(session, post.id, flagger.id):
+        return None
+    since = utcnow() - WELFARE_WINDOW
+    notify_author = (
+        reason == FlagReason.DANGER.value and post.author_id is not None
+        and await mq.recent_danger_flags_by(session, flagger.id, since)
+        < DANGER_FLAGS_PER_FLAGGER
+        and await mq.recent_welfare_notices(session, post.author_id, since)
+        < WELFARE_NOTICES_PER_AUTHOR
+    )
+    flag = Flag(post_id=post.id, flagger_id=flagger.id, reason=reason, note=note,
+                text_copy=post.source)
+    session.add(flag)
+    await session.flush()
+    if notify_author and post.author is not None:
+        await _welfare_notice(session, post, post.author)
+    await _auto_hide(session, post)
+    return flag
+
+
+async def _welfare_notice(session: AsyncSession, post: Post, author: Member) -> None:
+    region = normalize_region(author.region) or "FR"
+    locale = author.locale or "fr"
+    lines = ", ".join(f"{line.label(locale)} ({line.number_display})"
+                      for line in lines_for(region).primary())
+    await do_notify(session, author.id, kind="welfare", message=NOTICE_WELFARE,
+                    params={"lines": lines}, thread_id=post.thread_id, post_id=post.id)
+
+
+async def _auto_hide(session: AsyncSession, post: Post) -> bool:
+    threshold = post.thread.space.auto_hide_flags
+    if threshold <= 0 or post.status != PostStatus.VISIBLE:
+        return False
+    if await mq.count_distinct_open_flaggers(session, post.id) < threshold:
+        return False
+    await _set_status(session, post, PostStatus.HIDDEN)
+    post.moderation_reason = AUTO_HIDE_REASON
+    await _post_audit(session, ActionKind.POST_AUTO_HIDDEN, post, actor=None,
+                      reason=AUTO_HIDE_REASON, flaggers=threshold)
+    return True
+
+
+async def do_claim(session: AsyncSession, post: Post, *, actor: Member) -> bool:
+    """"Je m'en occupe": at most one claim per item; False if someone already holds it."""
+    if await session.get(Claim, post.id) is not None:
+        return False
+    session.add(Claim(post_id=post.id, member_id=actor.id))
+    await session.flush()
+    return True
+
+
+async def do_release_claim(session: AsyncSession, post: Post, *, actor: Member) -> bool:
+    claim = await session.get(Claim, post.id)
+    if claim is None or claim.member_id != actor.id:
+        return False
+    await session.delete(claim)
+    await session.flush()
+    return True
+
+
+# -- posts ---------------------------------------------------------------------------------
+
+async def do_approve_post(session: AsyncSession, post: Post, *, actor: Member,
+                          reason: str) -> bool:
+    """A held (pending) post is published; open flags are settled as "kept"."""
+    if post.status != PostStatus.PENDING:
+        return False
+    await _set_status(session, post, PostStatus.VISIBLE)
+    post.moderation_reason = None
+    await _resolve_flags(session, post, actor=actor, outcome="approved")
+    await _post_audit(session, ActionKind.POST_APPROVED, post, actor=actor, reason=reason)
+    await _tell_author(session, post, NOTICE_APPROVED, reason)
+    return True
+
+
+async def do_hide_post(session: AsyncSession, post: Post, *, actor: Member,
+                       reason: str) -> bool:
+    """Reversible: only the author (and moderators) still see it, with the reason."""
+    if post.status not in (PostStatus.VISIBLE, PostStatus.PENDING):
+        return False
+    await _set_status(session, post, PostStatus.HIDDEN)
+    post.moderation_reason = reason
+    await _resolve_flags(session, post, actor=actor, outcome="hidden")
+    await _post_audit(session, ActionKind.POST_HIDDEN, post, actor=actor, reason=reason)
+    await _tell_author(session, post, NOTICE_HIDDEN, reason)
+    return True
+
+
+async def do_restore_post(session: AsyncSession, post: Post, *, actor: Member,
+                          reason: str) -> bool:
+    if post.status not in (PostStatus.HIDDEN, PostStatus.REMOVED):
+        return False
+    await _set_status(session, post, PostStatus.VISIBLE)
+    post.moderation_reason = None
+    await _resolve_flags(session, post, actor=actor, outcome="approved")
+    await _settle_appeals(session, post, actor=actor)
+    await _post_audit(session, ActionKind.POST_RESTORED, post, actor=actor, reason=reason)
+    await _tell_author(session, post, NOTICE_RESTORED, reason)
+    return True
+
+
+async def _settle_appeals(session: AsyncSession, post: Post, *, actor: Member) -> None:
+    """A restore answers the post's pending appeals in the member's favour."""
+    for appeal in await mq.pending_appeals(session, post.id):
+        appeal.decided_at = utcnow()
+        appeal.decided_by_id = actor.id
+        appeal.granted = True
+    await session.flush()
+
+
+async def do_remove_post(session: AsyncSession, post: Post, *, actor: Member,
+                         reason: str) -> bool:
+    """Nobody but moderators sees it any more; the text is kept so it can be restored."""
+    if post.status not in (PostStatus.VISIBLE, PostStatus.PENDING, PostStatus.HIDDEN):
+        return False
+    await _set_status(session, post, PostStatus.REMOVED)
+    post.moderation_reason = reason
+    await _resolve_flags(session, post, actor=actor, outcome="removed")
+    await _post_audit(session, ActionKind.POST_REMOVED, post, actor=actor, reason=reason)
+    await _tell_author(session, post, NOTICE_REMOVED, reason)
+    return True
+
+
+async def do_moderator_edit_post(
+    session: AsyncSession, post: Post, *, actor: Member, reason: str, source: str,
+    verdict: Verdict, content_warning: str | None,
+) -> bool:
+    """Edit the harmful part out (the previous text is kept as a revision), or add or remove
+    a content warning. One log row: POST_EDITED, WARNING_ADDED or WARNING_REMOVED."""
+    text_changed = source != post.source
+    warning_changed = content_warning != post.content_warning
+    if not (text_changed or warning_changed):
+        return False
+    if text_changed:
+        session.add(PostRevision(post_id=post.id, editor_id=actor.id, source=post.source,
+                                 html=post.html, renderer_version=post.renderer_version))
+        post.source = source
+        post.html = verdict.html
+        post.renderer_version = verdict.renderer_version
+        post.edited_at = utcnow()
+    post.content_warning = content_warning
+    kind = ActionKind.POST_EDITED
+    if not text_changed:
+        kind = ActionKind.WARNING_ADDED if content_warning else ActionKind.WARNING_REMOVED
+    await _resolve_flags(session, post, actor=actor, outcome="edited")
+    await _post_audit(session, kind, post, actor=actor, reason=reason,
+                      content_warning=content_warning or "")
+    await _tell_author(session, post, NOTICE_EDITED, reason)
+    return True
+
+
+async def do_dismiss_flags(session: AsyncSession, post: Post, *, actor: Member,
+                           reason: str) -> bool:
+    """Nothing to act on: the post's open flags are closed; an automatic hide is undone."""
+    if not await mq.open_flags(session, post.id):
+        return False
+    latest = await mq.action_for_appeal(session, post.id)
+    if (post.status == PostStatus.HIDDEN and latest is not None
+            and latest.kind == ActionKind.POST_AUTO_HIDDEN):
+        await _set_status(session, post, PostStatus.VISIBLE)
+        post.moderation_reason = None
+    await _resolve_flags(session, post, actor=actor, outcome="dismissed")
+    await _post_audit(session, ActionKind.FLAGS_DISMISSED, post, actor=actor, reason=reason)
+    return True
+
+
+# -- threads -------------------------------------------------------------------------------
+
+async def _thread_audit(session: AsyncSession, kind: ActionKind, thread: Thread, *,
+                        actor: Member, reason: str, **details: object) -> None:
+    await audit.record(session, kind, actor=actor, reason=reason, space_id=thread.space_id,
+                       thread_id=thread.id, target_pseudonym=thread.title[:32],
+                       details=dict(details))
+
+
+async def _set_thread_flag(session: AsyncSession, thread: Thread, attribute: str, value: bool,
+                           kind: ActionKind, *, actor: Member, reason: str) -> bool:
+    if getattr(thread, attribute) == value:
+        return False
+    setattr(thread, attribute, value)
+    await session.flush()
+    await _thread_audit(session, kind, thread, actor=actor, reason=reason)
+    return True
+
+
+async def do_lock_thread(session: AsyncSession, thread: Thread, *, actor: Member,
+                         reason: str) -> bool:
+    return await _set_thread_flag(session, thread, "locked", True, ActionKind.THREAD_LOCKED,
+                                  actor=actor, reason=reason)
+
+
+async def do_unlock_thread(session: AsyncSession, thread: Thread, *, actor: Member,
+                           reason: str) -> bool:
+    return await _set_thread_flag(session, thread, "locked", False,
+                                  ActionKind.THREAD_UNLOCKED, actor=actor, reason=reason)
+
+
+async def do_pin_thread(session: AsyncSession, thread: Thread, *, actor: Member,
+                        reason: str) -> bool:
+    return await _set_thread_flag(session, thread, "pinned", True, ActionKind.THREAD_PINNED,
+                                  actor=actor, reason=reason)
+
+
+async def do_unpin_thread(session: AsyncSession, thread: Thread, *, actor: Member,
+                          reason: str) -> bool:
+    return await _set_thread_flag(session, thread, "pinned", False,
+                                  ActionKind.THREAD_UNPINNED, actor=actor, reason=reason)
+
+
+async def do_move_thread(session: AsyncSession, thread: Thread, *, actor: Member, reason: str,
+                         to: Space) -> bool:
+    if thread.space_id == to.id:
+        return False
+    source_id = thread.space_id
+    thread.space_id = to.id
+    await session.execute(update(Space).where(Space.id == source_id)
+                          .values(thread_count=Space.thread_count - 1))
+    await session.execute(update(Space).where(Space.id == to.id)
+                          .values(thread_count=Space.thread_count + 1))
+    await session.flush()
+    await _thread_audit(session, ActionKind.THREAD_MOVED, thread, actor=actor, reason=reason,
+                        source_space_id=source_id)
+    return True
+
+
+# -- members -------------------------------------------------------------------------------
+
+async def _member_audit(session: AsyncSession, kind: ActionKind, member: Member, *,
+                        actor: Member, reason: str, space_id: int | None,
+                        **details: object) -> None:
+    await audit.record(session, kind, actor=actor, reason=reason, space_id=space_id,
+                       target=member, details=dict(details))
+
+
+async def do_warn_member(session: AsyncSession, member: Member, *, actor: Member, reason: str,
+                         space_id: int | None = None) -> bool:
+    await do_notify(session, member.id, kind=MOD_NOTICE, message=NOTICE_WARNED,
+                    params={"reason": reason})
+    await _member_audit(session, ActionKind.MEMBER_WARNED, member, actor=actor, reason=reason,
+                        space_id=space_id)
+    return True
+
+
+async def do_suspend_member(session: AsyncSession, member: Member, *, actor: Member,
+                            reason: str, days: int, space_id: int | None = None) -> bool:
+    until = utcnow() + timedelta(days=days)
+    if member.banned or (member.suspended_until is not None and member.suspended_until >= until):
+        return False
+    member.suspended_until = until
+    member.restriction_reason = reason
+    await session.flush()
+    await do_notify(session, member.id, kind=MOD_NOTICE, message=NOTICE_SUSPENDED,
+                    params={"reason": reason, "until": until.date().isoformat()})
+    await _member_audit(session, ActionKind.MEMBER_SUSPENDED, member, actor=actor,
+                        reason=reason, space_id=space_id, days=days,
+                        until=until.isoformat())
+    return True
+
+
+async def do_ban_member(session: AsyncSession, member: Member, *, actor: Member, reason: str,
+                        space_id: int | None = None) -> bool:
+    if member.banned:
+        return False
+    member.banned = True
+    member.restriction_reason = reason
+    await session.flush()
+    await do_notify(session, member.id, kind=MOD_NOTICE, message=NOTICE_BANNED,
+                    params={"reason": reason})
+    await _member_audit(session, ActionKind.MEMBER_BANNED, member, actor=actor, reason=reason,
+                        space_id=space_id)
+    return True
+
+
+async def do_lift_restriction(session: AsyncSession, member: Member, *, actor: Member,
+                              reason: str, space_id: int | None = None) -> bool:
+    if not member.banned and (member.suspended_until is None
+                              or member.suspended_until <= utcnow()):
+        return False
+    member.banned = False
+    member.suspended_until = None
+    member.restriction_reason = None
+    await session.flush()
+    await do_notify(session, member.id, kind=MOD_NOTICE, message=NOTICE_LIFTED,
+                    params={"reason": reason})
+    await _member_audit(session, ActionKind.MEMBER_RESTRICTION_LIFTED, member, actor=actor,
+                        reason=reason, space_id=space_id)
+    return True
+
+
+# -- roles and spaces (admins) ---------------------------------------------------------------
+
+async def _sync_moderator_flag(session: AsyncSession, member: Member) -> None:
+    member.is_peer_moderator = bool(await mq.moderated_space_ids(session, member))
+    await session.flush()
+
+
+async def do_add_moderator(session: AsyncSession, space: Space, member: Member, *,
+                           actor: Member | None, reason: str) -> bool:
+    if await session.get(SpaceModerator, (space.id, member.id)) is not None:
+        return False
+    session.add(SpaceModerator(space_id=space.id, member_id=member.id))
+    await session.flush()
+    await _sync_moderator_flag(session, member)
+    await audit.record(session, ActionKind.MODERATOR_ADDED, actor=actor, reason=reason,
+                       space_id=space.id, target=member)
+    return True
+
+
+async def do_remove_moderator(session: AsyncSession, space: Space, member: Member, *,
+                              actor: Member | None, reason: str) -> bool:
+    row = await session.get(SpaceModerator, (space.id, member.id))
+    if row is None:
+        return False
+    await session.delete(row)
+    await session.flush()
+    await _sync_moderator_flag(session, member)
+    await audit.record(session, ActionKind.MODERATOR_REMOVED, actor=actor, reason=reason,
+                       space_id=space.id, target=member)
+    return True
+
+
+SPACE_FIELDS = ("slug", "name", "description", "charter", "visibility", "position",
+                "archived", "premoderated_posts", "auto_hide_flags")
+
+
+async def do_create_space(session: AsyncSession, *, actor: Member, reason: str,
+                          values: dict[str, object]) -> Space:
+    space = Space(**{k: v for k, v in values.items() if k in SPACE_FIELDS})
+    session.add(space)
+    await session.flush()
+    await audit.record(session, ActionKind.SPACE_CREATED, actor=actor, reason=reason,
+                       space_id=space.id, target_pseudonym=space.slug[:32])
+    return space
+
+
+async def do_update_space(session: AsyncSession, space: Space, *, actor: Member, reason: str,
+                          values: dict[str, object]) -> bool:
+    changed = {k: v for k, v in values.items()
+               if k in SPACE_FIELDS and getattr(space, k) != v}
+    if not changed:
+        return False
+    for key, value in changed.items():
+        setattr(space, key, value)
+    await session.flush()
+    await audit.record(session, ActionKind.SPACE_UPDATED, actor=actor, reason=reason,
+                       space_id=space.id, target_pseudonym=space.slug[:32],
+                       details={"fields": sorted(changed)})
+    return True
+
+
+def default_visibility(value: str) -> Visibility:
+    return Visibility.MEMBERS if value == Visibility.MEMBERS.value else Visibility.PUBLIC
+
+
+# -- appeals and care ----------------------------------------------------------------------
+
+async def do_appeal(session: AsyncSession, action: ModerationAction, *, member: Member,
+                    message: str) -> Appeal | None:
+    """Once per action; None if this action was already appealed."""
+    if await mq.appeal_for(session, action.id) is not None:
+        return None
+    appeal = Appeal(action_id=action.id, member_id=member.id, message=message)
+    session.add(appeal)
+    await session.flush()
+    return appeal
+
+
+async def do_decide_appeal(session: AsyncSession, appeal: Appeal, post: Post, *,
+                           actor: Member, reason: str, grant: bool) -> bool:
+    """Decided by someone other than who acted. Granting restores the post."""
+    if appeal.decided_at is not None or appeal.action.actor_id == actor.id:
+        return False
+    appeal.decided_at = utcnow()
+    appeal.decided_by_id = actor.id
+    appeal.granted = grant
+    if grant and post.status in (PostStatus.HIDDEN, PostStatus.REMOVED):
+        await _set_status(session, post, PostStatus.VISIBLE)
+        post.moderation_reason = None
+        await _resolve_flags(session, post, actor=actor, outcome="approved")
+    await session.flush()
+    kind = ActionKind.APPEAL_GRANTED if grant else ActionKind.APPEAL_DENIED
+    await _post_audit(session, kind, post, actor=actor, reason=reason, appeal_id=appeal.id)
+    if appeal.member_id is not None:
+        await do_notify(session, appeal.member_id, kind="appeal_outcome",
+                        message=NOTICE_APPEAL_GRANTED if grant else NOTICE_APPEAL_DENIED,
+                        params={"reason": reason}, thread_id=post.thread_id, post_id=post.id)
+    return True
+
+
+async def do_set_on_duty(session: AsyncSession, member: Member, on_duty: bool) -> bool:
+    result = await session.execute(
+        update(SpaceModerator).where(SpaceModerator.member_id == member.id,
+                                     SpaceModerator.on_duty.is_not(on_duty))
+        .values(on_duty=on_duty))
+    return bool(result.rowcount)

@@ -1,0 +1,1148 @@
+"""Crisis-language screening: a lexicon that decides when to *show resources*, nothing more.
+
+Pure Python, no database, no I/O after the lexicon is loaded. :func:`assess` returns an
+:class:`Assessment` whose level is ``"none"``, ``"concern"`` or ``"urgent"``; the web layer uses
+it to show a calm interstitial with crisis lines before a post is published, a banner on a
+thread, or the help box above search results (issue 4, ``safety.md`` §b.2 and §c.2).
+
+What it is, and what it is not
+------------------------------
+* **A soft trigger.** A match only shows help. It never blocks, hides or sanctions a post.
+  At "urgent" the web layer may raise a *welfare* flag for peer moderators, who decide.
+* **Precision is expected to be modest.** Research on keyword detection (O'Dea et al. 2015:
+  14 % of tweets matching suicide phrases were "strongly concerning") says a lexicon over-fires
+  and still misses coded language. The cost of a false positive here is a kind screen; the cost
+  of a miss is a person not shown a number. The rules below therefore lean towards recall, and
+  the evaluation set (``data/crisis_eval.tsv``) is the project's own writing, not real posts.
+  Measure on consented forum data before trusting any figure (``safety.md`` §c.2).
+
+Levels
+------
+* ``urgent``: stated intent, a plan, means at hand, a near timeframe, an act under way, or a
+  goodbye message ("ce soir je vais en finir", "j'ai pris toutes mes pilules", "adieu à tous,
+  merci pour tout", "I'm going to kill myself tonight"). Naming a method in the first person
+  ("me tirer une balle", "jump off the bridge") is urgent even when phrased as a wish.
+* ``concern``: suicidal ideation or self-harm without a stated plan ("envie de mourir",
+  "je voudrais ne plus me réveiller", "je me scarifie encore", "I don't want to be here
+  anymore"), including hopelessness phrased as wanting to die and burden thoughts
+  ("tout le monde serait mieux sans moi").
+* ``none``: everything else, including distress without a wish to die ("j'en peux plus de ce
+  boulot", "chu pu capable", "I'm so done with this semester"): those are common venting and
+  would drown the signal. "j'en peux plus **de vivre**" is concern.
+
+How a text is assessed
+----------------------
+1. **Folding.** Case and accents are folded (``é`` -> ``e``, ``œ`` -> ``oe``, full-width and
+   other compatibility forms via NFKD); apostrophes, hyphens and underscores become spaces;
+   control characters become spaces (line breaks stay line breaks) and invisible format
+   characters (zero-width space, soft hyphen, bidi marks) are removed. A table maps every
+   folded character back to the original text, so :class:`Match` spans point into the text the
+   member wrote.
+2. **Matching.** Entries are general phrase patterns (French from France, Belgium,
+   Switzerland and Québec, SMS spellings such as "jpp", "jvais", "jveux", "chui", "g envie",
+   and English), never whole test sentences. To stay fast, each entry is only run on a text that
+   holds one of its *anchor literals* (words every match must contain, read from the compiled
+   pattern: "mourir", "scarifi", "adieu"...), and only within 150 characters of them.
+3. **Context rules**, in this order, for each match:
+
+   * *Idiom exclusions*: a match overlapping an exclusion span is dropped ("mort de rire",
+     "ce boulot me tue", "je me tue à te le dire", "en finir avec l'alcool", "Suicide Squad",
+     "I'd rather die than...", the Swiss "Adieu, moi c'est Léa" greeting). An entry may also
+     list its own exclusions, searched in the same sentence.
+   * *Requirements*: some entries only count with a cue in the same sentence (``requires``),
+     e.g. "je vais sauter" needs a place such as "du pont".
+   * *Negation*: a negation cue between the writer's last "je"/"I" and the match, inside the
+     same clause, drops it ("je n'ai pas envie de mourir", "I'm not suicidal", "je ne me
+     scarifie plus"); "de plus en plus" and "jamais eu autant" are not negations.
+   * *Who is speaking*: the last subject cue before the match ("je", "chu", "I" versus "il",
+     "ma sœur", "my friend", "m'a dit que", "told me") decides whether the writer speaks about
+     themselves. See the decisions below.
+   * *Reporting*: news, statistics, media, prevention work and screening questions ("selon une
+     étude", "dans le film", "bénévole en prévention", "my therapist asked if") drop a match:
+     in the clause before it when the writer speaks about themselves, anywhere in the sentence
+     otherwise. There is no bare "suicide" entry, so "le 3114 est le numéro national de
+     prévention du suicide" never matches in the first place.
+   * *Past and recovery*: see the decisions below.
+   * *Escalation*: a ``concern`` match becomes ``urgent`` with a near time word in the same
+     sentence ("ce soir", "cette nuit", "à soir", "demain", "tonight", "tomorrow", weekdays),
+     a means in the same sentence ("la corde", "toutes mes pilules", "a gun", "the bridge"), or
+     a plan anywhere in the text ("j'ai tout prévu", "ma décision est prise", "I have a plan",
+     "I wrote a note"). Passive wishes ("ne plus me réveiller", "mieux sans moi") set
+     ``escalate = false``: "je prie pour ne pas me réveiller demain" stays concern. The cue that
+     escalated is added to the matches as ``cue.time``, ``cue.means`` or ``cue.plan``.
+
+Documented decisions (the labels of the evaluation set follow them)
+--------------------------------------------------------------------
+* **Someone else, now** ("mon ami dit qu'il va se tuer ce soir", "my son told me he wants to
+  die"): ``concern``, never urgent. Someone may be in danger and the writer deserves the lines
+  for helping a loved one, but the writer is not the person at risk.
+* **Someone else, in the past** ("mon frère a fait une tentative l'an dernier", "my dad died
+  by suicide"): ``none``. Bereavement and family stories are welcome talk, not a crisis.
+* **The writer's own past** ("il y a cinq ans j'ai fait une tentative"): ``concern`` by default
+  (a past attempt is a risk factor, and a soft prompt costs little), but ``none`` when the text
+  also says the writer is better now ("aujourd'hui je vais mieux", "three years clean"):
+  recovery stories are protective (the Papageno effect) and should not be met with a crisis
+  screen. A past match never escalates to urgent; present-tense ideation in the same text is
+  assessed on its own ("je vais mieux mais j'ai encore envie de mourir" is concern).
+* **Hyperbole with a method** ("ce cours me donne envie de me tirer une balle"): urgent, by the
+  method rule above. Moderators see it and can dismiss it; we prefer that to guessing intent.
+* **Locale**: every entry applies to every post (members mix French and English); an entry or
+  exclusion may be restricted with ``locales``.
+
+Lexicon file format (the default and admin extension files share it)
+---------------------------------------------------------------------
+A TOML file (``data/crisis_lexicon.toml``; read it for many examples)::
+
+    format = 1
+
+    [macros]                       # {NAME} in any pattern expands to this text
+    ME = '(?:me|m)'
+
+    [cues]                         # lists of patterns, appended to the default lists
+    time = ['a la fin du mois']    # negation, first_person, third_person, reported,
+                                   # reporting, past, recovery, time, means, plan
+
+    [[exclusion]]                  # an idiom: a match overlapping its span is ignored
+    id = "fr.idiom.example"
+    lang = "fr"
+    pattern = 'mourir d impatience'
+
+    [[entry]]
+    id = "fr.example"              # unique; an extension entry with an existing id replaces it
+    level = "concern"              # "concern" or "urgent"
+    lang = "fr"                    # informational: "fr", "en" or "any"
+    pattern = 'envie de (?:tout )?lacher pour de bon'
+    notes = "free text for moderators"          # optional
+    person = "any"                 # optional: "self", "other" (capped at concern) or "any"
+    tense = "present"              # optional: "past" entries follow the recovery rule
+    escalate = true                # optional: false for passive wishes
+    requires = "means"             # optional: a cue name that must be present
+    exclude = ['pour de bon (?:ce|le) (?:projet|boulot)']  # optional, same sentence
+    locales = ["fr-CA"]            # optional: only for these locales (and for locale=None)
+    disabled = false               # optional: true switches off a default entry by id
+
+Patterns are Python regular expressions matched against the **folded** text: lowercase, no
+accents, apostrophes/hyphens/underscores turned into spaces, so write ``j en peux plus`` for
+"j'en peux plus" (single-quoted TOML strings then never need escaping). A space in a pattern
+matches one or more non-word characters and `` ?`` zero or more; inside a look-behind, write
+``\\s`` instead of a space (look-behinds need a fixed width). Every pattern is wrapped so that
+it only matches whole words. A pattern that carries its own negation ("ne sais plus vivre")
+must start at the "ne", otherwise the negation rule drops it. A match is only looked for within
+150 characters of one of its anchor words. A file that does not compile raises
+:class:`LexiconError` naming the entry.
+
+Known limits
+------------
+* Coded language with no anchor word is missed ("j'ai rangé mes affaires et écrit des lettres,
+  je pars cette nuit"): plan cues only escalate an existing match.
+* The evaluation set and the lexicon were written by the same hands, so its figures are
+  optimistic: two fresh batches of 30 sentences, written after the lexicon and scored before
+  any tuning, reached a flag recall of 0.72-0.75 (no false positive); the gaps they showed were
+  then fixed with general patterns. Re-measure on consented forum data.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import re
+import sys
+import tomllib
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+Level = Literal["none", "concern", "urgent"]
+Person = Literal["self", "other", "any"]
+
+LEVELS: tuple[Level, ...] = ("none", "concern", "urgent")
+_RANK: dict[str, int] = {level: rank for rank, level in enumerate(LEVELS)}
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+DEFAULT_LEXICON_PATH = DATA_DIR / "crisis_lexicon.toml"
+DEFAULT_EVAL_PATH = DATA_DIR / "crisis_eval.tsv"
+
+FLAG_RECALL_TARGET = 0.95
+URGENT_RECALL_TARGET = 0.90
+FALSE_POSITIVE_TARGET = 0.05
+
+CUE_NAMES = (
+    "negation",
+    "first_person",
+    "third_person",
+    "reported",
+    "reporting",
+    "past",
+    "recovery",
+    "time",
+    "means",
+    "plan",
+)
+# Where a cue is looked for when it escalates or is required: the sentence or the whole text.
+_TEXT_SCOPE_CUES = frozenset({"plan", "recovery"})
+_ESCALATORS = ("time", "means", "plan")
+
+# Windows (in folded characters) looked at before a match.
+_ANCHOR_REACH = 150  # a match is searched this far around each occurrence of its anchor literal
+_CLAUSE_WINDOW = 80
+# At most this many raw matches are judged per text (urgent entries first), so that a megabyte
+# of repeated crisis phrases costs a fraction of a second, not seconds.
+MAX_CANDIDATES = 1000
+_SENTENCE_WINDOW = 160
+
+
+class LexiconError(ValueError):
+    """The lexicon file is malformed: unknown field value, missing field or bad pattern."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Public result types
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Match:
+    """One reason for the level: a lexicon entry (or an escalation cue) and where it matched."""
+
+    term: str
+    level: Level
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The level of a text and the matches that explain it (empty when the level is none)."""
+
+    level: Level
+    matches: tuple[Match, ...] = ()
+
+    @property
+    def at_least_concern(self) -> bool:
+        return self.level != "none"
+
+
+NONE = Assessment("none")
+
+
+# ---------------------------------------------------------------------------------------------
+# Folding: lowercase, no accents, apostrophes and hyphens as spaces, with an offset map
+# ---------------------------------------------------------------------------------------------
+
+_AS_SPACE = frozenset("'’‘`´ʼʹ′＇-‐‑‒–—―−_")
+_NEWLINES = frozenset("\n\r\x0b\x0c\x85\u2028\u2029")
+_LIGATURES = {
+    "œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss", "ø": "o", "Ø": "o",
+    "ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "ı": "i",
+}  # fmt: skip
+
+
+def _fold_char(ch: str) -> str:
+    """The folded form of one character (zero, one or several characters)."""
+    if ch in _AS_SPACE:
+        return " "
+    if ch in _NEWLINES:
+        return "\n"
+    if ch in _LIGATURES:
+        return _LIGATURES[ch]
+    category = unicodedata.category(ch)
+    if category == "Cc" or category.startswith("Z"):
+        return " "
+    if category in ("Cf", "Mn", "Me"):
+        return ""
+    decomposed = unicodedata.normalize("NFKD", ch.casefold())
+    base = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return "".join(" " if c in _AS_SPACE else c for c in base)
+
+
+class _FoldTable(dict[int, str]):
+    """A ``str.translate`` table filled on demand; remembers characters that change length."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.irregular: set[str] = set()
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        folded = _fold_char(ch)
+        if len(folded) != 1:
+            self.irregular.add(ch)
+        if len(self) < _FOLD_CACHE_LIMIT:  # bounded: a post may hold any code point
+            self[code] = folded
+        return folded
+
+
+_FOLD_CACHE_LIMIT = 20_000
+_FOLD_TABLE = _FoldTable()
+
+
+def fold(text: str) -> str:
+    """Fold *text* the way patterns see it (useful to write and test lexicon patterns)."""
+    return text.translate(_FOLD_TABLE)
+
+
+def _fold_with_offsets(text: str) -> tuple[str, list[int] | None]:
+    """The folded text and, when lengths differ, the original index of each folded character.
+
+    ``None`` means the mapping is the identity (the common case: ASCII or accented letters).
+    Otherwise the list has one entry per folded character plus ``len(text)`` at the end.
+    """
+    folded = text.translate(_FOLD_TABLE)
+    if text.isascii():
+        return folded, None
+    if len(folded) == len(text) and _FOLD_TABLE.irregular.isdisjoint(text):
+        return folded, None
+    starts: list[int] = []
+    for index, ch in enumerate(text):
+        starts.extend([index] * len(_FOLD_TABLE[ord(ch)]))
+    starts.append(len(text))
+    return folded, starts
+
+
+def _original_span(starts: list[int] | None, start: int, end: int) -> tuple[int, int]:
+    if starts is None:
+        return start, end
+    original_start = starts[start]
+    original_end = starts[end] if end < len(starts) else starts[-1]
+    if end > start:
+        original_end = max(original_end, starts[end - 1] + 1)
+    return original_start, original_end
+
+
+# ---------------------------------------------------------------------------------------------
+# Lexicon: loading, merging and compiling
+# ---------------------------------------------------------------------------------------------
+
+_MACRO_REF = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
+_ENTRY_FIELDS = frozenset(
+    {"id", "level", "lang", "pattern", "notes", "person", "tense", "escalate", "requires",
+     "exclude", "locales", "disabled"}
+)  # fmt: skip
+_EXCLUSION_FIELDS = frozenset({"id", "lang", "pattern", "notes", "locales"})
+
+
+@dataclass(frozen=True)
+class LexiconEntry:
+    """A compiled lexicon entry (see the file format in the module docstring)."""
+
+    id: str
+    level: Level
+    lang: str
+    pattern: str
+    regex: re.Pattern[str] = field(repr=False, compare=False)
+    person: Person = "any"
+    tense: str = "present"
+    escalate: bool = True
+    requires: str | None = None
+    excludes: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+    locales: tuple[str, ...] = ()
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class LexiconExclusion:
+    """A compiled idiom exclusion."""
+
+    id: str
+    lang: str
+    pattern: str
+    regex: re.Pattern[str] = field(repr=False, compare=False)
+    locales: tuple[str, ...] = ()
+    notes: str = ""
+
+
+_Item = TypeVar("_Item", LexiconEntry, LexiconExclusion)
+
+
+class Lexicon:
+    """A loaded, compiled lexicon. Build it with :func:`load_lexicon`; it is immutable."""
+
+    def __init__(
+        self,
+        entries: Iterable[LexiconEntry],
+        exclusions: Iterable[LexiconExclusion],
+        cues: dict[str, re.Pattern[str]],
+        sources: Iterable[Path],
+    ) -> None:
+        self.entries: tuple[LexiconEntry, ...] = tuple(entries)
+        self.exclusions: tuple[LexiconExclusion, ...] = tuple(exclusions)
+        self.cues = dict(cues)
+        self.sources: tuple[Path, ...] = tuple(sources)
+        self._literals = {
+            item.id: _required_literals(item.regex) for item in (*self.entries, *self.exclusions)
+        }
+        every = {lit for sets in self._literals.values() for lits in sets or () for lit in lits}
+        starts = {lit for lit in every if lit.startswith(_MARK)}
+        ends = {lit for lit in every if lit.endswith(_MARK)}
+        self._whole_words = tuple(sorted(starts & ends))
+        self._word_starts = tuple(sorted(starts - ends))
+        self._word_ends = tuple(sorted(ends - starts))
+        self._inner = tuple(sorted(every - starts - ends))
+        self._longest_literal = max((len(lit.strip(_MARK)) for lit in every), default=0)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __repr__(self) -> str:
+        names = ", ".join(path.name for path in self.sources)
+        return f"<Lexicon {len(self.entries)} entries, {len(self.exclusions)} exclusions: {names}>"
+
+    def entry(self, entry_id: str) -> LexiconEntry:
+        for entry in self.entries:
+            if entry.id == entry_id:
+                return entry
+        raise KeyError(entry_id)
+
+    def present_literals(self, folded: str) -> frozenset[str]:
+        """The prefilter literals found in *folded*.
+
+        Literals are word characters, NUL-marked when they must start or end a word: whole-word
+        literals are looked up in the set of words, word starts and ends in sets of prefixes and
+        suffixes, and the rest in the words joined with NULs.
+        """
+        words = set(_WORD.findall(folded))
+        longest = self._longest_literal
+        prefixes = {word[:size] for word in words for size in range(1, min(len(word), longest) + 1)}
+        suffixes = {
+            word[-size:] for word in words for size in range(1, min(len(word), longest) + 1)
+        }
+        found = [lit for lit in self._whole_words if lit.strip(_MARK) in words]
+        found += [lit for lit in self._word_starts if lit[1:] in prefixes]
+        found += [lit for lit in self._word_ends if lit[:-1] in suffixes]
+        if self._inner:
+            haystack = _MARK.join(words)
+            found += [lit for lit in self._inner if lit in haystack]
+        return frozenset(found)
+
+    def entries_for(self, present: frozenset[str], locale: str | None) -> list[LexiconEntry]:
+        """The entries that can match a text holding the *present* literals, for *locale*."""
+        return self._filter(self.entries, present, locale)
+
+    def exclusions_for(self, present: frozenset[str], locale: str | None) -> list[LexiconExclusion]:
+        """The exclusions that can match a text holding the *present* literals."""
+        return self._filter(self.exclusions, present, locale)
+
+    def anchors(self, entry: LexiconEntry, present: frozenset[str]) -> list[str] | None:
+        """The present literals of the entry's main set: every match contains one of them."""
+        required = self._literals[entry.id]
+        if required is None:
+            return None
+        return sorted({literal.strip(_MARK) for literal in present.intersection(required[0])})
+
+    def _filter(
+        self, items: Iterable[_Item], present: frozenset[str], locale: str | None
+    ) -> list[_Item]:
+        kept = []
+        for item in items:
+            required = self._literals[item.id]
+            if required is not None and any(present.isdisjoint(lits) for lits in required):
+                continue
+            if _locale_applies(item.locales, locale):
+                kept.append(item)
+        return kept
+
+
+def load_lexicon(extra_path: Path | None = None) -> Lexicon:
+    """The package lexicon, plus an admin extension file in the same format when given.
+
+    The default lexicon is read and compiled once, then cached; an extension file is read on
+    every call (keep the returned object). Raises :class:`LexiconError` on a malformed file.
+    """
+    if extra_path is None:
+        return _default_lexicon()
+    return _build_lexicon([DEFAULT_LEXICON_PATH, Path(extra_path)])
+
+
+@functools.cache
+def _default_lexicon() -> Lexicon:
+    return _build_lexicon([DEFAULT_LEXICON_PATH])
+
+
+def _build_lexicon(paths: list[Path]) -> Lexicon:
+    macros: dict[str, str] = {}
+    cues: dict[str, list[str]] = {name: [] for name in CUE_NAMES}
+    entries: dict[str, dict[str, Any]] = {}
+    exclusions: list[dict[str, Any]] = []
+    for path in paths:
+        data = _read_toml(path)
+        macros.update(_as_str_dict(data.get("macros", {}), f"{path.name}: [macros]"))
+        for name, patterns in _as_cue_lists(data.get("cues", {}), path.name).items():
+            cues[name].extend(patterns)
+        for raw in _as_tables(data.get("entry", []), f"{path.name}: [[entry]]"):
+            entries[_required_str(raw, "id", path.name)] = raw
+        exclusions.extend(_as_tables(data.get("exclusion", []), f"{path.name}: [[exclusion]]"))
+    expand = functools.partial(_expand_macros, macros=macros)
+    return Lexicon(
+        entries=[
+            _compile_entry(raw, expand) for raw in entries.values() if not raw.get("disabled")
+        ],
+        exclusions=[_compile_exclusion(raw, expand) for raw in exclusions],
+        cues={name: _compile_cue(name, patterns, expand) for name, patterns in cues.items()},
+        sources=paths,
+    )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as error:
+        raise LexiconError(f"cannot read lexicon file {path}: {error}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise LexiconError(f"{path.name}: not valid TOML: {error}") from error
+    if data.get("format", 1) != 1:
+        raise LexiconError(f"{path.name}: unsupported format {data.get('format')!r}")
+    return data
+
+
+def _as_str_dict(value: Any, where: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise LexiconError(f"{where} must map names to pattern strings")
+    return value
+
+
+def _as_cue_lists(value: Any, where: str) -> dict[str, list[str]]:
+    if not isinstance(value, dict):
+        raise LexiconError(f"{where}: [cues] must be a table of lists")
+    for name, patterns in value.items():
+        if name not in CUE_NAMES:
+            raise LexiconError(f"{where}: unknown cue list {name!r} (known: {CUE_NAMES})")
+        if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+            raise LexiconError(f"{where}: cue list {name!r} must be a list of strings")
+    return value
+
+
+def _as_tables(value: Any, where: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise LexiconError(f"{where} must be an array of tables")
+    return value
+
+
+def _required_str(raw: dict[str, Any], key: str, where: str) -> str:
+    value = raw.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise LexiconError(f"{where}: {raw.get('id', '?')}: field {key!r} is required")
+    return value
+
+
+def _expand_macros(pattern: str, macros: dict[str, str]) -> str:
+    for _ in range(10):
+        expanded = _MACRO_REF.sub(lambda ref: _macro(ref.group(1), macros), pattern)
+        if expanded == pattern:
+            return expanded
+        pattern = expanded
+    raise LexiconError(f"macros nest too deeply (a cycle?) in {pattern[:80]!r}")
+
+
+def _macro(name: str, macros: dict[str, str]) -> str:
+    if name not in macros:
+        raise LexiconError(f"unknown macro {{{name}}}")
+    return macros[name]
+
+
+def _spaces_to_separators(pattern: str) -> str:
+    """A space matches one or more non-word characters; " ?" matches zero or more."""
+    out: list[str] = []
+    index, in_class = 0, False
+    while index < len(pattern):
+        ch = pattern[index]
+        if ch == "\\":
+            out.append(pattern[index : index + 2])
+            index += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == " ":
+            optional = pattern[index + 1 : index + 2] == "?"
+            out.append(r"\W*" if optional else r"\W+")
+            index += 2 if optional else 1
+            continue
+        out.append(ch)
+        index += 1
+    return "".join(out)
+
+
+def _compile_words(body: str, where: str) -> re.Pattern[str]:
+    try:
+        return re.compile(rf"(?<!\w)(?:{_spaces_to_separators(body)})(?!\w)")
+    except re.error as error:
+        raise LexiconError(f"{where}: bad pattern: {error}") from error
+
+
+def _compile_entry(raw: dict[str, Any], expand: Any) -> LexiconEntry:
+    entry_id = _required_str(raw, "id", "[[entry]]")
+    where = f"entry {entry_id}"
+    unknown = set(raw) - _ENTRY_FIELDS
+    if unknown:
+        raise LexiconError(f"{where}: unknown fields {sorted(unknown)}")
+    level = raw.get("level")
+    if level not in ("concern", "urgent"):
+        raise LexiconError(f"{where}: level must be 'concern' or 'urgent', not {level!r}")
+    person = raw.get("person", "any")
+    if person not in ("self", "other", "any"):
+        raise LexiconError(f"{where}: person must be 'self', 'other' or 'any'")
+    tense = raw.get("tense", "present")
+    if tense not in ("present", "past"):
+        raise LexiconError(f"{where}: tense must be 'present' or 'past'")
+    requires = raw.get("requires")
+    if requires is not None and requires not in CUE_NAMES:
+        raise LexiconError(f"{where}: requires must name a cue list {CUE_NAMES}")
+    pattern = _required_str(raw, "pattern", where)
+    excludes = [expand(p) for p in raw.get("exclude", [])]
+    return LexiconEntry(
+        id=entry_id,
+        level=level,
+        lang=str(raw.get("lang", "any")),
+        pattern=pattern,
+        regex=_compile_words(expand(pattern), where),
+        person=person,
+        tense=tense,
+        escalate=bool(raw.get("escalate", True)),
+        requires=requires,
+        excludes=_compile_words("|".join(excludes), f"{where} (exclude)") if excludes else None,
+        locales=_locales(raw, where),
+        notes=str(raw.get("notes", "")),
+    )
+
+
+def _compile_exclusion(raw: dict[str, Any], expand: Any) -> LexiconExclusion:
+    exclusion_id = _required_str(raw, "id", "[[exclusion]]")
+    where = f"exclusion {exclusion_id}"
+    unknown = set(raw) - _EXCLUSION_FIELDS
+    if unknown:
+        raise LexiconError(f"{where}: unknown fields {sorted(unknown)}")
+    pattern = _required_str(raw, "pattern", where)
+    return LexiconExclusion(
+        id=exclusion_id,
+        lang=str(raw.get("lang", "any")),
+        pattern=pattern,
+        regex=_compile_words(expand(pattern), where),
+        locales=_locales(raw, where),
+        notes=str(raw.get("notes", "")),
+    )
+
+
+def _compile_cue(name: str, patterns: list[str], expand: Any) -> re.Pattern[str]:
+    if not patterns:
+        return re.compile("(?!)")
+    return _compile_words("|".join(f"(?:{expand(p)})" for p in patterns), f"cue {name}")
+
+
+def _locales(raw: dict[str, Any], where: str) -> tuple[str, ...]:
+    locales = raw.get("locales", [])
+    if not isinstance(locales, list) or not all(isinstance(item, str) for item in locales):
+        raise LexiconError(f"{where}: locales must be a list of strings")
+    return tuple(item.lower() for item in locales)
+
+
+def _locale_applies(locales: tuple[str, ...], locale: str | None) -> bool:
+    if not locales or locale is None:
+        return True
+    wanted = locale.lower().replace("_", "-")
+    return any(wanted == tag or wanted.startswith(tag + "-") for tag in locales)
+
+
+# Prefilter: literal strings one of which every match of an entry must contain ("mourir",
+# "scarifi"...), read from the parsed pattern. A literal that must start (end) a word carries a
+# NUL mark before (after) it and is looked up in the text's words joined with NULs, so "end"
+# (a whole word in "end it all") does not fire on "prendre". An entry only runs on a text that
+# holds one of its literals, near their occurrences, which keeps assess() well under a
+# millisecond on ordinary posts. If a pattern is unusual, its entry simply always runs.
+_MARK = "\0"
+_WORD = re.compile(r"\w+")
+_STOPWORDS = frozenset(
+    "a ai all and apres au avec be but c ca ce comme d dans de depuis do don du elle en est et "
+    "fai fais fait faire g had have he i il in is it j je know l la le les like m ma me mes moi "
+    "mon my ne not o of on pas plus pour qu quand que s sa sais se ses she so son sur t the they "
+    "this to tous tout toute un une vie was with y you".split()
+)
+
+
+def _required_literals(regex: re.Pattern[str]) -> tuple[frozenset[str], ...] | None:
+    """Literal sets; every match contains a literal of *each* set (None: no prefilter)."""
+    try:
+        from re import _constants, _parser  # private, but stable since Python 3.11
+
+        finder = _LiteralFinder(_constants)
+        candidates = finder.candidates(list(_parser.parse(regex.pattern)), False, False)
+    except Exception:  # noqa: BLE001 - any surprise only disables the prefilter
+        return None
+    ranked = sorted(candidates, key=_selectivity, reverse=True)
+    strong = [literals for literals in ranked[1:3] if _selectivity(literals)[0]]
+    return tuple(ranked[:1] + strong) or None
+
+
+class _LiteralFinder:
+    """Reads required literals out of a parsed pattern (``re._parser`` items)."""
+
+    def __init__(self, constants: Any) -> None:
+        self.c = constants
+        self.repeats = (constants.MAX_REPEAT, constants.MIN_REPEAT, constants.POSSESSIVE_REPEAT)
+        self.word = [(constants.IN, [(constants.CATEGORY, constants.CATEGORY_WORD)])]
+        self.non_word = [(constants.IN, [(constants.CATEGORY, constants.CATEGORY_NOT_WORD)])]
+
+    def boundary(self, item: Any) -> bool:
+        """A word-edge assertion or a run of non-word characters next to a literal."""
+        op, av = item
+        if op is self.c.ASSERT_NOT:
+            return list(av[1]) == self.word
+        return op in self.repeats and av[0] >= 1 and list(av[2]) == self.non_word
+
+    def candidates(self, items: list[Any], left: bool, right: bool) -> list[frozenset[str]]:
+        """Literal sets such that every match of the sequence contains a literal of each."""
+        found: list[frozenset[str]] = []
+        last = len(items) - 1
+        for index, (op, av) in enumerate(items):
+            at_left = left if index == 0 else self.boundary(items[index - 1])
+            if op is self.c.LITERAL:
+                if index and items[index - 1][0] is op:
+                    continue
+                literals = self.leading(items[index:], at_left, right)
+            else:
+                at_right = right if index == last else self.boundary(items[index + 1])
+                literals = self.nested(op, av, at_left, at_right)
+            if literals:
+                found.append(literals)
+        return found
+
+    def required(self, items: list[Any], left: bool, right: bool) -> frozenset[str] | None:
+        return max(self.candidates(items, left, right), key=_selectivity, default=None)
+
+    def nested(self, op: Any, av: Any, left: bool, right: bool) -> frozenset[str] | None:
+        if op is self.c.SUBPATTERN:
+            return self.required(list(av[3]), left, right)
+        if op is self.c.BRANCH:
+            return self._union(self.required(list(alt), left, right) for alt in av[1])
+        if op in self.repeats and av[0] >= 1:
+            return self.required(list(av[2]), False, False)
+        return None
+
+    def leading(self, items: list[Any], left: bool, right: bool) -> frozenset[str] | None:
+        """Literals one of which every match of the sequence starts with (NUL-marked edges)."""
+        run: list[str] = []
+        last = len(items) - 1
+        for index, (op, av) in enumerate(items):
+            if op is self.c.LITERAL:
+                run.append(chr(av))
+                continue
+            text = "".join(run)
+            if text and not _WORD.fullmatch(text):
+                return None
+            prefix = (_MARK if left else "") + text
+            at_right = right if index == last else self.boundary(items[index + 1])
+            tails = None
+            if op is self.c.SUBPATTERN:
+                tails = self.leading(list(av[3]), False, at_right)
+            elif op is self.c.BRANCH:
+                tails = self._union(self.leading(list(alt), False, at_right) for alt in av[1])
+            if tails is not None:
+                return frozenset(prefix + tail for tail in tails)
+            if not text:
+                return None
+            return frozenset({prefix + (_MARK if self.boundary(items[index]) else "")})
+        text = "".join(run)
+        if not text or not _WORD.fullmatch(text):
+            return None
+        return frozenset({(_MARK if left else "") + text + (_MARK if right else "")})
+
+    @staticmethod
+    def _union(sets: Iterable[frozenset[str] | None]) -> frozenset[str] | None:
+        result: set[str] = set()
+        for item in sets:
+            if not item:
+                return None
+            result |= item
+        return frozenset(result)
+
+
+def _selectivity(literals: frozenset[str]) -> tuple[bool, int, int]:
+    """Higher is better: no common word, then long or word-bounded literals, then few of them."""
+    cores = [(lit.strip(_MARK), lit.count(_MARK)) for lit in literals]
+    weak = any(core in _STOPWORDS or len(core) + marks < 3 for core, marks in cores)
+    return (not weak, min(len(core) + 2 * marks for core, marks in cores), -len(literals))
+
+
+# ---------------------------------------------------------------------------------------------
+# Assessment
+# ---------------------------------------------------------------------------------------------
+
+_SENTENCE_BREAK = re.compile(r"[.!?;\n]+")
+_NON_WORD = re.compile(r"\W")
+_CLAUSE_BREAK = re.compile(
+    r"[.!?;\n,:()\"«»“”]+|(?<!\w)(?:mais|et|parce que|car|donc|alors|puis|pis|sinon|cependant"
+    r"|pourtant|but|and|because|then|however|although|though)(?!\w)"
+)
+
+
+@dataclass
+class _Candidate:
+    entry: LexiconEntry
+    start: int
+    end: int
+
+
+def _running_max(values: Iterable[int]) -> Iterator[int]:
+    highest = -1
+    for value in values:
+        highest = max(highest, value)
+        yield highest
+
+
+class _Context:
+    """The folded text of one assessment, with lazily computed sentence boundaries."""
+
+    def __init__(self, folded: str, lexicon: Lexicon, locale: str | None) -> None:
+        self.folded = folded
+        self.lexicon = lexicon
+        self.locale = locale
+        self.present = lexicon.present_literals(folded)
+        self._breaks: tuple[list[int], list[int]] | None = None
+        self._exclusions: tuple[list[int], list[int]] | None = None
+        self._text_cues: dict[str, re.Match[str] | None] = {}
+
+    def sentence(self, start: int, end: int) -> tuple[int, int]:
+        if self._breaks is None:
+            spans = [m.span() for m in _SENTENCE_BREAK.finditer(self.folded)]
+            self._breaks = ([s for s, _ in spans], [e for _, e in spans])
+        break_starts, break_ends = self._breaks
+        index = bisect.bisect_right(break_ends, start)
+        sentence_start = break_ends[index - 1] if index else 0
+        after = bisect.bisect_left(break_starts, end, lo=index)
+        sentence_end = break_starts[after] if after < len(break_starts) else len(self.folded)
+        return sentence_start, sentence_end
+
+    def clause_prefix(self, sentence_start: int, start: int) -> str:
+        window_start = max(sentence_start, start - _CLAUSE_WINDOW)
+        prefix = self.folded[window_start:start]
+        last_break = None
+        for last_break in _CLAUSE_BREAK.finditer(prefix):  # noqa: B007 - keep the last one
+            pass
+        return prefix[last_break.end() :] if last_break else prefix
+
+    def sentence_prefix(self, sentence_start: int, start: int) -> str:
+        return self.folded[max(sentence_start, start - _SENTENCE_WINDOW) : start]
+
+    def excluded(self, start: int, end: int) -> bool:
+        """Whether [start, end) overlaps the span of an idiom exclusion."""
+        if self._exclusions is None:
+            spans = sorted(
+                found.span()
+                for exclusion in self.lexicon.exclusions_for(self.present, self.locale)
+                for found in exclusion.regex.finditer(self.folded)
+            )
+            self._exclusions = ([s for s, _ in spans], list(_running_max(e for _, e in spans)))
+        span_starts, max_ends = self._exclusions
+        last = bisect.bisect_left(span_starts, end) - 1
+        return last >= 0 and max_ends[last] > start
+
+    def cue(self, name: str, sentence: tuple[int, int]) -> re.Match[str] | None:
+        regex = self.lexicon.cues[name]
+        if name in _TEXT_SCOPE_CUES:
+            if name not in self._text_cues:
+                self._text_cues[name] = regex.search(self.folded)
+            return self._text_cues[name]
+        return regex.search(self.folded, *sentence)
+
+
+def assess(text: str, locale: str | None = None, *, lexicon: Lexicon | None = None) -> Assessment:
+    """Screen *text* for crisis language. Pure: no I/O once the lexicon is loaded.
+
+    *locale* (``"fr-CA"``, ``"en"``...) only matters for entries restricted with ``locales``.
+    """
+    if not text:
+        return NONE
+    lexicon = _default_lexicon() if lexicon is None else lexicon
+    folded, starts = _fold_with_offsets(text)
+    context = _Context(folded, lexicon, locale)
+    found: list[Match] = []
+    for judged, candidate in enumerate(_candidates(context)):
+        if judged >= MAX_CANDIDATES:
+            break  # a pathological text: urgent entries were judged first
+        found.extend(_judge(candidate, context))
+    if not found:
+        return NONE
+    matches = sorted(
+        {_to_original(match, starts) for match in found},
+        key=lambda m: (m.start, m.end, m.term),
+    )
+    level = max((m.level for m in matches), key=_RANK.__getitem__)
+    return Assessment(level=level, matches=tuple(matches))
+
+
+def _candidates(context: _Context) -> Iterator[_Candidate]:
+    """Raw matches of the entries that pass the prefilter, searched near their anchor literals."""
+    folded, lexicon = context.folded, context.lexicon
+    entries = lexicon.entries_for(context.present, context.locale)
+    for entry in sorted(entries, key=lambda entry: entry.level != "urgent"):
+        seen: set[tuple[int, int]] = set()
+        for window in _windows(folded, lexicon.anchors(entry, context.present)):
+            for found in entry.regex.finditer(folded, *window):
+                if found.span() not in seen:
+                    seen.add(found.span())
+                    yield _Candidate(entry, found.start(), found.end())
+
+
+def _windows(folded: str, anchors: Iterable[str] | None) -> list[tuple[int, int]]:
+    """Merged windows of ±_ANCHOR_REACH characters around each anchor; the whole text if none.
+
+    A window ends on a non-word character, so the end-of-word check of a pattern stays true.
+    """
+    if anchors is None:
+        return [(0, len(folded))]
+    spans = sorted(
+        (max(0, at - _ANCHOR_REACH), at + len(anchor) + _ANCHOR_REACH)
+        for anchor in anchors
+        for at in _occurrences(folded, anchor)
+    )
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return [(start, _word_end(folded, end)) for start, end in merged]
+
+
+def _occurrences(text: str, needle: str) -> Iterator[int]:
+    at = text.find(needle)
+    while at != -1:
+        yield at
+        at = text.find(needle, at + 1)
+
+
+def _word_end(text: str, index: int) -> int:
+    if index >= len(text):
+        return len(text)
+    boundary = _NON_WORD.search(text, index)
+    return boundary.start() if boundary else len(text)
+
+
+def _judge(candidate: _Candidate, context: _Context) -> list[Match]:
+    """Apply the context rules to one raw match; return the kept matches (with cues)."""
+    entry, start, end = candidate.entry, candidate.start, candidate.end
+    sentence = context.sentence(start, end)
+    if context.excluded(start, end):
+        return []
+    if entry.excludes is not None and entry.excludes.search(context.folded, *sentence):
+        return []
+    if entry.requires is not None and context.cue(entry.requires, sentence) is None:
+        return []
+    cues = context.lexicon.cues
+    clause = context.clause_prefix(sentence[0], start)
+    if _negated(clause, cues):
+        return []
+    person = _speaker(entry, clause, context.sentence_prefix(sentence[0], start), cues)
+    if _reported(person, clause, context.folded[sentence[0] : sentence[1]], cues):
+        return []
+    matched = context.folded[start:end]
+    past = entry.tense == "past" or cues["past"].search(f"{clause} {matched}") is not None
+    if past and (person == "other" or context.cue("recovery", sentence) is not None):
+        return []  # someone else's story, or the writer's own recovered past
+    if past or person == "other":
+        return [Match(entry.id, "concern", start, end)]
+    if entry.level == "urgent" or not entry.escalate:
+        return [Match(entry.id, entry.level, start, end)]
+    for name in _ESCALATORS:
+        cue = context.cue(name, sentence)
+        if cue is not None:
+            return [
+                Match(entry.id, "urgent", start, end),
+                Match(f"cue.{name}", "urgent", cue.start(), cue.end()),
+            ]
+    return [Match(entry.id, "concern", start, end)]
+
+
+def _negated(clause: str, cues: dict[str, re.Pattern[str]]) -> bool:
+    """A negation cue after the writer's last "je"/"I" in the clause before the match."""
+    speaker_start = -1
+    for speaker in cues["first_person"].finditer(clause):
+        speaker_start = speaker.start()
+    return any(m.start() >= speaker_start for m in cues["negation"].finditer(clause))
+
+
+def _speaker(
+    entry: LexiconEntry, clause: str, sentence: str, cues: dict[str, re.Pattern[str]]
+) -> Literal["self", "other", "unknown"]:
+    """Who the match is about: the writer, someone else, or unknown (treated as the writer)."""
+    if entry.person == "other":
+        return "other"
+    kinds: tuple[tuple[str, str], ...] = (("self", "first_person"), ("other", "reported"))
+    regions = (sentence,)
+    if entry.person == "any":
+        kinds = (*kinds, ("other", "third_person"))
+        regions = (clause, sentence)
+    for region in regions:
+        last: tuple[int, str] | None = None
+        for kind, cue_name in kinds:
+            for found in cues[cue_name].finditer(region):
+                if last is None or found.end() > last[0]:
+                    last = (found.end(), kind)
+        if last is not None:
+            return "self" if last[1] == "self" else "other"
+    return "self" if entry.person == "self" else "unknown"
+
+
+def _reported(person: str, clause: str, sentence: str, cues: dict[str, re.Pattern[str]]) -> bool:
+    """News, statistics, media or prevention talk rather than a personal disclosure."""
+    region = clause if person == "self" else sentence
+    return cues["reporting"].search(region) is not None
+
+
+def _to_original(match: Match, starts: list[int] | None) -> Match:
+    start, end = _original_span(starts, match.start, match.end)
+    return Match(match.term, match.level, start, end)
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation and printing
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvalError:
+    """A misclassified row of the evaluation set."""
+
+    expected: Level
+    got: Level
+    lang: str
+    text: str
+    terms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """Figures on a labelled set (see :func:`evaluate` for the definitions)."""
+
+    total: int
+    flag_recall: float
+    urgent_recall: float
+    false_positive_rate: float
+    errors: list[EvalError]
+    label_counts: dict[str, int] = field(default_factory=dict)
+    lang_counts: dict[str, int] = field(default_factory=dict)
+    exact_accuracy: float = 0.0
+
+    @property
+    def meets_targets(self) -> bool:
+        return (
+            self.flag_recall >= FLAG_RECALL_TARGET
+            and self.urgent_recall >= URGENT_RECALL_TARGET
+            and self.false_positive_rate <= FALSE_POSITIVE_TARGET
+        )
+
+
+def read_eval_set(path: Path | None = None) -> list[tuple[Level, str, str]]:
+    """Rows ``(label, lang, text)`` of a TSV file with a ``label<TAB>lang<TAB>text`` header."""
+    path = Path(path) if path is not None else DEFAULT_EVAL_PATH
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if not lines or lines[0].split("\t") != ["label", "lang", "text"]:
+        raise ValueError(f"{path.name}: the first line must be 'label<TAB>lang<TAB>text'")
+    rows: list[tuple[Level, str, str]] = []
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) != 3 or parts[0] not in LEVELS:
+            raise ValueError(f"{path.name}:{number}: expected 'label<TAB>lang<TAB>text'")
+        rows.append((parts[0], parts[1], parts[2]))  # type: ignore[arg-type]
+    return rows
+
+
+def evaluate(path: Path | None = None, *, lexicon: Lexicon | None = None) -> EvalReport:
+    """Assess every row of a labelled set (default: the package set) and compute the figures.
+
+    Flag recall: share of rows labelled concern or urgent that assess at concern or above.
+    Urgent recall: share of rows labelled urgent that assess at urgent.
+    False-positive rate: share of rows labelled none that assess at concern or above.
+    Each row's ``lang`` is passed as the locale.
+    """
+    lexicon = _default_lexicon() if lexicon is None else lexicon
+    rows = read_eval_set(path)
+    flagged = urgent_hits = false_positives = exact = 0
+    errors: list[EvalError] = []
+    for label, lang, text in rows:
+        result = assess(text, lang, lexicon=lexicon)
+        flagged += label != "none" and result.at_least_concern
+        urgent_hits += label == "urgent" and result.level == "urgent"
+        false_positives += label == "none" and result.at_least_concern
+        exact += label == result.level
+        if label != result.level:
+            terms = tuple(m.term for m in result.matches)
+            errors.append(EvalError(label, result.level, lang, text, terms))
+    labels = Counter(label for label, _, _ in rows)
+    return EvalReport(
+        total=len(rows),
+        flag_recall=_ratio(flagged, labels["concern"] + labels["urgent"]),
+        urgent_recall=_ratio(urgent_hits, labels["urgent"]),
+        false_positive_rate=_ratio(false_positives, labels["none"]),
+        errors=errors,
+        label_counts={level: labels[level] for level in LEVELS},
+        lang_counts=dict(sorted(Counter(lang for _, lang, _ in rows).items())),
+        exact_accuracy=_ratio(exact, len(rows)),
+    )
+
+
+def _ratio(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def format_assessment(a: Assessment, text: str | None = None) -> str:
+    """Human-readable lines for ``forum crisis-check``; quotes the matched text when given."""
+    lines = [f"level: {a.level}"]
+    for match in a.matches:
+        quoted = f"  {text[match.start : match.end]!r}" if text is not None else ""
+        lines.append(f"  - {match.level:<7} {match.term} [{match.start}:{match.end}]{quoted}")
+    if not a.matches:
+        lines.append("  (no match)")
+    return "\n".join(lines)
+
+
+def format_report(r: EvalReport) -> str:
+    """The figures, the targets and the misclassified rows, for ``forum crisis-eval``."""
+    labels = ", ".join(f"{name} {count}" for name, count in r.label_counts.items())
+    langs = ", ".join(f"{name} {count}" for name, count in r.lang_counts.items())
+    lines = [
+        f"crisis screening evaluation: {r.total} sentences ({labels}; {langs})",
+        _figure("flag recall", r.flag_recall, ">=", FLAG_RECALL_TARGET),
+        _figure("urgent recall", r.urgent_recall, ">=", URGENT_RECALL_TARGET),
+        _figure("false positives", r.false_positive_rate, "<=", FALSE_POSITIVE_TARGET),
+        f"  {'exact level':<16} {r.exact_accuracy:6.1%}",
+        f"targets: {'met' if r.meets_targets else 'NOT MET'}",
+    ]
+    if r.errors:
+        lines.append(f"misclassified ({len(r.errors)}):")
+        for error in r.errors:
+            terms = f"  <- {', '.join(error.terms)}" if error.terms else ""
+            lines.append(
+                f"  expected {error.expected:<7} got {error.got:<7} [{error.lang}] "
+                f"{error.text}{terms}"
+            )
+    return "\n".join(lines)
+
+
+def _figure(name: str, value: float, sign: str, target: float) -> str:
+    ok = value >= target if sign == ">=" else value <= target
+    return f"  {name:<16} {value:6.1%}  (target {sign} {target:.0%}) {'ok' if ok else 'FAIL'}"
+
+
+def _main(argv: list[str]) -> int:
+    """``python -m moderation.crisis check "text"`` or ``python -m moderation.crisis eval``."""
+    if len(argv) >= 2 and argv[0] == "check":
+        text = " ".join(argv[1:])
+        print(format_assessment(assess(text), text))
+        return 0
+    if argv[:1] == ["eval"]:
+        report = evaluate(Path(argv[1]) if len(argv) > 1 else None)
+        print(format_report(report))
+        return 0 if report.meets_targets else 1
+    print('usage: python -m moderation.crisis check "text" | eval [file.tsv]', file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

@@ -1,0 +1,115 @@
+"""Who may moderate what. ``available_actions(mod, item)`` is the one rule: it decides the
+buttons a moderator sees and the actions a POST accepts.
+
+A moderator acts in the spaces they moderate; an admin everywhere. Nobody moderates their own
+posts or themselves. A thing outside the viewer's spaces is answered 404 (they may not know
+it is under review), a thing inside but not allowed 403.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
+
+from forum.models import Member, MemberStatus, Post, PostStatus, Role, Thread
+from forum.permissions import Viewer, is_restricted
+
+POST_ACTIONS = ("approve", "hide", "restore", "remove", "edit")
+THREAD_ACTIONS = ("lock", "unlock", "pin", "unpin", "move")
+MEMBER_ACTIONS = ("warn", "suspend", "ban", "unban")
+
+
+@dataclass(frozen=True)
+class Moderator:
+    """A logged-in member with the spaces they moderate (every space for an admin)."""
+
+    member: Member
+    space_ids: frozenset[int]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.member.role == Role.ADMIN
+
+    def moderates(self, space_id: int) -> bool:
+        return self.is_admin or space_id in self.space_ids
+
+    @property
+    def is_moderator(self) -> bool:
+        return self.is_admin or bool(self.space_ids)
+
+
+def check_member(viewer: Viewer) -> Member:
+    if viewer is None or viewer.status != MemberStatus.ACTIVE:
+        raise NotAuthorizedException()
+    return viewer
+
+
+def check_moderator(viewer: Viewer, space_ids: frozenset[int]) -> Moderator:
+    """The queue and the log: for moderators and admins; members get 403, visitors 401."""
+    mod = Moderator(check_member(viewer), space_ids)
+    if not mod.is_moderator:
+        raise PermissionDeniedException()
+    return mod
+
+
+def check_admin(viewer: Viewer) -> Member:
+    member = check_member(viewer)
+    if member.role != Role.ADMIN:
+        raise PermissionDeniedException()
+    return member
+
+
+def post_actions(mod: Moderator, post: Post) -> frozenset[str]:
+    if not mod.moderates(post.thread.space_id) or post.author_id == mod.member.id:
+        return frozenset()
+    by_status = {
+        PostStatus.PENDING: {"approve", "remove", "edit"},
+        PostStatus.VISIBLE: {"hide", "remove", "edit"},
+        PostStatus.HIDDEN: {"restore", "remove", "edit"},
+        PostStatus.REMOVED: {"restore"},
+    }
+    return frozenset(by_status.get(post.status, set()))
+
+
+def thread_actions(mod: Moderator, thread: Thread) -> frozenset[str]:
+    if not mod.moderates(thread.space_id):
+        return frozenset()
+    return frozenset({
+        "unlock" if thread.locked else "lock",
+        "unpin" if thread.pinned else "pin",
+        "move",
+    })
+
+
+def member_actions(mod: Moderator, member: Member, *, in_scope: bool) -> frozenset[str]:
+    """``in_scope``: the member has written in a space ``mod`` moderates (always for admins)."""
+    if member.id == mod.member.id or member.role == Role.ADMIN:
+        return frozenset()
+    if not (mod.is_admin or in_scope):
+        return frozenset()
+    allowed = {"warn"}
+    if is_restricted(member):
+        if mod.is_admin or not member.banned:
+            allowed.add("unban")
+    else:
+        allowed.add("suspend")
+    if mod.is_admin and not member.banned:
+        allowed.add("ban")
+    return frozenset(allowed)
+
+
+def available_actions(mod: Moderator, item: Post | Thread) -> frozenset[str]:
+    """The actions ``mod`` may take on a post or a thread, as the names in the routes."""
+    if isinstance(item, Post):
+        return post_actions(mod, item)
+    return thread_actions(mod, item)
+
+
+def check_action(allowed: frozenset[str], action: str, *, visible: bool) -> None:
+    """404 when the target is outside the moderator's spaces, 403 when the action is not
+    (or no longer) available to them."""
+    if not visible:
+        raise NotFoundException()
+    if action not in allowed:
+        raise PermissionDeniedException()

@@ -1,0 +1,322 @@
+"""Moderation's read side: the queue, one item, the log, the public counts.
+
+Every query is bounded (queue and log are limited), and eager-loads what templates show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from litestar.exceptions import NotFoundException
+from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from forum.db import utcnow
+from forum.models import Member, Notification, Post, PostStatus, Space, SpaceModerator, Thread
+from forum.permissions import Viewer
+from forum.pseudonyms import uniqueness_key
+from forum.queries import find_member_by_key
+from moderation.models import ActionKind, Appeal, Claim, Flag, FlagReason, ModerationAction
+from moderation.permissions import Moderator, check_moderator
+
+QUEUE_LIMIT = 50
+LOG_PAGE = 50
+HISTORY_LIMIT = 10
+
+
+async def moderated_space_ids(session: AsyncSession, member: Member | None) -> frozenset[int]:
+    if member is None:
+        return frozenset()
+    result = await session.scalars(
+        select(SpaceModerator.space_id).where(SpaceModerator.member_id == member.id)
+    )
+    return frozenset(result)
+
+
+async def get_moderator(session: AsyncSession, viewer: Viewer) -> Moderator:
+    """The viewer as a moderator, or 401/403."""
+    return check_moderator(viewer, await moderated_space_ids(session, viewer))
+
+
+def _post_options() -> tuple[object, ...]:
+    return (
+        joinedload(Post.thread).joinedload(Thread.space),
+        joinedload(Post.author),
+    )
+
+
+async def get_post(session: AsyncSession, post_id: int) -> Post | None:
+    return await session.scalar(
+        select(Post).where(Post.id == post_id).options(*_post_options())
+    )
+
+
+async def get_thread(session: AsyncSession, thread_id: int) -> Thread | None:
+    return await session.scalar(
+        select(Thread).where(Thread.id == thread_id).options(joinedload(Thread.space))
+    )
+
+
+async def get_member(session: AsyncSession, member_id: int) -> Member | None:
+    return await session.get(Member, member_id)
+
+
+async def get_flag(session: AsyncSession, flag_id: int) -> Flag | None:
+    return await session.scalar(
+        select(Flag).where(Flag.id == flag_id)
+        .options(joinedload(Flag.post).joinedload(Post.thread).joinedload(Thread.space),
+                 joinedload(Flag.post).joinedload(Post.author))
+    )
+
+
+async def member_in_scope(session: AsyncSession, mod: Moderator, member: Member) -> bool:
+    """Has ``member`` written in a space ``mod`` moderates? (Admins: always.)"""
+    if mod.is_admin:
+        return True
+    if not mod.space_ids:
+        return False
+    found = await session.scalar(
+        select(
+            exists().where(
+                Post.author_id == member.id, Post.thread_id == Thread.id,
+                Thread.space_id.in_(mod.space_ids),
+            )
+        )
+    )
+    return bool(found)
+
+
+async def open_flags(session: AsyncSession, post_id: int) -> list[Flag]:
+    result = await session.scalars(
+        select(Flag).where(Flag.post_id == post_id, Flag.resolved_at.is_(None))
+        .options(joinedload(Flag.flagger)).order_by(Flag.id)
+    )
+    return list(result)
+
+
+async def has_open_flag(session: AsyncSession, post_id: int, flagger_id: int) -> bool:
+    return bool(await session.scalar(select(exists().where(
+        Flag.post_id == post_id, Flag.flagger_id == flagger_id, Flag.resolved_at.is_(None)))))
+
+
+async def count_distinct_open_flaggers(session: AsyncSession, post_id: int) -> int:
+    return int(await session.scalar(
+        select(func.count(func.distinct(Flag.flagger_id)))
+        .where(Flag.post_id == post_id, Flag.resolved_at.is_(None))
+    ) or 0)
+
+
+async def recent_welfare_notices(session: AsyncSession, member_id: int, since: datetime) -> int:
+    return int(await session.scalar(
+        select(func.count()).select_from(Notification)
+        .where(Notification.member_id == member_id, Notification.kind == "welfare",
+               Notification.created_at >= since)
+    ) or 0)
+
+
+async def recent_danger_flags_by(session: AsyncSession, flagger_id: int, since: datetime) -> int:
+    return int(await session.scalar(
+        select(func.count()).select_from(Flag)
+        .where(Flag.flagger_id == flagger_id, Flag.reason == FlagReason.DANGER.value,
+               Flag.created_at >= since)
+    ) or 0)
+
+
+# -- the queue -----------------------------------------------------------------------------
+
+@dataclass
+class QueueItem:
+    post: Post
+    flags: list[Flag] = field(default_factory=list)
+    previous: Post | None = None
+    history: list[ModerationAction] = field(default_factory=list)
+    claim: Claim | None = None
+    appeals: list[Appeal] = field(default_factory=list)
+
+    @property
+    def welfare(self) -> bool:
+        return self.post.crisis_level != "none" or any(
+            f.reason == FlagReason.DANGER.value for f in self.flags)
+
+    @property
+    def flagger_count(self) -> int:
+        return len({f.flagger_id for f in self.flags})
+
+    @property
+    def collapsed(self) -> bool:
+        return bool(self.post.content_warning) or self.post.crisis_level != "none"
+
+    def sort_key(self) -> tuple[int, int, datetime]:
+        oldest = min([f.created_at for f in self.flags] or [self.post.created_at])
+        return (0 if self.welfare else 1, -self.flagger_count, oldest)
+
+
+def _in_spaces(query: Select, mod: Moderator) -> Select:
+    if mod.is_admin:
+        return query
+    return query.where(Thread.space_id.in_(mod.space_ids or {-1}))
+
+
+async def queue(session: AsyncSession, mod: Moderator) -> list[QueueItem]:
+    """Open items of the moderator's spaces: posts with open flags, held posts, appeals.
+    Welfare concerns and crisis-screened posts first, then distinct flaggers, then age."""
+    open_flag = exists().where(Flag.post_id == Post.id, Flag.resolved_at.is_(None))
+    open_appeal = exists().where(
+        Appeal.action_id == ModerationAction.id, Appeal.decided_at.is_(None),
+        ModerationAction.target_post_id == Post.id)
+    query = _in_spaces(
+        select(Post).join(Thread, Thread.id == Post.thread_id)
+        .where(or_(open_flag, Post.status == PostStatus.PENDING, open_appeal))
+        .options(*_post_options()).order_by(Post.id).limit(QUEUE_LIMIT), mod)
+    posts = list(await session.scalars(query))
+    return order_queue([await _item(session, post) for post in posts])
+
+
+async def queue_item(session: AsyncSession, post: Post) -> QueueItem:
+    return await _item(session, post)
+
+
+async def _item(session: AsyncSession, post: Post) -> QueueItem:
+    previous = None
+    if post.number > 1:
+        previous = await session.scalar(
+            select(Post).where(Post.thread_id == post.thread_id, Post.number < post.number)
+            .options(joinedload(Post.author)).order_by(Post.number.desc()).limit(1))
+    history: list[ModerationAction] = []
+    if post.author_id is not None:
+        history = list(await session.scalars(
+            select(ModerationAction).where(ModerationAction.target_member_id == post.author_id)
+            .order_by(ModerationAction.id.desc()).limit(HISTORY_LIMIT)))
+    claim = await session.scalar(
+        select(Claim).where(Claim.post_id == post.id).options(joinedload(Claim.member)))
+    return QueueItem(post=post, flags=await open_flags(session, post.id), previous=previous,
+                     history=history, claim=claim, appeals=await pending_appeals(session, post.id))
+
+
+async def pending_appeals(session: AsyncSession, post_id: int) -> list[Appeal]:
+    return list(await session.scalars(
+        select(Appeal).join(ModerationAction, ModerationAction.id == Appeal.action_id)
+        .where(ModerationAction.target_post_id == post_id, Appeal.decided_at.is_(None))
+        .options(joinedload(Appeal.action)).order_by(Appeal.id)))
+
+
+async def get_appeal(session: AsyncSession, appeal_id: int) -> Appeal | None:
+    return await session.scalar(
+        select(Appeal).where(Appeal.id == appeal_id).options(joinedload(Appeal.action)))
+
+
+def order_queue(items: list[QueueItem]) -> list[QueueItem]:
+    return sorted(items, key=QueueItem.sort_key)
+
+
+async def on_duty(session: AsyncSession, mod: Moderator) -> list[SpaceModerator]:
+    query = (select(SpaceModerator).where(SpaceModerator.on_duty.is_(True))
+             .options(joinedload(SpaceModerator.member), joinedload(SpaceModerator.space))
+             .order_by(SpaceModerator.space_id))
+    if not mod.is_admin:
+        query = query.where(SpaceModerator.space_id.in_(mod.space_ids or {-1}))
+    return list(await session.scalars(query))
+
+
+async def is_on_duty(session: AsyncSession, member: Member) -> bool:
+    return bool(await session.scalar(select(exists().where(
+        SpaceModerator.member_id == member.id, SpaceModerator.on_duty.is_(True)))))
+
+
+# -- the log -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LogFilter:
+    space_id: int | None = None
+    kind: int | None = None
+    member: str = ""
+
+
+async def moderation_log(session: AsyncSession, mod: Moderator,
+                         filters: LogFilter) -> list[ModerationAction]:
+    query = select(ModerationAction).order_by(ModerationAction.id.desc()).limit(LOG_PAGE)
+    if not mod.is_admin:
+        query = query.where(ModerationAction.space_id.in_(mod.space_ids or {-1}))
+    if filters.space_id is not None:
+        query = query.where(ModerationAction.space_id == filters.space_id)
+    if filters.kind is not None:
+        query = query.where(ModerationAction.kind == filters.kind)
+    if filters.member:
+        name = filters.member.casefold()
+        query = query.where(or_(func.lower(ModerationAction.target_pseudonym) == name,
+                                func.lower(ModerationAction.actor_pseudonym) == name))
+    return list(await session.scalars(query))
+
+
+async def spaces_by_id(session: AsyncSession) -> dict[int, Space]:
+    return {s.id: s for s in await session.scalars(select(Space).order_by(Space.position))}
+
+
+PUBLIC_KINDS = (ActionKind.POST_HIDDEN, ActionKind.POST_REMOVED, ActionKind.POST_RESTORED,
+                ActionKind.POST_APPROVED, ActionKind.FLAGS_DISMISSED, ActionKind.THREAD_LOCKED,
+                ActionKind.MEMBER_WARNED, ActionKind.MEMBER_SUSPENDED, ActionKind.MEMBER_BANNED,
+                ActionKind.POST_AUTO_HIDDEN, ActionKind.POST_HELD, ActionKind.APPEAL_GRANTED,
+                ActionKind.APPEAL_DENIED)
+
+
+async def public_counts(session: AsyncSession, months: int = 12
+                        ) -> list[tuple[str, int, int | None, int]]:
+    """(month "YYYY-MM", kind, space id, count) for the public transparency page; no names."""
+    since = utcnow() - timedelta(days=31 * months)
+    rows = await session.execute(
+        select(ModerationAction.created_at, ModerationAction.kind, ModerationAction.space_id)
+        .where(ModerationAction.created_at >= since,
+               ModerationAction.kind.in_([int(k) for k in PUBLIC_KINDS]))
+    )
+    counts: dict[tuple[str, int, int | None], int] = {}
+    for created, kind, space_id in rows:
+        key = (created.strftime("%Y-%m"), kind, space_id)
+        counts[key] = counts.get(key, 0) + 1
+    return sorted(((m, k, s, n) for (m, k, s), n in counts.items()),
+                  key=lambda r: (r[0], r[2] or 0, r[1]), reverse=True)
+
+
+async def get_space(session: AsyncSession, space_id: int) -> Space:
+    space = await session.get(Space, space_id)
+    if space is None:
+        raise NotFoundException()
+    return space
+
+
+async def all_spaces(session: AsyncSession) -> list[Space]:
+    return list(await session.scalars(select(Space).order_by(Space.position, Space.id)))
+
+
+async def moderators_by_space(session: AsyncSession) -> dict[int, list[SpaceModerator]]:
+    rows = await session.scalars(
+        select(SpaceModerator).options(joinedload(SpaceModerator.member))
+        .order_by(SpaceModerator.created_at))
+    grouped: dict[int, list[SpaceModerator]] = {}
+    for row in rows:
+        grouped.setdefault(row.space_id, []).append(row)
+    return grouped
+
+
+async def action_for_appeal(session: AsyncSession, post_id: int) -> ModerationAction | None:
+    """The latest hide or removal of a post: what its author may appeal."""
+    return await session.scalar(
+        select(ModerationAction)
+        .where(ModerationAction.target_post_id == post_id,
+               ModerationAction.kind.in_([int(ActionKind.POST_HIDDEN),
+                                          int(ActionKind.POST_REMOVED),
+                                          int(ActionKind.POST_AUTO_HIDDEN)]))
+        .order_by(ModerationAction.id.desc()).limit(1))
+
+
+async def appeal_for(session: AsyncSession, action_id: int) -> Appeal | None:
+    return await session.scalar(select(Appeal).where(Appeal.action_id == action_id))
+
+
+async def find_member(session: AsyncSession, pseudonym: str) -> Member | None:
+    """A member by pseudonym, look-alikes included (the forum's uniqueness key)."""
+    name = pseudonym.strip()
+    if not name:
+        return None
+    return await find_member_by_key(session, uniqueness_key(name))

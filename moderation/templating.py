@@ -1,0 +1,52 @@
+"""Template globals moderation offers the forum's templates (registered by ``forum.app``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import pass_context
+from jinja2.runtime import Context
+
+from forum import i18n
+from forum.models import Member, Role
+from forum.web.context import locale_of
+from moderation import actions as ma
+from moderation.audit import KIND_LABELS
+from moderation.models import ActionKind
+from moderation.web import FLAG_REASONS
+
+
+def kind_label(kind: int) -> str:
+    """The message id naming a log kind (translated by the template)."""
+    try:
+        return KIND_LABELS[ActionKind(kind)]
+    except ValueError:
+        return str(kind)
+
+
+def is_moderator(member: Member | None) -> bool:
+    """Whether to show the "/mod" link: moderators of a space and admins."""
+    return member is not None and (member.is_peer_moderator or member.role == Role.ADMIN)
+
+
+AUTOMATIC_REASONS = frozenset({ma.AUTO_HIDE_REASON})
+"""Reasons the automatic rules write: message ids, translated when shown. A moderator's own
+words are shown as written (never passed through gettext, which would mark them safe)."""
+
+
+@pass_context
+def reason_text(ctx: Context, reason: str | None) -> str:
+    if not reason:
+        return ""
+    if reason in AUTOMATIC_REASONS:
+        request = ctx.get("request")
+        locale = locale_of(request) if request is not None else i18n.SOURCE_LOCALE
+        return i18n.translations(locale).gettext(reason)
+    return reason
+
+
+def template_globals() -> dict[str, Any]:
+    return {
+        "mod_kind_label": kind_label, "mod_flag_reasons": FLAG_REASONS,
+        "mod_is_moderator": is_moderator, "mod_reason": reason_text,
+    }

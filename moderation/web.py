@@ -1,0 +1,613 @@
+"""Moderation's pages: flagging, the queue, moderator actions, the log, appeals, admin.
+
+Handlers are thin: read the form first (so an error page shows the typed text back), check
+access, call one ``do_*``, commit, answer with a redirect (303, or HX-Redirect for htmx) or a
+page. ``moderation.permissions`` decides which actions a moderator may take: the same answer
+draws the buttons and filters what a POST accepts.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.params import FromPath, FromQuery
+from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from forum import content_warnings, queries
+from forum.db import commit
+from forum.gate import Verdict
+from forum.i18n import N_
+from forum.models import Member, Post, PostStatus, Space, Visibility
+from forum.web.context import viewer_of
+from forum.web.deps import Db
+from forum.web.forms import FieldError, FormErrors, clean_text, read_form
+from forum.web.htmx import VARY, is_htmx, see_other
+from moderation import actions as ma
+from moderation import queries as mq
+from moderation.audit import KIND_LABELS
+from moderation.models import ActionKind, FlagReason
+from moderation.permissions import (
+    MEMBER_ACTIONS,
+    POST_ACTIONS,
+    THREAD_ACTIONS,
+    Moderator,
+    check_action,
+    check_admin,
+    check_member,
+    member_actions,
+    post_actions,
+    thread_actions,
+)
+from moderation.sanitize import RENDERER_VERSION, SanitizerError, render_markdown
+
+Req = Request[Any, Any, Any]
+
+REASON_MIN, REASON_MAX = 3, 500
+NOTE_MAX = 1000
+SUSPENSION_DAYS = (1, 3, 7, 30)
+
+FLAG_REASONS: dict[str, str] = {
+    FlagReason.DANGER.value: N_("Quelqu'un est peut-être en danger"),
+    FlagReason.HARASSMENT.value: N_("Harcèlement ou propos blessants"),
+    FlagReason.PERSONAL_INFO.value: N_("Informations personnelles (nom, adresse, téléphone…)"),
+    FlagReason.DANGEROUS_CONTENT.value: N_("Contenu dangereux (méthodes, doses…)"),
+    FlagReason.SPAM.value: N_("Publicité ou spam"),
+    FlagReason.MISINFORMATION.value: N_("Fausse information sur la santé"),
+    FlagReason.OTHER.value: N_("Autre raison (précise-la)"),
+}
+
+NOTE_REQUIRED = N_("Dis-nous en quelques mots ce qui ne va pas : ça aide l'équipe de "
+                   "modération à comprendre.")
+REASON_CHOICE = N_("Choisis une raison dans la liste.")
+ALREADY_FLAGGED = N_("Tu as déjà signalé ce message : l'équipe de modération va le regarder.")
+RENDER_FAILED = N_("Ce texte n'a pas pu être mis en forme. Simplifie la mise en forme et "
+                   "réessaie.")
+NO_SUCH_SPACE = N_("Choisis un espace dans la liste.")
+NO_SUCH_MEMBER = N_("Aucun membre ne porte ce pseudonyme.")
+SLUG_FORMAT = N_("Des lettres minuscules, des chiffres et des tirets (par exemple "
+                 "« anxiete »), 2 à 64 caractères.")
+SLUG_TAKEN = N_("Un autre espace utilise déjà cette adresse.")
+NUMBER_FORMAT = N_("Un nombre entre 0 et 100.")
+APPEAL_DONE = N_("Tu as déjà contesté cette décision : une autre personne de l'équipe va "
+                 "la relire.")
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
+
+
+def _reason(values: dict[str, str], errors: FormErrors, field: str = "reason") -> str:
+    text, error = clean_text(values.get(field), min_length=REASON_MIN, max_length=REASON_MAX,
+                             multiline=False)
+    if error:
+        errors[field] = error
+    return text
+
+
+async def _moderator(request: Req, db: AsyncSession) -> Moderator:
+    return await mq.get_moderator(db, viewer_of(request))
+
+
+# -- flags ---------------------------------------------------------------------------------
+
+async def _flaggable_post(request: Req, db: AsyncSession, post_id: int) -> tuple[Member, Post]:
+    viewer = viewer_of(request)
+    post_obj = await queries.get_post_or_404(db, viewer, post_id)
+    member = check_member(viewer)
+    if post_obj.status != PostStatus.VISIBLE or post_obj.author_id == member.id:
+        raise PermissionDeniedException()
+    return member, post_obj
+
+
+def _flag_page(request: Req, post_obj: Post, values: dict[str, str], errors: FormErrors,
+               status: int = 200, done: bool = False) -> Template:
+    name = "flag/partial.html" if is_htmx(request) else "flag/index.html"
+    return Template(template_name=name, status_code=status, headers=VARY, context={
+        "post": post_obj, "thread": post_obj.thread, "reasons": FLAG_REASONS,
+        "values": values, "errors": errors, "done": done,
+    })
+
+
+@get("/p/{post_id:int}/flag", name="flag_form")
+async def flag_form(request: Req, db: Db, post_id: FromPath[int]) -> Template:
+    _, post_obj = await _flaggable_post(request, db, post_id)
+    return _flag_page(request, post_obj, {}, FormErrors())
+
+
+@post("/p/{post_id:int}/flag", name="flag_post")
+async def flag_post(request: Req, db: Db, post_id: FromPath[int]) -> Template:
+    values = await read_form(request)
+    member, post_obj = await _flaggable_post(request, db, post_id)
+    errors = FormErrors()
+    reason = values.get("reason", "")
+    if reason not in FLAG_REASONS:
+        errors["reason"] = FieldError(REASON_CHOICE)
+    note = (values.get("note") or "").strip()
+    if note or reason == FlagReason.OTHER.value:
+        note, error = clean_text(note, min_length=3, max_length=NOTE_MAX, multiline=True)
+        if error:
+            errors["note"] = FieldError(NOTE_REQUIRED) if not note else error
+    if errors:
+        return _flag_page(request, post_obj, values, errors, status=422)
+    flag = await ma.do_flag_post(db, post_obj, flagger=member, reason=reason, note=note)
+    if flag is None:
+        errors["reason"] = FieldError(ALREADY_FLAGGED)
+        return _flag_page(request, post_obj, values, errors, status=409)
+    await commit(db)
+    return _flag_page(request, post_obj, {}, FormErrors(), done=True)
+
+
+# -- the queue and one item ----------------------------------------------------------------
+
+@get("/mod", name="mod_queue")
+async def mod_queue(request: Req, db: Db) -> Template:
+    mod = await _moderator(request, db)
+    items = await mq.queue(db, mod)
+    return Template(template_name="mod/queue/index.html", context={
+        "mod": mod, "items": items, "on_duty": await mq.on_duty(db, mod),
+        "me_on_duty": await mq.is_on_duty(db, mod.member),
+        "actions_for": lambda item: post_actions(mod, item.post),
+    })
+
+
+async def _mod_post(db: AsyncSession, mod: Moderator, post_id: int) -> Post:
+    post_obj = await mq.get_post(db, post_id)
+    if post_obj is None or not mod.moderates(post_obj.thread.space_id):
+        raise NotFoundException()
+    return post_obj
+
+
+async def _item_page(db: AsyncSession, mod: Moderator, post_obj: Post, *,
+                     values: dict[str, str] | None = None, errors: FormErrors | None = None,
+                     action: str = "", status: int = 200) -> Template:
+    item = await mq.queue_item(db, post_obj)
+    choice, free = content_warnings.form_values(post_obj.content_warning)
+    return Template(template_name="mod/item/index.html", status_code=status, context={
+        "mod": mod, "item": item, "post": post_obj, "thread": post_obj.thread,
+        "space": post_obj.thread.space, "allowed": post_actions(mod, post_obj),
+        "thread_allowed": thread_actions(mod, post_obj.thread),
+        "values": values or {"body": post_obj.source, "content_warning": choice,
+                             "content_warning_label": free},
+        "errors": errors or FormErrors(), "failed_action": action,
+        "warning_presets": content_warnings.PRESETS, "kind_labels": KIND_LABELS,
+        "spaces": await mq.all_spaces(db),
+        "rules": _rules(post_obj.thread.space),
+    })
+
+
+def _rules(space: Space) -> list[str]:
+    return [line.strip() for line in space.charter.splitlines() if line.strip()]
+
+
+@get("/mod/posts/{post_id:int}", name="mod_item")
+async def mod_item(request: Req, db: Db, post_id: FromPath[int]) -> Template:
+    mod = await _moderator(request, db)
+    return await _item_page(db, mod, await _mod_post(db, mod, post_id))
+
+
+def _edit_verdict(body: str, errors: FormErrors) -> Verdict | None:
+    try:
+        return Verdict(html=render_markdown(body), renderer_version=RENDERER_VERSION)
+    except SanitizerError:
+        errors["body"] = FieldError(RENDER_FAILED)
+        return None
+
+
+POST_DO = {
+    "approve": ma.do_approve_post, "hide": ma.do_hide_post, "restore": ma.do_restore_post,
+    "remove": ma.do_remove_post,
+}
+
+
+@post("/mod/posts/{post_id:int}/{action:str}", name="mod_post_action")
+async def mod_post_action(request: Req, db: Db, post_id: FromPath[int],
+                          action: FromPath[str]) -> Response[Any]:
+    values = await read_form(request)
+    mod = await _moderator(request, db)
+    post_obj = await _mod_post(db, mod, post_id)
+    if action in ("claim", "release"):
+        return await _claim(request, db, mod, post_obj, action)
+    if action not in POST_ACTIONS:
+        raise NotFoundException()
+    check_action(post_actions(mod, post_obj), action, visible=True)
+    errors = FormErrors()
+    reason = _reason(values, errors)
+    if action == "edit":
+        return await _edit(request, db, mod, post_obj, values, errors, reason)
+    if errors:
+        return await _item_page(db, mod, post_obj, errors=errors, action=action, status=422)
+    await POST_DO[action](db, post_obj, actor=mod.member, reason=reason)
+    await commit(db)
+    return see_other(request, f"/mod/posts/{post_obj.id}")
+
+
+async def _edit(request: Req, db: AsyncSession, mod: Moderator, post_obj: Post,
+                values: dict[str, str], errors: FormErrors, reason: str) -> Response[Any]:
+    body, body_error = clean_text(values.get("body"), min_length=1, max_length=20_000,
+                                  multiline=True)
+    if body_error:
+        errors["body"] = body_error
+    choice = values.get("content_warning", "")
+    if choice not in (*content_warnings.PRESETS, content_warnings.OTHER, ""):
+        choice = ""
+    warning = content_warnings.stored_value(choice, values.get("content_warning_label", ""))
+    verdict = None if errors else _edit_verdict(body, errors)
+    if verdict is None:
+        return await _item_page(db, mod, post_obj, values=values, errors=errors,
+                                action="edit", status=422)
+    await ma.do_moderator_edit_post(db, post_obj, actor=mod.member, reason=reason,
+                                    source=body, verdict=verdict, content_warning=warning)
+    await commit(db)
+    return see_other(request, f"/mod/posts/{post_obj.id}")
+
+
+async def _claim(request: Req, db: AsyncSession, mod: Moderator, post_obj: Post,
+                 action: str) -> Response[Any]:
+    if action == "claim":
+        await ma.do_claim(db, post_obj, actor=mod.member)
+    else:
+        await ma.do_release_claim(db, post_obj, actor=mod.member)
+    await commit(db)
+    return see_other(request, f"/mod/posts/{post_obj.id}")
+
+
+@post("/mod/flags/{flag_id:int}/dismiss", name="mod_dismiss_flags")
+async def mod_dismiss_flags(request: Req, db: Db, flag_id: FromPath[int]) -> Response[Any]:
+    values = await read_form(request)
+    mod = await _moderator(request, db)
+    flag = await mq.get_flag(db, flag_id)
+    if flag is None or not mod.moderates(flag.post.thread.space_id):
+        raise NotFoundException()
+    if flag.post.author_id == mod.member.id or flag.resolved_at is not None:
+        raise PermissionDeniedException()
+    errors = FormErrors()
+    reason = _reason(values, errors)
+    if errors:
+        return await _item_page(db, mod, flag.post, errors=errors, action="dismiss",
+                                status=422)
+    await ma.do_dismiss_flags(db, flag.post, actor=mod.member, reason=reason)
+    await commit(db)
+    return see_other(request, f"/mod/posts/{flag.post_id}")
+
+
+# -- threads -------------------------------------------------------------------------------
+
+THREAD_DO = {
+    "lock": ma.do_lock_thread, "unlock": ma.do_unlock_thread, "pin": ma.do_pin_thread,
+    "unpin": ma.do_unpin_thread,
+}
+
+
+@post("/mod/threads/{thread_id:int}/{action:str}", name="mod_thread_action")
+async def mod_thread_action(request: Req, db: Db, thread_id: FromPath[int],
+                            action: FromPath[str]) -> Response[Any]:
+    values = await read_form(request)
+    mod = await _moderator(request, db)
+    thread = await mq.get_thread(db, thread_id)
+    if thread is None or action not in THREAD_ACTIONS:
+        raise NotFoundException()
+    check_action(thread_actions(mod, thread), action, visible=mod.moderates(thread.space_id))
+    errors = FormErrors()
+    reason = _reason(values, errors)
+    target = None
+    if action == "move":
+        target = next((s for s in await mq.all_spaces(db)
+                       if str(s.id) == values.get("space") and not s.archived), None)
+        if target is None or not mod.moderates(target.id):
+            errors["space"] = FieldError(NO_SUCH_SPACE)
+    if errors:
+        return Template(template_name="mod/thread/index.html", status_code=422, context={
+            "thread": thread, "errors": errors, "values": values, "action": action,
+        })
+    if action == "move" and target is not None:
+        await ma.do_move_thread(db, thread, actor=mod.member, reason=reason, to=target)
+    else:
+        await THREAD_DO[action](db, thread, actor=mod.member, reason=reason)
+    await commit(db)
+    return see_other(request, f"/t/{thread.id}")
+
+
+# -- members -------------------------------------------------------------------------------
+
+async def _mod_member(db: AsyncSession, mod: Moderator, member_id: int
+                      ) -> tuple[Member, frozenset[str]]:
+    member = await mq.get_member(db, member_id)
+    if member is None or not await mq.member_in_scope(db, mod, member):
+        raise NotFoundException()
+    return member, member_actions(mod, member, in_scope=True)
+
+
+async def _member_page(db: AsyncSession, mod: Moderator, member: Member,
+                       allowed: frozenset[str], *, values: dict[str, str] | None = None,
+                       errors: FormErrors | None = None, status: int = 200) -> Template:
+    history = await mq.moderation_log(db, mod, mq.LogFilter(member=member.pseudonym))
+    return Template(template_name="mod/member/index.html", status_code=status, context={
+        "member": member, "allowed": allowed, "history": history, "kind_labels": KIND_LABELS,
+        "values": values or {}, "errors": errors or FormErrors(), "days": SUSPENSION_DAYS,
+    })
+
+
+@get("/mod/members/{member_id:int}", name="mod_member")
+async def mod_member(request: Req, db: Db, member_id: FromPath[int]) -> Template:
+    mod = await _moderator(request, db)
+    member, allowed = await _mod_member(db, mod, member_id)
+    return await _member_page(db, mod, member, allowed)
+
+
+@post("/mod/members/{member_id:int}/{action:str}", name="mod_member_action")
+async def mod_member_action(request: Req, db: Db, member_id: FromPath[int],
+                            action: FromPath[str]) -> Response[Any]:
+    values = await read_form(request)
+    mod = await _moderator(request, db)
+    if action not in MEMBER_ACTIONS:
+        raise NotFoundException()
+    member, allowed = await _mod_member(db, mod, member_id)
+    check_action(allowed, action, visible=True)
+    errors = FormErrors()
+    reason = _reason(values, errors)
+    days = int(values["days"]) if values.get("days", "").isdigit() else 0
+    if action == "suspend" and days not in SUSPENSION_DAYS:
+        errors["days"] = FieldError(REASON_CHOICE)
+    if errors:
+        return await _member_page(db, mod, member, allowed, values=values, errors=errors,
+                                  status=422)
+    if action == "warn":
+        await ma.do_warn_member(db, member, actor=mod.member, reason=reason)
+    elif action == "suspend":
+        await ma.do_suspend_member(db, member, actor=mod.member, reason=reason, days=days)
+    elif action == "ban":
+        await ma.do_ban_member(db, member, actor=mod.member, reason=reason)
+    else:
+        await ma.do_lift_restriction(db, member, actor=mod.member, reason=reason)
+    await commit(db)
+    return see_other(request, f"/mod/members/{member.id}")
+
+
+# -- the log and the public counts ---------------------------------------------------------
+
+def _int_or_none(raw: str | None) -> int | None:
+    return int(raw) if raw and raw.isdigit() else None
+
+
+@get("/mod/log", name="mod_log")
+async def mod_log(request: Req, db: Db, space: FromQuery[str | None] = None,
+                  kind: FromQuery[str | None] = None,
+                  member: FromQuery[str | None] = None) -> Template:
+    mod = await _moderator(request, db)
+    filters = mq.LogFilter(space_id=_int_or_none(space), kind=_int_or_none(kind),
+                           member=(member or "").strip()[:32])
+    return Template(template_name="mod/log/index.html", context={
+        "entries": await mq.moderation_log(db, mod, filters), "filters": filters,
+        "kind_labels": KIND_LABELS, "spaces": await mq.spaces_by_id(db), "mod": mod,
+    })
+
+
+@get("/moderation", name="moderation_public")
+async def moderation_public(db: Db) -> Template:
+    return Template(template_name="mod/public/index.html", context={
+        "rows": await mq.public_counts(db), "kind_labels": KIND_LABELS,
+        "spaces": await mq.spaces_by_id(db),
+    })
+
+
+# -- appeals -------------------------------------------------------------------------------
+
+async def _appealable(request: Req, db: AsyncSession, post_id: int):  # noqa: ANN202
+    viewer = viewer_of(request)
+    post_obj = await queries.get_post_or_404(db, viewer, post_id)
+    member = check_member(viewer)
+    if post_obj.author_id != member.id:
+        raise NotFoundException()
+    action = await mq.action_for_appeal(db, post_obj.id)
+    if action is None or post_obj.status not in (PostStatus.HIDDEN, PostStatus.REMOVED):
+        raise NotFoundException()
+    return member, post_obj, action
+
+
+def _appeal_page(post_obj: Post, action: Any, appeal: Any, values: dict[str, str],
+                 errors: FormErrors, status: int = 200) -> Template:
+    return Template(template_name="mod/appeal/index.html", status_code=status, context={
+        "post": post_obj, "thread": post_obj.thread, "action": action, "appeal": appeal,
+        "values": values, "errors": errors,
+    })
+
+
+@get("/p/{post_id:int}/appeal", name="appeal_form")
+async def appeal_form(request: Req, db: Db, post_id: FromPath[int]) -> Template:
+    _, post_obj, action = await _appealable(request, db, post_id)
+    appeal = await mq.appeal_for(db, action.id)
+    return _appeal_page(post_obj, action, appeal, {}, FormErrors())
+
+
+@post("/p/{post_id:int}/appeal", name="appeal_post")
+async def appeal_post(request: Req, db: Db, post_id: FromPath[int]) -> Response[Any]:
+    values = await read_form(request)
+    member, post_obj, action = await _appealable(request, db, post_id)
+    errors = FormErrors()
+    message, error = clean_text(values.get("message"), min_length=3, max_length=NOTE_MAX,
+                                multiline=True)
+    if error:
+        errors["message"] = error
+    appeal = None if errors else await ma.do_appeal(db, action, member=member,
+                                                    message=message)
+    if appeal is None:
+        if not errors:
+            errors["message"] = FieldError(APPEAL_DONE)
+        return _appeal_page(post_obj, action, await mq.appeal_for(db, action.id), values,
+                            errors, status=422)
+    await commit(db)
+    return see_other(request, f"/p/{post_obj.id}/appeal")
+
+
+@post("/mod/appeals/{appeal_id:int}/{decision:str}", name="mod_appeal_decision")
+async def mod_appeal_decision(request: Req, db: Db, appeal_id: FromPath[int],
+                              decision: FromPath[str]) -> Response[Any]:
+    values = await read_form(request)
+    mod = await _moderator(request, db)
+    appeal = await mq.get_appeal(db, appeal_id)
+    if appeal is None or decision not in ("grant", "deny") or appeal.action.target_post_id is None:
+        raise NotFoundException()
+    post_obj = await _mod_post(db, mod, appeal.action.target_post_id)
+    if appeal.action.actor_id == mod.member.id or appeal.decided_at is not None:
+        raise PermissionDeniedException()
+    errors = FormErrors()
+    reason = _reason(values, errors)
+    if errors:
+        return await _item_page(db, mod, post_obj, errors=errors, action="appeal", status=422)
+    await ma.do_decide_appeal(db, appeal, post_obj, actor=mod.member, reason=reason,
+                              grant=decision == "grant")
+    await commit(db)
+    return see_other(request, f"/mod/posts/{post_obj.id}")
+
+
+@post("/mod/duty", name="mod_duty")
+async def mod_duty(request: Req, db: Db) -> Response[Any]:
+    values = await read_form(request)
+    mod = await _moderator(request, db)
+    await ma.do_set_on_duty(db, mod.member, values.get("on_duty") == "1")
+    await commit(db)
+    return see_other(request, "/mod")
+
+
+# -- admin: spaces and their moderators ----------------------------------------------------
+
+def _space_values(values: dict[str, str], errors: FormErrors) -> dict[str, object]:
+    name, error = clean_text(values.get("name"), min_length=2, max_length=80, multiline=False)
+    if error:
+        errors["name"] = error
+    slug = (values.get("slug") or "").strip()
+    if not _SLUG.match(slug):
+        errors["slug"] = FieldError(SLUG_FORMAT)
+    parsed: dict[str, object] = {
+        "name": name, "slug": slug,
+        "description": (values.get("description") or "").strip()[:2000],
+        "charter": (values.get("charter") or "").replace("\r\n", "\n").strip()[:5000],
+        "visibility": Visibility.MEMBERS if values.get("visibility") == "members"
+        else Visibility.PUBLIC,
+        "archived": values.get("archived") == "1",
+    }
+    for field in ("position", "premoderated_posts", "auto_hide_flags"):
+        raw = (values.get(field) or "0").strip()
+        if not raw.isdigit() or int(raw) > 100:
+            errors[field] = FieldError(NUMBER_FORMAT)
+        else:
+            parsed[field] = int(raw)
+    return parsed
+
+
+def _admin_page(spaces: list[Space], moderators: dict[int, list[Any]],
+                values: dict[str, str], errors: FormErrors, status: int = 200) -> Template:
+    return Template(template_name="admin/spaces/index.html", status_code=status, context={
+        "spaces": spaces, "moderators": moderators, "values": values, "errors": errors,
+    })
+
+
+@get("/admin", name="admin_spaces")
+async def admin_spaces(request: Req, db: Db) -> Template:
+    check_admin(viewer_of(request))
+    return _admin_page(await mq.all_spaces(db), await mq.moderators_by_space(db),
+                       {"premoderated_posts": "0", "auto_hide_flags": "3", "position": "0"},
+                       FormErrors())
+
+
+async def _slug_taken(db: AsyncSession, slug: str, space_id: int | None) -> bool:
+    return any(s.slug == slug and s.id != space_id for s in await mq.all_spaces(db))
+
+
+@post("/admin/spaces", name="admin_create_space")
+async def admin_create_space(request: Req, db: Db) -> Response[Any]:
+    values = await read_form(request)
+    admin = check_admin(viewer_of(request))
+    errors = FormErrors()
+    parsed = _space_values(values, errors)
+    if not errors and await _slug_taken(db, str(parsed["slug"]), None):
+        errors["slug"] = FieldError(SLUG_TAKEN)
+    if errors:
+        return _admin_page(await mq.all_spaces(db), await mq.moderators_by_space(db), values,
+                           errors, status=422)
+    space = await ma.do_create_space(db, actor=admin, reason="admin", values=parsed)
+    await commit(db)
+    return see_other(request, f"/admin/spaces/{space.id}")
+
+
+def _space_page(space: Space, moderators: list[Any], values: dict[str, str],
+                errors: FormErrors, status: int = 200) -> Template:
+    return Template(template_name="admin/space/index.html", status_code=status, context={
+        "space": space, "moderators": moderators, "values": values, "errors": errors,
+    })
+
+
+def _form_of(space: Space) -> dict[str, str]:
+    return {"name": space.name, "slug": space.slug, "description": space.description,
+            "charter": space.charter, "visibility": space.visibility.value,
+            "archived": "1" if space.archived else "", "position": str(space.position),
+            "premoderated_posts": str(space.premoderated_posts),
+            "auto_hide_flags": str(space.auto_hide_flags)}
+
+
+@get("/admin/spaces/{space_id:int}", name="admin_space")
+async def admin_space(request: Req, db: Db, space_id: FromPath[int]) -> Template:
+    check_admin(viewer_of(request))
+    space = await mq.get_space(db, space_id)
+    moderators = (await mq.moderators_by_space(db)).get(space.id, [])
+    return _space_page(space, moderators, _form_of(space), FormErrors())
+
+
+@post("/admin/spaces/{space_id:int}", name="admin_update_space")
+async def admin_update_space(request: Req, db: Db, space_id: FromPath[int]) -> Response[Any]:
+    values = await read_form(request)
+    admin = check_admin(viewer_of(request))
+    space = await mq.get_space(db, space_id)
+    errors = FormErrors()
+    parsed = _space_values(values, errors)
+    if not errors and await _slug_taken(db, str(parsed["slug"]), space.id):
+        errors["slug"] = FieldError(SLUG_TAKEN)
+    if errors:
+        moderators = (await mq.moderators_by_space(db)).get(space.id, [])
+        return _space_page(space, moderators, values, errors, status=422)
+    await ma.do_update_space(db, space, actor=admin, reason="admin", values=parsed)
+    await commit(db)
+    return see_other(request, f"/admin/spaces/{space.id}")
+
+
+@post("/admin/spaces/{space_id:int}/moderators", name="admin_add_moderator")
+async def admin_add_moderator(request: Req, db: Db, space_id: FromPath[int]) -> Response[Any]:
+    values = await read_form(request)
+    admin = check_admin(viewer_of(request))
+    space = await mq.get_space(db, space_id)
+    member = await mq.find_member(db, values.get("pseudonym", ""))
+    if member is None:
+        moderators = (await mq.moderators_by_space(db)).get(space.id, [])
+        errors = FormErrors(pseudonym=FieldError(NO_SUCH_MEMBER))
+        return _space_page(space, moderators, {**_form_of(space), **values}, errors,
+                           status=422)
+    await ma.do_add_moderator(db, space, member, actor=admin, reason="admin")
+    await commit(db)
+    return see_other(request, f"/admin/spaces/{space.id}")
+
+
+@post("/admin/spaces/{space_id:int}/moderators/{member_id:int}/remove",
+      name="admin_remove_moderator")
+async def admin_remove_moderator(request: Req, db: Db, space_id: FromPath[int],
+                                 member_id: FromPath[int]) -> Response[Any]:
+    admin = check_admin(viewer_of(request))
+    space = await mq.get_space(db, space_id)
+    member = await mq.get_member(db, member_id)
+    if member is None:
+        raise NotFoundException()
+    await ma.do_remove_moderator(db, space, member, actor=admin, reason="admin")
+    await commit(db)
+    return see_other(request, f"/admin/spaces/{space.id}")
+
+
+ROUTES = [
+    flag_form, flag_post, mod_queue, mod_item, mod_post_action, mod_dismiss_flags,
+    mod_thread_action, mod_member, mod_member_action, mod_log, moderation_public,
+    appeal_form, appeal_post, mod_appeal_decision, mod_duty, admin_spaces, admin_create_space,
+    admin_space, admin_update_space, admin_add_moderator, admin_remove_moderator,
+]
+"""Every moderation route, registered by ``forum.app``."""
+
+__all__ = ["ROUTES", "ActionKind"]

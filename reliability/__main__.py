@@ -1,0 +1,105 @@
+"""``python -m reliability``: run the load-and-fault scenarios and print their figures."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from forum.config import ROOT
+from reliability import scenarios
+from reliability.report import details, table
+from reliability.scenarios import Outcome, Run
+from reliability.seed import check_local
+
+SQLITE_SCENARIOS = ("storm", "double", "kill", "lock")
+POSTGRES_SCENARIOS = ("storm", "double", "kill", "pg-restart")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m reliability",
+        description="Start the real forum server on a fresh database, drive it with "
+                    "concurrent members under load and faults, check that nothing "
+                    "acknowledged was lost (C1-C6 of security.md §8), print the figures.",
+    )
+    parser.add_argument("--database", metavar="URL", default="",
+                        help="postgresql+asyncpg://…@127.0.0.1/DB (EMPTIED at each scenario); "
+                             "default: fresh SQLite files in --workdir")
+    parser.add_argument("--scenarios", default="",
+                        help="comma-separated, among storm,double,kill,lock (SQLite), "
+                             "pg-restart (PostgreSQL; restarts the machine's cluster); "
+                             "default: all for the database")
+    parser.add_argument("--short", action="store_true",
+                        help="the CI sizes: 10×20 replies, 20 keys×5, 3 kills, 4 s lock")
+    parser.add_argument("--members", type=int, help="storm: concurrent members (50)")
+    parser.add_argument("--replies", type=int, help="storm: replies per member (100)")
+    parser.add_argument("--keys", type=int, help="double submit: keys (200)")
+    parser.add_argument("--repeats", type=int, default=5, help="double submit: sends per key")
+    parser.add_argument("--kills", type=int, help="kill -9 iterations (20)")
+    parser.add_argument("--writers", type=int, help="kill / PG restart: writing members (20)")
+    parser.add_argument("--workdir", type=Path, help="where SQLite files and server logs go "
+                                                     "(default: a new dir under var/)")
+    return parser
+
+
+async def run_all(args: argparse.Namespace, run: Run, names: list[str]) -> list[Outcome]:
+    short = args.short
+    outcomes = []
+    for name in names:
+        print(f"… {name}", flush=True)
+        if name == "storm":
+            outcome = await scenarios.storm(run, members=args.members or (10 if short else 50),
+                                            replies=args.replies or (20 if short else 100))
+        elif name == "double":
+            outcome = await scenarios.double_submit(run, keys=args.keys or (20 if short else 200),
+                                                    repeats=args.repeats)
+        elif name == "kill":
+            outcome = await scenarios.kill(
+                run, iterations=args.kills or (3 if short else 20),
+                writers=args.writers or (5 if short else 20),
+                window=(0.5, 2.0) if short else (1.0, 10.0))
+        elif name == "lock":
+            outcome = await scenarios.lock_held(run, hold=4.0 if short else 8.0)
+        elif name == "pg-restart":
+            outcome = await scenarios.postgres_restart(
+                run, writers=args.writers or 20, duration=20.0 if short else 45.0)
+        else:
+            raise SystemExit(f"reliability: unknown scenario {name!r}")
+        print(details(outcome), flush=True)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    postgres = args.database or None
+    if postgres:
+        if not postgres.startswith("postgresql+asyncpg://"):
+            raise SystemExit("reliability: --database takes a postgresql+asyncpg:// URL")
+        check_local(postgres)
+    default = POSTGRES_SCENARIOS if postgres else SQLITE_SCENARIOS
+    names = [n.strip() for n in args.scenarios.split(",") if n.strip()] or list(default)
+    if "lock" in names and postgres:
+        raise SystemExit("reliability: the lock scenario is SQLite's")
+    if "pg-restart" in names and not postgres:
+        raise SystemExit("reliability: pg-restart needs --database postgresql+asyncpg://…")
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="reliability-", dir=ROOT / "var"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    outcomes = asyncio.run(run_all(args, Run(workdir, postgres), names))
+    print()
+    print(f"Database: {'PostgreSQL' if postgres else 'SQLite'}; Python "
+          f"{platform.python_version()}; {time.monotonic() - started:.0f} s; logs in {workdir}")
+    print(table(outcomes))
+    failed = [o.name for o in outcomes if not o.ok]
+    print("FAILED: " + ", ".join(failed) if failed else "All checks passed.")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

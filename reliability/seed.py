@@ -1,0 +1,87 @@
+"""A fresh database with one space, one thread and N members already logged in.
+
+Members are created with the real actions (``do_signup``, ``do_start_session``), as §8 of the
+security plan asks ("sessions seeded directly in the store"): the harness measures posting,
+not argon2. The thread is opened with ``do_create_thread`` through the real content gate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+import forum.app  # noqa: F401 - every model registered on Base.metadata
+from forum import actions, pseudonyms
+from forum.db import Base, Database
+from forum.models import Member, Space, Visibility
+from moderation.gate import ModerationGate
+
+SPACE_SLUG = "fiabilite"
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+NO_LOGIN = "!"  # noqa: S105 - not a hash: these members never log in, they get a session
+"""Stands for the password and recovery hashes: no password can match it."""
+
+
+@dataclass(frozen=True)
+class Seeded:
+    space_slug: str
+    thread_id: int
+    members: list[tuple[int, str]]
+    """(member id, session token) of each virtual member."""
+
+
+def check_local(url: str) -> None:
+    """The harness empties the database it is given: only ever one on this machine."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" and parsed.host not in LOCAL_HOSTS:
+        raise SystemExit("reliability: the database must be on 127.0.0.1 (it gets emptied)")
+
+
+async def reset_schema(url: str) -> None:
+    """An empty schema with every table (like the test suite: create_all from the models)."""
+    check_local(url)
+    database = Database(url, pool=False)
+    try:
+        async with database.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+                await connection.execute(text("CREATE SCHEMA public"))
+            await connection.run_sync(Base.metadata.create_all)
+    finally:
+        await database.dispose()
+
+
+async def seed(url: str, members: int, *, prefix: str = "Pair") -> Seeded:
+    await reset_schema(url)
+    database = Database(url, pool=False)
+    gate = ModerationGate()
+    try:
+        async with database.writing() as session:
+            space = Space(slug=SPACE_SLUG, name="Fiabilité", description="Banc d'essai.",
+                          visibility=Visibility.PUBLIC)
+            session.add(space)
+            created: list[tuple[int, str]] = []
+            for index in range(members):
+                name = f"{prefix}_{index:03d}"
+                member = await actions.do_signup(
+                    session, pseudonym=name, pseudonym_key=pseudonyms.uniqueness_key(name),
+                    password_hash=NO_LOGIN, recovery_hash=NO_LOGIN,
+                    locale="fr", region="FR",
+                )
+                token = await actions.do_start_session(session, member,
+                                                       lifetime=timedelta(days=1))
+                created.append((member.id, token))
+            first = await session.get(Member, created[0][0])
+            body = "Un fil pour tenir ensemble, un message après l'autre."
+            verdict = await gate.review(session, body, author=first, space=space)
+            posted = await actions.do_create_thread(
+                session, space=space, author=first, title="Le fil très fréquenté",
+                source=body, verdict=verdict,
+            )
+            thread_id = posted.post.thread_id
+    finally:
+        await database.dispose()
+    return Seeded(space_slug=SPACE_SLUG, thread_id=thread_id, members=created)

@@ -1,0 +1,107 @@
+"""``make screenshots``: every page at 1280 px and 375 px, light and dark, into docs/screenshots/.
+
+Run as ``python -m tests.browser.screenshots``. It starts its own server on a fresh demo
+database (see :mod:`tests.browser.live`), signs a member up through the real form, and saves
+full-page PNGs named ``<page>-<desktop|mobile>-<light|dark>.png``. Nothing is fetched from
+anywhere but 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.browser.flows import MEMBERS_ONLY_SLUG, public_thread_url, sign_up
+from tests.browser.live import CHROMIUM, ROOT, launch_chromium, live_server
+
+OUTPUT = ROOT / "docs" / "screenshots"
+WIDTHS = {"desktop": (1280, 900), "mobile": (375, 812)}
+SCHEMES = ("light", "dark")
+MEMBER_NAMES = {("desktop", "light"): "Luciole", ("desktop", "dark"): "Mésange",
+                ("mobile", "light"): "Hérisson", ("mobile", "dark"): "Castor"}
+
+VISITOR_PAGES: dict[str, str] = {
+    "home": "/",
+    "space": "/s/anxiete",
+    "members-only-space": f"/s/{MEMBERS_ONLY_SLUG}",
+    "signup": "/signup",
+    "login": "/login",
+    "help-fr": "/help?region=FR",
+    "help-ca-qc": "/help?region=CA-QC",
+    "charter": "/charter",
+    "not-found": "/cette-page-n-existe-pas",
+}
+
+
+def _shoot(page: Any, name: str, width: str, scheme: str) -> Path:
+    path = OUTPUT / f"{name}-{width}-{scheme}.png"
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(path), full_page=True, animations="disabled", caret="initial")
+    return path
+
+
+def _visitor_pages(page: Any, shoot: Callable[[str], Path]) -> None:
+    for name, url in VISITOR_PAGES.items():
+        page.goto(url)
+        shoot(name)
+    page.goto(public_thread_url(page))
+    shoot("thread")
+
+
+def _member_pages(page: Any, shoot: Callable[[str], Path], pseudonym: str) -> None:
+    sign_up(page, pseudonym)
+    shoot("recovery-code")
+    page.goto("/s/anxiete/new")
+    shoot("new-thread")
+    page.goto(public_thread_url(page))
+    page.evaluate("document.getElementById('reply-body').removeAttribute('required')")
+    page.click("#reply-form button[type=submit]")
+    page.wait_for_selector("#reply-form .field-error")
+    page.evaluate("document.activeElement.blur()")
+    shoot("reply-error")
+
+
+def take_all(browser: Any, base_url: str) -> list[Path]:
+    taken: list[Path] = []
+    for width, (pixels, height) in WIDTHS.items():
+        for scheme in SCHEMES:
+            def shoot(name: str, _w: str = width, _s: str = scheme) -> Path:
+                taken.append(_shoot(page, name, _w, _s))
+                return taken[-1]
+
+            for member in (False, True):
+                context = browser.new_context(
+                    base_url=base_url, locale="fr-FR", color_scheme=scheme,
+                    viewport={"width": pixels, "height": height},
+                    device_scale_factor=1, reduced_motion="reduce",
+                )
+                page = context.new_page()
+                try:
+                    if member:
+                        _member_pages(page, shoot, MEMBER_NAMES[(width, scheme)])
+                    else:
+                        _visitor_pages(page, shoot)
+                finally:
+                    context.close()
+    return taken
+
+
+def main() -> int:
+    if not CHROMIUM.exists():
+        print("Screenshots need /usr/bin/chromium (apt-get install chromium).")
+        return 1
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as workdir, live_server(Path(workdir)) as base_url, \
+            launch_chromium() as browser:
+        taken = take_all(browser, base_url)
+    for path in taken:
+        print(path.relative_to(ROOT))
+    print(f"{len(taken)} screenshots in {OUTPUT.relative_to(ROOT)}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

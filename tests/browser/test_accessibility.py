@@ -1,0 +1,106 @@
+"""axe-core on every page, in the light and the dark theme; small screens and large text.
+
+axe-core 4.14.1 (npm, MPL-2.0) is vendored in ``tests/browser/vendor/`` and injected into the
+page by the test only: the forum never serves it. Any WCAG 2.1 A/AA violation of serious or
+critical impact fails, with the rule, its impact and the elements it names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browser.flows import MEMBERS_ONLY_SLUG, public_thread_url, sign_up
+from tests.browser.live import axe_source
+
+pytestmark = pytest.mark.browser
+
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+BLOCKING = {"serious", "critical"}
+VISITOR_PAGES = [
+    "/", "/s/anxiete", f"/s/{MEMBERS_ONLY_SLUG}", "/help", "/help?region=CA-QC", "/signup",
+    "/login", "/recover", "/charter", "/privacy", "/cette-page-n-existe-pas",
+]
+AXE_RUN = """async (tags) => {
+  const result = await axe.run(document, {runOnly: {type: 'tag', values: tags},
+                                          resultTypes: ['violations']});
+  return result.violations.map(v => ({id: v.id, impact: v.impact,
+                                      targets: v.nodes.map(n => n.target.join(' '))}));
+}"""
+
+
+def axe_violations(page: Any) -> list[str]:
+    """The blocking violations on the page as it is now, one readable line each."""
+    page.add_script_tag(content=axe_source())
+    found = page.evaluate(AXE_RUN, WCAG_TAGS)
+    return [f"{page.url} {v['id']} ({v['impact']}): {v['targets'][:5]}"
+            for v in found if v["impact"] in BLOCKING]
+
+
+@pytest.fixture(params=["light", "dark"])
+def scheme_page(request: pytest.FixtureRequest, axe_page: Any) -> Any:
+    axe_page.emulate_media(color_scheme=request.param)
+    return axe_page
+
+
+def test_every_visitor_page_passes_axe(scheme_page: Any) -> None:
+    page = scheme_page
+    problems: list[str] = []
+    for url in [*VISITOR_PAGES, public_thread_url(page)]:
+        page.goto(url)
+        problems += axe_violations(page)
+    assert problems == [], "\n".join(problems)
+
+
+def test_every_member_page_passes_axe(scheme_page: Any) -> None:
+    page = scheme_page
+    sign_up(page)
+    problems = axe_violations(page)  # the recovery code page
+    thread_url = public_thread_url(page)
+    for url in ["/s/anxiete/new", "/settings", thread_url]:
+        page.goto(url)
+        problems += axe_violations(page)
+    # The reply error, as htmx swaps it into the thread.
+    page.evaluate("document.getElementById('reply-body').removeAttribute('required')")
+    page.click("#reply-form button[type=submit]")
+    page.wait_for_selector("#reply-form .field-error")
+    problems += axe_violations(page)
+    assert problems == [], "\n".join(problems)
+
+
+def _horizontal_overflow(page: Any) -> int:
+    return int(page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    ))
+
+
+@pytest.mark.parametrize("url", ["/", "/s/anxiete", "/help", "/signup", "/charter"])
+def test_pages_fit_320_pixels_without_horizontal_scrolling(page: Any, url: str) -> None:
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.goto(url)
+    assert _horizontal_overflow(page) <= 0
+
+
+def test_a_thread_and_its_composer_fit_320_pixels(page: Any) -> None:
+    sign_up(page)
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.goto(public_thread_url(page))
+    assert _horizontal_overflow(page) <= 0
+
+
+@pytest.mark.parametrize("url", ["/", "/help", "/signup"])
+def test_text_at_200_percent_stays_readable_without_horizontal_scrolling(
+    page: Any, url: str,
+) -> None:
+    page.set_viewport_size({"width": 640, "height": 800})
+    page.goto(url)
+    page.evaluate("document.documentElement.style.fontSize = '200%'")
+    assert _horizontal_overflow(page) <= 0
+    # Nothing is cut: no element clips its text away.
+    clipped = page.evaluate("""() => [...document.querySelectorAll('main *, header *')]
+        .filter(el => !el.closest('.visually-hidden, .skip-link'))
+        .filter(el => { const s = getComputedStyle(el);
+                        return s.overflow === 'hidden' && el.scrollWidth > el.clientWidth + 1; })
+        .map(el => el.className || el.tagName)""")
+    assert clipped == []

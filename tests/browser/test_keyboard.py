@@ -1,0 +1,54 @@
+"""Keyboard only: the skip link first, the help link early, and a reply written and sent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browser.flows import focused_id, public_thread_url, sign_up, tab_until
+
+pytestmark = pytest.mark.browser
+
+FOCUSED_CLASS = "document.activeElement.className"
+
+
+def test_the_first_tab_reaches_the_skip_link_which_moves_to_the_content(page: Any) -> None:
+    page.goto("/")
+    page.keyboard.press("Tab")
+    assert "skip-link" in page.evaluate(FOCUSED_CLASS)
+    assert page.locator(".skip-link").is_visible(), "the focused skip link must be seen"
+
+    page.keyboard.press("Enter")
+    assert focused_id(page) == "main"
+
+
+def test_the_help_link_is_among_the_first_three_stops(page: Any) -> None:
+    page.goto("/s/anxiete")
+    stops = tab_until(page, "el.classList.contains('help-link')", limit=3)
+    assert stops <= 3
+    assert page.evaluate("document.activeElement.getAttribute('href')") == "/help"
+
+
+def test_focus_is_visible_on_links_and_buttons(page: Any) -> None:
+    page.goto("/")
+    tab_until(page, "el.classList.contains('help-link')", limit=3)
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    width = page.evaluate("parseFloat(getComputedStyle(document.activeElement).outlineWidth)")
+    assert outline != "none" and width >= 2
+
+
+def test_a_reply_is_written_and_sent_with_the_keyboard_only(page: Any) -> None:
+    sign_up(page)
+    page.goto(public_thread_url(page))
+    page.evaluate("window.__marker = 1")
+
+    tab_until(page, "el.id === 'reply-body'", limit=200)
+    page.keyboard.type("Écrit au clavier, sans souris.")
+    tab_until(page, "el.matches('#reply-form button[type=submit]')", limit=10)
+    page.keyboard.press("Enter")
+    page.wait_for_function("/^post-\\d+$/.test(document.activeElement.id)")
+
+    new_id = focused_id(page)
+    assert "sans souris" in page.inner_text(f"#{new_id}")
+    assert page.evaluate("window.__marker") == 1

@@ -1,0 +1,114 @@
+"""Blocking a member: their posts fold away for you, their mentions stay silent, they never know."""
+
+from __future__ import annotations
+
+import re
+
+from litestar import Litestar
+
+from tests.browsing import Browser, Page, another_browser
+
+
+def post_id_of(result: Page) -> int:
+    match = re.search(r"#post-(\d+)", result.response.headers["location"])
+    assert match
+    return int(match.group(1))
+
+
+async def block_from_post(browser: Browser, thread_id: int, post_id: int) -> Page:
+    page = await browser.get(f"/t/{thread_id}")
+    return await browser.submit(page.form(f"#post-{post_id} form.post__block"))
+
+
+async def test_blocking_from_a_post_folds_that_members_posts_away(
+    app: Litestar, browser: Browser, demo: None
+) -> None:
+    await browser.signup("Hirondelle")
+    async with another_browser(app) as other:
+        await other.signup("Corbeau")
+        post_id = post_id_of(await other.reply(1, "Un message que tu préfères ne pas lire."))
+        result = await block_from_post(browser, 1, post_id)
+        assert result.status == 303
+        assert result.response.headers["location"] == f"/p/{post_id}"
+        page = await browser.get("/t/1")
+        folded = page.one(f"#post-{post_id} details.post__blocked")
+        assert not folded.has_attr("open")
+        assert folded.select_one("summary").get_text() == "Message d'un membre que tu as bloqué"
+        assert "préfères ne pas lire" in folded.get_text()
+        assert not page.all(f"#post-{post_id} form.post__block")
+        others_posts = [p for p in page.all("article.post") if p["id"] != f"post-{post_id}"]
+        assert not any(p.select("details.post__blocked") for p in others_posts)
+        # Corbeau sees nothing of it, anywhere.
+        theirs = await other.get("/t/1")
+        assert not theirs.all("details.post__blocked")
+        assert "que tu as bloqué" not in theirs.text()
+        assert not (await other.get("/notifications")).all(".notification")
+
+
+async def test_the_block_list_is_in_the_settings_and_unblocking_unfolds(
+    app: Litestar, browser: Browser, demo: None
+) -> None:
+    await browser.signup("Hirondelle")
+    async with another_browser(app) as other:
+        await other.signup("Corbeau")
+        post_id = post_id_of(await other.reply(1, "Bonjour."))
+    await block_from_post(browser, 1, post_id)
+    settings = await browser.get("/notifications/settings")
+    assert "Corbeau" in settings.text("#blocked")
+    result = await browser.submit(settings.form("#blocked form"))
+    assert result.status == 303
+    assert "Corbeau" not in (await browser.get("/notifications/settings")).text("#blocked")
+    assert not (await browser.get("/t/1")).all("details.post__blocked")
+
+
+async def test_a_blocked_member_cannot_mention_you_nor_reach_you_by_replies(
+    app: Litestar, browser: Browser, demo: None
+) -> None:
+    await browser.signup("Hirondelle")
+    started = await browser.start_thread("anxiete", "Mon fil", "Bonjour.")
+    thread_id = int(re.search(r"/t/(\d+)", started.response.headers["location"]).group(1))
+    async with another_browser(app) as other:
+        await other.signup("Corbeau")
+        first = post_id_of(await other.reply(thread_id, "Premier message."))
+        await block_from_post(browser, thread_id, first)
+        await other.reply(thread_id, "Hé @Hirondelle, tu me lis ?")
+        await other.reply(1, "Et ici aussi, @Hirondelle.")
+    listing = await browser.get("/notifications")
+    assert [n.get_text(" ", strip=True) for n in listing.all(".notification__message")] == [
+        "Corbeau a répondu dans « Mon fil »"  # the reply from before the block
+    ]
+
+
+async def test_blocking_by_pseudonym_hides_their_posts_from_your_search(
+    app: Litestar, browser: Browser, demo: None
+) -> None:
+    await browser.signup("Hirondelle")
+    async with another_browser(app) as other:
+        await other.signup("Corbeau")
+        await other.reply(1, "Le mot grabouillon est de moi.")
+    assert (await browser.get("/search?q=grabouillon")).all(".search-hit")
+    page = await browser.get("/notifications/settings")
+    result = await browser.client.post("/m/corbeau/block", data={
+        "_csrf_token": page.hx_headers()["x-csrftoken"],
+    }, follow_redirects=False)
+    assert result.status_code == 303
+    assert result.headers["location"] == "/notifications/settings#blocked"
+    assert not (await browser.get("/search?q=grabouillon")).all(".search-hit")
+
+
+async def test_nobody_can_block_themselves_or_a_member_who_does_not_exist(
+    browser: Browser, demo: None
+) -> None:
+    await browser.signup("Hirondelle")
+    started = await browser.start_thread("anxiete", "Mon fil", "Bonjour.")
+    page = await browser.get(started.response.headers["location"])
+    assert not page.all("form.post__block")
+    token = page.hx_headers()["x-csrftoken"]
+    myself = await browser.client.post("/m/Hirondelle/block", data={"_csrf_token": token})
+    assert myself.status_code == 403
+    nobody = await browser.client.post("/m/Personne-Inconnue/block", data={"_csrf_token": token})
+    assert nobody.status_code == 404
+
+
+async def test_visitors_see_no_block_button(browser: Browser, demo: None) -> None:
+    assert not (await browser.get("/t/1")).all("form.post__block")

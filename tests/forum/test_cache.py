@@ -1,0 +1,243 @@
+"""The visitor page cache (forum/cache.py) through real HTTP requests: what it serves, to
+whom, with which headers, and how every committed write makes it forget."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import select
+
+from forum.cache import GenerationFile, PageCache, with_page_cache
+from forum.config import Settings
+from forum.db import Database
+from forum.models import Post, Thread
+from tests.browsing import Browser, Page
+
+BASE = "http://testserver.local"
+TOKEN = re.compile(r"[0-9a-f]{128}")
+
+
+@pytest.fixture
+def cached(app: Litestar, settings: Settings) -> PageCache:
+    wrapped = with_page_cache(app, settings)
+    assert isinstance(wrapped, PageCache)
+    return wrapped
+
+
+async def new_client(cached: PageCache) -> AsyncTestClient:
+    return AsyncTestClient(app=cached, base_url=BASE)
+
+
+@pytest.fixture
+async def visitor(cached: PageCache) -> AsyncIterator[Browser]:
+    async with AsyncTestClient(app=cached, base_url=BASE) as client:
+        yield Browser(client)
+
+
+@pytest.fixture
+async def member(cached: PageCache) -> AsyncIterator[Browser]:
+    async with AsyncTestClient(app=cached, base_url=BASE) as client:
+        browser = Browser(client)
+        await browser.signup("Glycine")
+        yield browser
+
+
+def stored_bodies(cached: PageCache) -> list[bytes]:
+    return [entry.body for entry in cached.backend._entries.values()]
+
+
+def post_texts(page: Page) -> list[str]:
+    return [" ".join(p.get_text(" ").split()) for p in page.all("article.post .post__body")]
+
+
+async def test_the_second_visitor_request_for_a_thread_is_served_from_the_cache(
+    cached: PageCache, visitor: Browser, demo: None
+) -> None:
+    first = await visitor.get("/t/1")
+    second = await visitor.get("/t/1")
+    assert first.status == second.status == 200
+    assert (cached.misses, cached.hits) == (1, 1)
+    assert post_texts(second) == post_texts(first)
+    assert second.one("h1").get_text() == first.one("h1").get_text()
+
+
+async def test_stored_pages_hold_no_csrf_token_and_each_visitor_gets_their_own(
+    cached: PageCache, demo: None
+) -> None:
+    tokens = []
+    for _ in range(2):
+        async with await new_client(cached) as client:
+            browser = Browser(client)
+            await browser.get("/t/1")
+            page = await browser.get("/t/1")
+            token = page.hx_headers()["x-csrftoken"]
+            assert token == client.cookies["csrftoken"]
+            assert page.one(".language-form input[name=_csrf_token]")["value"] == token
+            tokens.append(token)
+    assert cached.hits == 3
+    assert tokens[0] != tokens[1]
+    for body in stored_bodies(cached):
+        assert not any(token.encode() in body for token in tokens)
+        assert cached.placeholder.encode() in body
+
+
+async def test_a_reply_invalidates_the_thread_space_and_home_pages_the_next_visitor_sees(
+    cached: PageCache, visitor: Browser, member: Browser, demo: None
+) -> None:
+    for url in ("/t/1", "/s/anxiete", "/"):
+        await visitor.get(url)
+    started = await member.start_thread("anxiete", "Un fil tout neuf", "Bonjour à vous.")
+    assert started.status == 303
+    replied = await member.reply(1, "Une réponse toute fraîche, merci à vous.")
+    assert replied.status == 303
+    thread = await visitor.get("/t/1")
+    assert "Une réponse toute fraîche, merci à vous." in post_texts(thread)
+    space = await visitor.get("/s/anxiete")
+    assert "Un fil tout neuf" in space.text()
+    home = await visitor.get("/")
+    assert "Un fil tout neuf" in home.text()
+
+
+async def test_an_edit_made_through_the_form_reaches_the_next_visitor(
+    cached: PageCache, visitor: Browser, member: Browser, database: Database, demo: None
+) -> None:
+    replied = await member.reply(1, "Premier jet de mon message.")
+    assert replied.status == 303
+    async with database.reader() as session:
+        post_id = await session.scalar(select(Post.id).order_by(Post.id.desc()).limit(1))
+    assert "Premier jet de mon message." in post_texts(await visitor.get("/t/1"))
+    form_page = await member.get(f"/p/{post_id}/edit")
+    edited = await member.submit(form_page.form("main form"), {"body": "Version relue."})
+    assert edited.status == 303
+    texts = post_texts(await visitor.get("/t/1"))
+    assert "Version relue." in texts
+    assert "Premier jet de mon message." not in texts
+
+
+async def test_a_rolled_back_write_invalidates_nothing(
+    cached: PageCache, visitor: Browser, database: Database, demo: None
+) -> None:
+    await visitor.get("/t/1")
+    async with database.writer() as session:
+        thread = await session.get(Thread, 1)
+        thread.title = "Titre jamais enregistré"
+        await session.flush()
+        await session.rollback()
+    page = await visitor.get("/t/1")
+    assert cached.hits == 1
+    assert page.one("h1").get_text(strip=True) != "Titre jamais enregistré"
+
+
+async def test_a_committed_write_outside_a_request_invalidates_the_page(
+    cached: PageCache, visitor: Browser, database: Database, demo: None
+) -> None:
+    await visitor.get("/t/1")
+    async with database.writing() as session:
+        thread = await session.get(Thread, 1)
+        thread.title = "Un titre corrigé"
+    page = await visitor.get("/t/1")
+    assert cached.hits == 0
+    assert page.one("h1").get_text(strip=True) == "Un titre corrigé"
+
+
+async def test_a_member_never_gets_a_cached_page(
+    cached: PageCache, visitor: Browser, member: Browser, demo: None
+) -> None:
+    await visitor.get("/t/1")
+    hits = cached.hits
+    for _ in range(2):
+        page = await member.get("/t/1")
+        assert page.status == 200
+        assert page.one(".account-nav__name").get_text(strip=True) == "Glycine"
+        assert page.response.headers["cache-control"] == "no-store"
+        assert page.one("#reply-form")
+    assert cached.hits == hits
+
+
+async def test_cached_responses_carry_the_security_headers_and_vary(
+    cached: PageCache, visitor: Browser, demo: None
+) -> None:
+    for url in ("/t/1", "/s/anxiete", "/"):
+        miss = (await visitor.get(url)).response
+        hit = (await visitor.get(url)).response
+        for name in ("content-security-policy", "x-frame-options", "referrer-policy",
+                     "x-content-type-options", "permissions-policy", "content-type", "vary"):
+            assert hit.headers.get(name) == miss.headers.get(name), (url, name)
+        assert "frame-ancestors 'none'" in hit.headers["content-security-policy"]
+        assert int(hit.headers["content-length"]) == len(hit.content)
+    assert cached.hits == 3
+    space = (await visitor.get("/s/anxiete")).response
+    assert "HX-Request" in space.headers["vary"]
+
+
+async def test_a_visitor_served_from_the_cache_can_switch_language_and_sign_up(
+    cached: PageCache, visitor: Browser, demo: None
+) -> None:
+    await visitor.get("/t/1")
+    page = await visitor.get("/t/1")
+    assert cached.hits == 1
+    switched = await visitor.submit(page.form(".language-form"), {"locale": "en"})
+    assert switched.status == 303
+    english = await visitor.get(switched.response.headers["location"])
+    assert english.soup.html["lang"] == "en"
+    code = await visitor.signup("Nouvelle_Venue")
+    assert code
+    home = await visitor.get("/")
+    assert home.one(".account-nav__name").get_text(strip=True) == "Nouvelle_Venue"
+
+
+async def test_language_is_part_of_the_key(cached: PageCache, demo: None) -> None:
+    async with await new_client(cached) as client:
+        english = Page(await client.get("/t/1", headers={"accept-language": "en"}))
+        french = Page(await client.get("/t/1", headers={"accept-language": "fr"}))
+    assert english.soup.html["lang"] == "en"
+    assert french.soup.html["lang"] == "fr"
+    assert cached.hits == 0
+
+
+async def test_htmx_requests_and_forged_csrf_cookies_are_not_trusted(
+    cached: PageCache, demo: None
+) -> None:
+    async with await new_client(cached) as client:
+        await client.get("/s/anxiete")
+        await client.get("/s/anxiete", headers={"HX-Request": "true"})
+        assert cached.hits == 0
+        client.cookies.clear()
+        client.cookies.set("csrftoken", '"><script>alert(1)</script>')
+        page = await client.get("/s/anxiete")
+    assert cached.hits == 1
+    assert "<script>alert" not in page.text
+    assert TOKEN.fullmatch(Page(page).hx_headers()["x-csrftoken"])
+    assert "csrftoken=" in page.headers["set-cookie"]
+
+
+async def test_unknown_pages_and_errors_are_never_stored(
+    cached: PageCache, visitor: Browser, demo: None
+) -> None:
+    assert (await visitor.get("/t/999999")).status == 404
+    assert (await visitor.get("/t/999999")).status == 404
+    assert cached.hits == 0
+    assert stored_bodies(cached) == []
+
+
+def test_generation_counters_are_shared_through_the_file(tmp_path: Path) -> None:
+    """Two workers of one machine map the same file: a bump in one is seen by the other."""
+    one = GenerationFile(tmp_path / "gen")
+    other = GenerationFile(tmp_path / "gen")
+    before = other.read(("all", "thread:7"))
+    one.bump(["thread:7"])
+    after = other.read(("all", "thread:7"))
+    assert after[0] == before[0]
+    assert after[1] != before[1]
+    assert other.read(("all", "thread:8")) == one.read(("all", "thread:8"))
+
+
+def test_the_cache_is_off_when_its_size_is_zero(app: Litestar, settings: Settings) -> None:
+    from dataclasses import replace
+
+    assert with_page_cache(app, replace(settings, page_cache_mb=0)) is app

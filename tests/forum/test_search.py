@@ -1,0 +1,202 @@
+"""Search: what a reader may find, how it is ranked and marked, and what never errors."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from litestar import Litestar
+from sqlalchemy import select, update
+
+from forum import search
+from forum.db import Database
+from forum.models import Post, PostStatus, SearchDocument
+from tests.browsing import Browser, Page, another_browser
+from tests.conftest import ON_POSTGRES
+
+
+def hit_titles(page: Page) -> list[str]:
+    return [" ".join(a.get_text().split()) for a in page.all(".search-hit__title")]
+
+
+def post_id_of(result: Page) -> int:
+    match = re.search(r"#post-(\d+)", result.response.headers["location"])
+    assert match, result.response.headers["location"]
+    return int(match.group(1))
+
+
+async def test_empty_query_shows_the_form_and_no_results(browser: Browser, demo: None) -> None:
+    page = await browser.get("/search")
+    assert page.status == 200
+    assert page.one("form[role=search] input[name=q]")["value"] == ""
+    assert not page.all("#search-results-heading")
+    assert not page.all(".search-hit")
+
+
+async def test_a_query_without_accents_finds_the_accented_title(
+    browser: Browser, demo: None
+) -> None:
+    page = await browser.get("/search?q=anxiete")
+    assert page.status == 200
+    assert "Anxiété sociale au travail" in hit_titles(page)
+    marks = [m.get_text() for m in page.all(".search-hit__title mark")]
+    assert "Anxiété" in marks
+
+
+async def test_results_link_to_the_post_and_name_its_space(browser: Browser, demo: None) -> None:
+    page = await browser.get("/search?q=douche")
+    hit = page.one(".search-hit")
+    assert "Quand tout demande un effort" in hit.get_text()
+    href = str(hit.select_one(".search-hit__title")["href"])
+    assert re.fullmatch(r"/p/\d+", href)
+    opened = await browser.get(href, follow_redirects=True)
+    assert "douche" in opened.text(f"#post-{href.rsplit('/', 1)[1]}")
+    assert "Dépression et humeur" in hit.select_one(".search-hit__meta").get_text()
+
+
+async def test_snippets_mark_the_words_and_never_let_html_through(browser: Browser,
+                                                                   demo: None) -> None:
+    await browser.signup("Hirondelle")
+    started = await browser.start_thread(
+        "anxiete", "<b>Peur</b> du noir",
+        "J'ai peur <script>alert(1)</script> la nuit, <img src=x onerror=alert(2)> vraiment.",
+    )
+    assert started.status == 303
+    page = await browser.get("/search?q=peur")
+    results = page.one("#search-results")
+    assert not results.select("script, img, b")
+    assert [m.get_text().lower() for m in results.select(".search-hit__snippet mark")] == ["peur"]
+    assert "<script>alert(1)</script>" in results.select_one(".search-hit__snippet").get_text()
+    assert "<b>Peur</b> du noir" in hit_titles(page)[0]
+
+
+@pytest.mark.parametrize("query", [
+    '"', "'", "***", "NEAR(", "a OR", '") OR 1=1 --', "^", "-", "…", "title:peur", "()",
+    "peur AND", '"unterminated', "%", "%%(x)s", "\\", "@@", "!!!", "¿?", "le la les",
+])
+async def test_punctuation_and_search_syntax_never_error(
+    browser: Browser, demo: None, query: str
+) -> None:
+    page = await browser.get("/search", params={"q": query})
+    assert page.status == 200
+    assert page.one("form[role=search] input[name=q]")["value"] == " ".join(query.split())
+
+
+async def test_the_query_is_shown_back_as_text(browser: Browser, demo: None) -> None:
+    query = '<img src=x onerror=alert(1)> "angoisse"'
+    page = await browser.get("/search", params={"q": query})
+    assert page.one("input[name=q]")["value"] == query
+    assert not page.all("main img")
+    assert query in page.one("#search-results-heading").get_text()
+
+
+async def test_a_query_that_is_only_punctuation_asks_for_a_word(browser: Browser,
+                                                                demo: None) -> None:
+    page = await browser.get("/search?q=%22%2A%2A")
+    assert "au moins un mot" in page.text("#search-results")
+
+
+async def test_a_deleted_post_is_never_found(browser: Browser, demo: None) -> None:
+    await browser.signup("Hirondelle")
+    replied = await browser.reply(1, "Le mot zigouplouf ne sert qu'à ce test.")
+    post_id = post_id_of(replied)
+    assert hit_titles(await browser.get("/search?q=zigouplouf"))
+    delete_page = await browser.get(f"/p/{post_id}/delete")
+    assert (await browser.submit(delete_page.form("main form"))).status == 303
+    assert not hit_titles(await browser.get("/search?q=zigouplouf"))
+
+
+@pytest.mark.parametrize("status", [PostStatus.HIDDEN, PostStatus.PENDING, PostStatus.REMOVED])
+async def test_a_post_moderation_takes_out_of_view_is_never_found_and_comes_back_restored(
+    browser: Browser, demo: None, database: Database, status: PostStatus
+) -> None:
+    await browser.signup("Hirondelle")
+    post_id = post_id_of(await browser.reply(1, "Le mot brindacier ne sert qu'à ce test."))
+    async with database.writing() as session:  # what moderation's actions do
+        post = await session.get(Post, post_id)
+        post.status = status
+        await search.reindex_post(session, post)
+    assert not hit_titles(await browser.get("/search?q=brindacier"))
+    async with database.writing() as session:
+        post = await session.get(Post, post_id)
+        post.status = PostStatus.VISIBLE
+        await search.reindex_post(session, post)
+    assert hit_titles(await browser.get("/search?q=brindacier"))
+
+
+async def test_the_index_never_holds_a_post_that_is_not_visible_even_if_asked(
+    browser: Browser, demo: None, database: Database
+) -> None:
+    await browser.signup("Hirondelle")
+    post_id = post_id_of(await browser.reply(1, "Le mot cornebidouille ne sert qu'à ce test."))
+    async with database.writing() as session:  # a status change that forgot to reindex
+        await session.execute(
+            update(Post).where(Post.id == post_id).values(status=PostStatus.HIDDEN)
+        )
+    assert not hit_titles(await browser.get("/search?q=cornebidouille"))
+
+
+async def test_visitors_never_find_members_only_spaces_but_members_do(
+    app: Litestar, browser: Browser, demo: None
+) -> None:
+    async with another_browser(app) as member:
+        await member.signup("Hirondelle")
+        started = await member.start_thread("idees-suicidaires", "Un fil réservé",
+                                             "Le mot plouficus reste entre membres.")
+        assert started.status == 303
+        assert hit_titles(await member.get("/search?q=plouficus"))
+        assert "idees-suicidaires" in [o["value"] for o in
+                                       (await member.get("/search")).all("option")]
+    assert not hit_titles(await browser.get("/search?q=plouficus"))
+    visitor_form = await browser.get("/search")
+    assert "idees-suicidaires" not in [o["value"] for o in visitor_form.all("option")]
+    filtered = await browser.get("/search?q=plouficus&space=idees-suicidaires")
+    assert filtered.status == 200
+    assert not hit_titles(filtered)
+
+
+async def test_the_space_filter_keeps_only_that_space(browser: Browser, demo: None) -> None:
+    everywhere = await browser.get("/search?q=mois")
+    spaces = {a.get_text() for a in everywhere.all(".search-hit__meta a")}
+    assert {"Addictions", "Anxiété"} <= spaces
+    only = await browser.get("/search?q=mois&space=addictions")
+    assert {a.get_text() for a in only.all(".search-hit__meta a")} == {"Addictions"}
+    assert only.one("select[name=space] option[selected]")["value"] == "addictions"
+
+
+async def test_results_are_paginated(browser: Browser, demo: None, database: Database,
+                                     app: Litestar) -> None:
+    await browser.signup("Hirondelle")
+    for number in range(search.RESULTS_PER_PAGE + 2):
+        result = await browser.reply(1, f"Message {number} : le mot trombolin revient.")
+        assert result.status == 303
+    first = await browser.get("/search?q=trombolin")
+    assert len(first.all(".search-hit")) == search.RESULTS_PER_PAGE
+    next_link = first.one(".pager a[rel=next]")["href"]
+    second = await browser.get(str(next_link))
+    assert len(second.all(".search-hit")) == 2
+    assert second.one(".pager a[rel=prev]")
+    assert (await browser.get("/search?q=trombolin&page=abc")).status == 200
+
+
+async def test_plural_and_singular_follow_what_each_database_can_do(
+    browser: Browser, demo: None
+) -> None:
+    """A prefix finds longer words everywhere ("transport" finds "transports"); only
+    PostgreSQL's French stemmer finds a singular from a plural (documented in SEARCH.md)."""
+    assert "Les crises d'angoisse dans les transports" in hit_titles(
+        await browser.get("/search?q=transport")
+    )
+    plural = hit_titles(await browser.get("/search?q=angoisses"))
+    assert ("Les crises d'angoisse dans les transports" in plural) is ON_POSTGRES
+
+
+async def test_search_documents_exist_only_for_visible_posts(demo: None,
+                                                             database: Database) -> None:
+    async with database.reader() as session:
+        indexed = set(await session.scalars(select(SearchDocument.post_id)))
+        visible = set(await session.scalars(
+            select(Post.id).where(Post.status == PostStatus.VISIBLE)
+        ))
+    assert indexed == visible
+    assert indexed

@@ -1,0 +1,186 @@
+"""Sessions: ids rotate at log-in and log-out, unknown ids are never adopted, idle and absolute
+lifetimes end them (a fake clock, no sleeping), and a member sees and ends their sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime, timedelta
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select
+
+from forum.db import Database, utcnow
+from forum.models import MemberSession
+from tests.browsing import Browser, Form
+
+COOKIE = "entrepairs"
+PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148 Safari/604.1"
+DESKTOP = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+
+class FakeClock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def is_member(browser: Browser) -> bool:
+    page = await browser.get("/me")
+    assert page.status in (200, 401), page.status
+    return page.status == 200
+
+
+async def session_rows(database: Database) -> list[MemberSession]:
+    async with database.reader() as session:
+        return list(await session.scalars(select(MemberSession)))
+
+
+def sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+async def test_a_planted_session_cookie_is_replaced_at_login_and_stays_anonymous(
+    browser: Browser, database: Database
+) -> None:
+    await browser.signup("Fixe")
+    await browser.logout()
+    planted = "a" * 64
+    browser.client.cookies.set(COOKIE, planted)
+    result = await browser.login("Fixe")
+    assert result.status == 303
+    issued = result.response.cookies.get(COOKIE)
+    assert issued and issued != planted
+    assert all(row.token_hash != sha256(planted) for row in await session_rows(database))
+    browser.client.cookies.set(COOKIE, planted)
+    assert not await is_member(browser)
+
+
+async def test_an_unknown_session_id_is_never_adopted(
+    browser: Browser, database: Database
+) -> None:
+    browser.client.cookies.set(COOKIE, "attacker-chosen-value")
+    page = await browser.get("/")
+    assert page.status == 200
+    assert COOKIE not in page.response.cookies
+    assert not await is_member(browser)
+    assert await session_rows(database) == []
+
+
+async def test_logout_deletes_the_session_and_the_old_cookie_is_anonymous(
+    browser: Browser, database: Database
+) -> None:
+    await browser.signup("Sortie")
+    old = browser.client.cookies.get(COOKIE)
+    assert old and await is_member(browser)
+    result = await browser.logout()
+    assert result.status == 303
+    assert await session_rows(database) == []
+    browser.client.cookies.set(COOKIE, old)
+    assert not await is_member(browser)
+
+
+async def test_a_session_unused_longer_than_the_idle_limit_ends(
+    app: Litestar, browser: Browser, database: Database
+) -> None:
+    await browser.signup("Dormeuse")
+    clock = FakeClock(utcnow())
+    app.state.clock = clock
+    clock.now += timedelta(hours=app.state.settings.session_idle_hours - 1)
+    assert await is_member(browser)
+    clock.now += timedelta(hours=app.state.settings.session_idle_hours + 1)
+    assert not await is_member(browser)
+    assert await session_rows(database) == []
+
+
+async def test_an_active_session_still_ends_at_its_absolute_lifetime(
+    app: Litestar, browser: Browser, database: Database
+) -> None:
+    await browser.signup("Marathon")
+    start = utcnow()
+    clock = FakeClock(start)
+    app.state.clock = clock
+    max_days = app.state.settings.session_max_days
+    for day in range(1, max_days):
+        clock.now = start + timedelta(days=day)
+        assert await is_member(browser), f"ended on day {day}"
+    clock.now = start + timedelta(days=max_days, minutes=1)
+    assert not await is_member(browser)
+    assert await session_rows(database) == []
+
+
+async def test_sessions_page_lists_device_class_and_last_seen_day_only(
+    app: Litestar, browser: Browser
+) -> None:
+    await browser.signup("Voyageuse")
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as other:
+        phone = Browser(other)
+        phone.client.headers["user-agent"] = PHONE
+        assert (await phone.login("Voyageuse")).status == 303
+        page = await phone.get("/me/sessions")
+    assert page.status == 200
+    rows = page.all("tr.session")
+    assert len(rows) == 2
+    devices = sorted(row.select_one("td").get_text(" ", strip=True) for row in rows)
+    assert any(text.startswith("Téléphone") and "cet appareil" in text for text in devices)
+    assert any(text.startswith("Appareil inconnu") or text.startswith("Ordinateur")
+               for text in devices)
+    for row in rows:
+        seen = row.select_one("time")
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", seen.get_text(strip=True))
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", seen["datetime"])
+    assert PHONE not in page.response.text
+
+
+async def test_ending_other_sessions_logs_out_the_other_devices_only(
+    app: Litestar, browser: Browser, database: Database
+) -> None:
+    browser.client.headers["user-agent"] = DESKTOP
+    await browser.signup("Prudente")
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as other:
+        phone = Browser(other)
+        phone.client.headers["user-agent"] = PHONE
+        await phone.login("Prudente")
+        assert await is_member(phone)
+        page = await browser.get("/me/sessions")
+        result = await browser.submit(page.form("#end-others"))
+        assert result.status == 303
+        assert not await is_member(phone)
+    assert await is_member(browser)
+    rows = await session_rows(database)
+    assert [row.device for row in rows] == ["computer"]
+
+
+async def test_ending_one_session_by_its_row(app: Litestar, browser: Browser) -> None:
+    await browser.signup("Tisane")
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as other:
+        tablet = Browser(other)
+        tablet.client.headers["user-agent"] = "Mozilla/5.0 (iPad; CPU OS 17_0) Safari/604.1"
+        await tablet.login("Tisane")
+        page = await browser.get("/me/sessions")
+        row = next(r for r in page.all("tr.session") if "Tablette" in r.get_text())
+        result = await browser.submit(Form(row.select_one("form"), page))
+        assert result.status == 303
+        assert not await is_member(tablet)
+    assert await is_member(browser)
+
+
+async def test_a_member_cannot_end_someone_elses_session(
+    app: Litestar, browser: Browser, database: Database
+) -> None:
+    await browser.signup("Gardienne")
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as other:
+        intruder = Browser(other)
+        await intruder.signup("Curieux")
+        rows = await session_rows(database)
+        page = await intruder.get("/me/sessions")
+        victim_hash = next(r.token_hash for r in rows if r.token_hash not in page.response.text)
+        form = page.form("tr.session form")
+        result = await intruder.submit(form, {"session": victim_hash})
+        assert result.status == 303
+    assert await is_member(browser)
+    async with database.reader() as session:
+        assert await session.scalar(select(func.count()).select_from(MemberSession)) == 2

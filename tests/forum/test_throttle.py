@@ -1,0 +1,250 @@
+"""Throttling: atomic counters (SQL or Redis), per pseudonym and per client, waits that grow
+but never lock the real owner out for more than minutes, a calm 429 with Retry-After."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import select
+
+from forum.app import create_app
+from forum.config import Settings
+from forum.db import Database, utcnow
+from forum.models import ThrottleCounter
+from forum.passwords import Hasher
+from forum.throttle import LOGIN_ACCOUNT, Throttle
+from tests.browsing import DEFAULT_PASSWORD, Browser
+from tests.conftest import reset_schema
+
+
+class CountingHasher(Hasher):
+    def __init__(self) -> None:
+        super().__init__(cheap=True)
+        self.verifications = 0
+
+    async def verify(self, stored_hash: str | None, password: str) -> bool:
+        self.verifications += 1
+        return await super().verify(stored_hash, password)
+
+
+class FakeClock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def hasher() -> CountingHasher:
+    return CountingHasher()
+
+
+async def login_attempt(browser: Browser, pseudonym: str, password: str = "pas le bon mot"):
+    return await browser.login(pseudonym, password)
+
+
+async def concurrent_failed_logins(client: AsyncTestClient, pseudonym: str, n: int) -> list[int]:
+    page = await client.get("/login")
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text).group(1)
+
+    async def attempt() -> int:
+        response = await client.post("/login", data={
+            "_csrf_token": token, "pseudonym": pseudonym, "password": "pas le bon mot",
+        })
+        return response.status_code
+
+    return list(await asyncio.gather(*(attempt() for _ in range(n))))
+
+
+async def test_fifty_concurrent_failed_logins_run_at_most_the_limit_of_verifications(
+    browser: Browser, client: AsyncTestClient, hasher: CountingHasher
+) -> None:
+    await browser.signup("Forteresse")
+    await browser.logout()
+    hasher.verifications = 0
+    statuses = await concurrent_failed_logins(client, "Forteresse", 50)
+    limit = LOGIN_ACCOUNT.tiers[0].limit
+    assert hasher.verifications <= limit
+    assert statuses.count(422) == hasher.verifications
+    assert statuses.count(429) == 50 - hasher.verifications
+
+
+async def test_a_throttled_login_answers_a_calm_429_with_retry_after_and_keeps_the_pseudonym(
+    browser: Browser,
+) -> None:
+    for _ in range(LOGIN_ACCOUNT.tiers[0].limit):
+        assert (await login_attempt(browser, "Inconnue")).status == 422
+    page = await login_attempt(browser, "Inconnue")
+    assert page.status == 429
+    wait = int(page.response.headers["retry-after"])
+    assert 0 < wait <= 60
+    assert "min" in page.text("#login-error")
+    assert page.one("input#pseudonym")["value"] == "Inconnue"
+
+
+async def test_waits_grow_but_the_owner_is_never_locked_out_for_more_than_minutes(
+    app: Litestar, browser: Browser
+) -> None:
+    await browser.signup("Patiente")
+    await browser.logout()
+    clock = FakeClock(utcnow())
+    app.state.clock = clock
+    first, second = LOGIN_ACCOUNT.tiers
+    waits = []
+    for _ in range(second.limit + 1):
+        page = await login_attempt(browser, "Patiente")
+        if page.status == 429:
+            waits.append(int(page.response.headers["retry-after"]))
+            clock.now += timedelta(seconds=first.window + 1)
+    assert waits[0] <= first.window
+    assert waits[-1] > first.window
+    assert max(waits) <= max(tier.window for tier in LOGIN_ACCOUNT.tiers)
+    clock.now += timedelta(seconds=max(waits) + 1)
+    assert (await browser.login("Patiente", DEFAULT_PASSWORD)).status == 303
+
+
+async def test_a_successful_login_clears_the_pseudonyms_failures(
+    browser: Browser,
+) -> None:
+    await browser.signup("Oublieuse")
+    await browser.logout()
+    for _ in range(LOGIN_ACCOUNT.tiers[0].limit - 1):
+        assert (await login_attempt(browser, "Oublieuse")).status == 422
+    assert (await browser.login("Oublieuse", DEFAULT_PASSWORD)).status == 303
+    await browser.logout()
+    for _ in range(LOGIN_ACCOUNT.tiers[0].limit):
+        assert (await login_attempt(browser, "Oublieuse")).status == 422
+
+
+async def test_one_client_trying_many_pseudonyms_is_throttled(browser: Browser) -> None:
+    statuses = [(await login_attempt(browser, f"Nom{i}")).status for i in range(12)]
+    assert statuses[:10] == [422] * 10
+    assert statuses[10:] == [429, 429]
+
+
+async def test_probing_taken_pseudonyms_at_signup_is_throttled(browser: Browser) -> None:
+    await browser.signup("Prise")
+    await browser.logout()
+    statuses = []
+    for _ in range(7):
+        page = await browser.get("/signup")
+        result = await browser.submit(page.form(), {
+            "pseudonym": "Prise", "password": DEFAULT_PASSWORD,
+            "password_confirm": DEFAULT_PASSWORD, "consent": "yes",
+        })
+        statuses.append(result.status)
+    # The first sign-up counted once already.
+    assert statuses[:4] == [422] * 4
+    assert statuses[4:] == [429] * 3
+    assert result.response.headers["retry-after"].isdigit()
+    assert result.one("input#pseudonym")["value"] == "Prise"
+
+
+async def test_recovery_attempts_are_throttled_per_client(browser: Browser) -> None:
+    statuses = []
+    for i in range(6):
+        page = await browser.get("/recover")
+        result = await browser.submit(page.form(), {
+            "pseudonym": f"Quelqu-un{i}", "code": "AAAA-BBBB-CCCC-DDDD-EEEE",
+            "password": DEFAULT_PASSWORD, "password_confirm": DEFAULT_PASSWORD,
+        })
+        statuses.append(result.status)
+    assert statuses == [422] * 5 + [429]
+    assert "min" in result.text("#code-error")
+
+
+async def test_counter_keys_hold_neither_the_pseudonym_nor_the_client_address(
+    browser: Browser, database: Database
+) -> None:
+    await login_attempt(browser, "Discrete")
+    async with database.reader() as session:
+        keys = list(await session.scalars(select(ThrottleCounter.key)))
+    assert keys
+    for key in keys:
+        assert re.fullmatch(r"[a-z-]+:\d+:[0-9a-f]{32}", key), key
+        assert "discrete" not in key.lower() and "testclient" not in key
+
+
+async def test_counters_are_atomic_under_concurrency(settings: Settings) -> None:
+    await reset_schema(settings.database_url)
+    database = Database(settings.database_url)
+    throttle = Throttle(settings, database)
+    try:
+        now = utcnow()
+        counts = await asyncio.gather(*(
+            throttle._increment([("atomic:60:" + "0" * 32, 60)], now) for _ in range(30)
+        ))
+    finally:
+        await database.dispose()
+    assert sorted(hits for [(hits, _)] in counts) == list(range(1, 31))
+
+
+async def test_rate_limits_off_turns_throttling_off(settings: Settings) -> None:
+    await reset_schema(settings.database_url)
+    app = create_app(replace(settings, rate_limits="off"), hasher=Hasher(cheap=True))
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
+        browser = Browser(client)
+        statuses = [(await login_attempt(browser, "Charge")).status for _ in range(12)]
+    assert statuses == [422] * 12
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+async def redis_app(settings: Settings, redis_url: str, hasher: CountingHasher
+                    ) -> AsyncIterator[Litestar]:
+    await reset_schema(settings.database_url)
+    yield create_app(replace(settings, redis_url=redis_url), hasher=hasher)
+
+
+async def test_with_redis_the_counters_live_in_redis_and_stay_atomic(
+    redis_app: Litestar, hasher: CountingHasher
+) -> None:
+    assert redis_app.state.throttle.backend == "redis"
+    async with AsyncTestClient(app=redis_app, base_url="http://testserver.local") as client:
+        statuses = await concurrent_failed_logins(client, "Nuage", 50)
+    assert hasher.verifications <= LOGIN_ACCOUNT.tiers[0].limit
+    assert statuses.count(429) == 50 - hasher.verifications
+    async with redis_app.state.database.reader() as session:
+        assert list(await session.scalars(select(ThrottleCounter.key))) == []
