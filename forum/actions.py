@@ -32,8 +32,10 @@ from forum.models import (
     PostStatus,
     Reaction,
     Role,
+    SafetyPlan,
     Space,
     Thread,
+    WarningPreference,
 )
 from forum.queries import find_post_by_key, token_hash
 
@@ -449,3 +451,34 @@ async def do_replace_recovery_code(
 async def do_set_break(session: AsyncSession, member: Member, until: datetime | None) -> None:
     """Take a break until ``until`` (None: come back now)."""
     await session.execute(update(Member).where(Member.id == member.id).values(break_until=until))
+
+
+async def do_save_safety_plan(
+    session: AsyncSession, member: Member, *, warning_signs: str, what_helps: str, people: str,
+    lines: str,
+) -> None:
+    """Create or replace the member's private safety plan."""
+    plan = await session.get(SafetyPlan, member.id)
+    if plan is None:
+        plan = SafetyPlan(member_id=member.id)
+        session.add(plan)
+    plan.warning_signs, plan.what_helps, plan.people, plan.lines = (
+        warning_signs, what_helps, people, lines)
+    plan.updated_at = utcnow()
+    await session.flush()
+
+
+async def do_delete_safety_plan(session: AsyncSession, member: Member) -> None:
+    await session.execute(delete(SafetyPlan).where(SafetyPlan.member_id == member.id))
+
+
+async def do_set_hidden_warnings(
+    session: AsyncSession, member: Member, themes: set[str]
+) -> None:
+    """The content-warning themes the member wants hidden (the others stay collapsed)."""
+    await session.execute(
+        delete(WarningPreference).where(WarningPreference.member_id == member.id))
+    session.add_all(
+        WarningPreference(member_id=member.id, theme=theme, mode="hide") for theme in sorted(themes)
+    )
+    await session.flush()

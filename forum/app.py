@@ -27,7 +27,7 @@ from forum.logging import RequestLogMiddleware, configure_logging
 from forum.passwords import Hasher
 from forum.privacy import CHARTER_VERSION
 from forum.throttle import Throttle
-from forum.web import accounts, me, pages, reading, social, system, writing
+from forum.web import accounts, me, pages, reading, safety, social, system, writing
 from forum.web import notifications as web_notifications
 from forum.web import search as web_search
 from forum.web.auth import MemberAuthentication, csrf_cookie_name
@@ -77,7 +77,7 @@ def create_app(
     return Litestar(
         route_handlers=[
             *reading.ROUTES, *writing.ROUTES, *accounts.ROUTES, *pages.ROUTES, *system.ROUTES,
-            *me.ROUTES, *moderation_web.ROUTES,
+            *me.ROUTES, *moderation_web.ROUTES, *safety.ROUTES,
             *web_search.ROUTES, *web_notifications.ROUTES, *social.ROUTES,
             create_static_files_router(
                 path="/static", directories=[ROOT / "static"], name="static",

@@ -12,8 +12,10 @@ import getpass
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import uvicorn
+from litestar.exceptions import NotFoundException
 
 from forum import actions, backup, pseudonyms, queries
 from forum.config import ConfigError, Settings
@@ -28,6 +30,9 @@ from forum.passwords import (
     normalize_recovery_code,
 )
 from forum.schema import ensure_sqlite_directory, upgrade
+from moderation import actions as moderation_actions
+from moderation import crisis
+from moderation import queries as moderation_queries
 from moderation.gate import ModerationGate
 
 
@@ -155,6 +160,52 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _crisis_lexicon():  # noqa: ANN202 - moderation.crisis.Lexicon
+    settings = _settings()
+    return crisis.load_lexicon(Path(settings.crisis_lexicon) if settings.crisis_lexicon else None)
+
+
+def cmd_crisis_check(args: argparse.Namespace) -> int:
+    text = " ".join(args.text)
+    print(crisis.format_assessment(crisis.assess(text, args.locale, lexicon=_crisis_lexicon()),
+                                   text))
+    return 0
+
+
+def cmd_crisis_eval(args: argparse.Namespace) -> int:
+    report = crisis.evaluate(Path(args.path) if args.path else None, lexicon=_crisis_lexicon())
+    print(crisis.format_report(report))
+    return 0 if report.meets_targets else 1
+
+
+async def _moderator(settings: Settings, command: str, name: str, slug: str) -> bool:
+    """Add or remove a space's moderator (audited like the /admin form); False: no change."""
+    database = Database(settings.database_url, pool=False)
+    try:
+        async with database.writing() as session:
+            member = await moderation_queries.find_member(session, name)
+            if member is None:
+                raise SystemExit(f"forum: no member is called {name!r}")
+            space = await queries.get_space_or_404(session, slug)
+            do = (moderation_actions.do_add_moderator if command == "add"
+                  else moderation_actions.do_remove_moderator)
+            return await do(session, space, member, actor=None, reason="forum moderator")
+    except NotFoundException as exc:
+        raise SystemExit(f"forum: no space has the slug {slug!r}") from exc
+    finally:
+        await database.dispose()
+
+
+def cmd_moderator(args: argparse.Namespace) -> int:
+    settings = _settings()
+    upgrade(settings.database_url)
+    changed = asyncio.run(_moderator(settings, args.moderator_command, args.pseudonym,
+                                     args.space))
+    verb = "is now a moderator of" if args.moderator_command == "add" else "no longer moderates"
+    print(f"{args.pseudonym} {verb} {args.space}." if changed else "Nothing to change.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="forum", description="Entrepairs, the peer-support forum."
@@ -180,6 +231,25 @@ def build_parser() -> argparse.ArgumentParser:
     create = admin_sub.add_parser("create", help="create an administrator account")
     create.add_argument("pseudonym")
     create.set_defaults(func=cmd_admin_create)
+
+    moderator = sub.add_parser("moderator", help="peer moderators of a space")
+    moderator_sub = moderator.add_subparsers(dest="moderator_command", required=True)
+    for verb in ("add", "remove"):
+        command = moderator_sub.add_parser(verb, help=f"{verb} a moderator of a space")
+        command.add_argument("pseudonym")
+        command.add_argument("space", metavar="SPACE_SLUG")
+        command.set_defaults(func=cmd_moderator)
+
+    check = sub.add_parser("crisis-check", help="print the crisis screen's assessment of a text")
+    check.add_argument("text", nargs="+")
+    check.add_argument("--locale", default=None, help="e.g. fr, fr-CA, en")
+    check.set_defaults(func=cmd_crisis_check)
+
+    evaluation = sub.add_parser(
+        "crisis-eval", help="evaluate the crisis screen on the labelled set (exit 1 if below "
+        "the targets)")
+    evaluation.add_argument("path", nargs="?", help="a TSV file: label, lang, text")
+    evaluation.set_defaults(func=cmd_crisis_eval)
 
     save = sub.add_parser("backup", help="write a consistent copy of the database to PATH")
     save.add_argument("path", metavar="PATH")

@@ -380,3 +380,38 @@ class Consent(Base):
     """"health_data": hosting what one writes about one's health."""
     charter_version: Mapped[str] = mapped_column(String(16))
     given_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# -- crisis safety (issue 4) -----------------------------------------------------------------
+
+
+class SafetyPlan(Base):
+    """A member's private safety plan: only they ever see it; exported and deleted with them."""
+
+    __tablename__ = "safety_plan"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), primary_key=True
+    )
+    warning_signs: Mapped[str] = mapped_column(Text, default="")
+    """What tells me a crisis is coming."""
+    what_helps: Mapped[str] = mapped_column(Text, default="")
+    """What I can do on my own that helps."""
+    people: Mapped[str] = mapped_column(Text, default="")
+    """People and places I can reach."""
+    lines: Mapped[str] = mapped_column(Text, default="")
+    """Lines and professionals I can call."""
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WarningPreference(Base):
+    """How a member wants posts carrying one content-warning theme: collapsed or hidden."""
+
+    __tablename__ = "warning_preference"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), primary_key=True
+    )
+    theme: Mapped[str] = mapped_column(String(32), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    """"hide" (the default, "collapse", is not stored)."""

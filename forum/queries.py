@@ -27,9 +27,11 @@ from forum.models import (
     Post,
     PostStatus,
     Reaction,
+    SafetyPlan,
     Space,
     Thread,
     Visibility,
+    WarningPreference,
 )
 from forum.permissions import Viewer, check_read_space_content
 from forum.pseudonyms import uniqueness_key
@@ -378,3 +380,42 @@ async def thread_needs_care(session: AsyncSession, thread_id: int) -> bool:
         .limit(1)
     )
     return found is not None
+
+
+async def unanswered_threads(
+    session: AsyncSession, viewer: Viewer, *, older_than: datetime,
+    space: Space | None = None, space_ids: list[int] | None = None,
+    limit: int = THREADS_PER_PAGE,
+) -> list[Thread]:
+    """Threads nobody has answered since ``older_than``, oldest first, so peers can answer.
+
+    For a space page (``space``) or the moderators' dashboard (``space_ids``; None = all)."""
+    query = (
+        select(Thread)
+        .join(Space, Space.id == Thread.space_id)
+        .where(Thread.reply_count == 0, Thread.locked.is_(False),
+               Thread.created_at <= older_than, _readable_spaces(viewer))
+        .options(joinedload(Thread.author), joinedload(Thread.space))
+        .order_by(Thread.created_at, Thread.id)
+        .limit(limit)
+    )
+    if space is not None:
+        check_read_space_content(viewer, space)
+        query = query.where(Thread.space_id == space.id)
+    elif space_ids is not None:
+        query = query.where(Thread.space_id.in_(space_ids))
+    return list(await session.scalars(query))
+
+
+async def get_safety_plan(session: AsyncSession, member_id: int) -> SafetyPlan | None:
+    return await session.get(SafetyPlan, member_id)
+
+
+async def hidden_warning_themes(session: AsyncSession, viewer: Viewer) -> frozenset[str]:
+    """The content-warning themes this reader chose to hide (none for visitors)."""
+    if viewer is None:
+        return frozenset()
+    rows = await session.scalars(
+        select(WarningPreference.theme).where(WarningPreference.member_id == viewer.id,
+                                              WarningPreference.mode == "hide"))
+    return frozenset(rows)

@@ -42,7 +42,7 @@ How a text is assessed
    Switzerland and Québec, SMS spellings such as "jpp", "jvais", "jveux", "chui", "g envie",
    and English), never whole test sentences. To stay fast, each entry is only run on a text that
    holds one of its *anchor literals* (words every match must contain, read from the compiled
-   pattern: "mourir", "scarifi", "adieu"...), and only within 150 characters of them.
+   pattern: "mourir", "scarifi", "adieu"...), and only within 100 characters of them.
 3. **Context rules**, in this order, for each match:
 
    * *Idiom exclusions*: a match overlapping an exclusion span is dropped ("mort de rire",
@@ -128,7 +128,7 @@ matches one or more non-word characters and `` ?`` zero or more; inside a look-b
 ``\\s`` instead of a space (look-behinds need a fixed width). Every pattern is wrapped so that
 it only matches whole words. A pattern that carries its own negation ("ne sais plus vivre")
 must start at the "ne", otherwise the negation rule drops it. A match is only looked for within
-150 characters of one of its anchor words. A file that does not compile raises
+100 characters of one of its anchor words. A file that does not compile raises
 :class:`LexiconError` naming the entry.
 
 Known limits
@@ -186,7 +186,7 @@ _TEXT_SCOPE_CUES = frozenset({"plan", "recovery"})
 _ESCALATORS = ("time", "means", "plan")
 
 # Windows (in folded characters) looked at before a match.
-_ANCHOR_REACH = 150  # a match is searched this far around each occurrence of its anchor literal
+_ANCHOR_REACH = 100  # a match is searched this far around each occurrence of its anchor literal
 _CLAUSE_WINDOW = 80
 # At most this many raw matches are judged per text (urgent entries first), so that a megabyte
 # of repeated crisis phrases costs a fraction of a second, not seconds.
@@ -377,11 +377,10 @@ class Lexicon:
         every = {lit for sets in self._literals.values() for lits in sets or () for lit in lits}
         starts = {lit for lit in every if lit.startswith(_MARK)}
         ends = {lit for lit in every if lit.endswith(_MARK)}
-        self._whole_words = tuple(sorted(starts & ends))
-        self._word_starts = tuple(sorted(starts - ends))
-        self._word_ends = tuple(sorted(ends - starts))
+        self._whole_cores = frozenset(lit[1:-1] for lit in starts & ends)
+        self._start_cores = tuple(sorted(lit[1:] for lit in starts - ends))
+        self._end_cores = tuple(sorted(lit[:-1] for lit in ends - starts))
         self._inner = tuple(sorted(every - starts - ends))
-        self._longest_literal = max((len(lit.strip(_MARK)) for lit in every), default=0)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -400,21 +399,20 @@ class Lexicon:
         """The prefilter literals found in *folded*.
 
         Literals are word characters, NUL-marked when they must start or end a word: whole-word
-        literals are looked up in the set of words, word starts and ends in sets of prefixes and
-        suffixes, and the rest in the words joined with NULs.
+        literals are looked up in the set of words, word starts and ends with ``startswith`` and
+        ``endswith`` on each distinct word, and the rest in the words joined with NULs.
         """
         words = set(_WORD.findall(folded))
-        longest = self._longest_literal
-        prefixes = {word[:size] for word in words for size in range(1, min(len(word), longest) + 1)}
-        suffixes = {
-            word[-size:] for word in words for size in range(1, min(len(word), longest) + 1)
-        }
-        found = [lit for lit in self._whole_words if lit.strip(_MARK) in words]
-        found += [lit for lit in self._word_starts if lit[1:] in prefixes]
-        found += [lit for lit in self._word_ends if lit[:-1] in suffixes]
+        found = {_MARK + core + _MARK for core in words & self._whole_cores}
+        starts, ends = self._start_cores, self._end_cores
+        for word in words:
+            if word.startswith(starts):
+                found.update(_MARK + core for core in starts if word.startswith(core))
+            if word.endswith(ends):
+                found.update(core + _MARK for core in ends if word.endswith(core))
         if self._inner:
             haystack = _MARK.join(words)
-            found += [lit for lit in self._inner if lit in haystack]
+            found.update(lit for lit in self._inner if lit in haystack)
         return frozenset(found)
 
     def entries_for(self, present: frozenset[str], locale: str | None) -> list[LexiconEntry]:
@@ -786,13 +784,6 @@ class _Candidate:
     end: int
 
 
-def _running_max(values: Iterable[int]) -> Iterator[int]:
-    highest = -1
-    for value in values:
-        highest = max(highest, value)
-        yield highest
-
-
 class _Context:
     """The folded text of one assessment, with lazily computed sentence boundaries."""
 
@@ -802,7 +793,8 @@ class _Context:
         self.locale = locale
         self.present = lexicon.present_literals(folded)
         self._breaks: tuple[list[int], list[int]] | None = None
-        self._exclusions: tuple[list[int], list[int]] | None = None
+        self._exclusion_list: list[LexiconExclusion] | None = None
+        self._exclusions: dict[tuple[int, int], list[tuple[int, int]]] = {}
         self._text_cues: dict[str, re.Match[str] | None] = {}
 
     def sentence(self, start: int, end: int) -> tuple[int, int]:
@@ -827,18 +819,18 @@ class _Context:
     def sentence_prefix(self, sentence_start: int, start: int) -> str:
         return self.folded[max(sentence_start, start - _SENTENCE_WINDOW) : start]
 
-    def excluded(self, start: int, end: int) -> bool:
-        """Whether [start, end) overlaps the span of an idiom exclusion."""
-        if self._exclusions is None:
-            spans = sorted(
+    def excluded(self, sentence: tuple[int, int], start: int, end: int) -> bool:
+        """Whether [start, end) overlaps the span of an idiom exclusion in its sentence."""
+        if self._exclusion_list is None:
+            self._exclusion_list = self.lexicon.exclusions_for(self.present, self.locale)
+        spans = self._exclusions.get(sentence)
+        if spans is None:
+            spans = self._exclusions[sentence] = [
                 found.span()
-                for exclusion in self.lexicon.exclusions_for(self.present, self.locale)
-                for found in exclusion.regex.finditer(self.folded)
-            )
-            self._exclusions = ([s for s, _ in spans], list(_running_max(e for _, e in spans)))
-        span_starts, max_ends = self._exclusions
-        last = bisect.bisect_left(span_starts, end) - 1
-        return last >= 0 and max_ends[last] > start
+                for exclusion in self._exclusion_list
+                for found in exclusion.regex.finditer(self.folded, *sentence)
+            ]
+        return any(s < end and start < e for s, e in spans)
 
     def cue(self, name: str, sentence: tuple[int, int]) -> re.Match[str] | None:
         regex = self.lexicon.cues[name]
@@ -926,7 +918,7 @@ def _judge(candidate: _Candidate, context: _Context) -> list[Match]:
     """Apply the context rules to one raw match; return the kept matches (with cues)."""
     entry, start, end = candidate.entry, candidate.start, candidate.end
     sentence = context.sentence(start, end)
-    if context.excluded(start, end):
+    if context.excluded(sentence, start, end):
         return []
     if entry.excludes is not None and entry.excludes.search(context.folded, *sentence):
         return []

@@ -611,3 +611,13 @@ ROUTES = [
 """Every moderation route, registered by ``forum.app``."""
 
 __all__ = ["ROUTES", "ActionKind"]
+
+
+@get("/mod/protocol", name="mod_protocol")
+async def mod_protocol(request: Req, db: Db) -> Template:
+    """The crisis protocol (safety.md §b.4), one click from the queue."""
+    await _moderator(request, db)
+    return Template(template_name="mod/protocol/index.html", context={})
+
+
+ROUTES.append(mod_protocol)

@@ -15,7 +15,7 @@ from litestar.datastructures import Cookie
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from forum import actions, privacy, pseudonyms, queries
+from forum import actions, content_warnings, privacy, pseudonyms, queries
 from forum.config import LOCALES, REGIONS
 from forum.db import commit
 from forum.i18n import LANG_COOKIE, N_
@@ -302,7 +302,8 @@ async def recover(request: Request[Any, Any, Any], db: Db, reader: Reader,
     key = _key_or_none(raw_name) if len(raw_name) <= 256 else None
     member = await queries.find_member_by_key(reader, key) if key else None
     stored = member.recovery_hash if member is not None and member.status == "active" else None
-    if member is None or not await hasher.verify(stored, code):
+    code_ok = await hasher.verify(stored, code)  # always one verification: same time
+    if member is None or not code_ok:
         log.info("recovery failed")
         errors["code"] = FieldError(RECOVERY_FAILED)
         return _recover_page(kept, errors, status=422)
@@ -339,10 +340,13 @@ async def set_language(request: Request[Any, Any, Any], db: Db) -> Response[Any]
 
 
 @get("/settings", name="settings_form")
-async def settings_form(request: Request[Any, Any, Any], saved: FromQuery[int] = 0) -> Template:
-    check_logged_in(viewer_of(request))
+async def settings_form(request: Request[Any, Any, Any], db: Db,
+                        saved: FromQuery[int] = 0) -> Template:
+    member = check_logged_in(viewer_of(request))
     return Template(template_name="accounts/settings/index.html",
-                    context={"regions": REGIONS, "locales": LOCALES, "saved": bool(saved)})
+                    context={"regions": REGIONS, "locales": LOCALES, "saved": bool(saved),
+                             "warning_presets": content_warnings.PRESETS,
+                             "hidden_themes": await queries.hidden_warning_themes(db, member)})
 
 
 @post("/settings", name="save_settings")
@@ -352,6 +356,8 @@ async def save_settings(request: Request[Any, Any, Any], db: Db) -> Response[Any
     locale = form.get("locale") if form.get("locale") in LOCALES else None
     region = form.get("region") if form.get("region") in REGIONS else None
     await actions.do_set_preferences(db, member, locale=locale, region=region)
+    hidden = {theme for theme in content_warnings.PRESETS if form.get(f"hide_{theme}") == "1"}
+    await actions.do_set_hidden_warnings(db, member, hidden)
     await commit(db)
     return Redirect(path="/settings?saved=1", status_code=303)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from litestar import Request, get
@@ -10,8 +11,10 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from forum import permissions, queries
+from forum.db import utcnow
+from forum.resources import lines_for
 from forum.web.composer import reply_form_context
-from forum.web.context import viewer_of
+from forum.web.context import region_of, settings_of, viewer_of
 from forum.web.deps import Db
 from forum.web.htmx import page as render_page
 from forum.web.htmx import page_or_partial
@@ -34,13 +37,22 @@ async def space_page(
     viewer = viewer_of(request)
     space = await queries.get_space_or_404(db, slug)
     listing = None
+    unanswered = None
     if permissions.can_read_space_content(viewer, space):
-        listing = await queries.list_threads(
-            db, viewer, space, after=queries.Cursor.decode(apres)
-        )
+        if viewer is not None and "sans-reponse" in request.query_params:
+            hours = settings_of(request).unanswered_hours
+            unanswered = await queries.unanswered_threads(
+                db, viewer, space=space, older_than=utcnow() - timedelta(hours=hours))
+        else:
+            listing = await queries.list_threads(
+                db, viewer, space, after=queries.Cursor.decode(apres)
+            )
     return page_or_partial(request, "space", {
-        "space": space, "listing": listing, "is_continuation": bool(apres),
+        "space": space, "listing": listing, "unanswered": unanswered,
+        "is_continuation": bool(apres),
         "can_start_thread": permissions.can_start_thread(viewer, space),
+        "space_lines": lines_for(region_of(request), topics=space.topics).topical
+        if space.topics else [],
     })
 
 
@@ -59,6 +71,7 @@ async def thread_context(
         "pages": pages, "can_reply": permissions.can_reply(viewer, thread),
         "indexable": thread.space.indexable,
         "needs_care": await queries.thread_needs_care(db, thread.id),
+        "hidden_themes": await queries.hidden_warning_themes(db, viewer),
         "moderator_ids": await queries.space_moderator_ids(db, thread.space_id),
         "social": await queries.social_for_posts(db, viewer, posts, thread=thread),
         **reply_form_context(thread),

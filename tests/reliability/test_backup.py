@@ -70,7 +70,7 @@ async def test_backup_taken_while_members_post_restores_every_acknowledged_post(
 
     async def keep_posting() -> int:
         count = 0
-        while not stop.is_set() and count < 200:
+        while not stop.is_set() and count < 40:
             await _reply(browser, thread_id, f"Pendant la copie, n°{count}")
             count += 1
         return count

@@ -1,0 +1,83 @@
+"""Export: the member's own data as a JSON file and as a readable page; nobody else's."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import select
+
+from forum.actions import do_notify
+from forum.db import Database
+from forum.models import Member
+from tests.browsing import Browser
+
+
+async def start_thread(browser: Browser, title: str, body: str) -> int:
+    result = await browser.start_thread("anxiete", title, body)
+    assert result.status == 303, result.text()
+    return int(re.search(r"/t/(\d+)", result.response.headers["location"]).group(1))
+
+
+async def edit_post(browser: Browser, post_id: int, body: str) -> None:
+    page = await browser.get(f"/p/{post_id}/edit")
+    result = await browser.submit(page.form("form.composer"), {"body": body})
+    assert result.status == 303, result.text()
+
+
+async def first_post_id(browser: Browser, thread_id: int) -> int:
+    page = await browser.get(f"/t/{thread_id}")
+    return int(page.one("article.post")["id"].removeprefix("post-"))
+
+
+async def test_export_json_holds_everything_the_member_provided(
+    app: Litestar, browser: Browser, database: Database, demo: None
+) -> None:
+    await browser.signup("Archiviste")
+    thread_id = await start_thread(browser, "Mon fil à moi", "Premier jet du message.")
+    post_id = await first_post_id(browser, thread_id)
+    await edit_post(browser, post_id, "Version corrigée du message.")
+    async with database.writing() as session:
+        member = await session.scalar(select(Member).where(Member.pseudonym == "Archiviste"))
+        await do_notify(session, member.id, kind="moderation",
+                        message="Ton message a été relu.", thread_id=thread_id)
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as other:
+        stranger = Browser(other)
+        await stranger.signup("Voisine")
+        await stranger.reply(thread_id, "Réponse de quelqu'un d'autre.")
+
+    response = await browser.client.get("/me/export.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    assert "attachment" in response.headers["content-disposition"]
+    assert response.headers["cache-control"] == "no-store"
+    data = json.loads(response.content)
+    assert data["member"]["pseudonym"] == "Archiviste"
+    assert [c["charter_version"] for c in data["consents"]] == ["2026-11"]
+    assert [t["title"] for t in data["threads"]] == ["Mon fil à moi"]
+    [post] = data["posts"]
+    assert post["source"] == "Version corrigée du message."
+    assert [r["source"] for r in post["earlier_versions"]] == ["Premier jet du message."]
+    assert [n["message"] for n in data["notices_received"]] == ["Ton message a été relu."]
+    assert data["sessions"] and all(
+        re.fullmatch(r"\d{4}-\d{2}-\d{2}", s["last_seen_on"]) for s in data["sessions"]
+    )
+    assert "Réponse de quelqu'un d'autre" not in response.text
+    assert "Voisine" not in response.text
+    assert "token" not in response.text
+
+
+async def test_export_page_is_readable_html_with_a_link_to_the_file(
+    browser: Browser, demo: None
+) -> None:
+    await browser.signup("Lectrice")
+    await start_thread(browser, "Un titre <b>à échapper</b>", "Un message **en gras**.")
+    page = await browser.get("/me/export")
+    assert page.status == 200
+    assert page.one("a[href='/me/export.json']")
+    assert "Un message **en gras**." in page.text("#export-posts")
+    assert "Un titre <b>à échapper</b>" in page.text("#export-threads")
+    assert not page.all("#export-threads b")
+    assert "2026-11" in page.text("#export-consents")
