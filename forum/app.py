@@ -59,7 +59,9 @@ def create_app(
     settings = settings or Settings.from_env()
     secret = settings.require_secret()
     database = database or Database(settings.database_url)
+    gate = make_gate(settings)
     environment = make_environment({"charter_version": CHARTER_VERSION,
+                                    "crisis_level": lambda text: gate.screen(text).level,
                                     **social.TEMPLATE_GLOBALS,
                                     **web_notifications.TEMPLATE_GLOBALS,
                                     **moderation_templating.template_globals()})
@@ -101,7 +103,7 @@ def create_app(
         before_send=[make_before_send(settings)],
         state=State({
             "throttle": throttle, "clock": utcnow,
-            "settings": settings, "database": database, "gate": make_gate(settings),
+            "settings": settings, "database": database, "gate": gate,
             "hasher": hasher or Hasher(),
         }),
         lifespan=[lifespan],

@@ -521,3 +521,23 @@ async def do_set_on_duty(session: AsyncSession, member: Member, on_duty: bool) -
                                      SpaceModerator.on_duty.is_not(on_duty))
         .values(on_duty=on_duty))
     return bool(result.rowcount)
+
+
+# -- crisis screening (issue 4) ---------------------------------------------------------------
+
+CRISIS_SCREEN_NOTE = N_("Repéré automatiquement : ce message contient des mots qui peuvent "
+                        "signaler une personne en danger. Le filtre se trompe parfois ; "
+                        "regarde avec bienveillance.")
+
+
+async def do_raise_crisis_flag(session: AsyncSession, post: Post) -> Flag | None:
+    """The crisis screen found an urgent text: a priority welfare-concern flag for the space's
+    moderators, from no member (so no flagger to thank, and no welfare notice: the author
+    has just seen the lines before publishing). None if one is already open on the post."""
+    if await mq.has_open_screen_flag(session, post.id):
+        return None
+    flag = Flag(post_id=post.id, flagger_id=None, reason=FlagReason.DANGER.value,
+                note=CRISIS_SCREEN_NOTE, text_copy=post.source)
+    session.add(flag)
+    await session.flush()
+    return flag

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from forum.gate import GateRefusal, Verdict
 from forum.i18n import N_
 from forum.models import Member, Post, PostStatus, Space
+from moderation.actions import do_raise_crisis_flag
 from moderation.crisis import Assessment, Lexicon, assess, load_lexicon
 from moderation.sanitize import RENDERER_VERSION, SanitizerError, render_markdown
 
@@ -48,4 +49,5 @@ class ModerationGate:
         self, session: AsyncSession, post: Post, *, author: Member, space: Space,
         verdict: Verdict,
     ) -> None:
-        return None
+        if self.autoflag and verdict.crisis_level == "urgent":
+            await do_raise_crisis_flag(session, post)

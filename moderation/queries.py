@@ -320,3 +320,9 @@ async def find_member(session: AsyncSession, pseudonym: str) -> Member | None:
     if not name:
         return None
     return await find_member_by_key(session, uniqueness_key(name))
+
+
+async def has_open_screen_flag(session: AsyncSession, post_id: int) -> bool:
+    """Whether the crisis screen already raised an open flag on this post (no flagger)."""
+    return bool(await session.scalar(select(exists().where(
+        Flag.post_id == post_id, Flag.flagger_id.is_(None), Flag.resolved_at.is_(None)))))

@@ -15,7 +15,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine as Engine
 
 from forum import content_warnings, i18n, permissions
 from forum.config import ROOT
-from forum.resources import region_name
+from forum.resources import lines_for, region_name
 from forum.web.context import locale_of, region_of, settings_of, viewer_of
 
 TEMPLATE_DIR = ROOT / "templates"
@@ -105,6 +105,7 @@ def make_environment(extra_globals: dict[str, Any] | None = None) -> Environment
         format_number=_number, viewer=_viewer, locale=_locale, region=_region,
         settings=_settings, language_name=i18n.language_name, permissions=permissions,
         warning_label=_warning_label, region_name=_region_name,
+        help_lines=lambda region: lines_for(region).primary(),
     )
     if extra_globals:
         env.globals.update(extra_globals)

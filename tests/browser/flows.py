@@ -27,7 +27,7 @@ def sign_up(page: Any, pseudonym: str | None = None) -> tuple[str, str]:
     for box in page.locator("form[action='/signup'] input[type=checkbox][required]").all():
         box.check()
     page.click("form[action='/signup'] button[type=submit]")
-    page.wait_for_selector("#recovery-code code")
+    page.wait_for_selector("#recovery-code code", timeout=30_000)  # argon2 takes its time
     return pseudonym, page.inner_text("#recovery-code code").strip()
 
 

@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 
 from forum.db import Database
 from forum.models import Post
+from moderation.models import Flag
 from tests.browsing import Browser, Page
 
 URGENT = "Ce soir je vais en finir, j'ai tout ce qu'il faut à côté de moi."
@@ -130,3 +131,30 @@ async def test_addiction_space_lines_show_in_the_pause(browser: Browser, demo: N
     page = await browser.start_thread("addictions", "Je n'en peux plus", URGENT)
     names = pause_of(page).get_text()
     assert "Drogues Info Service" in names
+
+
+async def test_publishing_an_urgent_post_raises_a_priority_welfare_flag(
+    browser: Browser, database: Database, demo: None
+) -> None:
+    await browser.signup("Aubépine")
+    page = await browser.reply(1, URGENT)
+    await browser.submit(page.form(".crisis-pause__form"), {"crisis_ack": "1"})
+    concern = await browser.reply(1, CONCERN)
+    await browser.submit(concern.form(".crisis-pause__form"), {"crisis_ack": "1"})
+    async with database.reader() as session:
+        flags = list(await session.scalars(select(Flag)))
+    assert len(flags) == 1
+    assert flags[0].reason == "danger" and flags[0].flagger_id is None
+    assert flags[0].text_copy == URGENT
+
+
+async def test_autoflag_off_raises_no_flag_and_says_nothing_about_moderators(
+    app, browser: Browser, database: Database, demo: None
+) -> None:
+    app.state.gate.autoflag = False
+    await browser.signup("Aubépine")
+    page = await browser.reply(1, URGENT)
+    assert "seront prévenu·es" not in pause_of(page).get_text()
+    await browser.submit(page.form(".crisis-pause__form"), {"crisis_ack": "1"})
+    async with database.reader() as session:
+        assert list(await session.scalars(select(Flag))) == []

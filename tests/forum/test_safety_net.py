@@ -141,3 +141,13 @@ def test_crisis_check_works_from_a_fresh_shell() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("level: urgent")
+
+
+async def test_a_search_that_sounds_like_a_crisis_shows_the_help_box_first(
+    browser: Browser, demo: None
+) -> None:
+    page = await browser.get("/search", params={"q": "envie de mourir"})
+    box = page.one(".search-help")
+    assert [a["href"] for a in box.select("a[href^='tel:']")] == ["tel:15", "tel:3114"]
+    ordinary = await browser.get("/search", params={"q": "crise d'angoisse métro"})
+    assert not ordinary.all(".search-help")

@@ -1,0 +1,159 @@
+"""Deleting one's account, immediately: posts anonymised ("Membre parti·e") or erased
+everywhere (revisions, flag copies, search), threads keep their shape, the pseudonym stays
+reserved, sessions end."""
+
+from __future__ import annotations
+
+import re
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import select
+
+from forum.db import Base, Database
+from forum.models import Member, MemberSession, MemberStatus, Post, PostStatus, Thread
+from tests.browsing import DEFAULT_PASSWORD, Browser, Page
+
+CANARY = "Zébulon-canari-7731"
+
+
+async def start_thread(browser: Browser, title: str, body: str) -> int:
+    result = await browser.start_thread("anxiete", title, body)
+    assert result.status == 303, result.text()
+    return int(re.search(r"/t/(\d+)", result.response.headers["location"]).group(1))
+
+
+async def delete_account(browser: Browser, posts: str, password: str = DEFAULT_PASSWORD) -> Page:
+    page = await browser.get("/me/delete")
+    return await browser.submit(page.form(), {"posts": posts, "current_password": password})
+
+
+async def everything_stored(database: Database) -> str:
+    """Every row of every table the app knows, as text."""
+    parts = []
+    async with database.reader() as session:
+        for table in Base.metadata.sorted_tables:
+            for row in (await session.execute(select(table))).all():
+                parts.append(repr(tuple(row)))
+    return "\n".join(parts)
+
+
+async def scenario(app: Litestar, browser: Browser) -> tuple[int, Browser]:
+    """The leaver writes a thread and a reply (edited once), a peer replies and flags."""
+    await browser.signup("Partante")
+    thread_id = await start_thread(browser, f"Titre {CANARY}", f"Ouverture {CANARY}")
+    reply = await browser.reply(thread_id, f"Réponse {CANARY} première version")
+    assert reply.status == 303
+    page = await browser.get(f"/t/{thread_id}")
+    own_reply = page.all("article.post")[1]["id"].removeprefix("post-")
+    edit = await browser.get(f"/p/{own_reply}/edit")
+    assert (await browser.submit(edit.form("form.composer"),
+                                 {"body": f"Réponse {CANARY} corrigée"})).status == 303
+    other = AsyncTestClient(app=app, base_url="http://testserver.local")
+    await other.__aenter__()
+    peer = Browser(other)
+    await peer.signup("Restante")
+    assert (await peer.reply(thread_id, "Courage, je te lis.")).status == 303
+    flag_form = await peer.get(f"/p/{own_reply}/flag")
+    if flag_form.status == 200:
+        flagged = await peer.submit(flag_form.form("form.flag-form"), {"reason": "spam"})
+        assert flagged.status == 200, flagged.text()
+    return thread_id, peer
+
+
+async def test_erase_removes_the_text_everywhere_and_keeps_the_threads_shape(
+    app: Litestar, browser: Browser, database: Database, demo: None
+) -> None:
+    thread_id, peer = await scenario(app, browser)
+    try:
+        assert CANARY in await everything_stored(database)
+        async with database.reader() as session:
+            before = await session.get(Thread, thread_id)
+        result = await delete_account(browser, "erase")
+        assert result.status == 200
+        assert result.one("#account-deleted")
+        stored = await everything_stored(database)
+        assert CANARY not in stored
+        async with database.reader() as session:
+            thread = await session.get(Thread, thread_id)
+            posts = list(await session.scalars(
+                select(Post).where(Post.thread_id == thread_id).order_by(Post.number)
+            ))
+        assert thread.post_count == before.post_count == 3
+        assert thread.reply_count == before.reply_count - 1
+        assert [p.status for p in posts] == [PostStatus.DELETED, PostStatus.DELETED,
+                                             PostStatus.VISIBLE]
+        assert posts[2].source == "Courage, je te lis."
+        page = await peer.get(f"/t/{thread_id}")
+        assert page.status == 200 and len(page.all("article.post")) == 3
+        assert "Partante" not in page.response.text
+    finally:
+        await peer.client.__aexit__(None, None, None)
+
+
+async def test_anonymise_keeps_the_posts_signed_membre_parti(
+    app: Litestar, browser: Browser, database: Database, demo: None
+) -> None:
+    thread_id, peer = await scenario(app, browser)
+    try:
+        result = await delete_account(browser, "anonymise")
+        assert result.status == 200
+        page = await peer.get(f"/t/{thread_id}")
+        authors = [a.get_text(strip=True) for a in page.all(".post__author")]
+        assert authors[:2] == ["Membre parti·e", "Membre parti·e"]
+        assert "Partante" not in page.response.text
+        assert f"Réponse {CANARY} corrigée" in page.text()
+        async with database.reader() as session:
+            assert list(await session.scalars(
+                select(Post.id).where(Post.author_id.is_not(None), Post.thread_id == thread_id,
+                                      Post.number < 3))) == []
+    finally:
+        await peer.client.__aexit__(None, None, None)
+
+
+async def test_deletion_ends_sessions_scrubs_the_account_and_keeps_the_pseudonym_reserved(
+    app: Litestar, browser: Browser, database: Database
+) -> None:
+    await browser.signup("Reservee")
+    old_cookie = browser.client.cookies.get("entrepairs")
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as other:
+        elsewhere = Browser(other)
+        await elsewhere.login("Reservee")
+        result = await delete_account(browser, "anonymise")
+        assert result.status == 200
+        assert not result.all(".account-nav__name")
+        assert (await elsewhere.get("/me")).status == 401
+    browser.client.cookies.set("entrepairs", old_cookie)
+    assert (await browser.get("/me")).status == 401
+    async with database.reader() as session:
+        member = await session.scalar(select(Member).where(Member.pseudonym_key.is_not(None),
+                                                           Member.status == MemberStatus.DELETED))
+        assert list(await session.scalars(select(MemberSession))) == []
+    assert member.pseudonym == "" and member.deleted_at is not None
+    assert not member.password_hash.startswith("$argon2")
+    assert not member.recovery_hash.startswith("$argon2")
+    assert (await browser.login("Reservee")).status == 422
+    page = await browser.get("/signup")
+    again = await browser.submit(page.form(), {
+        "pseudonym": "Reservee", "password": DEFAULT_PASSWORD,
+        "password_confirm": DEFAULT_PASSWORD, "consent": "yes",
+    })
+    assert again.status == 422
+    assert "déjà pris" in again.text("#pseudonym-error")
+
+
+async def test_a_wrong_password_or_no_choice_deletes_nothing(
+    browser: Browser, database: Database
+) -> None:
+    await browser.signup("Encore")
+    wrong = await delete_account(browser, "erase", password="pas le bon")
+    assert wrong.status == 422
+    assert wrong.one("#current_password-error")
+    assert wrong.one("input[value=erase]").has_attr("checked")
+    page = await browser.get("/me/delete")
+    no_choice = await browser.submit(page.form(), {"current_password": DEFAULT_PASSWORD})
+    assert no_choice.status == 422 and no_choice.one("#posts-error")
+    async with database.reader() as session:
+        member = await session.scalar(select(Member).where(Member.pseudonym == "Encore"))
+    assert member.status == MemberStatus.ACTIVE
+    assert (await browser.get("/me")).status == 200
