@@ -1,4 +1,7 @@
 from litestar.testing import AsyncTestClient
+from sqlalchemy import update
+
+from forum.models import Space
 
 
 async def test_healthz_answers_when_the_database_does(client: AsyncTestClient) -> None:
@@ -25,3 +28,17 @@ async def test_pages_carry_a_noindex_robots_meta_tag(client: AsyncTestClient, de
 async def test_openapi_schema_routes_are_off(client: AsyncTestClient) -> None:
     for url in ("/schema", "/schema/openapi.json", "/schema/swagger"):
         assert (await client.get(url)).status_code == 404
+
+
+async def test_an_admin_may_open_a_public_space_to_search_engines(
+    client: AsyncTestClient, database, demo: None
+) -> None:
+    async with database.writing() as session:
+        await session.execute(update(Space).where(Space.slug == "retablissement")
+                              .values(indexable=True))
+    robots = (await client.get("/robots.txt")).text.splitlines()
+    assert "Allow: /s/retablissement" in robots and "Disallow: /" in robots
+    space_thread = await client.get("/t/6")
+    assert '<meta name="robots" content="index, follow">' in space_thread.text
+    other = await client.get("/t/1")
+    assert 'content="noindex, nofollow, noarchive"' in other.text
