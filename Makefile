@@ -9,6 +9,8 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Build-backend deprecation chatter is not for the person running `make run`.
+export PYTHONWARNINGS := ignore
 
 .PHONY: run test test-unit test-browser screenshots check-python clean lint
 
