@@ -42,6 +42,17 @@ screenshots: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check forum moderation tests migrations/env.py
 
+# The load-and-fault harness (docs/RELIABILITY.md): the real server under a write storm,
+# double submits, kill -9 and a held lock, on fresh SQLite files. For PostgreSQL (the database
+# given is EMPTIED; its cluster is restarted once): make reliability
+#   RELIABILITY_DATABASE=postgresql+asyncpg://postgres@127.0.0.1:5432/entrepairs_reliability
+# RELIABILITY_ARGS="--short" runs the CI sizes; `python -m reliability --help` lists the rest.
+.PHONY: reliability
+RELIABILITY_DATABASE ?=
+RELIABILITY_ARGS ?=
+reliability: $(VENV)/.installed-test
+	$(PY) -m reliability $(if $(RELIABILITY_DATABASE),--database $(RELIABILITY_DATABASE)) $(RELIABILITY_ARGS)
+
 check-python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Entrepairs needs Python 3.11 or newer: install python3 (for example: sudo apt install python3)."; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || { echo "Entrepairs needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) -V 2>&1). Install python3.11 and run: make PYTHON=python3.11 run"; exit 1; }

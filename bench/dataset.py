@@ -112,7 +112,7 @@ def french_body(rng: random.Random) -> str:
 
 def thread_sizes(threads: int, posts: int, rng: random.Random) -> list[int]:
     """Posts per thread: LONG_THREADS long ones first, the rest spread around the mean."""
-    long_count = min(LONG_THREADS, threads)
+    long_count = min(LONG_THREADS, threads // 2, posts * 15 // 100 // LONG_THREAD_POSTS)
     sizes = [LONG_THREAD_POSTS] * long_count
     rest = threads - long_count
     remaining = max(rest, posts - sum(sizes))
@@ -123,6 +123,8 @@ def thread_sizes(threads: int, posts: int, rng: random.Random) -> list[int]:
     scale = remaining / total if total else 1
     sizes[long_count:] = [max(1, round(s * scale)) for s in sizes[long_count:]]
     drift = posts - sum(sizes)
+    if drift < 0 and sum(sizes[long_count:]) + drift < rest:
+        raise ValueError("too few posts for that many threads")
     index = long_count
     while drift and rest:
         step = 1 if drift > 0 else -1
@@ -219,11 +221,9 @@ async def _load(database: Database, spaces: int, threads: int, posts: int, seed:
         last = space_activity.get(space_id)
         space_activity[space_id] = times[-1] if last is None or times[-1] > last else last
         if len(post_rows) >= 50_000:
-            await _insert(database, Post.__table__, post_rows)
-            post_rows = []
-        if len(thread_rows) >= 5000:
             await _insert(database, Thread.__table__, thread_rows)
-            thread_rows = []
+            await _insert(database, Post.__table__, post_rows)
+            thread_rows, post_rows = [], []
     await _insert(database, Thread.__table__, thread_rows)
     await _insert(database, Post.__table__, post_rows)
     async with database.engine.begin() as connection:

@@ -70,6 +70,8 @@ _THREAD_PATH = re.compile(r"^/t/(\d{1,18})$")
 _SPACE_PATH = re.compile(r"^/s/[^/]{1,64}$")
 _TOKEN = re.compile(r"^[0-9a-f]{128}$")
 INFO_KEY = "page_cache_tags"
+_PER_RESPONSE = frozenset({b"x-request-id", b"date", b"server"})
+"""Headers that belong to one response and are never replayed from the cache."""
 
 
 # --- which pages, and which counters they depend on ------------------------------------------
@@ -496,7 +498,8 @@ class PageCache:
         status, headers, body = await self._render(scope, receive, facts)
         if self._storable(status, headers):
             try:
-                entry = Entry(status, headers, body, generations, time.time())
+                kept = [(k, v) for k, v in headers if k.lower() not in _PER_RESPONSE]
+                entry = Entry(status, kept, body, generations, time.time())
                 await self.backend.store(key, entry)
             except Exception as exc:  # noqa: BLE001 - a failed fill only costs the next request
                 log.warning("page cache store failed: %s", type(exc).__name__)

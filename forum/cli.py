@@ -55,6 +55,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         "forum.app:create_server_app", factory=True, host=args.host, port=args.port,
         workers=args.workers, access_log=False, proxy_headers=False, server_header=False,
         date_header=True, log_level=settings.log_level.lower(), timeout_graceful_shutdown=10,
+        # Workers import the whole app before answering uvicorn's health check (default 5 s).
+        timeout_worker_healthcheck=60,
     )
     return 0
 

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -73,11 +74,28 @@ class DatabaseUnavailable(Exception):
     """The database is locked for longer than the busy timeout, or unreachable: answer 503."""
 
 
+UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+"""PostgreSQL: connection exceptions, admin/crash shutdown, "cannot connect now" (starting up
+or shutting down), too many connections. asyncpg raises these as plain DBAPIErrors."""
+
+
+def _sqlstate(exc: DBAPIError) -> str:
+    for error in (exc.orig, getattr(exc.orig, "__cause__", None)):
+        state = getattr(error, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+    return ""
+
+
 def is_unavailable(exc: BaseException) -> bool:
     """True for errors that mean "try again shortly" rather than a bug."""
     if isinstance(exc, DatabaseUnavailable):
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, DBAPIError) and _sqlstate(exc).startswith(UNAVAILABLE_SQLSTATES):
+        return True
+    if isinstance(exc, PoolTimeoutError):  # every pooled connection busy for pool_timeout
         return True
     if isinstance(exc, OperationalError):
         text = str(exc.orig).lower()
@@ -99,10 +117,12 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         # Let SQLAlchemy emit BEGIN itself (see _on_begin) instead of the driver's implicit one.
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
+        # busy_timeout first: switching to WAL takes a lock, and under load a new connection
+        # would otherwise fail at once with "database is locked".
         for pragma in (
+            f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
             "journal_mode=WAL",
             "foreign_keys=ON",
-            f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
             "synchronous=NORMAL",
         ):
             cursor.execute(f"PRAGMA {pragma}")

@@ -29,6 +29,9 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 
 HANDLER_NAME = "entrepairs-json"
+QUIET_LOGGERS = ("sqlalchemy.engine", "sqlalchemy.pool", "sqlalchemy.orm", "aiosqlite",
+                 "asyncpg", "httpx", "httpcore")
+"""Never more verbose than WARNING, whatever FORUM_LOG_LEVEL says."""
 _base_factory = logging.getLogRecordFactory()
 
 
@@ -82,6 +85,9 @@ def configure_logging(level: str = "INFO", stream: IO[str] | None = None) -> log
     root.setLevel(level.upper())
     for name in ("uvicorn.access",):
         logging.getLogger(name).disabled = True  # it logs client addresses
+    for name in QUIET_LOGGERS:
+        # At DEBUG they would log SQL parameters, i.e. pseudonyms and what people wrote.
+        logging.getLogger(name).setLevel(logging.WARNING)
     return handler
 
 

@@ -15,6 +15,7 @@ import re
 from sqlalchemy import and_, exists, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from forum.db import utcnow
 from forum.i18n import N_
 from forum.models import (
     Block,
@@ -61,7 +62,9 @@ def _wants(kind: str, author_id: int):
         NotificationSetting.member_id == Member.id, NotificationSetting.kind == kind,
         NotificationSetting.enabled.is_(False),
     )
-    return and_(~blocked, ~muted, Member.status == MemberStatus.ACTIVE, Member.id != author_id)
+    on_break = Member.break_until.is_not(None) & (Member.break_until > utcnow())  # issue 5
+    return and_(~blocked, ~muted, ~on_break, Member.status == MemberStatus.ACTIVE,
+                Member.id != author_id)
 
 
 async def _mentioned(session: AsyncSession, source: str, author_id: int) -> list[int]:

@@ -199,6 +199,19 @@ async def _erase_texts(session: AsyncSession, member: Member, now: datetime) -> 
     )
 
 
+async def _forget_notices_about(session: AsyncSession, member: Member, *,
+                                erase_posts: bool) -> None:
+    """Other members' notices about the leaver's posts name them; with "erase", notices
+    about their threads quote their titles. Those notices go."""
+    await session.execute(delete(Notification).where(
+        Notification.post_id.in_(select(Post.id).where(Post.author_id == member.id))
+    ))
+    if erase_posts:
+        await session.execute(delete(Notification).where(
+            Notification.thread_id.in_(select(Thread.id).where(Thread.author_id == member.id))
+        ))
+
+
 async def _unlink_member(session: AsyncSession, member: Member) -> None:
     """Do to every row that points at ``member`` what its foreign key says on delete."""
     member_table = Member.__table__
@@ -225,6 +238,7 @@ async def do_delete_account(
     keep the pseudonym reserved.
     """
     now = now or utcnow()
+    await _forget_notices_about(session, member, erase_posts=erase_posts)
     if erase_posts:
         await _erase_texts(session, member, now)
     await _unlink_member(session, member)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 import forum.models  # noqa: F401 - registers the tables on Base.metadata
+import moderation.models  # noqa: F401 - moderation's tables share the same metadata
 from forum.config import Settings
 from forum.db import Base
 

@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "pg-restart (PostgreSQL; restarts the machine's cluster); "
                              "default: all for the database")
     parser.add_argument("--short", action="store_true",
-                        help="the CI sizes: 10×20 replies, 20 keys×5, 3 kills, 4 s lock")
+                        help="the CI sizes: 10×20 replies, 20 keys×5, 3 kills, 6 s lock")
     parser.add_argument("--members", type=int, help="storm: concurrent members (50)")
     parser.add_argument("--replies", type=int, help="storm: replies per member (100)")
     parser.add_argument("--keys", type=int, help="double submit: keys (200)")
@@ -64,7 +64,7 @@ async def run_all(args: argparse.Namespace, run: Run, names: list[str]) -> list[
                 writers=args.writers or (5 if short else 20),
                 window=(0.5, 2.0) if short else (1.0, 10.0))
         elif name == "lock":
-            outcome = await scenarios.lock_held(run, hold=4.0 if short else 8.0)
+            outcome = await scenarios.lock_held(run, hold=6.0 if short else 8.0)
         elif name == "pg-restart":
             outcome = await scenarios.postgres_restart(
                 run, writers=args.writers or 20, duration=20.0 if short else 45.0)

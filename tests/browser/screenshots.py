@@ -20,8 +20,8 @@ from tests.browser.live import CHROMIUM, ROOT, launch_chromium, live_server
 OUTPUT = ROOT / "docs" / "screenshots"
 WIDTHS = {"desktop": (1280, 900), "mobile": (375, 812)}
 SCHEMES = ("light", "dark")
-MEMBER_NAMES = {("desktop", "light"): "Luciole", ("desktop", "dark"): "Mésange",
-                ("mobile", "light"): "Hérisson", ("mobile", "dark"): "Castor"}
+MEMBER_NAMES = {("desktop", "light"): "Brin_de_Thym", ("desktop", "dark"): "Petit_Phare",
+                ("mobile", "light"): "Pomme_de_Pin", ("mobile", "dark"): "Nuage_Lent"}
 
 VISITOR_PAGES: dict[str, str] = {
     "home": "/",
@@ -39,6 +39,8 @@ VISITOR_PAGES: dict[str, str] = {
 def _shoot(page: Any, name: str, width: str, scheme: str) -> Path:
     path = OUTPUT / f"{name}-{width}-{scheme}.png"
     page.wait_for_load_state("networkidle")
+    # Fixed elements (the quick-exit bar) land where the viewport was: shoot from the top.
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(path), full_page=True, animations="disabled", caret="initial")
     return path
 

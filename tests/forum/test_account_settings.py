@@ -13,7 +13,7 @@ from sqlalchemy import select
 from forum.app import create_app
 from forum.config import Settings
 from forum.db import Database, utcnow
-from forum.models import Consent, Member, MemberSession
+from forum.models import Consent, Member, MemberSession, Notification
 from forum.passwords import Hasher
 from forum.privacy import CHARTER_VERSION
 from tests.browsing import DEFAULT_PASSWORD, Browser
@@ -148,6 +148,33 @@ async def test_taking_a_break_stores_its_end_and_can_be_ended(
     result = await browser.submit(page.form())
     assert result.status == 303
     assert (await member_named(database, "Respire")).break_until is None
+
+
+async def test_a_break_mutes_reply_notifications_until_it_ends(
+    app: Litestar, browser: Browser, database: Database, demo: None
+) -> None:
+    await browser.signup("Vacanciere")
+    started = await browser.start_thread("anxiete", "Mon fil", "Bonjour à vous.")
+    thread_id = int(started.response.headers["location"].split("/t/")[1].split("?")[0]
+                    .split("#")[0])
+    page = await browser.get("/me/break")
+    await browser.submit(page.form(), {"days": "1"})
+    member = await member_named(database, "Vacanciere")
+
+    async def notices() -> int:
+        async with database.reader() as session:
+            return len(list(await session.scalars(
+                select(Notification.id).where(Notification.member_id == member.id))))
+
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as other:
+        peer = Browser(other)
+        await peer.signup("Bavarde")
+        assert (await peer.reply(thread_id, "Bonjour, bienvenue !")).status == 303
+        assert await notices() == 0
+        page = await browser.get("/me/break")
+        await browser.submit(page.form())
+        assert (await peer.reply(thread_id, "Tu es revenue ?")).status == 303
+        assert await notices() == 1
 
 
 async def test_an_unknown_break_length_is_refused(browser: Browser, database: Database) -> None:

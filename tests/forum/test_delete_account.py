@@ -11,7 +11,15 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from forum.db import Base, Database
-from forum.models import Member, MemberSession, MemberStatus, Post, PostStatus, Thread
+from forum.models import (
+    Member,
+    MemberSession,
+    MemberStatus,
+    Notification,
+    Post,
+    PostStatus,
+    Thread,
+)
 from tests.browsing import DEFAULT_PASSWORD, Browser, Page
 
 CANARY = "Zébulon-canari-7731"
@@ -54,10 +62,11 @@ async def scenario(app: Litestar, browser: Browser) -> tuple[int, Browser]:
     peer = Browser(other)
     await peer.signup("Restante")
     assert (await peer.reply(thread_id, "Courage, je te lis.")).status == 303
+    # The peer now follows the thread: the leaver's next reply notifies them, by pseudonym.
+    assert (await browser.reply(thread_id, f"Encore un mot {CANARY}")).status == 303
     flag_form = await peer.get(f"/p/{own_reply}/flag")
-    if flag_form.status == 200:
-        flagged = await peer.submit(flag_form.form("form.flag-form"), {"reason": "spam"})
-        assert flagged.status == 200, flagged.text()
+    flagged = await peer.submit(flag_form.form("form.flag-form"), {"reason": "spam"})
+    assert flagged.status == 200, flagged.text()
     return thread_id, peer
 
 
@@ -68,24 +77,31 @@ async def test_erase_removes_the_text_everywhere_and_keeps_the_threads_shape(
     try:
         assert CANARY in await everything_stored(database)
         async with database.reader() as session:
+            notices = list(await session.scalars(select(Notification.params)))
+        assert any(params.get("author") == "Partante" for params in notices)
+        flags = Base.metadata.tables["flag"]
+        async with database.reader() as session:
+            copies = list(await session.scalars(select(flags.c.text_copy)))
+        assert any(CANARY in copy for copy in copies)
+        async with database.reader() as session:
             before = await session.get(Thread, thread_id)
         result = await delete_account(browser, "erase")
         assert result.status == 200
         assert result.one("#account-deleted")
         stored = await everything_stored(database)
-        assert CANARY not in stored
+        assert CANARY not in stored and "Partante" not in stored
         async with database.reader() as session:
             thread = await session.get(Thread, thread_id)
             posts = list(await session.scalars(
                 select(Post).where(Post.thread_id == thread_id).order_by(Post.number)
             ))
-        assert thread.post_count == before.post_count == 3
-        assert thread.reply_count == before.reply_count - 1
+        assert thread.post_count == before.post_count == 4
+        assert thread.reply_count == before.reply_count - 2
         assert [p.status for p in posts] == [PostStatus.DELETED, PostStatus.DELETED,
-                                             PostStatus.VISIBLE]
+                                             PostStatus.VISIBLE, PostStatus.DELETED]
         assert posts[2].source == "Courage, je te lis."
         page = await peer.get(f"/t/{thread_id}")
-        assert page.status == 200 and len(page.all("article.post")) == 3
+        assert page.status == 200 and len(page.all("article.post")) == 4
         assert "Partante" not in page.response.text
     finally:
         await peer.client.__aexit__(None, None, None)
@@ -100,13 +116,14 @@ async def test_anonymise_keeps_the_posts_signed_membre_parti(
         assert result.status == 200
         page = await peer.get(f"/t/{thread_id}")
         authors = [a.get_text(strip=True) for a in page.all(".post__author")]
-        assert authors[:2] == ["Membre parti·e", "Membre parti·e"]
+        assert authors == ["Membre parti·e", "Membre parti·e", "Restante", "Membre parti·e"]
         assert "Partante" not in page.response.text
         assert f"Réponse {CANARY} corrigée" in page.text()
         async with database.reader() as session:
             assert list(await session.scalars(
-                select(Post.id).where(Post.author_id.is_not(None), Post.thread_id == thread_id,
-                                      Post.number < 3))) == []
+                select(Post.number).where(Post.author_id.is_not(None),
+                                          Post.thread_id == thread_id))) == [3]
+        assert "Partante" not in await everything_stored(database)
     finally:
         await peer.client.__aexit__(None, None, None)
 

@@ -66,7 +66,7 @@ async def test_snippets_mark_the_words_and_never_let_html_through(browser: Brows
     results = page.one("#search-results")
     assert not results.select("script, img, b")
     assert [m.get_text().lower() for m in results.select(".search-hit__snippet mark")] == ["peur"]
-    assert "<script>alert(1)</script>" in results.select_one(".search-hit__snippet").get_text()
+    assert "alert(1)" in results.select_one(".search-hit__snippet").get_text()
     assert "<b>Peur</b> du noir" in hit_titles(page)[0]
 
 

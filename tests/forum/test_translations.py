@@ -7,6 +7,7 @@ and the translators' template can never disagree about what needs translating.
 
 from __future__ import annotations
 
+import ast
 import re
 from collections import defaultdict
 from datetime import datetime
@@ -126,6 +127,46 @@ def test_extraction_finds_python_and_template_strings_of_every_kind() -> None:
     assert "Choisis un pseudonyme." in messages  # N_() in forum/web/accounts.py
     assert "Besoin d'aide maintenant ?" in messages  # _() in base.html
     assert ("%(num)s réponse", "%(num)s réponses") in messages  # ngettext() in templates
+
+
+def literals_hidden_from_extraction(source: str, filename: str) -> list[str]:
+    """``i18n.gettext(locale, "…")`` calls: Babel reads the locale as the msgid and skips them."""
+    hidden = []
+    for node in ast.walk(ast.parse(source, filename)):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        name = getattr(node.func, "attr", getattr(node.func, "id", None))
+        first, rest = node.args[0], node.args[1:]
+        if name in ("gettext", "ngettext") and not isinstance(first, ast.Constant) and any(
+            isinstance(arg, ast.Constant) and isinstance(arg.value, str) for arg in rest
+        ):
+            hidden.append(f"  {filename}:{node.lineno}")
+    return hidden
+
+
+def test_no_literal_is_passed_where_extraction_cannot_see_it() -> None:
+    hidden = [
+        problem
+        for package in ("forum", "moderation")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for problem in literals_hidden_from_extraction(
+            path.read_text(encoding="utf-8"), str(path.relative_to(ROOT))
+        )
+    ]
+    assert not hidden, (
+        "Define these strings with N_() and pass the name, so that extraction finds them:\n"
+        + "\n".join(hidden)
+    )
+
+
+def test_hidden_literal_check_catches_a_locale_first_call() -> None:
+    source = (
+        'i18n.gettext(locale, "Caché")\n'
+        'i18n.ngettext(locale, "%(num)s fil", "%(num)s fils", n)\n'
+        'translations(locale).gettext("Visible")\n'
+        "i18n.gettext(locale, MESSAGE)\n"
+    )
+    assert literals_hidden_from_extraction(source, "x.py") == ["  x.py:1", "  x.py:2"]
 
 
 def test_every_string_of_the_code_and_templates_has_an_english_translation() -> None:

@@ -4,6 +4,11 @@ posting through the real reply form, and the checks C1–C6 of security.md §8 a
 Storm and double submit run on the test database (SQLite, or PostgreSQL when
 ``FORUM_TEST_DATABASE_URL`` is set); kill -9 and the held write lock are SQLite's scenarios
 and always run on a SQLite file.
+
+Two thresholds are looser here than in ``make reliability``, because CI machines are shared
+and slow to start Python: up to 10 % of the storm's writes may be answered 503 (each with
+Retry-After, then retried with the same key until stored), and a restart may take 30 s to be
+ready. Everything else (nothing lost, nothing twice, counters, integrity, no 500) is exact.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ def failed(outcome: Outcome) -> list[str]:
 
 
 async def test_ten_members_replying_at_once_into_one_thread_lose_nothing(run: Run) -> None:
-    outcome = await scenarios.storm(run, members=10, replies=20)
+    outcome = await scenarios.storm(run, members=10, replies=20, max_503_share=0.10)
 
     assert not failed(outcome), details(outcome)
     assert len(outcome.ledger.acked) == 200
@@ -52,7 +57,8 @@ async def test_a_form_sent_five_times_at_once_is_stored_once_and_every_send_gets
 
 
 async def test_killing_the_server_mid_write_loses_no_acknowledged_post(sqlite_run: Run) -> None:
-    outcome = await scenarios.kill(sqlite_run, iterations=3, writers=5, window=(0.5, 1.5))
+    outcome = await scenarios.kill(sqlite_run, iterations=3, writers=5, window=(0.5, 1.5),
+                                   ready_limit=30.0)
 
     assert not failed(outcome), details(outcome)
     assert outcome.ledger.acked, "no write was acknowledged: the scenario tested nothing"

@@ -1,0 +1,99 @@
+"""Every page runs the same number of SQL statements whatever the length of a thread or a
+space: counted on the app's engine (``before_cursor_execute``) through real requests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from litestar import Litestar
+from sqlalchemy import event, select
+
+from forum import actions
+from forum.db import Database
+from forum.gate import Verdict
+from forum.models import Member, Space, Thread
+from tests.browsing import Browser
+
+VERDICT = Verdict(html="<p>Merci de ton message.</p>", renderer_version=1)
+
+
+@contextmanager
+def counted(app: Litestar) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    engine = app.state.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+async def make_thread(database: Database, slug: str, posts: int, title: str) -> int:
+    """A thread of ``posts`` posts by the demo members, through the real actions."""
+    async with database.writing() as session:
+        space = await session.scalar(select(Space).where(Space.slug == slug))
+        members = list(await session.scalars(select(Member).order_by(Member.id).limit(6)))
+        posted = await actions.do_create_thread(
+            session, space=space, author=members[0], title=title, source="Bonjour",
+            verdict=VERDICT,
+        )
+        thread = await session.get(Thread, posted.post.thread_id)
+        for index in range(posts - 1):
+            await actions.do_reply(session, thread=thread, author=members[index % len(members)],
+                                   source="Merci", verdict=VERDICT)
+        return thread.id
+
+
+async def statements_for(app: Litestar, browser: Browser, url: str) -> int:
+    with counted(app) as statements:
+        page = await browser.get(url)
+    assert page.status == 200, url
+    return len(statements)
+
+
+async def test_a_thread_page_runs_as_many_queries_for_5_posts_as_for_65(
+    app: Litestar, browser: Browser, database: Database, demo: None
+) -> None:
+    short = await make_thread(database, "anxiete", 5, "Un fil court")
+    long = await make_thread(database, "anxiete", 65, "Un fil long")
+    for url in (f"/t/{short}", f"/t/{long}", f"/t/{long}?page=3"):
+        await browser.get(url)  # warm: first-request work is not the page's
+    visitor = [await statements_for(app, browser, url)
+               for url in (f"/t/{short}", f"/t/{long}", f"/t/{long}?page=3")]
+    assert visitor[0] == visitor[1] == visitor[2]
+    await browser.signup("Glycine")
+    member = [await statements_for(app, browser, url)
+              for url in (f"/t/{short}", f"/t/{long}", f"/t/{long}?page=3")]
+    assert member[0] == member[1] == member[2]
+    assert visitor[0] > 0
+
+
+async def test_a_space_page_runs_as_many_queries_for_3_threads_as_for_60(
+    app: Litestar, browser: Browser, database: Database, demo: None
+) -> None:
+    for index in range(60):
+        await make_thread(database, "deuil", 2, f"Fil numéro {index}")
+    counts = {}
+    for slug in ("anxiete", "deuil"):
+        await browser.get(f"/s/{slug}")
+        counts[slug] = await statements_for(app, browser, f"/s/{slug}")
+    async with database.reader() as session:
+        small = await session.scalar(select(Space.thread_count).where(Space.slug == "anxiete"))
+    assert small is not None and small <= 3
+    assert counts["anxiete"] == counts["deuil"]
+
+
+async def test_the_home_page_runs_as_many_queries_with_many_threads_as_with_few(
+    app: Litestar, browser: Browser, database: Database, demo: None
+) -> None:
+    await browser.get("/")
+    before = await statements_for(app, browser, "/")
+    for index in range(30):
+        await make_thread(database, "bien-etre", 3, f"Encore un fil {index}")
+    after = await statements_for(app, browser, "/")
+    assert before == after

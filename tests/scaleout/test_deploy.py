@@ -1,0 +1,91 @@
+"""The deployment files in deploy/: nginx accepts the configuration (``nginx -t``), it never
+logs or forwards a client's address, and the systemd unit runs a real ``forum run`` command."""
+
+from __future__ import annotations
+
+import configparser
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from forum.cli import build_parser
+from forum.config import ROOT
+
+DEPLOY = ROOT / "deploy"
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
+    if found is None:
+        subprocess.run(["apt-get", "install", "-y", "-q", "nginx-light"],
+                       capture_output=True, check=False, timeout=300)
+        found = shutil.which("nginx", path="/usr/sbin:/sbin:/usr/bin")
+    if found is None:
+        print("\nnginx -t skipped: nginx is missing and apt-get could not install it "
+              "(apt-get install nginx-light)")
+        pytest.skip("nginx is missing and could not be installed")
+    return found
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=forum.example.org", "-keyout", str(key), "-out", str(cert)],
+        capture_output=True, check=True,
+    )
+    return cert, key
+
+
+def test_nginx_accepts_the_configuration(tmp_path: Path) -> None:
+    nginx = nginx_binary()
+    cert, key = self_signed(tmp_path)
+    proxy = tmp_path / "entrepairs-proxy.conf"
+    proxy.write_text((DEPLOY / "entrepairs-proxy.conf").read_text())
+    config = (DEPLOY / "nginx.conf").read_text()
+    config = config.replace("/etc/letsencrypt/live/forum.example.org/fullchain.pem", str(cert))
+    config = config.replace("/etc/letsencrypt/live/forum.example.org/privkey.pem", str(key))
+    config = config.replace("/etc/nginx/entrepairs-proxy.conf", str(proxy))
+    config = config.replace("/var/log/nginx/entrepairs-error.log", str(tmp_path / "error.log"))
+    (tmp_path / "nginx.conf").write_text(config)
+    result = subprocess.run(
+        [nginx, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path),
+         "-g", f"pid {tmp_path / 'nginx.pid'};"],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "syntax is ok" in result.stderr
+
+
+def directives(text: str) -> list[str]:
+    return [line.split("#", 1)[0].strip() for line in text.splitlines()
+            if line.split("#", 1)[0].strip()]
+
+
+def test_nginx_neither_logs_nor_forwards_client_addresses() -> None:
+    lines = directives((DEPLOY / "nginx.conf").read_text())
+    lines += directives((DEPLOY / "entrepairs-proxy.conf").read_text())
+    assert "access_log off;" in lines
+    assert not any(line.startswith("log_format") for line in lines)
+    assert not any(line.startswith("access_log") and line != "access_log off;" for line in lines)
+    for line in lines:
+        if line.startswith("proxy_set_header"):
+            assert "$remote_addr" not in line and "$proxy_add_x_forwarded_for" not in line, line
+    assert 'proxy_set_header X-Forwarded-For "";' in lines
+    assert 'proxy_set_header X-Real-IP "";' in lines
+
+
+def test_the_systemd_unit_runs_a_valid_forum_command() -> None:
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment, method-assign]
+    unit.read_string((DEPLOY / "entrepairs.service").read_text())
+    command = shlex.split(unit["Service"]["ExecStart"].replace("%i", "8001"))
+    assert command[0].endswith("/forum")
+    args = build_parser().parse_args(command[1:])
+    assert (args.command, args.host, args.port, args.workers) == ("run", "127.0.0.1", 8001, 2)
+    assert unit["Service"]["NoNewPrivileges"] == "yes"
+    assert re.fullmatch(r"/\S+", unit["Service"]["EnvironmentFile"])

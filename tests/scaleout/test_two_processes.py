@@ -1,0 +1,207 @@
+"""Past one machine: two app processes (``forum run``) on one PostgreSQL database and one
+Redis. A session made on one works on the other, a throttle counted on one holds on the
+other, and a write through one invalidates the visitor page cached by the other.
+
+Skipped, with the reason printed, when PostgreSQL (127.0.0.1:5432, or
+``FORUM_SCALEOUT_DATABASE_URL``) or Redis (127.0.0.1:6379, or ``FORUM_SCALEOUT_REDIS_URL``)
+cannot be reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from forum.config import ROOT
+from tests.browsing import Browser
+from tests.conftest import reset_schema
+
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+DATABASE = "entrepairs_scaleout"
+DATABASE_URL = os.environ.get(
+    "FORUM_SCALEOUT_DATABASE_URL", f"postgresql+asyncpg://postgres@127.0.0.1:5432/{DATABASE}"
+)
+REDIS_URL = os.environ.get("FORUM_SCALEOUT_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def skip_reason() -> str | None:
+    if not reachable("127.0.0.1", 6379):
+        return "Redis is not reachable on 127.0.0.1:6379"
+    if not reachable("127.0.0.1", 5432):
+        return "PostgreSQL is not reachable on 127.0.0.1:5432"
+    return None
+
+
+async def create_database() -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(ADMIN_URL)
+    try:
+        exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE)
+        if not exists:
+            await connection.execute(f'CREATE DATABASE "{DATABASE}"')
+    finally:
+        await connection.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the app process stopped:\n{log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"the app process did not start:\n{log.read_text()[-2000:]}")
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    reason = skip_reason()
+    if reason:
+        print(f"\nScale-out test skipped: {reason}")
+        pytest.skip(reason)
+    asyncio.run(create_database())
+    asyncio.run(reset_schema(DATABASE_URL))
+    env = {
+        **os.environ, "FORUM_ENV": "production", "FORUM_DATABASE_URL": DATABASE_URL,
+        "FORUM_REDIS_URL": REDIS_URL, "FORUM_SECRET_KEY": secrets.token_urlsafe(48),
+        "FORUM_BASE_URL": "http://127.0.0.1:8000", "FORUM_LOG_LEVEL": "WARNING",
+        "FORUM_RATE_LIMITS": "on",
+    }
+    logs = tmp_path_factory.mktemp("scaleout")
+    processes, bases = [], []
+    for name in ("one", "two"):
+        port = free_port()
+        log = logs / f"{name}.log"
+        processes.append((subprocess.Popen(
+            [sys.executable, "-m", "forum.cli", "run", "--port", str(port)], cwd=ROOT, env=env,
+            stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+        ), log))
+        bases.append(f"http://127.0.0.1:{port}")
+    try:
+        for (process, log), base in zip(processes, bases, strict=True):
+            wait_ready(base, process, log)
+        yield bases[0], bases[1]
+    finally:
+        for process, _ in processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=20)
+
+
+@pytest.fixture
+async def member(servers: tuple[str, str]) -> AsyncIterator[Browser]:
+    """A browser whose cookies go to both processes (cookies do not depend on the port)."""
+    async with httpx.AsyncClient(base_url=servers[0], timeout=60) as client:
+        yield Browser(client)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def visitor(servers: tuple[str, str]) -> AsyncIterator[Browser]:
+    async with httpx.AsyncClient(base_url=servers[1], timeout=60) as client:
+        yield Browser(client)  # type: ignore[arg-type]
+
+
+def on(browser: Browser, base: str) -> Browser:
+    browser.client.base_url = base  # type: ignore[misc]
+    return browser
+
+
+def new_name(prefix: str) -> str:
+    return f"{prefix}{secrets.token_hex(3)}"
+
+
+async def test_a_session_made_on_one_process_works_on_the_other(
+    servers: tuple[str, str], member: Browser
+) -> None:
+    name = new_name("Aulne")
+    await on(member, servers[0]).signup(name)
+    page = await on(member, servers[1]).get("/")
+    assert page.one(".account-nav__name").get_text(strip=True) == name
+    await on(member, servers[1]).logout()
+    page = await on(member, servers[0]).get("/")
+    assert page.all(".account-nav__name") == []
+
+
+async def test_a_throttle_counted_on_one_process_holds_on_the_other(
+    servers: tuple[str, str], member: Browser
+) -> None:
+    name = new_name("Sureau")
+    await on(member, servers[0]).signup(name)
+    await member.logout()
+    for _ in range(5):
+        refused = await on(member, servers[0]).login(name, "pas le bon mot de passe")
+        assert refused.status in (401, 422)
+    throttled = await on(member, servers[1]).login(name)
+    assert throttled.status == 429
+    assert throttled.all(".account-nav__name") == []
+
+
+async def test_a_write_through_one_process_invalidates_the_page_cached_by_the_other(
+    servers: tuple[str, str], member: Browser, visitor: Browser
+) -> None:
+    import redis
+
+    await on(member, servers[0]).signup(new_name("Tilleul"))
+    space_slug = await first_public_space(servers[0])
+    started = await member.start_thread(space_slug, "Un fil partagé", "Bonjour à vous.")
+    assert started.status == 303, started.text()
+    thread_url = started.response.headers["location"].split("#")[0].split("?")[0]
+    first = await visitor.get(thread_url)
+    second = await visitor.get(thread_url)
+    assert first.status == second.status == 200
+    keys = redis.Redis.from_url(REDIS_URL).keys(f"entrepairs:*:page:{thread_url}?*")
+    assert keys, "the visitor's page was not cached in Redis"
+    replied = await on(member, servers[0]).reply(int(thread_url.rsplit("/", 1)[1]),
+                                                 "Une réponse écrite sur l'autre machine.")
+    assert replied.status == 303
+    after = await visitor.get(thread_url)
+    assert "Une réponse écrite sur l'autre machine." in after.text()
+
+
+async def first_public_space(base: str) -> str:
+    """The demo content is not there: make a space through the database, as an admin would."""
+    from sqlalchemy import select
+
+    from forum.db import Database
+    from forum.models import Space
+
+    database = Database(DATABASE_URL, pool=False)
+    try:
+        async with database.writing() as session:
+            slug = await session.scalar(select(Space.slug).limit(1))
+            if slug is None:
+                session.add(Space(slug="entraide", name="Entraide", description="Pour tout."))
+                slug = "entraide"
+        return slug
+    finally:
+        await database.dispose()
