@@ -88,3 +88,20 @@ messages: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -o locales/messages.pot -c Translators: \
 		--project Entrepairs --no-location --sort-output .
 	@sed -i '/^"POT-Creation-Date: /d' locales/messages.pot
+
+# The benchmark (bench/, docs/PERFORMANCE.md): generates the dataset once into bench/data/,
+# serves it with `forum run --workers 2`, drives it with wrk, writes bench/results.json.
+# Options: make bench BENCH_ARGS="--posts 1000000" (or --duration 10 --connections 32).
+.PHONY: bench
+bench: $(VENV)/.installed-test
+	@command -v wrk >/dev/null 2>&1 || { echo "make bench needs wrk: sudo apt-get install wrk"; exit 1; }
+	$(PY) -m bench $(BENCH_ARGS)
+
+# Security checks (issue 5): pip-audit on the installed dependencies (needs network access to
+# the vulnerability service; an unaudited dependency fails) and bandit on forum/ and
+# moderation/. Accepted findings are justified in .ci/bandit.yaml, .ci/bandit-baseline.json
+# and .ci/pip-audit-ignores.txt.
+.PHONY: audit
+audit: $(VENV)/.installed-test
+	@$(BIN)/pip install -q "pip-audit>=2.10" "bandit>=1.9"
+	.ci/audit

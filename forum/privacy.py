@@ -90,6 +90,33 @@ def _day(value: datetime | None) -> str | None:
     return value.date().isoformat() if value is not None else None
 
 
+OWN_TABLES = {
+    "safety_plan": "safety_plan", "notification_setting": "notification_settings",
+    "warning_preference": "content_warning_settings", "follow": "followed_threads",
+}
+"""Tables of other parts of the forum holding what a member chose (export key by table)."""
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+async def _own_rows(session: AsyncSession, member: Member) -> dict[str, list[dict[str, Any]]]:
+    """The member's rows in the tables of ``OWN_TABLES`` that exist, without the member id."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for name, key in OWN_TABLES.items():
+        table = _table(name)
+        if table is None or "member_id" not in table.c:
+            continue
+        rows = (await session.execute(select(table).where(table.c.member_id == member.id)))
+        found[key] = [
+            {column: _plain(value) for column, value in row._mapping.items()
+             if column != "member_id"}
+            for row in rows.all()
+        ]
+    return found
+
+
 async def export_member_data(session: AsyncSession, member: Member) -> dict[str, Any]:
     """Everything ``member`` provided, as JSON-ready data (a constant number of queries)."""
     posts = list(await session.scalars(
@@ -119,6 +146,7 @@ async def export_member_data(session: AsyncSession, member: Member) -> dict[str,
         select(MemberSession).where(MemberSession.member_id == member.id)
         .order_by(MemberSession.created_at)
     )
+    own = await _own_rows(session, member)
     return {
         "format": EXPORT_FORMAT,
         "exported_at": _stamp(utcnow()),
@@ -154,6 +182,7 @@ async def export_member_data(session: AsyncSession, member: Member) -> dict[str,
              "last_seen_on": _day(s.last_seen_at), "ends_on": _day(s.expires_at)}
             for s in sessions
         ],
+        **own,
     }
 
 

@@ -41,7 +41,29 @@ def axe_violations(page: Any) -> list[str]:
 @pytest.fixture(params=["light", "dark"])
 def scheme_page(request: pytest.FixtureRequest, axe_page: Any) -> Any:
     axe_page.emulate_media(color_scheme=request.param)
+    axe_page.goto("/")
+    dark = axe_page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches")
+    assert dark == (request.param == "dark")
     return axe_page
+
+
+def test_axe_reports_a_planted_defect_so_a_clean_scan_means_something(axe_page: Any) -> None:
+    axe_page.goto("/")
+    axe_page.evaluate("""() => {
+        const img = document.createElement('img');
+        img.src = '/static/favicon.svg';
+        document.querySelector('main').append(img);
+    }""")
+    assert any(" image-alt (critical)" in line for line in axe_violations(axe_page))
+
+
+def test_the_dark_theme_really_changes_the_colours(axe_page: Any) -> None:
+    colours = {}
+    for scheme in ("light", "dark"):
+        axe_page.emulate_media(color_scheme=scheme)
+        axe_page.goto("/")
+        colours[scheme] = axe_page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert colours["light"] != colours["dark"]
 
 
 def test_every_visitor_page_passes_axe(scheme_page: Any) -> None:
@@ -104,3 +126,18 @@ def test_text_at_200_percent_stays_readable_without_horizontal_scrolling(
                         return s.overflow === 'hidden' && el.scrollWidth > el.clientWidth + 1; })
         .map(el => el.className || el.tagName)""")
     assert clipped == []
+
+
+def test_reduced_motion_turns_transitions_off(page: Any) -> None:
+    durations = {}
+    for motion in ("no-preference", "reduce"):
+        page.emulate_media(reduced_motion=motion)
+        page.goto("/")
+        durations[motion] = page.evaluate("""() => {
+            const el = document.createElement('span');
+            el.className = 'htmx-indicator htmx-request';
+            document.querySelector('main').append(el);
+            return parseFloat(getComputedStyle(el).transitionDuration);
+        }""")
+    assert durations["no-preference"] >= 0.1
+    assert durations["reduce"] < 0.01

@@ -48,6 +48,10 @@ async def test_export_json_holds_everything_the_member_provided(
         await stranger.signup("Voisine")
         await stranger.reply(thread_id, "Réponse de quelqu'un d'autre.")
 
+    plan = await browser.get("/safety-plan")
+    saved = await browser.submit(plan.form("form[action='/safety-plan']"),
+                                 {"warning_signs": "Je ne dors plus, je m'isole."})
+    assert saved.status in (200, 303), saved.status
     response = await browser.client.get("/me/export.json")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
@@ -64,6 +68,9 @@ async def test_export_json_holds_everything_the_member_provided(
     assert data["sessions"] and all(
         re.fullmatch(r"\d{4}-\d{2}-\d{2}", s["last_seen_on"]) for s in data["sessions"]
     )
+    assert [p["warning_signs"] for p in data["safety_plan"]] == ["Je ne dors plus, je m'isole."]
+    assert {"format", "member", "consents", "threads", "posts", "notices_received", "sessions",
+            "safety_plan", "notification_settings", "followed_threads"} <= data.keys()
     assert "Réponse de quelqu'un d'autre" not in response.text
     assert "token" not in response.text
 
@@ -80,6 +87,9 @@ async def test_export_page_is_readable_html_with_a_link_to_the_file(
     assert "Un titre <b>à échapper</b>" in page.text("#export-threads")
     assert not page.all("#export-threads b")
     assert "2026-11" in page.text("#export-consents")
+    plan = await browser.get("/safety-plan")
+    await browser.submit(plan.form("form[action='/safety-plan']"), {"what_helps": "Marcher."})
+    assert "Marcher." in (await browser.get("/me/export")).text("#export-safety-plan")
 
 
 async def test_export_page_shows_notices_as_sentences(

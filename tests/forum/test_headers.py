@@ -84,6 +84,17 @@ async def test_every_unsafe_route_refuses_a_missing_foreign_or_malformed_csrf_to
     assert await fingerprint(database) == before
 
 
+async def test_reading_any_page_changes_nothing_in_the_database(
+    app: Litestar, member: Browser, database: Database
+) -> None:
+    await member.get("/")
+    before = await fingerprint(database)
+    for path in page_routes(app):
+        await member.client.get(path)
+        await member.client.get(path, headers={"HX-Request": "true"})
+    assert await fingerprint(database) == before
+
+
 async def test_every_page_carries_the_security_headers(app: Litestar, member: Browser) -> None:
     for path in page_routes(app):
         response = await member.client.get(path)

@@ -36,7 +36,11 @@ class World:
     spaces: dict[str, Space] = field(default_factory=dict)
     ids: dict[str, int] = field(default_factory=dict)
 
-    def fill(self, template: str) -> str:
+    def fill(self, template: str, role: str = "") -> str:
+        """Placeholders from the first copy, or from the second for the admin."""
+        if role == "admin":
+            twins = {k[:-2]: v for k, v in self.ids.items() if k.endswith("_2")}
+            return template.format(**{**self.ids, **twins})
         return template.format(**self.ids)
 
 
@@ -74,57 +78,66 @@ async def reply(session, thread_id: int, author: Member, text: str,  # noqa: ANN
 
 
 async def build_world(app: Litestar) -> World:
+    """Two copies of the fixtures in space A: the admin acts on the second, everyone else on
+    the first, so that one world answers every role of a row."""
     world = World()
     async with app.state.database.writing() as session:
         names = {"member": Role.MEMBER, "author": Role.MEMBER, "mod_other": Role.MEMBER,
                  "mod_this": Role.MEMBER, "admin": Role.ADMIN, "mod_second": Role.MEMBER,
-                 "suspended": Role.MEMBER}
+                 "suspended": Role.MEMBER, "author_2": Role.MEMBER, "suspended_2": Role.MEMBER}
         for key, role in names.items():
-            world.members[key] = await make_member(session, key.replace("_", "-").title()
-                                                   .replace("-", "_"), role=role)
+            world.members[key] = await make_member(session, key.title(), role=role)
         m = world.members
         for slug in ("alpha", "beta", "gamma"):
             world.spaces[slug] = await make_space(session, slug)
         a, b, c = world.spaces["alpha"], world.spaces["beta"], world.spaces["gamma"]
-        for space, who in ((a, "mod_this"), (c, "mod_this"), (b, "mod_other"), (a, "mod_second")):
+        a.auto_hide_flags = 5
+        for space, who in ((a, "mod_this"), (c, "mod_this"), (b, "mod_other"),
+                           (a, "mod_second")):
             await ma.do_add_moderator(session, space, m[who], actor=m["admin"], reason="setup")
-        opened = await actions.do_create_thread(
-            session, space=a, author=m["author"], title="Un fil pour tester",
-            source="Bonjour à toutes et tous.", verdict=verdict("Bonjour à toutes et tous."))
-        thread_id = opened.post.thread_id
-        flagged = await reply(session, thread_id, m["author"], "Une réponse qui sera signalée.")
-        flagged = await mq.get_post(session, flagged.id)
-        flag = await ma.do_flag_post(session, flagged, flagger=m["member"], reason="spam",
-                                     note="")
-        pending = await reply(session, thread_id, m["author"], "Un message en attente.",
-                              PostStatus.PENDING)
-        hidden = await reply(session, thread_id, m["author"], "Un message qui sera masqué.")
-        hidden = await mq.get_post(session, hidden.id)
-        await ma.do_hide_post(session, hidden, actor=m["mod_second"], reason="Hors sujet")
-        action = await mq.action_for_appeal(session, hidden.id)
-        appeal = await ma.do_appeal(session, action, member=m["author"],
-                                    message="Je ne comprends pas pourquoi.")
-        hidden2 = await mq.get_post(session, (await reply(
-            session, thread_id, m["author"], "Un autre message masqué.")).id)
-        await ma.do_hide_post(session, hidden2, actor=m["mod_second"], reason="Hors sujet")
-        post2 = await reply(session, thread_id, m["author"], "Une réponse sans signalement.")
-        other = await actions.do_create_thread(
-            session, space=a, author=m["member"], title="Un fil fermé et épinglé",
-            source="Règles du fil.", verdict=verdict("Règles du fil."))
-        other_thread = await mq.get_thread(session, other.post.thread_id)
-        other_thread.locked = True
-        other_thread.pinned = True
-        await reply(session, thread_id, m["suspended"], "J'étais là aussi.")
-        m["suspended"].suspended_until = utcnow() + timedelta(days=3)
-        m["suspended"].restriction_reason = "Propos blessants"
-        await session.flush()
-        world.ids = {
-            "post": flagged.id, "pending": pending.id, "hidden": hidden.id,
-            "thread": thread_id, "thread2": other_thread.id, "flag": flag.id,
-            "appeal": appeal.id, "hidden2": hidden2.id, "post2": post2.id, "author": m["author"].id, "suspended": m["suspended"].id,
-            "space": a.id, "space_c": c.id, "mod_this": m["mod_this"].id,
-        }
+        world.ids = {"space": a.id, "space_c": c.id, "mod_this": m["mod_this"].id}
+        for suffix in ("", "_2"):
+            world.ids.update(await _fixtures(session, world, a, suffix))
     return world
+
+
+async def _fixtures(session, world: World, a: Space, suffix: str) -> dict[str, int]:  # noqa: ANN001
+    m = world.members
+    author, suspended = m["author" + suffix], m["suspended" + suffix]
+    opened = await actions.do_create_thread(
+        session, space=a, author=author, title="Un fil pour tester",
+        source="Bonjour à toutes et tous.", verdict=verdict("Bonjour à toutes et tous."))
+    thread_id = opened.post.thread_id
+    flagged = await mq.get_post(session, (await reply(
+        session, thread_id, author, "Une réponse qui sera signalée.")).id)
+    flag = await ma.do_flag_post(session, flagged, flagger=m["member"], reason="spam", note="")
+    pending = await reply(session, thread_id, author, "Un message en attente.",
+                          PostStatus.PENDING)
+    hidden = await mq.get_post(session, (await reply(
+        session, thread_id, author, "Un message qui sera masqué.")).id)
+    await ma.do_hide_post(session, hidden, actor=m["mod_second"], reason="Hors sujet")
+    action = await mq.action_for_appeal(session, hidden.id)
+    appeal = await ma.do_appeal(session, action, member=author,
+                                message="Je ne comprends pas pourquoi.")
+    hidden2 = await mq.get_post(session, (await reply(
+        session, thread_id, author, "Un autre message masqué.")).id)
+    await ma.do_hide_post(session, hidden2, actor=m["mod_second"], reason="Hors sujet")
+    post2 = await reply(session, thread_id, author, "Une réponse sans signalement.")
+    other = await actions.do_create_thread(
+        session, space=a, author=m["member"], title="Un fil fermé et épinglé",
+        source="Règles du fil.", verdict=verdict("Règles du fil."))
+    other_thread = await mq.get_thread(session, other.post.thread_id)
+    other_thread.locked = True
+    other_thread.pinned = True
+    await reply(session, thread_id, suspended, "J'étais là aussi.")
+    suspended.suspended_until = utcnow() + timedelta(days=3)
+    suspended.restriction_reason = "Propos blessants"
+    await session.flush()
+    ids = {"post": flagged.id, "pending": pending.id, "hidden": hidden.id, "thread": thread_id,
+           "thread2": other_thread.id, "flag": flag.id, "appeal": appeal.id,
+           "hidden2": hidden2.id, "post2": post2.id, "author": author.id,
+           "suspended": suspended.id}
+    return {key + suffix: value for key, value in ids.items()}
 
 
 async def as_role(client: AsyncTestClient, app: Litestar, world: World, role: str) -> None:
