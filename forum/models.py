@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -59,12 +58,6 @@ class PostStatus(enum.StrEnum):
 def _enum(cls: type[enum.StrEnum], name: str) -> Enum:
     return Enum(cls, name=name, native_enum=False, length=16,
                 values_callable=lambda e: [m.value for m in e], validate_strings=True)
-
-
-def _default_premoderation(context: Any) -> int:
-    """Members-only spaces hold a new member's first 2 posts for review unless set otherwise."""
-    visibility = context.get_current_parameters().get("visibility")
-    return 2 if visibility in (Visibility.MEMBERS, Visibility.MEMBERS.value) else 0
 
 
 class Member(Base):
@@ -139,8 +132,10 @@ class Space(Base):
     """Resource topics (e.g. "addiction") whose lines the space shows."""
     position: Mapped[int] = mapped_column(Integer, default=0)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
-    premoderated_posts: Mapped[int] = mapped_column(Integer, default=_default_premoderation)
-    """A new member's first N posts here wait for a moderator (on by default if members-only)."""
+    premoderated_posts: Mapped[int] = mapped_column(Integer, default=0)
+    """A new member's first N posts here wait for a moderator (0: off)."""
+    new_member_hourly_limit: Mapped[int] = mapped_column(Integer, default=0)
+    """Posts an hour allowed to members of less than a week (0: no limit)."""
     auto_hide_flags: Mapped[int] = mapped_column(Integer, default=3)
     """Distinct flaggers that hide a post pending review (0: never)."""
     thread_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -448,7 +448,7 @@ async def do_remove_moderator(session: AsyncSession, space: Space, member: Membe
 
 
 SPACE_FIELDS = ("slug", "name", "description", "charter", "visibility", "position",
-                "archived", "premoderated_posts", "auto_hide_flags")
+                "archived", "premoderated_posts", "auto_hide_flags", "new_member_hourly_limit")
 
 
 async def do_create_space(session: AsyncSession, *, actor: Member, reason: str,

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from forum.gate import GateRefusal, Verdict
 from forum.i18n import N_
-from forum.models import Member, Post, PostStatus, Space
+from forum.models import Member, Post, Space
+from moderation import rules
 from moderation.actions import do_raise_crisis_flag
 from moderation.crisis import Assessment, Lexicon, assess, load_lexicon
 from moderation.sanitize import RENDERER_VERSION, SanitizerError, render_markdown
@@ -42,12 +43,14 @@ class ModerationGate:
         except SanitizerError as exc:  # fail closed: nothing unsanitised is ever stored
             raise GateRefusal(RENDER_FAILED) from exc
         crisis = self.screen(text, author.locale)
-        return Verdict(html=html, renderer_version=RENDERER_VERSION, status=PostStatus.VISIBLE,
-                       crisis_level=crisis.level)
+        status, reasons = await rules.review(session, text, author=author, space=space)
+        return Verdict(html=html, renderer_version=RENDERER_VERSION, status=status,
+                       crisis_level=crisis.level, reasons=reasons)
 
     async def published(
         self, session: AsyncSession, post: Post, *, author: Member, space: Space,
         verdict: Verdict,
     ) -> None:
+        await rules.apply_after_publish(session, post, verdict.reasons)
         if self.autoflag and verdict.crisis_level == "urgent":
             await do_raise_crisis_flag(session, post)

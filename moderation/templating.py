@@ -11,6 +11,7 @@ from forum import i18n
 from forum.models import Member, Role
 from forum.web.context import locale_of
 from moderation import actions as ma
+from moderation import rules
 from moderation.audit import KIND_LABELS
 from moderation.models import ActionKind
 from moderation.web import FLAG_REASONS
@@ -29,7 +30,7 @@ def is_moderator(member: Member | None) -> bool:
     return member is not None and (member.is_peer_moderator or member.role == Role.ADMIN)
 
 
-AUTOMATIC_REASONS = frozenset({ma.AUTO_HIDE_REASON})
+AUTOMATIC_REASONS = frozenset({ma.AUTO_HIDE_REASON, *rules.HOLD_REASONS})
 """Reasons the automatic rules write: message ids, translated when shown. A moderator's own
 words are shown as written (never passed through gettext, which would mark them safe)."""
 

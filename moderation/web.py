@@ -488,7 +488,7 @@ def _space_values(values: dict[str, str], errors: FormErrors) -> dict[str, objec
         else Visibility.PUBLIC,
         "archived": values.get("archived") == "1",
     }
-    for field in ("position", "premoderated_posts", "auto_hide_flags"):
+    for field in ("position", "premoderated_posts", "auto_hide_flags", "new_member_hourly_limit"):
         raw = (values.get(field) or "0").strip()
         if not raw.isdigit() or int(raw) > 100:
             errors[field] = FieldError(NUMBER_FORMAT)
@@ -508,7 +508,8 @@ def _admin_page(spaces: list[Space], moderators: dict[int, list[Any]],
 async def admin_spaces(request: Req, db: Db) -> Template:
     check_admin(viewer_of(request))
     return _admin_page(await mq.all_spaces(db), await mq.moderators_by_space(db),
-                       {"premoderated_posts": "0", "auto_hide_flags": "3", "position": "0"},
+                       {"premoderated_posts": "0", "auto_hide_flags": "3", "position": "0",
+                        "new_member_hourly_limit": "0"},
                        FormErrors())
 
 
@@ -544,7 +545,8 @@ def _form_of(space: Space) -> dict[str, str]:
             "charter": space.charter, "visibility": space.visibility.value,
             "archived": "1" if space.archived else "", "position": str(space.position),
             "premoderated_posts": str(space.premoderated_posts),
-            "auto_hide_flags": str(space.auto_hide_flags)}
+            "auto_hide_flags": str(space.auto_hide_flags),
+            "new_member_hourly_limit": str(space.new_member_hourly_limit)}
 
 
 @get("/admin/spaces/{space_id:int}", name="admin_space")

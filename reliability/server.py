@@ -71,7 +71,7 @@ class Server:
         self.ready_times.append(ready)
         return ready
 
-    def wait_ready(self, started: float, limit: float = 3 * READY_LIMIT_SECONDS) -> float:
+    def wait_ready(self, started: float, limit: float = 6 * READY_LIMIT_SECONDS) -> float:
         deadline = started + limit
         with httpx.Client(timeout=2.0) as client:
             while time.monotonic() < deadline:

@@ -241,3 +241,21 @@ def test_the_cache_is_off_when_its_size_is_zero(app: Litestar, settings: Setting
     from dataclasses import replace
 
     assert with_page_cache(app, replace(settings, page_cache_mb=0)) is app
+
+
+async def test_a_post_hidden_by_a_bulk_update_disappears_from_the_cached_page(
+    cached: PageCache, visitor: Browser, database: Database, demo: None
+) -> None:
+    from sqlalchemy import update
+
+    from forum.models import PostStatus
+
+    before = post_texts(await visitor.get("/t/1"))
+    async with database.writing() as session:
+        last = await session.scalar(
+            select(Post.id).where(Post.thread_id == 1).order_by(Post.number.desc()).limit(1))
+        await session.execute(update(Post).where(Post.id == last)
+                              .values(status=PostStatus.HIDDEN))
+    after = post_texts(await visitor.get("/t/1"))
+    assert cached.hits == 0
+    assert after != before

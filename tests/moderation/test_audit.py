@@ -17,6 +17,7 @@ from tests.moderation.access_matrix import as_role, build_world, csrf_headers, l
 
 ACTION_ROWS = [row for row in load_matrix()
                if row.method == "POST" and row.outcomes["mod_this"] == "ALLOW"
+               and row.path.startswith("/mod/")
                and "/claim" not in row.path and "/release" not in row.path
                and "/duty" not in row.path]
 
@@ -35,7 +36,7 @@ async def test_each_moderator_action_writes_exactly_one_log_row(
     before = await _log_count(app)
     data = {k: world.fill(v) for k, v in row.data.items()}
     response = await client.post(world.fill(row.path), data=data,
-                                 headers=csrf_headers(client, app))
+                                 headers=csrf_headers(client, app), follow_redirects=False)
     assert response.status_code == 303
     assert await _log_count(app) == before + 1
 
@@ -62,7 +63,7 @@ async def test_when_the_log_row_cannot_be_written_the_change_does_not_land(
     monkeypatch.setattr(audit, "record", broken)
     response = await client.post(f"/mod/posts/{world.ids['post']}/hide",
                                  data={"reason": "Hors sujet"},
-                                 headers=csrf_headers(client, app))
+                                 headers=csrf_headers(client, app), follow_redirects=False)
     assert response.status_code == 500
     async with app.state.database.reader() as session:
         post = await session.get(Post, world.ids["post"])
@@ -82,7 +83,7 @@ async def test_when_the_change_fails_no_log_row_lands(
     monkeypatch.setattr(ma, "_resolve_flags", broken)
     response = await client.post(f"/mod/posts/{world.ids['post']}/remove",
                                  data={"reason": "Publicité"},
-                                 headers=csrf_headers(client, app))
+                                 headers=csrf_headers(client, app), follow_redirects=False)
     assert response.status_code == 500
     assert await _log_count(app) == before
 

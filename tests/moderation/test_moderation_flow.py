@@ -75,7 +75,8 @@ async def test_flag_hide_appeal_restore_flow_through_the_forms(
 
     await as_role(client, app, world, "mod_this")
     log = await browser.get("/mod/log")
-    kinds = [row.get_text(" ", strip=True) for row in log.all("tr.mod-log__entry td:nth-of-type(2)")]
+    cells = log.all("tr.mod-log__entry td:nth-of-type(2)")
+    kinds = [cell.get_text(" ", strip=True) for cell in cells]
     assert "Message masqué" in kinds and "Message rétabli" in kinds
     appeal_state = await browser.get(f"/mod/posts/{post_id}")
     assert not appeal_state.all("form[action^='/mod/appeals/']"), "the restore settled it"
