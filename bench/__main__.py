@@ -122,15 +122,29 @@ def peak_rss_mb(master: int) -> float:
 
 
 def run_wrk(base: str, script: str, paths: list[str], args: argparse.Namespace,
-            env_extra: dict[str, str]) -> dict[str, Any]:
+            env_extra: dict[str, str], label: str) -> dict[str, Any]:
     paths_file = DATA_DIR / "paths.txt"
     paths_file.write_text("\n".join(paths) + "\n")
     env = {**os.environ, "BENCH_PATHS": str(paths_file), **env_extra}
     command = ["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration}s", "--latency",
-               "-s", str(LUA / script), base]
-    output = subprocess.run(  # noqa: S603 - our argv
-        command, env=env, capture_output=True, text=True, check=True).stdout
-    return parse_wrk(output)
+               "--timeout", "10s", "-s", str(LUA / script), base]
+    completed = subprocess.run(  # noqa: S603 - our argv
+        command, env=env, capture_output=True, text=True, check=True)
+    (DATA_DIR / f"wrk-{label}.txt").write_text(completed.stdout + completed.stderr)
+    return parse_wrk(completed.stdout)
+
+
+def warm_up(base: str, paths: list[str], cookie: str = "") -> None:
+    """Request each path a few times first (both workers fill their cache), as in steady state."""
+    headers = {"Cookie": cookie} if cookie else {}
+    for path in paths:
+        for _ in range(3):
+            request = urllib.request.Request(base + path, headers=headers)  # noqa: S310
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                    response.read()
+            except urllib.error.HTTPError:
+                pass
 
 
 def _ms(value: str) -> float:
@@ -223,7 +237,8 @@ def measure_ceiling(args: argparse.Namespace, page_bytes: bytes) -> dict[str, An
     process = start(command, env, "ceiling.log")
     try:
         wait_ready(f"http://127.0.0.1:{port}/t/1", process, "ceiling.log")
-        result = run_wrk(f"http://127.0.0.1:{port}", "paths.lua", ["/t/1"], args, {})
+        warm_up(f"http://127.0.0.1:{port}", ["/t/1"])
+        result = run_wrk(f"http://127.0.0.1:{port}", "paths.lua", ["/t/1"], args, {}, "ceiling")
         result["rss_mb"] = peak_rss_mb(process.pid)
         return result
     finally:
@@ -267,7 +282,9 @@ def main(argv: list[str] | None = None) -> int:
                                 "note": "GET /search answered 404: not built yet"})
                 continue
             script, paths, extra = plan[name]
-            result = run_wrk(base, script, paths, args, extra)
+            if script == "paths.lua":
+                warm_up(base, paths, extra.get("BENCH_COOKIE", ""))
+            result = run_wrk(base, script, paths, args, extra, name)
             result["ceiling_fraction"] = round(result["rps"] / ceiling["rps"], 3)
             result["rss_mb"] = peak_rss_mb(server.pid)
             results.append({"page": name, **result})

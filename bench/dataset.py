@@ -277,7 +277,7 @@ async def prepare(*, posts: int, threads: int, spaces: int, database_url: str | 
         DATA_DIR.mkdir(parents=True, exist_ok=True)
         path = sqlite_path(posts)
         url = f"sqlite+aiosqlite:///{path}"
-        if path.exists() and await _post_count_of(url) != posts:
+        if path.exists() and (not catch_up_schema(path) or await _post_count_of(url) != posts):
             _remove_sqlite(path)
     else:
         url = database_url
@@ -291,14 +291,75 @@ async def prepare(*, posts: int, threads: int, spaces: int, database_url: str | 
                 async with database.engine.begin() as connection:
                     await connection.run_sync(Base.metadata.drop_all)
             await _load(database, spaces, threads, posts, seed)
+            if database.is_sqlite:
+                write_fingerprint(sqlite_path(posts))
             print(f"Dataset ready in {time.monotonic() - began:.0f} s.", flush=True)
         return await _session_and_facts(database)
     finally:
         await database.dispose()
 
 
+def schema_fingerprint() -> str:
+    """The models' schema: a cached dataset made with other models is generated again."""
+    from sqlalchemy.dialects import sqlite
+    from sqlalchemy.schema import CreateTable
+
+    tables = sorted(str(CreateTable(t).compile(dialect=sqlite.dialect()))
+                    for t in Base.metadata.sorted_tables)
+    return hashlib.sha256("\n".join(tables).encode()).hexdigest()
+
+
+def write_fingerprint(path: Path) -> None:
+    Path(str(path) + ".schema").write_text(schema_fingerprint())
+
+
+def catch_up_schema(path: Path) -> bool:
+    """Bring a cached SQLite dataset to the current models, or say it cannot be (False).
+
+    New tables are created; new columns are added with their scalar default (others helpers'
+    models grow while the dataset stays cached). Anything else means generating it again.
+    """
+    marker = Path(str(path) + ".schema")
+    if marker.exists() and marker.read_text() == schema_fingerprint():
+        return True
+    from sqlalchemy import create_engine
+
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        with engine.begin() as connection:
+            Base.metadata.create_all(connection)
+            for table in Base.metadata.sorted_tables:
+                present = {row[1] for row in connection.exec_driver_sql(
+                    f'PRAGMA table_info("{table.name}")')}
+                for column in table.columns:
+                    if column.name in present:
+                        continue
+                    default = getattr(column.default, "arg", None)
+                    if callable(default) or (default is None and not column.nullable):
+                        return False
+                    kind = column.type.compile(dialect=connection.dialect)
+                    fill = "" if default is None else f" DEFAULT {_literal(default)}"
+                    connection.exec_driver_sql(
+                        f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{fill}')
+    except Exception:  # noqa: BLE001 - any surprise: generate the dataset again
+        return False
+    finally:
+        engine.dispose()
+    write_fingerprint(path)
+    return True
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float):
+        return str(value)
+    text_value = str(getattr(value, "value", value)).replace("'", "''")
+    return f"'{text_value}'"
+
+
 def _remove_sqlite(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-pagecache"):
+    for suffix in ("", "-wal", "-shm", "-pagecache", ".schema"):
         Path(str(path) + suffix).unlink(missing_ok=True)
 
 

@@ -51,6 +51,7 @@ async def space_page(
         "space": space, "listing": listing, "unanswered": unanswered,
         "is_continuation": bool(apres),
         "can_start_thread": permissions.can_start_thread(viewer, space),
+        "moderators_on_duty": await queries.space_on_duty_count(db, space.id),
         "space_lines": lines_for(region_of(request), topics=space.topics).topical
         if space.topics else [],
     })

@@ -57,6 +57,10 @@ def reply_with_htmx(page: Any, text: str) -> str:
     return str(page.evaluate("document.activeElement.id"))
 
 
+# Note: wait_for_function must be given a function ("() => …"): a bare expression is run
+# through eval() in the page, which the forum's CSP (rightly) refuses.
+
+
 def focused_id(page: Any) -> str:
     return str(page.evaluate("document.activeElement ? document.activeElement.id : ''"))
 

@@ -136,11 +136,11 @@ def test_the_language_switch_goes_to_english_and_back(page: Any) -> None:
 
     page.select_option("#language-select", "en")
     page.click(".language-form button[type=submit]")
-    page.wait_for_function("document.documentElement.lang === 'en'")
+    page.wait_for_function("() => document.documentElement.lang === 'en'")
     assert page.url.endswith("/help")
     assert page.inner_text(".help-link") != french_help
 
     page.select_option("#language-select", "fr")
     page.click(".language-form button[type=submit]")
-    page.wait_for_function("document.documentElement.lang === 'fr'")
+    page.wait_for_function("() => document.documentElement.lang === 'fr'")
     assert page.inner_text(".help-link") == french_help

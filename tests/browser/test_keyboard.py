@@ -47,7 +47,7 @@ def test_a_reply_is_written_and_sent_with_the_keyboard_only(page: Any) -> None:
     page.keyboard.type("Écrit au clavier, sans souris.")
     tab_until(page, "el.matches('#reply-form button[type=submit]')", limit=10)
     page.keyboard.press("Enter")
-    page.wait_for_function("/^post-\\d+$/.test(document.activeElement.id)")
+    page.wait_for_function("() => /^post-\\d+$/.test(document.activeElement.id)")
 
     new_id = focused_id(page)
     assert "sans souris" in page.inner_text(f"#{new_id}")

@@ -1,0 +1,144 @@
+"""Automatic rules and what members see: pre-moderation, watched words, the hourly limit for
+new members, suspension, auto-hide at three flaggers, and the caring notice of a danger flag."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import select
+
+from forum.models import Notification, Post, PostStatus, Space
+from moderation import queries as mq
+from tests.browsing import Browser
+from tests.moderation.access_matrix import as_role, build_world, csrf_headers, make_member
+
+
+async def _newcomer(app: Litestar, world, name: str = "Noisette") -> str:  # noqa: ANN001
+    """A member who has not written yet; returns the role name to log in with."""
+    async with app.state.database.writing() as session:
+        world.members[name] = await make_member(session, name)
+    return name
+
+
+async def _set_space(app: Litestar, space_id: int, **values: int) -> None:
+    async with app.state.database.writing() as session:
+        space = await session.get(Space, space_id)
+        for key, value in values.items():
+            setattr(space, key, value)
+
+
+async def _latest_post(app: Litestar, author_id: int) -> Post:
+    async with app.state.database.reader() as session:
+        return await session.scalar(select(Post).where(Post.author_id == author_id)
+                                    .order_by(Post.id.desc()).limit(1))
+
+
+async def test_a_new_members_first_posts_wait_and_the_author_sees_why(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await build_world(app)
+    await _set_space(app, world.ids["space"], premoderated_posts=1)
+    await as_role(client, app, world, await _newcomer(app, world))
+    sent = await browser.reply(world.ids["thread"], "Mon tout premier message ici.")
+    assert sent.status == 303
+    mine = await _latest_post(app, world.members["Noisette"].id)
+    assert mine.status == PostStatus.PENDING
+    page = await browser.follow(sent)
+    assert "relus par un·e modérateur·rice" in page.text(f"#post-{mine.id} .post__status--reason")
+    await as_role(client, app, world, "visitor")
+    page = await browser.get(f"/t/{world.ids['thread']}")
+    assert not page.all(f"#post-{mine.id} .post__body")
+    await as_role(client, app, world, "mod_this")
+    queue = await browser.get("/mod")
+    assert queue.one(f"#item-{mine.id}")
+
+
+async def test_a_phone_number_is_held_for_review(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await build_world(app)
+    await as_role(client, app, world, "member")
+    sent = await browser.reply(world.ids["thread"], "Appelle-moi au 06 12 34 56 78 ce soir.")
+    assert sent.status == 303
+    mine = await _latest_post(app, world.members["member"].id)
+    assert mine.status == PostStatus.PENDING
+
+
+async def test_new_members_are_limited_per_hour_and_keep_their_text(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await build_world(app)
+    await _set_space(app, world.ids["space"], new_member_hourly_limit=1)
+    await as_role(client, app, world, await _newcomer(app, world))
+    first = await browser.reply(world.ids["thread"], "Un premier message.")
+    assert first.status == 303
+    second = await browser.reply(world.ids["thread"], "Un deuxième message trop vite.")
+    assert second.status == 422
+    assert second.one("#reply-form textarea[name=body]").get_text() == \
+        "Un deuxième message trop vite."
+
+
+async def test_a_suspended_member_reads_sees_why_and_cannot_post(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await build_world(app)
+    await as_role(client, app, world, "suspended")
+    page = await browser.get(f"/t/{world.ids['thread']}")
+    assert page.status == 200
+    notice = page.text("#restricted-notice")
+    assert "Propos blessants" in notice
+    assert page.one("#restricted-notice a[href='/help']")
+    assert not page.all("#reply-form")
+    refused = await client.post(f"/t/{world.ids['thread']}/reply", data={"body": "Coucou"},
+                                headers=csrf_headers(client, app), follow_redirects=False)
+    assert refused.status_code == 403
+
+
+async def test_three_distinct_flaggers_hide_a_post_until_the_flags_are_dismissed(
+    app: Litestar, client: AsyncTestClient,
+) -> None:
+    world = await build_world(app)
+    await _set_space(app, world.ids["space"], auto_hide_flags=3)
+    post_id = world.ids["post2"]
+    async with app.state.database.writing() as session:
+        extra = [await make_member(session, name) for name in ("Saule", "Ortie", "Lierre")]
+    for flagger in extra:
+        world.members[flagger.pseudonym] = flagger
+        await as_role(client, app, world, flagger.pseudonym)
+        response = await client.post(f"/p/{post_id}/flag", data={"reason": "spam"},
+                                     headers=csrf_headers(client, app))
+        assert response.status_code == 200
+    assert (await _post(app, post_id)).status == PostStatus.HIDDEN
+    async with app.state.database.reader() as session:
+        flag_id = (await mq.open_flags(session, post_id))[0].id
+    await as_role(client, app, world, "mod_this")
+    dismissed = await client.post(f"/mod/flags/{flag_id}/dismiss",
+                                  data={"reason": "Rien de gênant"},
+                                  headers=csrf_headers(client, app), follow_redirects=False)
+    assert dismissed.status_code == 303
+    assert (await _post(app, post_id)).status == PostStatus.VISIBLE
+
+
+async def _post(app: Litestar, post_id: int) -> Post:
+    async with app.state.database.reader() as session:
+        return await session.get(Post, post_id)
+
+
+async def _welfare_notices(app: Litestar, member_id: int) -> list[Notification]:
+    async with app.state.database.reader() as session:
+        return list(await session.scalars(select(Notification).where(
+            Notification.member_id == member_id, Notification.kind == "welfare")))
+
+
+async def test_a_danger_flag_sends_the_author_one_caring_notice_with_crisis_lines(
+    app: Litestar, client: AsyncTestClient,
+) -> None:
+    world = await build_world(app)
+    for role, post in (("member", "post2"), ("mod_other", "post2"), ("member", "pending")):
+        await as_role(client, app, world, role)
+        await client.post(f"/p/{world.ids[post]}/flag", data={"reason": "danger"},
+                          headers=csrf_headers(client, app))
+    notices = await _welfare_notices(app, world.members["author"].id)
+    assert len(notices) == 1, "rate-limited: one caring notice a day"
+    assert "3114" in str(notices[0].params["lines"])
+    assert "Member" not in str(notices[0].params)
