@@ -5,6 +5,7 @@ The harness only ever signals the processes it started, by their pid.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import secrets
 import signal
@@ -21,6 +22,15 @@ from forum.config import ROOT
 
 HOST = "127.0.0.1"
 READY_LIMIT_SECONDS = 10.0
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Linux: the server gets SIGKILL if the harness dies first (no orphan left running)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def free_port() -> int:
@@ -66,6 +76,7 @@ class Server:
                 [sys.executable, "-m", "forum.cli", "run", "--host", HOST,
                  "--port", str(self.port)],
                 cwd=ROOT, env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 - a single libc call
             )
         ready = self.wait_ready(started)
         self.ready_times.append(ready)

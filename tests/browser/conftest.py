@@ -92,7 +92,7 @@ def _open_page(chromium: Any, base_url: str, **context_args: Any) -> Iterator[An
         **context_args,
     )
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(20_000)  # a loaded CI machine is slow
     watch = Watch()
     watch.attach(page)
     page.watch = watch
