@@ -125,8 +125,10 @@ async def _start_session(db: Db, settings: AppSettings, member: Member, device: 
     return token
 
 
-def _code_page(response_code: str, member: Member, settings: AppSettings, token: str,
-               *, recovered: bool) -> Template:
+def _code_page(request: Request[Any, Any, Any], response_code: str, member: Member,
+               settings: AppSettings, token: str, *, recovered: bool) -> Template:
+    # The member is logged in from this response on: show the page as theirs already.
+    request.scope["user"] = member
     response = Template(
         template_name="accounts/recovery_code/index.html",
         context={"code": response_code, "pseudonym": member.pseudonym, "recovered": recovered},
@@ -194,7 +196,7 @@ async def signup(request: Request[Any, Any, Any], db: Db, hasher: PasswordHasher
     await privacy.do_record_consent(db, member)
     token = await _start_session(db, settings, member,
                                  privacy.device_class(request.headers.get("user-agent")))
-    return _code_page(code, member, settings, token, recovered=False)
+    return _code_page(request, code, member, settings, token, recovered=False)
 
 
 # -- log in / log out ------------------------------------------------------------------------
@@ -317,7 +319,7 @@ async def recover(request: Request[Any, Any, Any], db: Db, reader: Reader,
         device=privacy.device_class(request.headers.get("user-agent")),
     )
     await commit(db)
-    return _code_page(new_code, member, settings, token, recovered=True)
+    return _code_page(request, new_code, member, settings, token, recovered=True)
 
 
 # -- preferences -----------------------------------------------------------------------------
