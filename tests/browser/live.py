@@ -29,6 +29,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
 ]
 AXE_PATH = Path(__file__).parent / "vendor" / "axe.min.js"
+QUICK_EXIT_URL = "https://127.0.0.1:9/"
 
 
 def _forum_command() -> str:
@@ -73,6 +74,8 @@ def live_server(workdir: Path) -> Iterator[str]:
         "FORUM_LOG_LEVEL": "WARNING",
         # Every test signs a member up from 127.0.0.1: the sign-up throttle would refuse them.
         "FORUM_RATE_LIMITS": "off",
+        # The quick exit must go somewhere the guard allows: a local https port that refuses.
+        "FORUM_QUICK_EXIT_URL": QUICK_EXIT_URL,
     }
     env.pop("FORUM_TEST_DATABASE_URL", None)
     forum = _forum_command()
