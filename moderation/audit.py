@@ -42,6 +42,10 @@ KIND_LABELS: dict[ActionKind, str] = {
     ActionKind.APPEAL_DENIED: N_("Recours refusé"),
     ActionKind.WATCHED_WORD_ADDED: N_("Mot surveillé ajouté"),
     ActionKind.WATCHED_WORD_REMOVED: N_("Mot surveillé retiré"),
+    ActionKind.SECOND_OPINION_REQUESTED: N_("Second avis demandé"),
+    ActionKind.DECISION_PROPOSED: N_("Décision proposée, en attente d'un second avis"),
+    ActionKind.MEMBER_MESSAGED: N_("Message privé de la modération envoyé"),
+    ActionKind.REPLY_TEMPLATE_UPDATED: N_("Modèle de réponse modifié"),
 }
 """What the log calls each kind (a test checks that every kind has one)."""
 

@@ -70,6 +70,10 @@ class ActionKind(enum.IntEnum):
     APPEAL_DENIED = 25
     WATCHED_WORD_ADDED = 26
     WATCHED_WORD_REMOVED = 27
+    SECOND_OPINION_REQUESTED = 28
+    DECISION_PROPOSED = 29
+    MEMBER_MESSAGED = 30
+    REPLY_TEMPLATE_UPDATED = 31
 
 
 class Flag(Base):
@@ -223,3 +227,50 @@ class WatchedWord(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     """For "block": what the author is told."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SecondOpinion(Base):
+    """A moderator asks the space's other moderators and the admins to look at an item."""
+
+    __tablename__ = "mod_second_opinion"
+    __table_args__ = (Index("ix_mod_second_opinion_open", "post_id", "resolved_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("post.id", ondelete="CASCADE"))
+    requested_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("member.id", ondelete="SET NULL"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    requested_by: Mapped[Member | None] = relationship(lazy="raise")
+
+
+class PendingDecision(Base):
+    """A first moderator's closing decision on a welfare item, waiting for a second one."""
+
+    __tablename__ = "mod_pending_decision"
+
+    post_id: Mapped[int] = mapped_column(ForeignKey("post.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    decision: Mapped[str] = mapped_column(String(16))
+    """"dismiss", "approve", "hide" or "remove"."""
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    member: Mapped[Member | None] = relationship(lazy="raise")
+
+
+class ReplyTemplate(Base):
+    """An admin's version of a shipped reply template (``data/reply_templates.json``)."""
+
+    __tablename__ = "mod_reply_template"
+    __table_args__ = (Index("ix_mod_reply_template_key", "key", "locale", unique=True),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(40))
+    locale: Mapped[str] = mapped_column(String(8))
+    title: Mapped[str] = mapped_column(String(120))
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -14,8 +14,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.browser.flows import MEMBERS_ONLY_SLUG, public_thread_url, sign_up
+from tests.browser.flows import (
+    MEMBERS_ONLY_SLUG,
+    public_thread_url,
+    reply_with_htmx,
+    sign_up,
+    start_thread,
+)
 from tests.browser.live import CHROMIUM, ROOT, launch_chromium, live_server
+from tests.browser.moderating import log_in
+from tests.browser.seed import ADMIN
 
 OUTPUT = ROOT / "docs" / "screenshots"
 WIDTHS = {"desktop": (1280, 900), "mobile": (375, 812)}
@@ -66,6 +74,38 @@ def _member_pages(page: Any, shoot: Callable[[str], Path], pseudonym: str) -> No
     shoot("reply-error")
 
 
+def _care_pages(page: Any, shoot: Callable[[str], Path]) -> None:
+    """The crisis pause (urgent), then the thread with a warned post and the crisis banner."""
+    start_thread(page, "Une semaine en dents de scie",
+                 "Je partage ici comment se passe ma semaine, avec ses hauts et ses bas.")
+    page.click("#reply-form details.field--warning summary")
+    page.select_option("#reply-body-cw", "deuil")
+    reply_with_htmx(page, "Ma grand-mère est partie il y a un an aujourd'hui. Elle me manque.")
+    page.fill("#reply-body", "Ce soir je vais en finir, j'ai tout ce qu'il faut à côté de moi.")
+    page.click("#reply-form button[type=submit]")
+    page.wait_for_selector("[data-crisis-level=urgent]")
+    page.evaluate("document.activeElement.blur()")
+    shoot("crisis-pause")
+    page.click("[data-crisis-level] button[name=crisis_ack]")
+    page.wait_for_selector("#reply-form textarea#reply-body")
+    page.reload()
+    shoot("thread-care")
+
+
+def _staff_pages(page: Any, shoot: Callable[[str], Path]) -> None:
+    """What the admin (a moderator of every space) sees: queue, an item, the log, the spaces."""
+    log_in(page, ADMIN)
+    page.goto("/mod")
+    shoot("mod-queue")
+    # The urgent post the member pages just published is in the queue (the moderators are told).
+    page.goto(str(page.get_attribute(".mod-queue .mod-item--welfare a.button", "href")))
+    shoot("mod-item")
+    page.goto("/mod/log")
+    shoot("mod-log")
+    page.goto("/admin")
+    shoot("admin-spaces")
+
+
 def take_all(browser: Any, base_url: str) -> list[Path]:
     taken: list[Path] = []
     for width, (pixels, height) in WIDTHS.items():
@@ -74,7 +114,7 @@ def take_all(browser: Any, base_url: str) -> list[Path]:
                 taken.append(_shoot(page, name, _w, _s))
                 return taken[-1]
 
-            for member in (False, True):
+            for who in ("visitor", "member", "staff"):
                 context = browser.new_context(
                     base_url=base_url, locale="fr-FR", color_scheme=scheme,
                     viewport={"width": pixels, "height": height},
@@ -82,8 +122,11 @@ def take_all(browser: Any, base_url: str) -> list[Path]:
                 )
                 page = context.new_page()
                 try:
-                    if member:
+                    if who == "member":
                         _member_pages(page, shoot, MEMBER_NAMES[(width, scheme)])
+                        _care_pages(page, shoot)
+                    elif who == "staff":
+                        _staff_pages(page, shoot)
                     else:
                         _visitor_pages(page, shoot)
                 finally:

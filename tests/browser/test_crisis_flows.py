@@ -186,7 +186,7 @@ def _watch_the_exit(page: Any) -> list[str]:
     blanked: list[str] = []
     page.route(QUICK_EXIT_URL, lambda route: route.fulfill(
         status=200, content_type="text/html; charset=utf-8", body=NEUTRAL_PAGE))
-    page.expose_function("__reportBlank", blanked.append)
+    page.expose_function("__reportBlank", lambda title: blanked.append(title))
     return blanked
 
 
