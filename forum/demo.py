@@ -33,6 +33,8 @@ class DemoSpace:
     visibility: Visibility = Visibility.PUBLIC
     topics: tuple[str, ...] = ()
     charter: str = SPACE_CHARTER_DEFAULT
+    premoderated_posts: int = 0
+    """A new member's first posts here wait for a moderator (set after the demo threads)."""
 
 
 SPACES = (
@@ -67,7 +69,8 @@ SPACES = (
               "d'automutilation, entre personnes qui comprennent. Les numéros d'aide sont "
               "toujours en haut de la page.", visibility=Visibility.MEMBERS,
               charter=SPACE_CHARTER_DEFAULT + "\nAucune description de moyen ou de méthode. "
-              "Si tu es en danger maintenant, appelle les secours avant d'écrire."),
+              "Si tu es en danger maintenant, appelle les secours avant d'écrire.",
+              premoderated_posts=2),
 )
 
 MEMBERS = ("Colibri", "Tilleul_Paisible", "Brise_du_Soir", "Lueur", "Galet", "Mésange")
@@ -195,4 +198,8 @@ async def seed_demo(session: AsyncSession, gate: ContentGate) -> int:
                 verdict=await gate.review(session, text, author=members[author_index],
                                           space=space),
             )
+    by_demo = {demo.slug: demo for demo in SPACES}
+    for space in created:
+        space.premoderated_posts = by_demo[space.slug].premoderated_posts
+    await session.flush()
     return len(created)

@@ -28,3 +28,14 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     """Apply every migration not yet applied (runs its own event loop: call it from sync code)."""
     ensure_sqlite_directory(database_url)
     command.upgrade(alembic_config(database_url), revision)
+
+
+EXTRA_DDL_OBJECTS = ("search_fts", "ix_search_document_fts")
+"""Objects created by DDL the models cannot express (full-text search): autogenerate and the
+schema comparison must not see them as strays."""
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool,
+                   compare_to: object) -> bool:
+    """Alembic's include_object hook: leave the extra DDL objects out of comparisons."""
+    return not (reflected and compare_to is None and name and name.startswith(EXTRA_DDL_OBJECTS))

@@ -18,6 +18,7 @@ import forum.models  # noqa: F401 - registers the tables on Base.metadata
 import moderation.models  # noqa: F401 - moderation's tables share the same metadata
 from forum.config import Settings
 from forum.db import Base
+from forum.schema import include_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -32,6 +33,7 @@ def run_migrations_offline() -> None:
     context.configure(
         url=url, target_metadata=target_metadata, literal_binds=True,
         render_as_batch=url.startswith("sqlite"), compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -41,6 +43,7 @@ def do_run_migrations(connection: Connection) -> None:
     context.configure(
         connection=connection, target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite", compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from forum.actions import do_notify
@@ -31,7 +31,18 @@ from forum.models import (
 from forum.resources import lines_for, normalize_region
 from moderation import audit
 from moderation import queries as mq
-from moderation.models import ActionKind, Appeal, Claim, Flag, FlagReason, ModerationAction
+from moderation.models import (
+    ActionKind,
+    Appeal,
+    Claim,
+    Flag,
+    FlagReason,
+    ModerationAction,
+    PendingDecision,
+    ReplyTemplate,
+    SecondOpinion,
+    WatchedWord,
+)
 
 WELFARE_WINDOW = timedelta(hours=24)
 WELFARE_NOTICES_PER_AUTHOR = 1
@@ -270,7 +281,8 @@ async def do_moderator_edit_post(
     kind = ActionKind.POST_EDITED
     if not text_changed:
         kind = ActionKind.WARNING_ADDED if content_warning else ActionKind.WARNING_REMOVED
-    await _resolve_flags(session, post, actor=actor, outcome="edited")
+    if not await mq.is_welfare_item(session, post.id):  # a welfare item needs two people
+        await _resolve_flags(session, post, actor=actor, outcome="edited")
     await _post_audit(session, kind, post, actor=actor, reason=reason,
                       content_warning=content_warning or "")
     await _tell_author(session, post, NOTICE_EDITED, reason)
@@ -541,3 +553,127 @@ async def do_raise_crisis_flag(session: AsyncSession, post: Post) -> Flag | None
     session.add(flag)
     await session.flush()
     return flag
+
+
+# -- second opinions and the two-moderator rule (welfare items) -----------------------------
+
+SECOND_OPINION_NOTICE = "second_opinion"
+NOTICE_SECOND_OPINION = N_("Un·e modérateur·rice demande ton avis sur un message à relire : "
+                           "« %(note)s »")
+CLOSING_DO = {
+    "approve": do_approve_post, "hide": do_hide_post, "restore": do_restore_post,
+    "remove": do_remove_post, "dismiss": do_dismiss_flags,
+}
+"""The actions that close a queue item; on a welfare item each needs two people."""
+
+
+async def do_request_second_opinion(session: AsyncSession, post: Post, *, actor: Member,
+                                    note: str) -> SecondOpinion:
+    """Ask the space's other moderators and the admins to look too; each gets a notice."""
+    request = SecondOpinion(post_id=post.id, requested_by_id=actor.id, note=note)
+    session.add(request)
+    await session.flush()
+    for member_id in await mq.second_opinion_recipients(session, post.thread.space_id,
+                                                        actor.id):
+        await do_notify(session, member_id, kind=SECOND_OPINION_NOTICE,
+                        message=NOTICE_SECOND_OPINION, params={"note": note},
+                        thread_id=post.thread_id, post_id=post.id)
+    await _post_audit(session, ActionKind.SECOND_OPINION_REQUESTED, post, actor=actor,
+                      reason=note)
+    return request
+
+
+async def _close_second_opinions(session: AsyncSession, post: Post) -> None:
+    await session.execute(update(SecondOpinion).where(
+        SecondOpinion.post_id == post.id, SecondOpinion.resolved_at.is_(None))
+        .values(resolved_at=utcnow()))
+
+
+async def do_close_item(session: AsyncSession, post: Post, decision: str, *, actor: Member,
+                        reason: str) -> str:
+    """Apply a closing decision. On a welfare item (an open danger flag) the first person's
+    decision only waits ("proposed"); a different moderator or admin taking the same decision
+    confirms it ("done"); the same person again changes nothing ("unchanged"). Another
+    decision by someone else replaces the proposal. Returns what happened."""
+    run = CLOSING_DO[decision]
+    if not await mq.is_welfare_item(session, post.id):
+        changed = await run(session, post, actor=actor, reason=reason)
+        if changed:
+            await _close_second_opinions(session, post)
+        return "done" if changed else "unchanged"
+    pending = await session.get(PendingDecision, post.id)
+    if pending is not None and pending.member_id == actor.id:
+        return "unchanged"
+    if pending is not None and pending.decision == decision:
+        changed = await run(session, post, actor=actor, reason=reason)
+        if not changed:
+            return "unchanged"
+        await session.delete(pending)
+        await _close_second_opinions(session, post)
+        await session.flush()
+        return "done"
+    if pending is None:
+        pending = PendingDecision(post_id=post.id)
+        session.add(pending)
+    pending.member_id = actor.id
+    pending.decision = decision
+    pending.reason = reason
+    pending.created_at = utcnow()
+    await session.flush()
+    await _post_audit(session, ActionKind.DECISION_PROPOSED, post, actor=actor, reason=reason,
+                      decision=decision)
+    return "proposed"
+
+
+# -- private messages from the moderation team, reply templates, watched words -------------
+
+NOTICE_PRIVATE = N_("Un message de l'équipe de modération : %(text)s")
+
+
+async def do_message_author(session: AsyncSession, post: Post, *, actor: Member, text: str,
+                            template_key: str = "") -> bool:
+    """A private notice to a post's author, signed by the team; the text goes in the log."""
+    if post.author_id is None:
+        return False
+    await do_notify(session, post.author_id, kind=MOD_NOTICE, message=NOTICE_PRIVATE,
+                    params={"text": text}, thread_id=post.thread_id, post_id=post.id)
+    await _post_audit(session, ActionKind.MEMBER_MESSAGED, post, actor=actor, reason=text,
+                      template=template_key)
+    return True
+
+
+async def do_save_reply_template(session: AsyncSession, *, actor: Member, key: str,
+                                 locale: str, title: str, body: str) -> bool:
+    """An admin rewrites a shipped template; False when nothing changed."""
+    row = await session.scalar(select(ReplyTemplate).where(
+        ReplyTemplate.key == key, ReplyTemplate.locale == locale))
+    if row is not None and (row.title, row.body) == (title, body):
+        return False
+    if row is None:
+        row = ReplyTemplate(key=key, locale=locale, title=title, body=body)
+        session.add(row)
+    row.title, row.body, row.updated_at = title, body, utcnow()
+    await session.flush()
+    await audit.record(session, ActionKind.REPLY_TEMPLATE_UPDATED, actor=actor,
+                       reason=title, target_pseudonym=f"{key}/{locale}"[:32])
+    return True
+
+
+async def do_add_watched_word(session: AsyncSession, *, actor: Member, pattern: str,
+                              action: str, label: str, message: str) -> WatchedWord:
+    word = WatchedWord(pattern=pattern, action=action, label=label, message=message)
+    session.add(word)
+    await session.flush()
+    await audit.record(session, ActionKind.WATCHED_WORD_ADDED, actor=actor, reason=label,
+                       details={"pattern": pattern, "action": action})
+    return word
+
+
+async def do_remove_watched_word(session: AsyncSession, word: WatchedWord, *,
+                                 actor: Member) -> bool:
+    details = {"pattern": word.pattern, "action": word.action}
+    await session.delete(word)
+    await session.flush()
+    await audit.record(session, ActionKind.WATCHED_WORD_REMOVED, actor=actor,
+                       reason=word.label, details=details)
+    return True

@@ -14,11 +14,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from forum.db import utcnow
-from forum.models import Member, Notification, Post, PostStatus, Space, SpaceModerator, Thread
+from forum.models import (
+    Member,
+    MemberStatus,
+    Notification,
+    Post,
+    PostStatus,
+    Role,
+    Space,
+    SpaceModerator,
+    Thread,
+)
 from forum.permissions import Viewer
 from forum.pseudonyms import uniqueness_key
 from forum.queries import find_member_by_key
-from moderation.models import ActionKind, Appeal, Claim, Flag, FlagReason, ModerationAction
+from moderation.models import (
+    ActionKind,
+    Appeal,
+    Claim,
+    Flag,
+    FlagReason,
+    ModerationAction,
+    PendingDecision,
+    ReplyTemplate,
+    SecondOpinion,
+    WatchedWord,
+)
 from moderation.permissions import Moderator, check_moderator
 
 QUEUE_LIMIT = 50
@@ -134,6 +155,8 @@ class QueueItem:
     history: list[ModerationAction] = field(default_factory=list)
     claim: Claim | None = None
     appeals: list[Appeal] = field(default_factory=list)
+    second_opinions: list[SecondOpinion] = field(default_factory=list)
+    pending: PendingDecision | None = None
 
     @property
     def welfare(self) -> bool:
@@ -192,7 +215,10 @@ async def _item(session: AsyncSession, post: Post) -> QueueItem:
     claim = await session.scalar(
         select(Claim).where(Claim.post_id == post.id).options(joinedload(Claim.member)))
     return QueueItem(post=post, flags=await open_flags(session, post.id), previous=previous,
-                     history=history, claim=claim, appeals=await pending_appeals(session, post.id))
+                     history=history, claim=claim, appeals=await pending_appeals(session, post.id),
+                     second_opinions=(await open_second_opinions(session, [post.id])).get(
+                         post.id, []),
+                     pending=await pending_decision(session, post.id))
 
 
 async def pending_appeals(session: AsyncSession, post_id: int) -> list[Appeal]:
@@ -326,3 +352,53 @@ async def has_open_screen_flag(session: AsyncSession, post_id: int) -> bool:
     """Whether the crisis screen already raised an open flag on this post (no flagger)."""
     return bool(await session.scalar(select(exists().where(
         Flag.post_id == post_id, Flag.flagger_id.is_(None), Flag.resolved_at.is_(None)))))
+
+
+# -- second opinions and the two-moderator rule (welfare items) -----------------------------
+
+async def is_welfare_item(session: AsyncSession, post_id: int) -> bool:
+    """An open "danger" flag (a member's or the crisis screen's): two people close it."""
+    return bool(await session.scalar(select(exists().where(
+        Flag.post_id == post_id, Flag.reason == FlagReason.DANGER.value,
+        Flag.resolved_at.is_(None)))))
+
+
+async def pending_decision(session: AsyncSession, post_id: int) -> PendingDecision | None:
+    return await session.scalar(
+        select(PendingDecision).where(PendingDecision.post_id == post_id)
+        .options(joinedload(PendingDecision.member)))
+
+
+async def open_second_opinions(session: AsyncSession, post_ids: list[int]
+                               ) -> dict[int, list[SecondOpinion]]:
+    """Open second-opinion requests by post, oldest first (one query for the whole queue)."""
+    if not post_ids:
+        return {}
+    rows = await session.scalars(
+        select(SecondOpinion).where(SecondOpinion.post_id.in_(post_ids),
+                                    SecondOpinion.resolved_at.is_(None))
+        .options(joinedload(SecondOpinion.requested_by)).order_by(SecondOpinion.id))
+    grouped: dict[int, list[SecondOpinion]] = {}
+    for row in rows:
+        grouped.setdefault(row.post_id, []).append(row)
+    return grouped
+
+
+async def second_opinion_recipients(session: AsyncSession, space_id: int,
+                                    asker_id: int) -> list[int]:
+    """The space's other moderators and every admin, once each, never the asker."""
+    moderators = await session.scalars(
+        select(SpaceModerator.member_id).where(SpaceModerator.space_id == space_id))
+    admins = await session.scalars(
+        select(Member.id).where(Member.role == Role.ADMIN,
+                                Member.status == MemberStatus.ACTIVE))
+    return sorted({*moderators, *admins} - {asker_id})
+
+
+async def reply_template_rows(session: AsyncSession) -> list[ReplyTemplate]:
+    """The admins' versions of the reply templates (few rows)."""
+    return list(await session.scalars(select(ReplyTemplate).order_by(ReplyTemplate.id)))
+
+
+async def watched_word_rows(session: AsyncSession) -> list[WatchedWord]:
+    return list(await session.scalars(select(WatchedWord).order_by(WatchedWord.id)))

@@ -28,6 +28,7 @@ from forum.web.forms import FieldError, FormErrors, clean_text, read_form
 from forum.web.htmx import VARY, is_htmx, see_other
 from moderation import actions as ma
 from moderation import queries as mq
+from moderation import replies
 from moderation.audit import KIND_LABELS
 from moderation.models import ActionKind, FlagReason
 from moderation.permissions import (
@@ -48,6 +49,7 @@ Req = Request[Any, Any, Any]
 
 REASON_MIN, REASON_MAX = 3, 500
 NOTE_MAX = 1000
+MESSAGE_MAX = 5000
 SUSPENSION_DAYS = (1, 3, 7, 30)
 
 FLAG_REASONS: dict[str, str] = {
@@ -161,15 +163,22 @@ async def _mod_post(db: AsyncSession, mod: Moderator, post_id: int) -> Post:
 
 async def _item_page(db: AsyncSession, mod: Moderator, post_obj: Post, *,
                      values: dict[str, str] | None = None, errors: FormErrors | None = None,
-                     action: str = "", status: int = 200) -> Template:
+                     action: str = "", status: int = 200, template: str = "",
+                     sent: bool = False) -> Template:
     item = await mq.queue_item(db, post_obj)
     choice, free = content_warnings.form_values(post_obj.content_warning)
+    author = post_obj.author
+    templates = replies.for_locale(replies.merged(await mq.reply_template_rows(db)),
+                                   author.locale if author else None)
+    chosen = next((t for t in templates if t.key == template), None)
+    message = {"template": chosen.key, "message": replies.fill(chosen, author)} if chosen else {}
     return Template(template_name="mod/item/index.html", status_code=status, context={
         "mod": mod, "item": item, "post": post_obj, "thread": post_obj.thread,
         "space": post_obj.thread.space, "allowed": post_actions(mod, post_obj),
         "thread_allowed": thread_actions(mod, post_obj.thread),
         "values": values or {"body": post_obj.source, "content_warning": choice,
-                             "content_warning_label": free},
+                             "content_warning_label": free, **message},
+        "reply_templates": templates, "sent": sent,
         "errors": errors or FormErrors(), "failed_action": action,
         "warning_presets": content_warnings.PRESETS, "kind_labels": KIND_LABELS,
         "spaces": await mq.all_spaces(db),
@@ -182,9 +191,11 @@ def _rules(space: Space) -> list[str]:
 
 
 @get("/mod/posts/{post_id:int}", name="mod_item")
-async def mod_item(request: Req, db: Db, post_id: FromPath[int]) -> Template:
+async def mod_item(request: Req, db: Db, post_id: FromPath[int],
+                   template: FromQuery[str] = "", sent: FromQuery[str] = "") -> Template:
     mod = await _moderator(request, db)
-    return await _item_page(db, mod, await _mod_post(db, mod, post_id))
+    return await _item_page(db, mod, await _mod_post(db, mod, post_id),
+                            template=template[:40], sent=sent == "1")
 
 
 def _edit_verdict(body: str, errors: FormErrors) -> Verdict | None:
@@ -209,6 +220,10 @@ async def mod_post_action(request: Req, db: Db, post_id: FromPath[int],
     post_obj = await _mod_post(db, mod, post_id)
     if action in ("claim", "release"):
         return await _claim(request, db, mod, post_obj, action)
+    if action == "second-opinion":
+        return await _second_opinion(request, db, mod, post_obj, values)
+    if action == "message":
+        return await _message_author(request, db, mod, post_obj, values)
     if action not in POST_ACTIONS:
         raise NotFoundException()
     check_action(post_actions(mod, post_obj), action, visible=True)
@@ -218,7 +233,10 @@ async def mod_post_action(request: Req, db: Db, post_id: FromPath[int],
         return await _edit(request, db, mod, post_obj, values, errors, reason)
     if errors:
         return await _item_page(db, mod, post_obj, errors=errors, action=action, status=422)
-    await POST_DO[action](db, post_obj, actor=mod.member, reason=reason)
+    if action in ma.CLOSING_DO:
+        await ma.do_close_item(db, post_obj, action, actor=mod.member, reason=reason)
+    else:
+        await POST_DO[action](db, post_obj, actor=mod.member, reason=reason)
     await commit(db)
     return see_other(request, f"/mod/posts/{post_obj.id}")
 
@@ -241,6 +259,46 @@ async def _edit(request: Req, db: AsyncSession, mod: Moderator, post_obj: Post,
                                     source=body, verdict=verdict, content_warning=warning)
     await commit(db)
     return see_other(request, f"/mod/posts/{post_obj.id}")
+
+
+def _check_not_author(mod: Moderator, post_obj: Post) -> None:
+    if post_obj.author_id == mod.member.id:
+        raise PermissionDeniedException()
+
+
+async def _second_opinion(request: Req, db: AsyncSession, mod: Moderator, post_obj: Post,
+                          values: dict[str, str]) -> Response[Any]:
+    """"Demander un second avis": the note goes to the space's other moderators and admins."""
+    _check_not_author(mod, post_obj)
+    errors = FormErrors()
+    note, error = clean_text(values.get("note"), min_length=3, max_length=NOTE_MAX,
+                             multiline=True)
+    if error:
+        errors["note"] = error
+        return await _item_page(db, mod, post_obj, values=values, errors=errors,
+                                action="second-opinion", status=422)
+    await ma.do_request_second_opinion(db, post_obj, actor=mod.member, note=note)
+    await commit(db)
+    return see_other(request, f"/mod/posts/{post_obj.id}")
+
+
+async def _message_author(request: Req, db: AsyncSession, mod: Moderator, post_obj: Post,
+                          values: dict[str, str]) -> Response[Any]:
+    """A private message to the author, signed by the team, often from a reply template."""
+    _check_not_author(mod, post_obj)
+    if post_obj.author_id is None:
+        raise NotFoundException()
+    errors = FormErrors()
+    text, error = clean_text(values.get("message"), min_length=3, max_length=MESSAGE_MAX,
+                             multiline=True)
+    if error:
+        errors["message"] = error
+        return await _item_page(db, mod, post_obj, values=values, errors=errors,
+                                action="message", status=422)
+    await ma.do_message_author(db, post_obj, actor=mod.member, text=text,
+                               template_key=(values.get("template") or "")[:40])
+    await commit(db)
+    return see_other(request, f"/mod/posts/{post_obj.id}?sent=1")
 
 
 async def _claim(request: Req, db: AsyncSession, mod: Moderator, post_obj: Post,
@@ -267,7 +325,7 @@ async def mod_dismiss_flags(request: Req, db: Db, flag_id: FromPath[int]) -> Res
     if errors:
         return await _item_page(db, mod, flag.post, errors=errors, action="dismiss",
                                 status=422)
-    await ma.do_dismiss_flags(db, flag.post, actor=mod.member, reason=reason)
+    await ma.do_close_item(db, flag.post, "dismiss", actor=mod.member, reason=reason)
     await commit(db)
     return see_other(request, f"/mod/posts/{flag.post_id}")
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from forum.config import ROOT
 from forum.db import Base
+from forum.schema import include_object
 from tests.conftest import ON_POSTGRES, TEST_DATABASE_URL
 
 
@@ -38,7 +39,8 @@ async def _differences(url: str) -> list:
     engine = create_async_engine(url)
 
     def compare(connection):  # noqa: ANN001, ANN202
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": include_object})
         return compare_metadata(context, Base.metadata)
 
     async with engine.connect() as connection:
