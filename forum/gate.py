@@ -43,9 +43,11 @@ class ContentGate(Protocol):
 
     async def review(
         self, session: AsyncSession, text: str, *, author: Member, space: Space,
+        editing: Post | None = None,
     ) -> Verdict:
         """Render, sanitise and screen ``text`` and decide its status; raise GateRefusal to
-        refuse it. Reads only: nothing is stored before the author's post is."""
+        refuse it. Reads only: nothing is stored before the author's post is. ``editing``: the
+        post whose new text this is (an edit is not a new post)."""
         ...
 
     async def published(

@@ -113,6 +113,7 @@ async def _resolve_flags(session: AsyncSession, post: Post, *, actor: Member | N
                             message=NOTICE_FLAG_OUTCOME, params={"outcome": OUTCOMES[outcome]},
                             thread_id=post.thread_id, post_id=post.id)
     await session.execute(delete(Claim).where(Claim.post_id == post.id))
+    await session.execute(delete(PendingDecision).where(PendingDecision.post_id == post.id))
     await session.flush()
     return len(flags)
 
@@ -583,10 +584,24 @@ async def do_request_second_opinion(session: AsyncSession, post: Post, *, actor:
     return request
 
 
-async def _close_second_opinions(session: AsyncSession, post: Post) -> None:
-    await session.execute(update(SecondOpinion).where(
+async def _close_second_opinions(session: AsyncSession, post: Post) -> int:
+    result = await session.execute(update(SecondOpinion).where(
         SecondOpinion.post_id == post.id, SecondOpinion.resolved_at.is_(None))
         .values(resolved_at=utcnow()))
+    return int(result.rowcount or 0)
+
+
+async def do_give_second_opinion(session: AsyncSession, post: Post, *, actor: Member,
+                                 reason: str) -> bool:
+    """Someone other than who asked answers: the requests are closed, the answer logged.
+    False when there is no open request, or only the asker's own."""
+    requests = (await mq.open_second_opinions(session, [post.id])).get(post.id, [])
+    if not requests or all(r.requested_by_id == actor.id for r in requests):
+        return False
+    await _close_second_opinions(session, post)
+    await _post_audit(session, ActionKind.SECOND_OPINION_GIVEN, post, actor=actor,
+                      reason=reason)
+    return True
 
 
 async def do_close_item(session: AsyncSession, post: Post, decision: str, *, actor: Member,
@@ -608,9 +623,7 @@ async def do_close_item(session: AsyncSession, post: Post, decision: str, *, act
         changed = await run(session, post, actor=actor, reason=reason)
         if not changed:
             return "unchanged"
-        await session.delete(pending)
-        await _close_second_opinions(session, post)
-        await session.flush()
+        await _close_second_opinions(session, post)  # the proposal went with the flags
         return "done"
     if pending is None:
         pending = PendingDecision(post_id=post.id)

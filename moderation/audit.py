@@ -46,6 +46,7 @@ KIND_LABELS: dict[ActionKind, str] = {
     ActionKind.DECISION_PROPOSED: N_("Décision proposée, en attente d'un second avis"),
     ActionKind.MEMBER_MESSAGED: N_("Message privé de la modération envoyé"),
     ActionKind.REPLY_TEMPLATE_UPDATED: N_("Modèle de réponse modifié"),
+    ActionKind.SECOND_OPINION_GIVEN: N_("Second avis donné"),
 }
 """What the log calls each kind (a test checks that every kind has one)."""
 

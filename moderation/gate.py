@@ -37,13 +37,15 @@ class ModerationGate:
 
     async def review(
         self, session: AsyncSession, text: str, *, author: Member, space: Space,
+        editing: Post | None = None,
     ) -> Verdict:
         try:
             html = render_markdown(text)
         except SanitizerError as exc:  # fail closed: nothing unsanitised is ever stored
             raise GateRefusal(RENDER_FAILED) from exc
         crisis = self.screen(text, author.locale)
-        status, reasons = await rules.review(session, text, author=author, space=space)
+        status, reasons = await rules.review(session, text, author=author, space=space,
+                                             editing=editing is not None)
         return Verdict(html=html, renderer_version=RENDERER_VERSION, status=status,
                        crisis_level=crisis.level, reasons=reasons)
 

@@ -74,6 +74,7 @@ class ActionKind(enum.IntEnum):
     DECISION_PROPOSED = 29
     MEMBER_MESSAGED = 30
     REPLY_TEMPLATE_UPDATED = 31
+    SECOND_OPINION_GIVEN = 32
 
 
 class Flag(Base):

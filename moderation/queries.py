@@ -189,9 +189,11 @@ async def queue(session: AsyncSession, mod: Moderator) -> list[QueueItem]:
     open_appeal = exists().where(
         Appeal.action_id == ModerationAction.id, Appeal.decided_at.is_(None),
         ModerationAction.target_post_id == Post.id)
+    open_second = exists().where(SecondOpinion.post_id == Post.id,
+                                 SecondOpinion.resolved_at.is_(None))
     query = _in_spaces(
         select(Post).join(Thread, Thread.id == Post.thread_id)
-        .where(or_(open_flag, Post.status == PostStatus.PENDING, open_appeal))
+        .where(or_(open_flag, Post.status == PostStatus.PENDING, open_appeal, open_second))
         .options(*_post_options()).order_by(Post.id).limit(QUEUE_LIMIT), mod)
     posts = list(await session.scalars(query))
     return order_queue([await _item(session, post) for post in posts])

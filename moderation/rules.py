@@ -5,6 +5,7 @@
 - watched words and patterns (shipped defaults in ``data/watched_words.json`` plus the
   ``watched_word`` table): "hold" waits for a moderator, "block" refuses with a message,
   "flag" publishes and raises a flag;
+- the same text twice in a row by the same author is refused (``REFUSE_SAME_TEXT_TWICE``);
 - pre-moderation: a member's first posts in a space (``Space.premoderated_posts``) wait for a
   moderator. Moderators, admins and trained peer helpers are trusted.
 
@@ -47,6 +48,12 @@ HELD_WATCHED = N_("Ton message contient peut-être une information personnelle o
 HELD_NEW_MEMBER = N_("Bienvenue ! Dans cet espace, les premiers messages d'un·e nouveau·elle "
                      "membre sont relus par un·e modérateur·rice avant publication.")
 HOLD_REASONS = frozenset({HELD_WATCHED, HELD_NEW_MEMBER})
+SAME_TEXT = N_("Tu viens déjà de publier exactement ce texte : il est en ligne. Si tu voulais "
+               "ajouter quelque chose, modifie-le un peu ou complète ton message précédent.")
+REFUSE_SAME_TEXT_TWICE = True
+"""Refuse a text identical to the author's previous post (edits are not posts)."""
+SAME_TEXT_MIN_LENGTH = 40
+"""Shorter texts ("Merci 💛", "Bonjour à toutes et tous.") are naturally repeated: allowed."""
 
 
 @dataclass(frozen=True)
@@ -102,9 +109,22 @@ async def _posts_in_space(session: AsyncSession, author: Member, space: Space) -
                Post.status != PostStatus.DELETED)) or 0)
 
 
-async def review(session: AsyncSession, text: str, *, author: Member,
-                 space: Space) -> tuple[PostStatus, tuple[str, ...]]:
-    """The status the rules give a text about to be posted, and why; raises GateRefusal."""
+async def _same_as_last_post(session: AsyncSession, author: Member, text: str) -> bool:
+    """Whether ``text`` repeats the author's latest post, whatever its status (one query)."""
+    last = await session.scalar(
+        select(Post.source).where(Post.author_id == author.id, Post.status != PostStatus.DELETED)
+        .order_by(Post.id.desc()).limit(1))
+    return last is not None and last.strip() == text.strip()
+
+
+def _long_enough_to_repeat(text: str) -> bool:
+    return len(text.strip()) >= SAME_TEXT_MIN_LENGTH
+
+
+async def review(session: AsyncSession, text: str, *, author: Member, space: Space,
+                 editing: bool = False) -> tuple[PostStatus, tuple[str, ...]]:
+    """The status the rules give a text about to be posted, and why; raises GateRefusal.
+    ``editing``: the text replaces an existing post's (never "the same text twice")."""
     if is_restricted(author):
         raise GateRefusal(RESTRICTED)
     trusted = _trusted(author)
@@ -112,6 +132,9 @@ async def review(session: AsyncSession, text: str, *, author: Member,
     limit = space.new_member_hourly_limit
     if not trusted and is_new and limit > 0 and await _recent_posts(session, author) >= limit:
         raise GateRefusal(TOO_MANY)
+    if (REFUSE_SAME_TEXT_TWICE and not editing and _long_enough_to_repeat(text)
+            and await _same_as_last_post(session, author, text)):
+        raise GateRefusal(SAME_TEXT)
     found = matches(text, await watched_words(session))
     for word in found:
         if word.action == "block":

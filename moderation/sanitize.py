@@ -200,8 +200,11 @@ def _url_is_allowed(url: str) -> bool:
 
 
 def _clean_text(value: str) -> str:
-    """Remove C0/C1 controls (except TAB and LF) and bidi embedding/override/isolate controls."""
-    return _BIDI_RE.sub("", _CONTROL_RE.sub("", _NEWLINE_RE.sub("\n", value)))
+    """Remove C0/C1 controls (except TAB and LF), bidi embedding/override/isolate controls and
+    U+FEFF (a byte-order mark: an HTML parser drops it at the start of a fragment, so keeping
+    it elsewhere would make sanitising not idempotent; U+2060 is its modern replacement)."""
+    value = _NEWLINE_RE.sub("\n", value).replace("\ufeff", "")
+    return _BIDI_RE.sub("", _CONTROL_RE.sub("", value))
 
 
 _START_RE = re.compile(r"[0-9]{1,9}")

@@ -28,9 +28,9 @@ from forum.web.forms import FieldError, FormErrors, clean_text, read_form
 from forum.web.htmx import VARY, is_htmx, see_other
 from moderation import actions as ma
 from moderation import queries as mq
-from moderation import replies
+from moderation import replies, rules
 from moderation.audit import KIND_LABELS
-from moderation.models import ActionKind, FlagReason
+from moderation.models import ActionKind, FlagReason, WatchedWord
 from moderation.permissions import (
     MEMBER_ACTIONS,
     POST_ACTIONS,
@@ -222,6 +222,8 @@ async def mod_post_action(request: Req, db: Db, post_id: FromPath[int],
         return await _claim(request, db, mod, post_obj, action)
     if action == "second-opinion":
         return await _second_opinion(request, db, mod, post_obj, values)
+    if action == "second-opinion-given":
+        return await _second_opinion_given(request, db, mod, post_obj, values)
     if action == "message":
         return await _message_author(request, db, mod, post_obj, values)
     if action not in POST_ACTIONS:
@@ -278,6 +280,21 @@ async def _second_opinion(request: Req, db: AsyncSession, mod: Moderator, post_o
         return await _item_page(db, mod, post_obj, values=values, errors=errors,
                                 action="second-opinion", status=422)
     await ma.do_request_second_opinion(db, post_obj, actor=mod.member, note=note)
+    await commit(db)
+    return see_other(request, f"/mod/posts/{post_obj.id}")
+
+
+async def _second_opinion_given(request: Req, db: AsyncSession, mod: Moderator,
+                                post_obj: Post, values: dict[str, str]) -> Response[Any]:
+    """Answer an open request (not one's own): the answer is the reason, in the log."""
+    _check_not_author(mod, post_obj)
+    errors = FormErrors()
+    reason = _reason(values, errors)
+    if errors:
+        return await _item_page(db, mod, post_obj, values=values, errors=errors,
+                                action="second-opinion-given", status=422)
+    if not await ma.do_give_second_opinion(db, post_obj, actor=mod.member, reason=reason):
+        raise PermissionDeniedException()
     await commit(db)
     return see_other(request, f"/mod/posts/{post_obj.id}")
 
@@ -681,3 +698,152 @@ async def mod_protocol(request: Req, db: Db) -> Template:
 
 
 ROUTES.append(mod_protocol)
+
+
+# -- admin: watched words (with a preview) and reply templates -----------------------------
+
+WORD_ACTIONS = {"flag": N_("Signaler (publié, un signalement est créé)"),
+                "hold": N_("Mettre en attente (relu avant publication)"),
+                "block": N_("Refuser (avec le message ci-dessous)")}
+PATTERN_INVALID = N_("Ce motif n'est pas une expression régulière valide : %(error)s. Ton "
+                     "texte est conservé, corrige-le et réessaie.")
+PATTERN_REQUIRED = N_("Écris un mot ou un motif (1 à 300 caractères).")
+ACTION_CHOICE = N_("Choisis ce que fait le forum quand il trouve ce mot.")
+BLOCK_MESSAGE_REQUIRED = N_("Pour un refus, écris le message que verra la personne : il doit "
+                            "expliquer sans juger.")
+PREVIEW_MAX = 5000
+PREVIEW_MATCHES = 50
+
+
+def _pattern_values(values: dict[str, str], errors: FormErrors) -> dict[str, str]:
+    pattern = (values.get("pattern") or "").strip()
+    if not 1 <= len(pattern) <= 300:
+        errors["pattern"] = FieldError(PATTERN_REQUIRED)
+    else:
+        try:
+            re.compile(pattern, re.IGNORECASE)
+        except re.error as exc:
+            errors["pattern"] = FieldError(PATTERN_INVALID, {"error": str(exc)})
+    action = values.get("action", "")
+    if action not in WORD_ACTIONS:
+        errors["action"] = FieldError(ACTION_CHOICE)
+    message = (values.get("message") or "").strip()[:1000]
+    if action == "block" and len(message) < 3:
+        errors["message"] = FieldError(BLOCK_MESSAGE_REQUIRED)
+    return {"pattern": pattern, "action": action, "message": message,
+            "label": (values.get("label") or "").strip()[:120]}
+
+
+def _preview(pattern: str, sample: str) -> list[str] | None:
+    """What ``pattern`` finds in ``sample`` (None when the pattern is not valid)."""
+    try:
+        compiled = re.compile(pattern, re.IGNORECASE)
+    except re.error:
+        return None
+    return [m.group(0) for m in compiled.finditer(sample[:PREVIEW_MAX])
+            if m.group(0)][:PREVIEW_MATCHES]
+
+
+async def _words_page(db: AsyncSession, values: dict[str, str], errors: FormErrors, *,
+                      matches: list[str] | None = None, previewed: bool = False,
+                      status: int = 200) -> Template:
+    return Template(template_name="admin/watched_words/index.html", status_code=status,
+                    context={"words": await mq.watched_word_rows(db),
+                             "defaults": rules.default_words(), "actions": WORD_ACTIONS,
+                             "values": values, "errors": errors, "matches": matches or [],
+                             "previewed": previewed})
+
+
+@get("/admin/watched-words", name="admin_watched_words")
+async def admin_watched_words(request: Req, db: Db) -> Template:
+    check_admin(viewer_of(request))
+    return await _words_page(db, {"action": "hold"}, FormErrors())
+
+
+@post("/admin/watched-words", name="admin_add_watched_word")
+async def admin_add_watched_word(request: Req, db: Db) -> Response[Any]:
+    values = await read_form(request)
+    admin = check_admin(viewer_of(request))
+    errors = FormErrors()
+    parsed = _pattern_values(values, errors)
+    if errors:
+        return await _words_page(db, values, errors, status=422)
+    await ma.do_add_watched_word(db, actor=admin, **parsed)
+    await commit(db)
+    return see_other(request, "/admin/watched-words")
+
+
+@post("/admin/watched-words/preview", name="admin_preview_watched_word")
+async def admin_preview_watched_word(request: Req, db: Db) -> Template:
+    """Test a pattern against sample text; stores nothing and keeps what was typed."""
+    values = await read_form(request)
+    check_admin(viewer_of(request))
+    errors = FormErrors()
+    pattern = (values.get("pattern") or "").strip()
+    found = _preview(pattern, values.get("sample") or "") if pattern else []
+    if not pattern:
+        errors["pattern"] = FieldError(PATTERN_REQUIRED)
+    elif found is None:
+        _pattern_values(values, errors)
+        errors = FormErrors(pattern=errors["pattern"])
+    if errors:
+        return await _words_page(db, values, errors, status=422)
+    return await _words_page(db, values, errors, matches=found, previewed=True)
+
+
+@post("/admin/watched-words/{word_id:int}/remove", name="admin_remove_watched_word")
+async def admin_remove_watched_word(request: Req, db: Db,
+                                    word_id: FromPath[int]) -> Response[Any]:
+    admin = check_admin(viewer_of(request))
+    word = await db.get(WatchedWord, word_id)
+    if word is None:
+        raise NotFoundException()
+    await ma.do_remove_watched_word(db, word, actor=admin)
+    await commit(db)
+    return see_other(request, "/admin/watched-words")
+
+
+TEMPLATE_TITLE = N_("Un titre de 2 à 120 caractères.")
+TEMPLATE_BODY = N_("Le modèle doit contenir entre 10 et 5000 caractères.")
+
+
+async def _templates_page(db: AsyncSession, values: dict[str, str], errors: FormErrors, *,
+                          failed: str = "", status: int = 200) -> Template:
+    return Template(template_name="admin/templates/index.html", status_code=status, context={
+        "templates": replies.merged(await mq.reply_template_rows(db)), "values": values,
+        "errors": errors, "failed": failed,
+    })
+
+
+@get("/admin/templates", name="admin_templates")
+async def admin_templates(request: Req, db: Db) -> Template:
+    check_admin(viewer_of(request))
+    return await _templates_page(db, {}, FormErrors())
+
+
+@post("/admin/templates/{key:str}/{locale:str}", name="admin_save_template")
+async def admin_save_template(request: Req, db: Db, key: FromPath[str],
+                              locale: FromPath[str]) -> Response[Any]:
+    values = await read_form(request)
+    admin = check_admin(viewer_of(request))
+    if replies.find(list(replies.default_templates()), key, locale) is None:
+        raise NotFoundException()
+    errors = FormErrors()
+    title, error = clean_text(values.get("title"), min_length=2, max_length=120,
+                              multiline=False)
+    if error:
+        errors["title"] = FieldError(TEMPLATE_TITLE)
+    body, error = clean_text(values.get("body"), min_length=10, max_length=5000,
+                             multiline=True)
+    if error:
+        errors["body"] = FieldError(TEMPLATE_BODY)
+    if errors:
+        return await _templates_page(db, values, errors, failed=f"{key}-{locale}", status=422)
+    await ma.do_save_reply_template(db, actor=admin, key=key, locale=locale, title=title,
+                                    body=body)
+    await commit(db)
+    return see_other(request, f"/admin/templates#template-{key}-{locale}")
+
+
+ROUTES.extend([admin_watched_words, admin_add_watched_word, admin_preview_watched_word,
+               admin_remove_watched_word, admin_templates, admin_save_template])

@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from forum import actions, content_warnings, permissions, queries
 from forum.db import commit
 from forum.gate import ContentGate, GateRefusal, Verdict
-from forum.models import Member, Space, Thread
+from forum.models import Member, Post, Space, Thread
 from forum.resources import lines_for, region_name
 from forum.web.composer import PostForm, new_idempotency_key, parse_post_form, reply_form_context
 from forum.web.context import locale_of, region_of, viewer_of
@@ -30,10 +30,19 @@ from forum.web.reading import thread_context
 
 
 async def review(db: AsyncSession, gate: ContentGate, form: PostForm, *, author: Member,
-                 space: Space, errors: FormErrors) -> Verdict | None:
-    """Ask the gate; a refusal becomes an error on the body field (the text is kept)."""
+                 space: Space, errors: FormErrors, editing: Post | None = None
+                 ) -> Verdict | None:
+    """Ask the gate; a refusal becomes an error on the body field (the text is kept).
+
+    A repeated submit (same idempotency key as a stored post) skips the gate: the action
+    returns the stored post, so the same-text rule does not refuse a double click."""
+    if form.idempotency_key:
+        stored = await queries.find_post_by_key(db, author.id, form.idempotency_key)
+        if stored is not None:
+            return Verdict(html=stored.html, renderer_version=stored.renderer_version,
+                           status=stored.status)
     try:
-        return await gate.review(db, form.body, author=author, space=space)
+        return await gate.review(db, form.body, author=author, space=space, editing=editing)
     except GateRefusal as refusal:
         errors["body"] = FieldError(refusal.message)
         return None
@@ -208,7 +217,7 @@ async def edit_post(request: Request[Any, Any, Any], db: Db, gate: Gate,
     if values.get(CRISIS_EDIT):
         return _edit_page(post_obj, form, FormErrors())
     verdict = None if errors else await review(db, gate, form, author=member, space=space,
-                                               errors=errors)
+                                               errors=errors, editing=post_obj)
     if verdict is None:
         return _edit_page(post_obj, form, errors, status=422)
     if needs_crisis_pause(verdict, values):

@@ -96,6 +96,9 @@ async def build_world(app: Litestar) -> World:
                            (a, "mod_second")):
             await ma.do_add_moderator(session, space, m[who], actor=m["admin"], reason="setup")
         world.ids = {"space": a.id, "space_c": c.id, "mod_this": m["mod_this"].id}
+        word = await ma.do_add_watched_word(session, actor=m["admin"], pattern="zqxjw",
+                                            action="flag", label="setup", message="")
+        world.ids["word"] = word.id
         for suffix in ("", "_2"):
             world.ids.update(await _fixtures(session, world, a, suffix))
     return world

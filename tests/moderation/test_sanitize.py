@@ -474,9 +474,11 @@ def _best_time(function: Callable[[str], str], argument: str, bound: float) -> f
 
 
 @pytest.mark.parametrize("unit", PATHOLOGICAL_UNITS.values(), ids=PATHOLOGICAL_UNITS.keys())
-def test_pathological_posts_at_the_body_limit_render_in_under_half_a_second(unit: str) -> None:
+def test_pathological_posts_at_the_body_limit_render_in_bounded_time(unit: str) -> None:
     source = _fill(unit, BODY_LIMIT)
-    assert _best_time(render_markdown, source, bound=0.5) < 0.5
+    # A safety bound (no RecursionError, no runaway), not a performance claim: about 0.4 s on
+    # an idle 2-core machine, so 2 s leaves room for a loaded CI runner.
+    assert _best_time(render_markdown, source, bound=2.0) < 2.0
 
 
 WORST_UNITS = ["<b>", "> ", "[", "![", "_[", "a@b.co ", "x.co ", "|a|b|\n|-|-|\n"]
