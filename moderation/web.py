@@ -9,6 +9,7 @@ draws the buttons and filters what a POST accepts.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -18,7 +19,8 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from forum import content_warnings, queries
-from forum.db import commit
+from forum import queries as forum_queries
+from forum.db import commit, utcnow
 from forum.gate import Verdict
 from forum.i18n import N_
 from forum.models import Member, Post, PostStatus, Space, Visibility
@@ -147,8 +149,13 @@ async def flag_post(request: Req, db: Db, post_id: FromPath[int]) -> Template:
 async def mod_queue(request: Req, db: Db) -> Template:
     mod = await _moderator(request, db)
     items = await mq.queue(db, mod)
+    hours = request.app.state.settings.unanswered_hours
+    unanswered = await forum_queries.unanswered_threads(
+        db, mod.member, older_than=utcnow() - timedelta(hours=hours),
+        space_ids=None if mod.is_admin else sorted(mod.space_ids))
     return Template(template_name="mod/queue/index.html", context={
-        "mod": mod, "items": items, "on_duty": await mq.on_duty(db, mod),
+        "mod": mod, "items": items, "unanswered": unanswered,
+        "on_duty": await mq.on_duty(db, mod),
         "me_on_duty": await mq.is_on_duty(db, mod.member),
         "actions_for": lambda item: post_actions(mod, item.post),
     })

@@ -6,12 +6,13 @@ import subprocess
 import sys
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from forum.config import ROOT
 from forum.db import Database, utcnow
-from forum.models import Thread
-from tests.browsing import Browser
+from forum.models import Member, Space, Thread
+from moderation.actions import do_add_moderator
+from tests.browsing import Browser, another_browser
 
 
 async def test_quick_exit_comes_right_after_the_skip_link_and_works_without_javascript(
@@ -151,3 +152,23 @@ async def test_a_search_that_sounds_like_a_crisis_shows_the_help_box_first(
     assert [a["href"] for a in box.select("a[href^='tel:']")] == ["tel:15", "tel:3114"]
     ordinary = await browser.get("/search", params={"q": "crise d'angoisse métro"})
     assert not ordinary.all(".search-help")
+
+
+async def test_moderators_see_unanswered_threads_on_their_dashboard(
+    app, browser: Browser, database: Database, demo: None
+) -> None:
+    await browser.signup("Menthe")
+    result = await browser.start_thread("anxiete", "Seul·e ce soir", "Quelqu'un ?")
+    thread_id = int(result.response.headers["location"].split("/t/")[1].split("#")[0])
+    async with database.writing() as session:
+        await session.execute(update(Thread).where(Thread.id == thread_id)
+                              .values(created_at=utcnow() - timedelta(hours=20)))
+    async with another_browser(app) as moderator:
+        await moderator.signup("Gardienne")
+        async with database.writing() as session:
+            member = await session.scalar(select(Member).where(Member.pseudonym == "Gardienne"))
+            space = await session.scalar(select(Space).where(Space.slug == "anxiete"))
+            await do_add_moderator(session, space, member, actor=None, reason="test")
+        queue = await moderator.get("/mod")
+        titles = [a.get_text(strip=True) for a in queue.all(".mod-unanswered .thread-row__title")]
+        assert "Seul·e ce soir" in titles
