@@ -5,7 +5,7 @@ The project has not been released before this revision, so the schema starts her
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 09:08:50.000185
+Create Date: 2026-11-23 09:37:42.672003
 """
 from collections.abc import Sequence
 
