@@ -150,18 +150,20 @@ def sqlite_path(posts: int) -> Path:
 
 
 async def _render_bodies(database: Database, rng: random.Random) -> list[tuple[str, str, int]]:
-    """(source, html, renderer_version) for each distinct body, through the real gate."""
+    """(source, html, renderer_version) for each distinct body, through the real gate,
+    as written by the bench member (a long-standing member) in the first space."""
     gate = ModerationGate()
     bodies: list[tuple[str, str, int]] = []
     async with database.reader() as session:
-        author = Member(id=0, pseudonym="x", pseudonym_key="x", password_hash="",
-                        recovery_hash="")
-        space = Space(id=0, slug="x", name="x", visibility=Visibility.PUBLIC)
+        author = await session.scalar(select(Member).where(Member.pseudonym == BENCH_PSEUDONYM))
+        space = await session.scalar(select(Space).order_by(Space.id).limit(1))
         for _ in range(DISTINCT_BODIES):
             source = french_body(rng)
             verdict = await gate.review(session, source, author=author, space=space)
             if verdict.status == PostStatus.VISIBLE:
                 bodies.append((source, verdict.html, verdict.renderer_version))
+    if not bodies:
+        raise RuntimeError("The content gate held every generated body: check moderation rules.")
     return bodies
 
 
@@ -175,7 +177,6 @@ async def _load(database: Database, spaces: int, threads: int, posts: int, seed:
     rng = random.Random(seed)
     async with database.engine.begin() as connection:
         await connection.run_sync(Base.metadata.create_all)
-    bodies = await _render_bodies(database, rng)
     now = utcnow()
     start = now - timedelta(days=730)
     await _insert(database, Space.__table__, [
@@ -190,6 +191,7 @@ async def _load(database: Database, spaces: int, threads: int, posts: int, seed:
         for i in range(MEMBERS)
     ] + [{"id": MEMBERS + 1, "pseudonym": BENCH_PSEUDONYM, "pseudonym_key": BENCH_PSEUDONYM,
           "password_hash": "!", "recovery_hash": "!", "created_at": start}])
+    bodies = await _render_bodies(database, rng)
     sizes = thread_sizes(threads, posts, rng)
     span = (now - start).total_seconds()
     thread_rows, post_rows, post_id = [], [], 0
