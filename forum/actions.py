@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -60,6 +60,10 @@ async def do_signup(
     return member
 
 
+MAX_SESSIONS_PER_MEMBER = 20
+"""A member's open sessions at most: a new one ends the oldest beyond it (SESS-10)."""
+
+
 async def do_start_session(
     session: AsyncSession, member: Member, *, lifetime: timedelta, now: datetime | None = None,
     device: str | None = None,
@@ -76,6 +80,15 @@ async def do_start_session(
         )
     )
     await session.flush()
+    newest = (
+        select(MemberSession.token_hash).where(MemberSession.member_id == member.id)
+        .order_by(MemberSession.created_at.desc(), MemberSession.token_hash)
+        .limit(MAX_SESSIONS_PER_MEMBER)
+    )
+    await session.execute(
+        delete(MemberSession).where(MemberSession.member_id == member.id,
+                                    MemberSession.token_hash.not_in(newest.scalar_subquery()))
+    )
     return token
 
 

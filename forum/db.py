@@ -124,6 +124,9 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
             "journal_mode=WAL",
             "foreign_keys=ON",
             "synchronous=NORMAL",
+            # Erased posts must not linger in the file's free pages (a member's "erase my
+            # posts" is about health data): deleted content is overwritten with zeros.
+            "secure_delete=ON",
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()

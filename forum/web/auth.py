@@ -60,6 +60,9 @@ def set_login_cookies(response: Response[Any], settings: Settings, token: str) -
 
 
 def set_logout_cookies(response: Response[Any], settings: Settings) -> None:
+    """End the session in the browser too: the cookies, and the cache and storage (htmx's
+    history snapshots) that could show the pages read while logged in (SESS-05)."""
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
     response.set_cookie(expired_cookie(settings, session_cookie_name(settings)))
     response.set_cookie(expired_cookie(settings, csrf_cookie_name(settings)))
 

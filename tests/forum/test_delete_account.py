@@ -5,6 +5,9 @@ reserved, sessions end."""
 from __future__ import annotations
 
 import re
+import sqlite3
+from contextlib import closing
+from pathlib import Path
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -174,3 +177,31 @@ async def test_a_wrong_password_or_no_choice_deletes_nothing(
         member = await session.scalar(select(Member).where(Member.pseudonym == "Encore"))
     assert member.status == MemberStatus.ACTIVE
     assert (await browser.get("/me")).status == 200
+
+
+def file_bytes_after_checkpoint(path: str) -> bytes:
+    with closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    files = [Path(path + suffix) for suffix in ("", "-wal")]
+    return b"".join(file.read_bytes() for file in files if file.exists())
+
+
+async def test_erased_text_does_not_linger_in_the_sqlite_file(
+    app: Litestar, browser: Browser, database: Database, demo: None
+) -> None:
+    """Not in the rows, and not in the file's free pages either (``secure_delete``), once the
+    write-ahead log is checkpointed: someone who copies the file cannot read it back."""
+    if not database.is_sqlite:
+        import pytest
+
+        pytest.skip("the file check is SQLite's; PostgreSQL's dead tuples go with VACUUM")
+    thread_id, peer = await scenario(app, browser)
+    await peer.client.__aexit__(None, None, None)
+    path = database.url.split("///", 1)[1]
+    result = await delete_account(browser, "erase")
+    assert result.status == 200
+    raw = file_bytes_after_checkpoint(path)
+    assert raw, "the database file was read"
+    assert b"Partante" not in raw
+    assert CANARY.encode() not in raw
+    assert "Zébulon".encode() not in raw

@@ -11,8 +11,9 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
+from forum.actions import MAX_SESSIONS_PER_MEMBER, do_start_session
 from forum.db import Database, utcnow
-from forum.models import MemberSession
+from forum.models import Member, MemberSession
 from tests.browsing import Browser, Form
 
 COOKIE = "entrepairs"
@@ -78,8 +79,26 @@ async def test_logout_deletes_the_session_and_the_old_cookie_is_anonymous(
     assert old and await is_member(browser)
     result = await browser.logout()
     assert result.status == 303
+    assert result.response.headers["clear-site-data"] == '"cache", "storage"'
     assert await session_rows(database) == []
     browser.client.cookies.set(COOKIE, old)
+    assert not await is_member(browser)
+
+
+async def test_a_member_keeps_at_most_twenty_sessions_the_oldest_ends_first(
+    browser: Browser, database: Database
+) -> None:
+    await browser.signup("Nomade")
+    first = browser.client.cookies.get(COOKIE)
+    start = utcnow()
+    async with database.writing() as session:
+        member = await session.scalar(select(Member).where(Member.pseudonym == "Nomade"))
+        for minute in range(1, MAX_SESSIONS_PER_MEMBER + 1):
+            await do_start_session(session, member, lifetime=timedelta(days=1),
+                                   now=start + timedelta(minutes=minute))
+    rows = await session_rows(database)
+    assert len(rows) == MAX_SESSIONS_PER_MEMBER
+    assert sha256(first) not in {row.token_hash for row in rows}
     assert not await is_member(browser)
 
 
