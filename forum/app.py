@@ -64,7 +64,8 @@ def create_app(
                                     "crisis_level": lambda text: gate.screen(text).level,
                                     **social.TEMPLATE_GLOBALS,
                                     **web_notifications.TEMPLATE_GLOBALS,
-                                    **moderation_templating.template_globals()})
+                                    **moderation_templating.template_globals()},
+                                   auto_reload=settings.env == "development")
     configure_logging(settings.log_level)
     throttle = Throttle(settings, database)
 

@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("reliability: the lock scenario is SQLite's")
     if "pg-restart" in names and not postgres:
         raise SystemExit("reliability: pg-restart needs --database postgresql+asyncpg://…")
+    (ROOT / "var").mkdir(exist_ok=True)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="reliability-", dir=ROOT / "var"))
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()

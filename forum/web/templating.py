@@ -89,9 +89,14 @@ def _settings(ctx: Context) -> Any:
     return settings_of(_request(ctx))
 
 
-def make_environment(extra_globals: dict[str, Any] | None = None) -> Environment:
+def make_environment(
+    extra_globals: dict[str, Any] | None = None, *, auto_reload: bool = False
+) -> Environment:
+    """``auto_reload`` (development only) checks each template file's date on every use: a
+    thread page includes a few templates per post, so production skips it."""
     env = Environment(  # noqa: S701 - autoescape is on via select_autoescape(default=True)
         loader=FileSystemLoader(TEMPLATE_DIR),
+        auto_reload=auto_reload,
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
         extensions=["jinja2.ext.i18n"],
