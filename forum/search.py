@@ -8,12 +8,18 @@ the change itself, or not at all.
 
 - **SQLite**: an FTS5 table ``search_fts`` over ``search_document`` (external content, kept in
   step by triggers), tokenizer ``unicode61 remove_diacritics 2``: case- and accent-insensitive
-  ("anxiete" finds "anxiété"), but no stemming; each term is matched as a prefix, so
-  "crise" finds "crises", while "chevaux" does not find "cheval". Ranked by ``bm25`` (a
+  ("anxiete" finds "anxiété"), but no stemming; each term of three letters or more is
+  matched as a prefix, so "crise" finds "crises", while "chevaux" does not find "cheval"
+  (a shorter term, such as "de" or "TS", only matches itself: as a prefix it would expand to
+  a large part of the vocabulary). Ranked by ``bm25`` (a
   title counts four times a body), snippets by ``snippet()``/``highlight()``.
 - **PostgreSQL**: a text search configuration ``forum_french`` (``french`` with ``unaccent``
   before the French stemmer), a GIN expression index over the weighted title and body,
   ``websearch_to_tsquery`` (never a syntax error), ``ts_rank`` and ``ts_headline``.
+
+Both rank the :data:`RANK_WINDOW` most recent matches only: a word found in half of the
+forum's posts would otherwise be ranked, one post at a time, across all of them on every
+search. A rare word, the kind that finds someone's story, is ranked across all its matches.
 
 Highlights are marked with two private-use characters that indexed text can never contain;
 the snippet is HTML-escaped first and only then are the markers turned into ``<mark>``.
@@ -56,6 +62,9 @@ from forum.models import (
 
 RESULTS_PER_PAGE = 20
 MAX_PAGE = 50
+RANK_WINDOW = 2000
+"""How many of the most recent matching posts are ranked (at least MAX_PAGE pages of them)."""
+MIN_PREFIX = 3
 """Deeper pages are not served: refine the query instead (offsets grow costly)."""
 MAX_TERMS = 12
 MAX_QUERY_LENGTH = 200
@@ -208,8 +217,9 @@ def query_terms(raw: str) -> list[str]:
 
 
 def fts5_query(terms: list[str]) -> str:
-    """Each term quoted (no operator can slip through) and matched as a prefix."""
-    return " ".join(f'"{term}"*' for term in terms)
+    """Each term quoted (no operator can slip through); from MIN_PREFIX letters, a prefix."""
+    return " ".join(f'"{term}"*' if len(term) >= MIN_PREFIX else f'"{term}"'
+                    for term in terms)
 
 
 def marked(value: str | None) -> Markup:
@@ -264,12 +274,20 @@ _FTS = table("search_fts", column("rowid"))
 
 def _sqlite_statement(terms: list[str]):
     fts = literal_column("search_fts")
+    match = fts.op("MATCH")(fts5_query(terms))
+    # The rowid of the RANK_WINDOW-th most recent match (FTS5 walks its rowids backwards
+    # without ranking them); bm25 and the snippets then run on that window only.
+    oldest_ranked = (
+        select(_FTS.c.rowid).select_from(_FTS).where(match)
+        .order_by(_FTS.c.rowid.desc()).offset(RANK_WINDOW - 1).limit(1)
+        .correlate(None).scalar_subquery()
+    )
     return (
         select(*_columns(), func.highlight(fts, 0, START, END).label("title_hl"),
                func.snippet(fts, 1, START, END, "…", 24).label("body_hl"))
         .select_from(_FTS)
         .join(SearchDocument, SearchDocument.post_id == _FTS.c.rowid)
-        .where(fts.op("MATCH")(fts5_query(terms)))
+        .where(match, _FTS.c.rowid >= func.coalesce(oldest_ranked, 0))
         .order_by(func.bm25(fts, 4.0, 1.0), SearchDocument.post_id.desc())
     )
 
@@ -283,6 +301,13 @@ def _postgres_statement(raw: str):
     config = literal_column("'forum_french'::regconfig")
     tsquery = func.websearch_to_tsquery(config, raw[:MAX_QUERY_LENGTH])
     document = literal_column(_PG_DOCUMENT.format(t="search_document."))
+    inner = SearchDocument.__table__.alias("recent")
+    oldest_ranked = (
+        select(inner.c.post_id)
+        .where(literal_column(_PG_DOCUMENT.format(t="recent.")).op("@@")(tsquery))
+        .order_by(inner.c.post_id.desc()).offset(RANK_WINDOW - 1).limit(1)
+        .scalar_subquery()
+    )
     return (
         select(*_columns(),
                func.ts_headline(config, SearchDocument.title, tsquery,
@@ -290,7 +315,8 @@ def _postgres_statement(raw: str):
                func.ts_headline(config, SearchDocument.body, tsquery,
                                 _HEADLINE).label("body_hl"))
         .select_from(SearchDocument)
-        .where(document.op("@@")(tsquery))
+        .where(document.op("@@")(tsquery),
+               SearchDocument.post_id >= func.coalesce(oldest_ranked, 0))
         .order_by(func.ts_rank(document, tsquery).desc(), SearchDocument.post_id.desc())
     )
 

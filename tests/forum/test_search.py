@@ -199,3 +199,37 @@ async def test_search_documents_exist_only_for_visible_posts(demo: None,
         ))
     assert indexed == visible
     assert indexed
+
+
+async def test_a_common_word_is_ranked_among_its_most_recent_matches_only(
+    browser: Browser, demo: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RANK_WINDOW bounds the ranking work: with a window of 3, the oldest of 5 matches drops
+    out even though its title makes it the best match; a rarer word still finds it."""
+    await browser.signup("Hirondelle")
+    oldest = await browser.start_thread("anxiete", "Zinzolin zinzolin zinzolin",
+                                        "Le zinzolin, et le mot rare pastourelle.")
+    assert oldest.status == 303
+    for number in range(4):
+        assert (await browser.reply(1, f"Réponse {number} avec zinzolin.")).status == 303
+    monkeypatch.setattr(search, "RANK_WINDOW", 3)
+    common = await browser.get("/search?q=zinzolin")
+    assert len(common.all(".search-hit")) == 3
+    assert "Zinzolin zinzolin zinzolin" not in hit_titles(common)
+    rare = await browser.get("/search?q=pastourelle")
+    assert hit_titles(rare) == ["Zinzolin zinzolin zinzolin"]
+
+
+async def test_short_terms_match_whole_words_only(browser: Browser, demo: None) -> None:
+    """ "ok" finds the word "ok", not every word that starts with "ok"; on SQLite a term of
+    three letters or more is a prefix ("oka" finds "okapi")."""
+    await browser.signup("Hirondelle")
+    assert (await browser.reply(1, "Le groupe du jeudi, c'est ok pour moi.")).status == 303
+    assert (await browser.reply(1, "Un okapi en peluche me rassure le soir.")).status == 303
+    whole = " ".join(hit.get_text(" ") for hit in (await browser.get("/search?q=ok")).all(
+        ".search-hit"))
+    assert "jeudi" in whole and "okapi" not in whole
+    if not ON_POSTGRES:
+        prefix = await browser.get("/search?q=oka")
+        assert len(prefix.all(".search-hit")) == 1
+        assert "okapi" in prefix.text(".search-hit")
