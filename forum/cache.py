@@ -24,6 +24,10 @@ SQLAlchemy session events (flushed objects and ORM ``UPDATE``/``DELETE`` stateme
 in ``session.info`` and applied in ``after_commit``: a rolled-back write invalidates nothing.
 Entries also expire after ``PAGE_TTL_SECONDS`` (relative dates, such as "il y a 3 minutes").
 
+A miss is rendered once per worker: visitors who ask for the same page while it is being
+rendered wait for that render and get its bytes (with their own CSRF token), instead of
+rendering it again each (a popular thread just written to, or a cold start under load).
+
 Backends: in-process LRU by default, its counters in a small shared memory-mapped file, so
 every worker of one machine sees every write; Redis (entries and counters) when
 ``FORUM_REDIS_URL`` is set, so any number of processes on any number of machines do.
@@ -31,6 +35,7 @@ every worker of one machine sees every write; Redis (entries and counters) when
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -419,8 +424,11 @@ class PageCache:
             "; Secure" if settings.https else ""
         )
         self._keys: dict[tuple[str, str, str, str], tuple[str, str]] = {}
+        self._rendering: dict[tuple[str, tuple[int, int]], asyncio.Future[Any]] = {}
         self.hits = 0
         self.misses = 0
+        self.shared = 0
+        """Misses answered by another request's render (single flight)."""
 
     def __getattr__(self, name: str) -> Any:
         # Tests and tools reach the Litestar app's attributes (state, ...) through the wrapper.
@@ -494,15 +502,39 @@ class PageCache:
             self.hits += 1
             await self._respond(send, entry.status, entry.headers, entry.body, facts["csrf"])
             return
+        flight = (key, generations)
+        leader = self._rendering.get(flight)
+        if leader is not None and leader.get_loop() is not asyncio.get_running_loop():
+            leader = None  # another event loop's render (tests): render here, share nothing
+        if leader is not None:
+            shared = await asyncio.shield(leader)
+            if shared is not None:
+                self.shared += 1
+                await self._respond(send, *shared, facts["csrf"])
+                return
         self.misses += 1
-        status, headers, body = await self._render(scope, receive, facts)
-        if self._storable(status, headers):
-            try:
+        future = None
+        if flight not in self._rendering:
+            future = asyncio.get_running_loop().create_future()
+            self._rendering[flight] = future
+        result = None
+        try:
+            status, headers, body = await self._render(scope, receive, facts)
+            if self._storable(status, headers):
                 kept = [(k, v) for k, v in headers if k.lower() not in _PER_RESPONSE]
-                entry = Entry(status, kept, body, generations, time.time())
-                await self.backend.store(key, entry)
-            except Exception as exc:  # noqa: BLE001 - a failed fill only costs the next request
-                log.warning("page cache store failed: %s", type(exc).__name__)
+                result = (status, kept, body)
+                try:
+                    await self.backend.store(key, Entry(status, kept, body, generations,
+                                                        time.time()))
+                except Exception as exc:  # noqa: BLE001 - a failed fill costs the next request
+                    log.warning("page cache store failed: %s", type(exc).__name__)
+        finally:
+            if future is not None:
+                # Waiters get only what a cache hit could have given them; otherwise (an
+                # error page, a cookie set, a failed render) each renders its own.
+                future.set_result(result)
+                if self._rendering.get(flight) is future:
+                    del self._rendering[flight]
         await self._respond(send, status, headers, body, facts["csrf"])
 
     async def _render(

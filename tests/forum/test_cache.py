@@ -259,3 +259,28 @@ async def test_a_post_hidden_by_a_bulk_update_disappears_from_the_cached_page(
     after = post_texts(await visitor.get("/t/1"))
     assert cached.hits == 0
     assert after != before
+
+
+async def test_visitors_asking_at_once_for_a_page_being_rendered_share_one_render(
+    cached: PageCache, demo: None
+) -> None:
+    """Single flight: ten visitors arriving together on a cold page cost one render; each
+    still gets their own CSRF token."""
+    import asyncio
+
+    import httpx
+
+    # Litestar's test client sends one request at a time: httpx's ASGI transport runs the
+    # ten on this event loop at once, as uvicorn would (one client each: no shared cookies).
+    clients = [httpx.AsyncClient(transport=httpx.ASGITransport(app=cached), base_url=BASE)
+               for _ in range(10)]
+    async with AsyncTestClient(app=cached, base_url=BASE):  # the app's lifespan
+        responses = await asyncio.gather(*(client.get("/t/1") for client in clients))
+    for client in clients:
+        await client.aclose()
+    assert [r.status_code for r in responses] == [200] * 10
+    assert cached.misses == 1
+    assert cached.shared + cached.hits == 9 and cached.shared >= 1
+    tokens = {TOKEN.search(r.text).group(0) for r in responses}
+    assert len(tokens) == 10
+    assert len({TOKEN.sub("", r.text) for r in responses}) == 1
