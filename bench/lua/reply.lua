@@ -1,5 +1,6 @@
 -- POST a reply with the member's session and CSRF token, a unique idempotency key each time,
--- to threads cycled from BENCH_PATHS (the reply URLs). A 303 is the expected answer.
+-- to threads cycled from BENCH_PATHS (the reply URLs). A 303 is the expected answer. Each
+-- body differs: the content gate refuses the same text twice in a row from one author.
 local paths = {}
 for line in io.lines(os.getenv("BENCH_PATHS")) do
   paths[#paths + 1] = line
@@ -23,7 +24,8 @@ function request()
   index = index + 1
   local body = "_csrf_token=" .. csrf
     .. "&idempotency_key=bench" .. id .. "x" .. index .. "x" .. os.time()
-    .. "&body=Merci+pour+ton+message%2C+je+me+reconnais+beaucoup+dans+ce+que+tu+d%C3%A9cris."
+    .. "&body=Merci+pour+ton+message+" .. id .. "-" .. index
+    .. "%2C+je+me+reconnais+beaucoup+dans+ce+que+tu+d%C3%A9cris."
   return wrk.format("POST", paths[(index % #paths) + 1], nil, body)
 end
 
