@@ -127,6 +127,11 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
             # Erased posts must not linger in the file's free pages (a member's "erase my
             # posts" is about health data): deleted content is overwritten with zeros.
             "secure_delete=ON",
+            # 512 KiB of page cache per connection (SQLite's default is 2 MiB): the pool holds
+            # up to 15 connections per worker, and the OS already caches the file. `make
+            # bench`, search page: peak RSS per worker 179 MB at 2 MiB, 160 at 1 MiB, 145 at
+            # 512 KiB, with the same throughput.
+            "cache_size=-512",
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
