@@ -7,6 +7,7 @@ the forum. Everything else in ``forum`` depends only on ``forum``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -106,6 +107,7 @@ def create_app(
             "throttle": throttle, "clock": utcnow,
             "settings": settings, "database": database, "gate": gate,
             "hasher": hasher or Hasher(),
+            "search_slots": asyncio.Semaphore(web_search.SEARCH_SLOTS),
         }),
         lifespan=[lifespan],
         openapi_config=None,

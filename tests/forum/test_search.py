@@ -233,3 +233,41 @@ async def test_short_terms_match_whole_words_only(browser: Browser, demo: None) 
         prefix = await browser.get("/search?q=oka")
         assert len(prefix.all(".search-hit")) == 1
         assert "okapi" in prefix.text(".search-hit")
+
+
+async def test_searches_beyond_the_slots_wait_their_turn(
+    app: Litestar, demo: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At most SEARCH_SLOTS searches run at once per worker (memory stays bounded); the
+    others wait and are all answered."""
+    import asyncio
+
+    import httpx
+    from litestar.testing import AsyncTestClient
+
+    from forum.web import search as web_search
+
+    real_search = search.search
+    running = peak = 0
+
+    async def slow_search(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        try:
+            await asyncio.sleep(0.05)
+            return await real_search(*args, **kwargs)
+        finally:
+            running -= 1
+
+    monkeypatch.setattr(search, "search", slow_search)
+    # Litestar's test client sends one request at a time; httpx's ASGI transport sends the
+    # ten on this event loop at once, as uvicorn would.
+    async with AsyncTestClient(app=app, base_url="http://testserver.local"), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver.local"
+    ) as client:
+        answers = await asyncio.gather(*(client.get(f"/search?q=angoisse&n={n}")
+                                         for n in range(10)))
+    assert [a.status_code for a in answers] == [200] * 10
+    assert all("search-hit" in a.text for a in answers)
+    assert peak == web_search.SEARCH_SLOTS
