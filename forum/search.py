@@ -62,10 +62,11 @@ from forum.models import (
 
 RESULTS_PER_PAGE = 20
 MAX_PAGE = 50
+"""Deeper pages are not served: refine the query instead (offsets grow costly)."""
 RANK_WINDOW = 2000
 """How many of the most recent matching posts are ranked (at least MAX_PAGE pages of them)."""
 MIN_PREFIX = 3
-"""Deeper pages are not served: refine the query instead (offsets grow costly)."""
+"""Shorter terms match whole words only, not as prefixes."""
 MAX_TERMS = 12
 MAX_QUERY_LENGTH = 200
 
