@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Request, get
 from litestar.response import Template
 
+from forum.actions import MAX_SESSIONS_PER_MEMBER
 from forum.resources import REGIONS, lines_for, region_name
 from forum.web.context import locale_of, region_of
 
@@ -33,7 +34,8 @@ async def charter_page() -> Template:
 
 @get("/privacy", name="privacy")
 async def privacy_page() -> Template:
-    return Template(template_name="privacy/index.html", context={})
+    return Template(template_name="privacy/index.html",
+                    context={"max_sessions": MAX_SESSIONS_PER_MEMBER})
 
 
 ROUTES = [help_page, charter_page, privacy_page]

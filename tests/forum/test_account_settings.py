@@ -205,6 +205,7 @@ async def test_the_privacy_page_follows_the_settings(settings: Settings) -> None
                            for key in ("sessions", "consent", "throttle", "crisis")}
     assert "30 jours" in texts["default"]["sessions"]
     assert "9 jours" in texts["changed"]["sessions"]
+    assert "jusqu'à 20 sessions ouvertes" in texts["default"]["sessions"]
     assert CHARTER_VERSION in texts["default"]["consent"]
     assert "base de données" in texts["default"]["throttle"]
     assert "désactivé" in texts["changed"]["throttle"]
@@ -216,3 +217,4 @@ async def test_the_privacy_page_reads_in_english_too(browser: Browser) -> None:
     page = await browser.get("/privacy", headers={"Accept-Language": "en"})
     assert "15 minutes" in page.text("#privacy-throttle")
     assert "database" in page.text("#privacy-throttle")
+    assert "up to 20 open sessions" in page.text("#privacy-sessions")
