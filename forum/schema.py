@@ -30,7 +30,7 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
-EXTRA_DDL_OBJECTS = ("search_fts", "ix_search_document_fts")
+EXTRA_DDL_OBJECTS = ("search_fts", "ix_search_document_fts", "search_vector")
 """Objects created by DDL the models cannot express (full-text search): autogenerate and the
 schema comparison must not see them as strays."""
 

@@ -14,7 +14,8 @@ the change itself, or not at all.
   a large part of the vocabulary). Ranked by ``bm25`` (a
   title counts four times a body), snippets by ``snippet()``/``highlight()``.
 - **PostgreSQL**: a text search configuration ``forum_french`` (``french`` with ``unaccent``
-  before the French stemmer), a GIN expression index over the weighted title and body,
+  before the French stemmer), a stored generated ``search_vector`` column (weighted title
+  and body, created by DDL: the model does not map it) with a GIN index,
   ``websearch_to_tsquery`` (never a syntax error), ``ts_rank`` and ``ts_headline``.
 
 Both rank the :data:`RANK_WINDOW` most recent matches only: a word found in half of the
@@ -106,8 +107,12 @@ POSTGRES_DDL: list[str] = [
     "ALTER TEXT SEARCH CONFIGURATION forum_french "
     "ALTER MAPPING FOR hword, hword_part, word WITH unaccent, french_stem; "
     "END IF; END $$",
-    "CREATE INDEX IF NOT EXISTS ix_search_document_fts ON search_document USING gin ("
-    + _PG_DOCUMENT.format(t="") + ")",
+    # Stored, so that ranking reads the vector instead of parsing and stemming each post again
+    # (that cost about 0.1 ms a post: 11 s for a common word over 200,000 posts).
+    "ALTER TABLE search_document ADD COLUMN IF NOT EXISTS search_vector tsvector "
+    "GENERATED ALWAYS AS (" + _PG_DOCUMENT.format(t="") + ") STORED",
+    "CREATE INDEX IF NOT EXISTS ix_search_document_fts ON search_document "
+    "USING gin (search_vector)",
 ]
 
 DDL_STATEMENTS: list[tuple[str, str]] = [
@@ -301,11 +306,11 @@ _TITLE_HEADLINE = f'StartSel="{START}", StopSel="{END}", HighlightAll=true'
 def _postgres_statement(raw: str):
     config = literal_column("'forum_french'::regconfig")
     tsquery = func.websearch_to_tsquery(config, raw[:MAX_QUERY_LENGTH])
-    document = literal_column(_PG_DOCUMENT.format(t="search_document."))
+    document = literal_column("search_document.search_vector")
     inner = SearchDocument.__table__.alias("recent")
     oldest_ranked = (
         select(inner.c.post_id)
-        .where(literal_column(_PG_DOCUMENT.format(t="recent.")).op("@@")(tsquery))
+        .where(literal_column("recent.search_vector").op("@@")(tsquery))
         .order_by(inner.c.post_id.desc()).offset(RANK_WINDOW - 1).limit(1)
         .scalar_subquery()
     )
