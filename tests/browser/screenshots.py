@@ -40,7 +40,17 @@ VISITOR_PAGES: dict[str, str] = {
     "help-fr": "/help?region=FR",
     "help-ca-qc": "/help?region=CA-QC",
     "charter": "/charter",
+    "privacy": "/privacy",
+    "search": "/search?q=angoisse",
     "not-found": "/cette-page-n-existe-pas",
+}
+MEMBER_PAGES: dict[str, str] = {
+    "account": "/me",
+    "sessions": "/me/sessions",
+    "settings": "/settings",
+    "notifications": "/notifications",
+    "safety-plan": "/safety-plan",
+    "delete-account": "/me/delete",
 }
 
 
@@ -72,6 +82,9 @@ def _member_pages(page: Any, shoot: Callable[[str], Path], pseudonym: str) -> No
     page.wait_for_selector("#reply-form .field-error")
     page.evaluate("document.activeElement.blur()")
     shoot("reply-error")
+    for name, url in MEMBER_PAGES.items():
+        page.goto(url)
+        shoot(name)
 
 
 def _care_pages(page: Any, shoot: Callable[[str], Path]) -> None:
