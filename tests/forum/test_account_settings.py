@@ -218,3 +218,16 @@ async def test_the_privacy_page_reads_in_english_too(browser: Browser) -> None:
     assert "15 minutes" in page.text("#privacy-throttle")
     assert "database" in page.text("#privacy-throttle")
     assert "up to 20 open sessions" in page.text("#privacy-sessions")
+
+
+async def test_the_account_page_leads_to_every_personal_page(browser: Browser) -> None:
+    await browser.signup("Boussole")
+    page = await browser.get("/me")
+    links = {str(a["href"]) for a in page.all(".account-links a")}
+    assert {"/settings", "/notifications/settings", "/safety-plan", "/me/sessions",
+            "/me/password", "/me/recovery-code", "/me/break", "/me/export",
+            "/me/delete"} <= links
+    for href in links:
+        assert (await browser.get(href)).status == 200, href
+    english = await browser.get("/me", headers={"Accept-Language": "en"})
+    assert "seen by you alone" in english.text(".account-links")
