@@ -30,13 +30,13 @@ test-unit: $(VENV)/.installed-test
 # share one). Without Chromium they are skipped with a printed reason.
 test-browser: $(VENV)/.installed-test
 	@if [ -x /usr/bin/chromium ]; then \
-		$(BIN)/pip install -q -e ".[browser]" && $(BIN)/pytest -m browser -q tests/browser; \
+		$(BIN)/pip install -q -c requirements.lock -e ".[browser]" && $(BIN)/pytest -m browser -q tests/browser; \
 	else \
 		echo "Browser tests skipped: /usr/bin/chromium is missing (apt-get install chromium)."; \
 	fi
 
 screenshots: $(VENV)/.installed-test
-	@$(BIN)/pip install -q -e ".[browser]"
+	@$(BIN)/pip install -q -c requirements.lock -e ".[browser]"
 	$(PY) -m tests.browser.screenshots
 
 lint: $(VENV)/.installed-test
@@ -62,14 +62,14 @@ $(VENV)/.created: | check-python
 	@$(PYTHON) -m venv $(VENV) >/dev/null || { echo "Could not create .venv: install python3-venv (sudo apt install python3-venv)."; rm -rf $(VENV); exit 1; }
 	@touch $@
 
-$(VENV)/.installed: $(VENV)/.created pyproject.toml
+$(VENV)/.installed: $(VENV)/.created pyproject.toml requirements.lock
 	@echo "Installing Entrepairs into $(VENV)…"
 	@$(BIN)/pip install -q --upgrade pip >/dev/null 2>&1 || true
-	@$(BIN)/pip install -q -e . || { echo "Installing the dependencies failed: check the network access to PyPI, then run make again."; exit 1; }
+	@$(BIN)/pip install -q -c requirements.lock -e . || { echo "Installing the dependencies failed: check the network access to PyPI, then run make again."; exit 1; }
 	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	@$(BIN)/pip install -q -e ".[test]" || { echo "Installing the test dependencies failed: check the network access to PyPI."; exit 1; }
+	@$(BIN)/pip install -q -c requirements.lock -e ".[test]" || { echo "Installing the test dependencies failed: check the network access to PyPI."; exit 1; }
 	@touch $@
 
 var/secret_key:
@@ -101,7 +101,16 @@ bench: $(VENV)/.installed-test
 # the vulnerability service; an unaudited dependency fails) and bandit on forum/ and
 # moderation/. Accepted findings are justified in .ci/bandit.yaml, .ci/bandit-baseline.json
 # and .ci/pip-audit-ignores.txt.
-.PHONY: audit
+.PHONY: audit lock
 audit: $(VENV)/.installed-test
 	@$(BIN)/pip install -q "pip-audit>=2.10" "bandit>=1.9"
 	.ci/audit
+
+# requirements.lock: the exact versions of a fresh install of the project with its test and
+# browser extras (newest allowed by pyproject.toml), for `-c` and for pip-audit.
+lock: check-python
+	@rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	@.venv-lock/bin/pip install -q -e ".[test,browser]"
+	@{ sed -n '1,3p' requirements.lock; .venv-lock/bin/pip freeze --exclude-editable; } > requirements.lock.new
+	@mv requirements.lock.new requirements.lock && rm -rf .venv-lock
+	@echo "requirements.lock updated: review the diff, run make test, commit."
