@@ -194,6 +194,12 @@ def _left_for_the_neutral_site(page: Any, blanked: list[str], leave: Any) -> Non
     with page.expect_navigation(url=QUICK_EXIT_URL):
         leave()
     assert page.url == QUICK_EXIT_URL
+    # The page reports its blanking through a binding: that message can reach Python just
+    # after the navigation event does, so give it a moment to arrive (it is sent before).
+    for _ in range(20):
+        if blanked:
+            break
+        page.wait_for_timeout(100)
     assert blanked == [""], "the page was not blanked (and its title cleared) before leaving"
 
 
