@@ -16,6 +16,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine as Engine
 from forum import content_warnings, i18n, permissions
 from forum.config import ROOT
 from forum.resources import lines_for, region_name
+from forum.web import fragments
 from forum.web.context import locale_of, region_of, settings_of, viewer_of
 
 TEMPLATE_DIR = ROOT / "templates"
@@ -112,6 +113,7 @@ def make_environment(
         warning_label=_warning_label, region_name=_region_name,
         help_lines=lambda region: lines_for(region).primary(),
     )
+    fragments.install(env)
     if extra_globals:
         env.globals.update(extra_globals)
     return env

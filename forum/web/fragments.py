@@ -1,0 +1,125 @@
+"""Rendered posts, kept per worker: most posts on a member's thread page look the same to
+every member, so their HTML is rendered once and reused.
+
+A thread page is thirty posts, each a few included templates (meta and badges, reactions, flag
+and block links): rendering them is most of a member page's time. For one reader, a post is
+*plain* when nothing on it is theirs: a visible post by someone else, whom they have not
+blocked, to which they gave no reaction, whose content warning they do not hide, on a page
+they do not moderate. A plain post renders the same for every member (and another same for
+every visitor), apart from the CSRF token in its forms, which is rendered as a placeholder and
+replaced by the reader's own token on the way out.
+
+The key is everything a plain post's HTML is made of (the post's id, status, edit time, body,
+content warning and number; its author's pseudonym and badges; the reader's language and
+region), so an entry never needs invalidating: a change makes a new key, and the old entry ages
+out of the LRU. Posts that are not plain are rendered as before, each time.
+
+Nothing personal is stored: a plain post carries no trace of its reader. The cache lives in the
+worker's memory only (never in Redis), bounded by ``MAX_BYTES``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
+
+from forum.models import Post, PostStatus
+
+MAX_BYTES = 8 * 1024 * 1024
+"""Per worker: about 2,500 posts (two to four KB each)."""
+
+TOKEN_PLACEHOLDER = "\x00csrf-token\x00"  # noqa: S105 - a marker, not a secret
+"""Stands for the reader's CSRF token in stored HTML (a NUL never survives the sanitiser)."""
+
+TEMPLATE = "_post.html"
+
+
+class FragmentCache:
+    """A byte-bounded LRU of rendered plain posts, safe to share between threads."""
+
+    def __init__(self, max_bytes: int = MAX_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> str | None:
+        with self._lock:
+            html = self._entries.get(key)
+            if html is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return html
+
+    def put(self, key: tuple[Any, ...], html: str) -> None:
+        if len(html) > self.max_bytes // 16:
+            return
+        with self._lock:
+            previous = self._entries.pop(key, None)
+            if previous is not None:
+                self.size -= len(previous)
+            self._entries[key] = html
+            self.size += len(html)
+            while self.size > self.max_bytes:
+                _, evicted = self._entries.popitem(last=False)
+                self.size -= len(evicted)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def plain_key(ctx: Context, post: Post) -> tuple[Any, ...] | None:
+    """The cache key of ``post`` for this page's reader, or None when it is not plain."""
+    viewer = ctx.call(ctx["viewer"])
+    author = post.author
+    if post.status != PostStatus.VISIBLE or author is None:
+        return None
+    moderator_ids = ctx.get("moderator_ids") or frozenset()
+    if viewer is not None:
+        if viewer.id == post.author_id or viewer.role == "admin" or viewer.id in moderator_ids:
+            return None
+        social = ctx.get("social")
+        if social and (post.author_id in social.blocked_ids or post.id in social.given):
+            return None
+    hidden_themes = ctx.get("hidden_themes") or ()
+    if post.content_warning and post.content_warning in hidden_themes:
+        return None
+    return (
+        "member" if viewer is not None else "visitor",
+        post.id, post.number, post.created_at, post.edited_at, post.content_warning,
+        len(post.html), hash(post.html),
+        author.pseudonym, author.trained_helper, str(author.role), post.author_id in moderator_ids,
+        ctx.call(ctx["locale"]), ctx.call(ctx["region"]),
+    )
+
+
+@pass_context
+def post_card(ctx: Context, post: Post) -> Markup:
+    """One post of a list, from the cache when it is plain for this reader."""
+    template = ctx.environment.get_template(TEMPLATE)
+    variables = {**ctx.get_all(), "post": post}
+    key = plain_key(ctx, post)
+    if key is None:
+        return Markup(template.render(variables))  # noqa: S704 - the template's own output
+    cache: FragmentCache = ctx.environment.globals["post_fragments"]
+    html = cache.get(key)
+    if html is None:
+        html = template.render({**variables, "csrf_token": lambda: TOKEN_PLACEHOLDER})
+        cache.put(key, html)
+    token = ctx.call(ctx["csrf_token"])
+    return Markup(html.replace(TOKEN_PLACEHOLDER, token))  # noqa: S704 - as above
+
+
+def install(env: Any, max_bytes: int = MAX_BYTES) -> None:
+    """Give a Jinja environment its own cache and the ``post_card`` helper."""
+    env.globals["post_fragments"] = FragmentCache(max_bytes)
+    env.globals["post_card"] = post_card
