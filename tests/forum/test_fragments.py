@@ -125,3 +125,20 @@ async def test_an_edit_and_a_new_pseudonym_show_at_once(
         assert "Bonsoir à toutes et tous." in after.text("#posts")
         assert "Bonjour." not in after.text("#posts")
         assert after.one(f"#post-{opening_id} .post__edited")
+
+
+def test_the_cache_keeps_to_its_size_dropping_the_least_recently_used() -> None:
+    cache = FragmentCache(max_bytes=64 * 1024)
+    posts = {n: f"<article id='post-{n}'>{'é' * 200}{n * 7919 % 104729}</article>"
+             for n in range(2000)}
+    for n, html in posts.items():
+        cache.put(("member", n), html)
+        assert cache.size <= cache.max_bytes
+    assert cache.get(("member", 1999)) == posts[1999]
+    assert cache.get(("member", 0)) is None
+    kept = len(cache)
+    assert 100 < kept < 2000
+    cache.get(("member", 2000 - kept))  # the oldest kept entry, now the most recent
+    cache.put(("member", 5000), posts[5])
+    assert cache.get(("member", 2000 - kept)) is not None
+    assert cache.get(("member", 2000 - kept + 1)) is None
