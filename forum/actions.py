@@ -7,11 +7,10 @@ single atomic ``UPDATE … SET n = n + 1`` statements, never read-modify-write i
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -24,7 +23,6 @@ from forum.models import (
     Block,
     Follow,
     Member,
-    MemberSession,
     Notification,
     NotificationSetting,
     Post,
@@ -37,7 +35,8 @@ from forum.models import (
     Thread,
     WarningPreference,
 )
-from forum.queries import find_post_by_key, token_hash
+from forum.queries import find_post_by_key
+from forum.sessions import store_of, token_hash
 
 
 class PseudonymTaken(Exception):
@@ -60,10 +59,6 @@ async def do_signup(
     return member
 
 
-MAX_SESSIONS_PER_MEMBER = 20
-"""A member's open sessions at most: a new one ends the oldest beyond it (SESS-10)."""
-
-
 async def do_start_session(
     session: AsyncSession, member: Member, *, lifetime: timedelta, now: datetime | None = None,
     device: str | None = None,
@@ -71,43 +66,20 @@ async def do_start_session(
     """A new session for ``member``; returns the token for the cookie (stored only hashed).
 
     ``device`` is a class (computer, phone, tablet), never the user agent it came from."""
-    now = now or utcnow()
-    token = secrets.token_urlsafe(32)
-    session.add(
-        MemberSession(
-            token_hash=token_hash(token), member_id=member.id, created_at=now,
-            last_seen_at=now, expires_at=now + lifetime, device=device,
-        )
-    )
-    await session.flush()
-    newest = (
-        select(MemberSession.token_hash).where(MemberSession.member_id == member.id)
-        .order_by(MemberSession.created_at.desc(), MemberSession.token_hash)
-        .limit(MAX_SESSIONS_PER_MEMBER)
-    )
-    await session.execute(
-        delete(MemberSession).where(MemberSession.member_id == member.id,
-                                    MemberSession.token_hash.not_in(newest.scalar_subquery()))
-    )
-    return token
+    return await store_of(session).start(session, member, now=now or utcnow(),
+                                         lifetime=lifetime, device=device)
 
 
 async def do_end_session(session: AsyncSession, token: str) -> None:
-    await session.execute(
-        delete(MemberSession).where(MemberSession.token_hash == token_hash(token))
-    )
+    await store_of(session).end(session, token)
 
 
 async def do_end_all_sessions(session: AsyncSession, member: Member) -> None:
-    await session.execute(delete(MemberSession).where(MemberSession.member_id == member.id))
+    await store_of(session).end_all(session, member.id)
 
 
 async def do_touch_session(session: AsyncSession, token: str, now: datetime) -> None:
-    await session.execute(
-        update(MemberSession)
-        .where(MemberSession.token_hash == token_hash(token))
-        .values(last_seen_at=now)
-    )
+    await store_of(session).touch(session, token, now)
 
 
 async def do_update_password(
@@ -429,22 +401,12 @@ async def do_mark_read(session: AsyncSession, member: Member,
 
 async def do_end_member_session(session: AsyncSession, member: Member, session_hash: str) -> bool:
     """End one of ``member``'s sessions by its stored hash; False if it was not theirs."""
-    result = await session.execute(
-        delete(MemberSession).where(
-            MemberSession.member_id == member.id, MemberSession.token_hash == session_hash
-        )
-    )
-    return bool(result.rowcount)
+    return await store_of(session).end_one(session, member.id, session_hash)
 
 
 async def do_end_other_sessions(session: AsyncSession, member: Member, keep_token: str) -> None:
     """End every session of ``member`` but the one whose cookie is ``keep_token``."""
-    await session.execute(
-        delete(MemberSession).where(
-            MemberSession.member_id == member.id,
-            MemberSession.token_hash != token_hash(keep_token),
-        )
-    )
+    await store_of(session).end_all(session, member.id, keep_hash=token_hash(keep_token))
 
 
 async def do_change_password(session: AsyncSession, member: Member, *, password_hash: str) -> None:

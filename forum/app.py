@@ -27,6 +27,7 @@ from forum.db import Database, utcnow
 from forum.logging import RequestLogMiddleware, configure_logging
 from forum.passwords import Hasher
 from forum.privacy import CHARTER_VERSION
+from forum.sessions import make_store
 from forum.throttle import Throttle
 from forum.web import accounts, me, pages, reading, safety, social, system, writing
 from forum.web import notifications as web_notifications
@@ -60,6 +61,8 @@ def create_app(
     settings = settings or Settings.from_env()
     secret = settings.require_secret()
     database = database or Database(settings.database_url)
+    if settings.redis_url:
+        database.sessions = make_store(settings.redis_url, settings.database_url)
     gate = make_gate(settings)
     environment = make_environment({"charter_version": CHARTER_VERSION,
                                     "crisis_level": lambda text: gate.screen(text).level,

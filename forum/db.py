@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
@@ -164,12 +165,15 @@ class Database:
         self.url = url
         self.engine = make_engine(url, pool=pool)
         self.is_sqlite = url.startswith("sqlite")
-        self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions: Any = None
+        """Where logged-in sessions live (``forum.sessions``): None is the database's table."""
+        info = {"database": self}
+        self._reader = async_sessionmaker(self.engine, expire_on_commit=False, info=info)
         write_engine = (
             self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite
             else self.engine
         )
-        self._writer = async_sessionmaker(write_engine, expire_on_commit=False)
+        self._writer = async_sessionmaker(write_engine, expire_on_commit=False, info=info)
 
     def reader(self) -> AsyncSession:
         return self._reader()
@@ -189,6 +193,8 @@ class Database:
                 raise
 
     async def dispose(self) -> None:
+        if self.sessions is not None:
+            await self.sessions.close()
         await self.engine.dispose()
 
 

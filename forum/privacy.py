@@ -28,7 +28,6 @@ from forum.db import Base, utcnow
 from forum.models import (
     Consent,
     Member,
-    MemberSession,
     MemberStatus,
     Notification,
     Post,
@@ -37,6 +36,7 @@ from forum.models import (
     Role,
     Thread,
 )
+from forum.sessions import store_of
 
 CHARTER_VERSION = "2026-11"
 """The version of the charter and privacy notice a member consents to at sign-up."""
@@ -142,10 +142,8 @@ async def export_member_data(session: AsyncSession, member: Member) -> dict[str,
         select(Notification).where(Notification.member_id == member.id)
         .order_by(Notification.created_at, Notification.id)
     )
-    sessions = await session.scalars(
-        select(MemberSession).where(MemberSession.member_id == member.id)
-        .order_by(MemberSession.created_at)
-    )
+    sessions = sorted(await store_of(session).of_member(session, member.id),
+                      key=lambda s: s.created_at)
     own = await _own_rows(session, member)
     return {
         "format": EXPORT_FORMAT,
@@ -267,6 +265,7 @@ async def do_delete_account(
     keep the pseudonym reserved.
     """
     now = now or utcnow()
+    await store_of(session).end_all(session, member.id)
     await _forget_notices_about(session, member, erase_posts=erase_posts)
     if erase_posts:
         await _erase_texts(session, member, now)

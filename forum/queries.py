@@ -7,9 +7,9 @@ thread or a space.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from litestar.exceptions import NotFoundException
 from sqlalchemy import and_, func, or_, select
@@ -20,7 +20,6 @@ from forum.models import (
     Block,
     Follow,
     Member,
-    MemberSession,
     MemberStatus,
     Notification,
     NotificationSetting,
@@ -35,27 +34,16 @@ from forum.models import (
 )
 from forum.permissions import Viewer, check_read_space_content
 from forum.pseudonyms import uniqueness_key
+from forum.sessions import store_of
 
 POSTS_PER_PAGE = 30
 THREADS_PER_PAGE = 25
 RECENT_THREADS = 10
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-async def get_session_with_member(
-    session: AsyncSession, token: str
-) -> tuple[MemberSession, Member] | None:
-    row = (
-        await session.execute(
-            select(MemberSession, Member)
-            .join(Member, Member.id == MemberSession.member_id)
-            .where(MemberSession.token_hash == token_hash(token))
-        )
-    ).first()
-    return None if row is None else (row[0], row[1])
+async def get_session_with_member(session: AsyncSession, token: str) -> tuple[Any, Member] | None:
+    """The session whose cookie is ``token`` (a row or a ``SessionInfo``) and its member."""
+    return await store_of(session).find(session, token)
 
 
 async def find_member_by_key(session: AsyncSession, key: str) -> Member | None:
@@ -360,14 +348,9 @@ async def get_member_or_404(session: AsyncSession, ref: str) -> Member:
 # -- accounts (issue 5) ------------------------------------------------------------------------
 
 
-async def list_member_sessions(session: AsyncSession, member_id: int) -> list[MemberSession]:
+async def list_member_sessions(session: AsyncSession, member_id: int) -> list[Any]:
     """A member's open sessions, most recently used first."""
-    result = await session.scalars(
-        select(MemberSession)
-        .where(MemberSession.member_id == member_id)
-        .order_by(MemberSession.last_seen_at.desc(), MemberSession.created_at.desc())
-    )
-    return list(result)
+    return await store_of(session).of_member(session, member_id)
 
 
 async def thread_needs_care(session: AsyncSession, thread_id: int) -> bool:

@@ -5,8 +5,10 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from litestar import Litestar
@@ -22,6 +24,36 @@ from tests.browsing import Browser
 
 TEST_DATABASE_URL = os.environ.get("FORUM_TEST_DATABASE_URL", "")
 ON_POSTGRES = TEST_DATABASE_URL.startswith("postgresql")
+TEST_REDIS_URL = os.environ.get("FORUM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+IN_CI = os.environ.get("CI") == "true"
+
+
+def service_missing(what: str, host: str, port: int) -> str | None:
+    """Why a test that needs ``what`` cannot run here, or None when it is reachable."""
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return None
+    except OSError:
+        return f"{what} is not reachable on {host}:{port}"
+
+
+def require_service(what: str, host: str, port: int) -> None:
+    """Skip, with the reason printed, when ``what`` is not reachable; in CI, fail instead:
+    there the services are part of the machine, and a skip would count as a pass."""
+    reason = service_missing(what, host, port)
+    if reason is None:
+        return
+    if IN_CI:
+        pytest.fail(f"{reason}, and CI must run this test")
+    print(f"\nskipped: {reason}")
+    pytest.skip(reason)
+
+
+def require_redis() -> str:
+    """The test Redis's URL (``FORUM_TEST_REDIS_URL``, default 127.0.0.1:6379)."""
+    parsed = urlsplit(TEST_REDIS_URL)
+    require_service("Redis", parsed.hostname or "127.0.0.1", parsed.port or 6379)
+    return TEST_REDIS_URL
 
 
 @pytest.fixture

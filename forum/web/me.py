@@ -21,6 +21,7 @@ from forum.i18n import N_
 from forum.models import Member
 from forum.passwords import MAX_LENGTH, generate_recovery_code, normalize_recovery_code
 from forum.permissions import check_logged_in
+from forum.sessions import token_hash
 from forum.throttle import REAUTH_ACCOUNT, Throttled, check_attempt, clock_of, retry_after_header
 from forum.web.accounts import _password_error, throttled_error
 from forum.web.auth import session_lifetime, set_login_cookies, set_logout_cookies
@@ -93,7 +94,7 @@ async def overview(request: Request[Any, Any, Any], done: FromQuery[str | None] 
 async def sessions_page(request: Request[Any, Any, Any], db: Db) -> Template:
     member = _member(request)
     sessions = await queries.list_member_sessions(db, member.id)
-    current = queries.token_hash(_current_token(request))
+    current = token_hash(_current_token(request))
     return _page("sessions", {"sessions": sessions, "current": current})
 
 
@@ -105,7 +106,7 @@ async def end_session(request: Request[Any, Any, Any], db: Db,
     target = form.get("session", "")[:64]
     ended = await actions.do_end_member_session(db, member, target)
     await commit(db)
-    if ended and target == queries.token_hash(_current_token(request)):
+    if ended and target == token_hash(_current_token(request)):
         response = Redirect(path="/", status_code=303)
         set_logout_cookies(response, settings)
         return response

@@ -7,8 +7,8 @@ from typing import Any
 from litestar import Request, get
 from litestar.response import Template
 
-from forum.actions import MAX_SESSIONS_PER_MEMBER
 from forum.resources import REGIONS, lines_for, region_name
+from forum.sessions import MAX_SESSIONS_PER_MEMBER
 from forum.web.context import locale_of, region_of
 
 

@@ -1,20 +1,32 @@
 """Sessions: ids rotate at log-in and log-out, unknown ids are never adopted, idle and absolute
-lifetimes end them (a fake clock, no sleeping), and a member sees and ends their sessions."""
+lifetimes end them (a fake clock, no sleeping), and a member sees and ends their sessions.
+
+Every test runs twice: sessions in the database's table (the default), and in Redis (as with
+``FORUM_REDIS_URL``), where the table must stay empty."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 from datetime import datetime, timedelta
+from typing import Any
 
+import pytest
+import redis
+import redis.asyncio
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
-from forum.actions import MAX_SESSIONS_PER_MEMBER, do_start_session
+from forum.actions import do_end_session, do_start_session, do_touch_session
+from forum.config import Settings
 from forum.db import Database, utcnow
 from forum.models import Member, MemberSession
+from forum.privacy import do_delete_account
+from forum.queries import get_session_with_member
+from forum.sessions import MAX_SESSIONS_PER_MEMBER, make_store, store_of
 from tests.browsing import Browser, Form
+from tests.conftest import require_redis
 
 COOKIE = "entrepairs"
 PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148 Safari/604.1"
@@ -35,9 +47,32 @@ async def is_member(browser: Browser) -> bool:
     return page.status == 200
 
 
-async def session_rows(database: Database) -> list[MemberSession]:
+@pytest.fixture(params=["table", "redis"])
+def settings(request: pytest.FixtureRequest, database_url: str) -> Settings:
+    redis_url = ""
+    if request.param == "redis":
+        redis_url = require_redis()
+        namespace = make_store(redis_url, database_url)
+        client = redis.Redis.from_url(redis_url)
+        for key in client.scan_iter(f"{namespace.prefix}*"):  # type: ignore[attr-defined]
+            client.delete(key)
+        client.close()
+    return Settings(
+        env="test", database_url=database_url, secret_key="t" * 48,
+        base_url="http://testserver.local", redis_url=redis_url,
+        rate_limits="off",  # with Redis, throttle counters would outlive each test's database
+    ).validated()
+
+
+async def session_rows(database: Database) -> list[Any]:
+    """Every open session, through the store in use; with Redis, the table stays empty."""
     async with database.reader() as session:
-        return list(await session.scalars(select(MemberSession)))
+        rows = []
+        for member_id in await session.scalars(select(Member.id)):
+            rows += await store_of(session).of_member(session, member_id)
+        if database.sessions is not None:
+            assert await session.scalar(select(func.count()).select_from(MemberSession)) == 0
+        return rows
 
 
 def sha256(value: str) -> str:
@@ -201,5 +236,34 @@ async def test_a_member_cannot_end_someone_elses_session(
         result = await intruder.submit(form, {"session": victim_hash})
         assert result.status == 303
     assert await is_member(browser)
+    assert len(await session_rows(database)) == 2
+
+
+@pytest.mark.parametrize("settings", ["redis"], indirect=True)
+async def test_in_redis_a_session_expires_at_its_end_and_nothing_brings_an_ended_one_back(
+    settings: Settings, database: Database
+) -> None:
+    client = redis.asyncio.Redis.from_url(settings.redis_url)
+    async with database.writing() as session:
+        member = Member(pseudonym="Passante", pseudonym_key="passante", password_hash="x",
+                        recovery_hash="x")
+        session.add(member)
+        await session.flush()
+        token = await do_start_session(session, member, lifetime=timedelta(days=3))
+    store = database.sessions
+    key = f"{store.prefix}{sha256(token)}"
+    ttl = await client.ttl(key)
+    assert 3 * 86400 - 60 < ttl <= 3 * 86400
+    assert 0 < await client.ttl(f"{store.prefix}member:{member.id}") <= 3 * 86400
+    async with database.writing() as session:
+        await do_end_session(session, token)
+        await do_touch_session(session, token, utcnow())  # a request that was already running
+    assert not await client.exists(key)
+    assert await client.zcard(f"{store.prefix}member:{member.id}") == 0
+    async with database.writing() as session:
+        token = await do_start_session(session, member, lifetime=timedelta(days=3))
+        await do_delete_account(session, member, erase_posts=False)
+    assert not await client.exists(f"{store.prefix}{sha256(token)}")
     async with database.reader() as session:
-        assert await session.scalar(select(func.count()).select_from(MemberSession)) == 2
+        assert await get_session_with_member(session, token) is None
+    await client.aclose()

@@ -4,7 +4,7 @@ other, and a write through one invalidates the visitor page cached by the other.
 
 Skipped, with the reason printed, when PostgreSQL (127.0.0.1:5432, or
 ``FORUM_SCALEOUT_DATABASE_URL``) or Redis (127.0.0.1:6379, or ``FORUM_SCALEOUT_REDIS_URL``)
-cannot be reached.
+cannot be reached; in CI (``CI=true``) that fails instead.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ import httpx
 import pytest
 
 from forum.config import ROOT
+from forum.sessions import make_store
 from tests.browsing import Browser
-from tests.conftest import reset_schema
+from tests.conftest import require_service, reset_schema
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE = "entrepairs_scaleout"
@@ -33,22 +34,6 @@ DATABASE_URL = os.environ.get(
     "FORUM_SCALEOUT_DATABASE_URL", f"postgresql+asyncpg://postgres@127.0.0.1:5432/{DATABASE}"
 )
 REDIS_URL = os.environ.get("FORUM_SCALEOUT_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def skip_reason() -> str | None:
-    if not reachable("127.0.0.1", 6379):
-        return "Redis is not reachable on 127.0.0.1:6379"
-    if not reachable("127.0.0.1", 5432):
-        return "PostgreSQL is not reachable on 127.0.0.1:5432"
-    return None
 
 
 async def create_database() -> None:
@@ -85,10 +70,8 @@ def wait_ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    reason = skip_reason()
-    if reason:
-        print(f"\nScale-out test skipped: {reason}")
-        pytest.skip(reason)
+    require_service("Redis", "127.0.0.1", 6379)
+    require_service("PostgreSQL", "127.0.0.1", 5432)
     asyncio.run(create_database())
     asyncio.run(reset_schema(DATABASE_URL))
     env = {
@@ -147,6 +130,7 @@ async def test_a_session_made_on_one_process_works_on_the_other(
     await on(member, servers[0]).signup(name)
     page = await on(member, servers[1]).get("/")
     assert page.one(".account-nav__name").get_text(strip=True) == name
+    assert await session_places() == (0, True), "the session is not (only) in Redis"
     await on(member, servers[1]).logout()
     page = await on(member, servers[0]).get("/")
     assert page.all(".account-nav__name") == []
@@ -186,6 +170,25 @@ async def test_a_write_through_one_process_invalidates_the_page_cached_by_the_ot
     assert replied.status == 303
     after = await visitor.get(thread_url)
     assert "Une réponse écrite sur l'autre machine." in after.text()
+
+
+async def session_places() -> tuple[int, bool]:
+    """Rows in the ``member_session`` table, and whether Redis holds a session."""
+    import redis
+    from sqlalchemy import func, select
+
+    from forum.db import Database
+    from forum.models import MemberSession
+
+    database = Database(DATABASE_URL, pool=False)
+    try:
+        async with database.reader() as session:
+            rows = await session.scalar(select(func.count()).select_from(MemberSession))
+    finally:
+        await database.dispose()
+    prefix = make_store(REDIS_URL, DATABASE_URL).prefix  # type: ignore[attr-defined]
+    in_redis = bool(redis.Redis.from_url(REDIS_URL).keys(f"{prefix}*"))
+    return int(rows or 0), in_redis
 
 
 async def first_public_space(base: str) -> str:
