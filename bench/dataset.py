@@ -304,11 +304,13 @@ async def prepare(*, posts: int, threads: int, spaces: int, database_url: str | 
 def schema_fingerprint() -> str:
     """The models' schema: a cached dataset made with other models is generated again."""
     from sqlalchemy.dialects import sqlite
-    from sqlalchemy.schema import CreateTable
+    from sqlalchemy.schema import CreateIndex, CreateTable
 
     tables = sorted(str(CreateTable(t).compile(dialect=sqlite.dialect()))
                     for t in Base.metadata.sorted_tables)
-    return hashlib.sha256("\n".join(tables).encode()).hexdigest()
+    indexes = sorted(str(CreateIndex(i).compile(dialect=sqlite.dialect()))
+                     for t in Base.metadata.sorted_tables for i in t.indexes)
+    return hashlib.sha256("\n".join(tables + indexes).encode()).hexdigest()
 
 
 def write_fingerprint(path: Path) -> None:
@@ -318,8 +320,9 @@ def write_fingerprint(path: Path) -> None:
 def catch_up_schema(path: Path) -> bool:
     """Bring a cached SQLite dataset to the current models, or say it cannot be (False).
 
-    New tables are created; new columns are added with their scalar default (others helpers'
-    models grow while the dataset stays cached). Anything else means generating it again.
+    New tables and indexes are created; new columns are added with their scalar default (others
+    helpers' models grow while the dataset stays cached). Anything else means generating it
+    again.
     """
     marker = Path(str(path) + ".schema")
     if marker.exists() and marker.read_text() == schema_fingerprint():
@@ -343,6 +346,8 @@ def catch_up_schema(path: Path) -> bool:
                     fill = "" if default is None else f" DEFAULT {_literal(default)}"
                     connection.exec_driver_sql(
                         f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{fill}')
+                for index in table.indexes:
+                    index.create(connection, checkfirst=True)
     except Exception:  # noqa: BLE001 - any surprise: generate the dataset again
         return False
     finally:

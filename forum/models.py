@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -167,6 +168,12 @@ class Thread(Base):
     author: Mapped[Member | None] = relationship(lazy="raise")
 
 
+NEEDS_CARE = "status = 'visible' AND crisis_level IN ('concern', 'urgent')"
+"""The posts that put the gentle help banner on their thread; a partial index holds only them,
+so asking whether a thread has one is a single index probe, however long the thread. Queries
+must spell this clause the same way (literals, not parameters) for SQLite to use the index."""
+
+
 class Post(Base):
     """One message. Its HTML is rendered and sanitised once, when written."""
 
@@ -175,6 +182,8 @@ class Post(Base):
         UniqueConstraint("thread_id", "number"),
         UniqueConstraint("author_id", "idempotency_key"),
         CheckConstraint("number >= 1", name="number_positive"),
+        Index("ix_post_needs_care", "thread_id", sqlite_where=text(NEEDS_CARE),
+              postgresql_where=text(NEEDS_CARE)),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

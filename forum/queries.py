@@ -12,11 +12,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from litestar.exceptions import NotFoundException
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from forum.models import (
+    NEEDS_CARE,
     Block,
     Follow,
     Member,
@@ -24,7 +25,6 @@ from forum.models import (
     Notification,
     NotificationSetting,
     Post,
-    PostStatus,
     Reaction,
     SafetyPlan,
     Space,
@@ -354,13 +354,10 @@ async def list_member_sessions(session: AsyncSession, member_id: int) -> list[An
 
 
 async def thread_needs_care(session: AsyncSession, thread_id: int) -> bool:
-    """Whether a visible post of the thread screened at concern or above (one EXISTS query):
-    the thread page then shows one gentle banner with the help link."""
+    """Whether a visible post of the thread screened at concern or above (one probe of a
+    partial index): the thread page then shows one gentle banner with the help link."""
     found = await session.scalar(
-        select(Post.id)
-        .where(Post.thread_id == thread_id, Post.status == PostStatus.VISIBLE,
-               Post.crisis_level.in_(("concern", "urgent")))
-        .limit(1)
+        select(Post.id).where(Post.thread_id == thread_id, text(NEEDS_CARE)).limit(1)
     )
     return found is not None
 

@@ -97,3 +97,25 @@ async def test_the_home_page_runs_as_many_queries_with_many_threads_as_with_few(
         await make_thread(database, "bien-etre", 3, f"Encore un fil {index}")
     after = await statements_for(app, browser, "/")
     assert before == after
+
+
+async def test_whether_a_thread_needs_care_is_one_probe_of_its_partial_index(
+    database: Database,
+) -> None:
+    """The help banner's question reads the partial index ``ix_post_needs_care`` (which holds
+    only the concerning posts), not every post of the thread."""
+    from sqlalchemy import text
+
+    from forum.models import NEEDS_CARE, Post
+
+    query = select(Post.id).where(Post.thread_id == 1, text(NEEDS_CARE)).limit(1)
+    async with database.reader() as session:
+        compiled = str(query.compile(session.bind, compile_kwargs={"literal_binds": True}))
+        if database.is_sqlite:
+            plan = " ".join(str(row[-1]) for row in await session.execute(
+                text(f"EXPLAIN QUERY PLAN {compiled}")))
+        else:  # a small test table: make PostgreSQL show what it would do on a large one
+            await session.execute(text("SET LOCAL enable_seqscan = off"))
+            plan = " ".join(str(row[0]) for row in await session.execute(
+                text(f"EXPLAIN {compiled}")))
+    assert "ix_post_needs_care" in plan, plan
