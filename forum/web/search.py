@@ -13,10 +13,11 @@ from forum.web.context import viewer_of
 from forum.web.deps import Db
 from forum.web.htmx import page
 
-SEARCH_SLOTS = 4
+SEARCH_SLOTS = 2
 """Searches running at once per worker; the others wait their turn. A search is CPU-bound
 (two cores do not run more of them at once) and a common word's index lists take megabytes:
-`make bench` at 64 connections, with a connection pool of 15, peaked at 170 MB per worker."""
+`make bench` at 64 connections peaked at 170 MB per worker with no limit, 162–177 MB with four
+slots, 154 MB with two, at the same throughput and a lower p99 (docs/PERFORMANCE.md)."""
 
 
 def _page_number(raw: str | None) -> int:
