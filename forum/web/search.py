@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 from litestar import Request, get
@@ -13,11 +14,12 @@ from forum.web.context import viewer_of
 from forum.web.deps import Db
 from forum.web.htmx import page
 
-SEARCH_SLOTS = 2
+SEARCH_SLOTS = 1
 """Searches running at once per worker; the others wait their turn. A search is CPU-bound
-(two cores do not run more of them at once) and a common word's index lists take megabytes:
-`make bench` at 64 connections peaked at 170 MB per worker with no limit, 162–177 MB with four
-slots, 154 MB with two, at the same throughput and a lower p99 (docs/PERFORMANCE.md)."""
+(a worker runs one thing at a time anyway) and a common word's index lists take megabytes:
+`make bench` at 64 connections peaked at 170 MB per worker with no limit, 162–177 MB with
+four slots, 153 MB with two, 146 MB with one, at the same 62–64 searches a second and a
+lower p99 each time (2.4 s, 1.5 s, 1.3 s; docs/PERFORMANCE.md)."""
 
 
 def _page_number(raw: str | None) -> int:
@@ -35,13 +37,14 @@ async def search_page(
     """``page`` is read by hand: a mistyped page number shows page 1, not an error."""
     viewer = viewer_of(request)
     query = " ".join(q.split())[: search.MAX_QUERY_LENGTH]
-    spaces = [s for s in await queries.list_spaces(db)
-              if permissions.can_read_space_content(viewer, s)]
-    chosen = next((s for s in spaces if s.slug == space), None)
     number = _page_number(request.query_params.get("page"))
-    results = None
-    if query:
-        async with request.app.state.search_slots:
+    # A waiting search has not touched the database yet: it holds no pooled connection.
+    async with request.app.state.search_slots if query else nullcontext():
+        spaces = [s for s in await queries.list_spaces(db)
+                  if permissions.can_read_space_content(viewer, s)]
+        chosen = next((s for s in spaces if s.slug == space), None)
+        results = None
+        if query:
             results = await search.search(db, viewer, query, space=chosen, page=number)
     return page("search", {
         "query": query, "spaces": spaces, "chosen_space": chosen, "results": results,
