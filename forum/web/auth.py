@@ -1,10 +1,11 @@
-"""Who is asking: the session cookie, checked against the ``member_session`` table.
+"""Who is asking: the session cookie, checked against the session store (the ``member_session``
+table, or Redis with ``FORUM_REDIS_URL``: ``forum/sessions.py``).
 
 The cookie carries a random token that only the server issues (its SHA-256 is stored), so:
 
-- a token the server did not issue is never adopted (it matches no row: the request is a
+- a token the server did not issue is never adopted (it matches no session: the request is a
   visitor's, and nothing is stored for visitors at all);
-- logging in issues a new token (a fresh row), logging out deletes the row: ids rotate;
+- logging in issues a new token (a fresh session), logging out deletes it: ids rotate;
 - a session ends after ``FORUM_SESSION_IDLE_HOURS`` without use, and ``FORUM_SESSION_MAX_DAYS``
   after log-in whatever its use.
 
