@@ -35,17 +35,29 @@ async def review(db: AsyncSession, gate: ContentGate, form: PostForm, *, author:
     """Ask the gate; a refusal becomes an error on the body field (the text is kept).
 
     A repeated submit (same idempotency key as a stored post) skips the gate: the action
-    returns the stored post, so the same-text rule does not refuse a double click."""
-    if form.idempotency_key:
-        stored = await queries.find_post_by_key(db, author.id, form.idempotency_key)
-        if stored is not None:
-            return Verdict(html=stored.html, renderer_version=stored.renderer_version,
-                           status=stored.status)
+    returns the stored post, so the same-text rule does not refuse a double click. The key is
+    looked up again after a refusal: on PostgreSQL, sends of one form run side by side, and
+    the first may commit between this send's lookup and the gate's same-text check."""
+    if stored := await _stored_verdict(db, form, author):
+        return stored
     try:
         return await gate.review(db, form.body, author=author, space=space, editing=editing)
     except GateRefusal as refusal:
+        if stored := await _stored_verdict(db, form, author):
+            return stored
         errors["body"] = FieldError(refusal.message)
         return None
+
+
+async def _stored_verdict(db: AsyncSession, form: PostForm, author: Member) -> Verdict | None:
+    """The verdict of the post already stored with this form's idempotency key, if any."""
+    if not form.idempotency_key:
+        return None
+    stored = await queries.find_post_by_key(db, author.id, form.idempotency_key)
+    if stored is None:
+        return None
+    return Verdict(html=stored.html, renderer_version=stored.renderer_version,
+                   status=stored.status)
 
 
 CRISIS_ACK = "crisis_ack"

@@ -5,6 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from forum.db import Database
+from forum.gate import Verdict
 from forum.models import Post, PostRevision, Thread
 from tests.browsing import Browser
 
@@ -227,3 +228,45 @@ async def test_author_deletes_a_post_and_the_thread_shows_a_placeholder(
     async with database.reader() as session:
         stored = await session.get(Post, post_id)
         assert stored is not None and stored.source == "" and stored.html == ""
+
+
+async def test_a_send_whose_twin_was_stored_during_review_gets_the_twins_post(
+    database: Database, demo: None
+) -> None:
+    """Two sends of one form on PostgreSQL run side by side: the first can be stored after the
+    second looked its key up, and the gate then refuses the second as the same text twice.
+    The second must answer with the first's post, not with that refusal."""
+    from forum import actions
+    from forum.gate import GateRefusal
+    from forum.models import Member, Space
+    from forum.web.composer import PostForm, new_idempotency_key
+    from forum.web.forms import FormErrors
+    from forum.web.writing import review
+
+    form = PostForm(body="Envoyé deux fois en même temps", idempotency_key=new_idempotency_key())
+    async with database.writing() as db:
+        author = await db.scalar(select(Member).order_by(Member.id).limit(1))
+        thread = await db.get(Thread, 1)
+        space = await db.get(Space, thread.space_id)
+        twin: dict[str, Post] = {}
+
+        class TwinStoredMeanwhile:
+            """The gate, while the twin send is stored and becomes visible."""
+
+            autoflag = False
+
+            async def review(self, session: object, body: str, **_: object) -> Verdict:
+                posted = await actions.do_reply(
+                    db, thread=thread, author=author, source=body, verdict=VERDICT,
+                    idempotency_key=form.idempotency_key)
+                twin["post"] = posted.post
+                raise GateRefusal("Tu viens déjà de publier ce message.")
+
+        errors = FormErrors()
+        verdict = await review(db, TwinStoredMeanwhile(), form, author=author, space=space,
+                               errors=errors)  # type: ignore[arg-type]
+    assert not errors
+    assert verdict is not None and verdict.html == twin["post"].html
+
+
+VERDICT = Verdict(html="<p>Envoyé deux fois en même temps</p>", renderer_version=1)
