@@ -37,7 +37,7 @@ from forum.models import Post, PostStatus
 MAX_BYTES = 8 * 1024 * 1024
 """Per worker, compressed."""
 
-TOKEN_PLACEHOLDER = "\x00csrf-token\x00"  # noqa: S105 - a marker, not a secret
+CSRF_MARK = "\x00csrf\x00"
 """Stands for the reader's CSRF token in stored HTML (a NUL never survives the sanitiser)."""
 
 TEMPLATE = "_post.html"
@@ -113,19 +113,24 @@ def plain_key(ctx: Context, post: Post) -> bytes | None:
 
 @pass_context
 def post_card(ctx: Context, post: Post) -> Markup:
-    """One post of a list, from the cache when it is plain for this reader."""
+    """One post of a list, from the cache when it is plain for this reader.
+
+    Either way the HTML is the output of ``_post.html`` (autoescaped; the post body is the
+    sanitiser's), and only the reader's CSRF token (hex) is put into it: marking it safe is
+    what ``{% include %}`` would do (bandit's B704, accepted in ``.ci/bandit-baseline.json``)."""
     template = ctx.environment.get_template(TEMPLATE)
     variables = {**ctx.get_all(), "post": post}
     key = plain_key(ctx, post)
     if key is None:
-        return Markup(template.render(variables))  # noqa: S704 - the template's own output
-    cache: FragmentCache = ctx.environment.globals["post_fragments"]
-    html = cache.get(key)
-    if html is None:
-        html = template.render({**variables, "csrf_token": lambda: TOKEN_PLACEHOLDER})
-        cache.put(key, html)
-    token = ctx.call(ctx["csrf_token"])
-    return Markup(html.replace(TOKEN_PLACEHOLDER, token))  # noqa: S704 - as above
+        html = template.render(variables)
+    else:
+        cache: FragmentCache = ctx.environment.globals["post_fragments"]
+        stored = cache.get(key)
+        if stored is None:
+            stored = template.render({**variables, "csrf_token": lambda: CSRF_MARK})
+            cache.put(key, stored)
+        html = stored.replace(CSRF_MARK, ctx.call(ctx["csrf_token"]))
+    return Markup(html)  # noqa: S704 - see the docstring
 
 
 def install(env: Any, max_bytes: int = MAX_BYTES) -> None:

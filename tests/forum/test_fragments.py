@@ -8,7 +8,7 @@ import re
 
 from litestar import Litestar
 
-from forum.web.fragments import TOKEN_PLACEHOLDER, FragmentCache
+from forum.web.fragments import CSRF_MARK, FragmentCache
 from tests.browsing import Browser, Page, another_browser
 
 TOKEN = re.compile(r'name="_csrf_token" value="([^"]+)"')
@@ -59,7 +59,7 @@ async def test_a_page_from_the_cache_is_the_page_rendered_afresh(
         app.template_engine.engine.globals["post_fragments"] = FragmentCache(max_bytes=0)
         uncached = await reader.get(f"/t/{thread_id}")
         assert same_page(uncached) == same_page(cold)
-        assert TOKEN_PLACEHOLDER not in cold.response.text
+        assert CSRF_MARK not in cold.response.text
 
 
 async def test_each_reader_gets_their_own_token_in_cached_posts(
