@@ -15,6 +15,7 @@ import hashlib
 import random
 import secrets
 import time
+from typing import Any
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -348,12 +349,23 @@ def catch_up_schema(path: Path) -> bool:
                         f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{fill}')
                 for index in table.indexes:
                     index.create(connection, checkfirst=True)
+            _fill_vocabulary(connection)
     except Exception:  # noqa: BLE001 - any surprise: generate the dataset again
         return False
     finally:
         engine.dispose()
     write_fingerprint(path)
     return True
+
+
+def _fill_vocabulary(connection: Any) -> None:
+    """A search vocabulary created by catching up starts empty: fill it from FTS5's words."""
+    from forum import search
+
+    if connection.exec_driver_sql("SELECT 1 FROM search_term LIMIT 1").first() is None:
+        connection.exec_driver_sql(search.VOCABULARY_OF_INDEX)
+        connection.exec_driver_sql(
+            "INSERT INTO search_term (term) SELECT term FROM temp.search_vocabulary")
 
 
 def _literal(value: object) -> str:

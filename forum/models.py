@@ -292,6 +292,23 @@ class SearchDocument(Base):
     """Plain text drawn from the post's sanitised HTML (no markup)."""
 
 
+class SearchTerm(Base):
+    """One word of the search index's vocabulary (SQLite only; empty on PostgreSQL).
+
+    FTS5 answers a prefix query (``"sommeil"*``) by gathering every matching post before
+    it can stop, so its cost grows with the forum. ``forum.search`` instead looks up the
+    words that start with the prefix here (an index range) and asks FTS5 for those words,
+    which it walks newest first and stops early. ``forum.search.reindex_post`` keeps it in
+    step: a post's new words are added, and a word is removed with the last visible post
+    that held it (no word outlives the posts it came from).
+    """
+
+    __tablename__ = "search_term"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    term: Mapped[str] = mapped_column(Text, primary_key=True)
+
+
 class Reaction(Base):
     """A support reaction ("Je te lis", "Courage", "Merci", "Moi aussi"): one per kind."""
 

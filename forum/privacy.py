@@ -24,6 +24,7 @@ from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
+from forum import search
 from forum.db import Base, utcnow
 from forum.models import (
     Consent,
@@ -213,9 +214,7 @@ async def _erase_texts(session: AsyncSession, member: Member, now: datetime) -> 
         await session.execute(
             update(flag).where(flag.c.flagger_id == member.id).values(note="")
         )
-    search = _table("search_document")
-    if search is not None:
-        await session.execute(delete(search).where(search.c.post_id.in_(mine)))
+    await search.remove_documents(session, mine)
     await session.execute(
         update(Post).where(Post.author_id == member.id, Post.status != PostStatus.DELETED)
         .values(status=PostStatus.DELETED, source="", html="", content_warning=None,

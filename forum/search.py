@@ -11,7 +11,9 @@ the change itself, or not at all.
   ("anxiete" finds "anxiété"), but no stemming; each term of three letters or more is
   matched as a prefix, so "crise" finds "crises", while "chevaux" does not find "cheval"
   (a shorter term, such as "de" or "TS", only matches itself: as a prefix it would expand to
-  a large part of the vocabulary). Ranked by ``bm25`` (a
+  a large part of the vocabulary). A prefix is asked as the words it starts, read from the
+  vocabulary table ``search_term`` (FTS5's own prefix query gathers every match before it
+  can stop: its cost grows with the forum). Ranked by ``bm25`` (a
   title counts four times a body), snippets by ``snippet()``/``highlight()``.
 - **PostgreSQL**: a text search configuration ``forum_french`` (``french`` with ``unaccent``
   before the French stemmer), a stored generated ``search_vector`` column (weighted title
@@ -30,9 +32,11 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from html.parser import HTMLParser
+from typing import Any
 
 from markupsafe import Markup, escape
 from sqlalchemy import (
@@ -47,6 +51,8 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    text,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,6 +62,7 @@ from forum.models import (
     Post,
     PostStatus,
     SearchDocument,
+    SearchTerm,
     Space,
     Thread,
     Visibility,
@@ -68,6 +75,9 @@ RANK_WINDOW = 2000
 """How many of the most recent matching posts are ranked (at least MAX_PAGE pages of them)."""
 MIN_PREFIX = 3
 """Shorter terms match whole words only, not as prefixes."""
+MAX_EXPANSIONS = 40
+"""A prefix shared by more words than this (a very short one) is left to FTS5's own prefix
+query: slower on a large forum, but it finds every word."""
 MAX_TERMS = 12
 MAX_QUERY_LENGTH = 200
 
@@ -121,6 +131,11 @@ DDL_STATEMENTS: list[tuple[str, str]] = [
 """(dialect, sql) pairs run after ``search_document`` is created: the migration replays them."""
 
 SQLITE_DROP = "DROP TABLE IF EXISTS search_fts"
+VOCABULARY_OF_INDEX = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_vocabulary "
+    "USING fts5vocab(main, search_fts, 'row')"
+)
+"""FTS5's own list of the words it holds (read whole only to rebuild ``search_term``)."""
 
 for _dialect, _sql in DDL_STATEMENTS:
     event.listen(SearchDocument.__table__, "after_create", DDL(_sql).execute_if(dialect=_dialect))
@@ -166,24 +181,101 @@ async def reindex_post(session: AsyncSession, post: Post) -> None:
     """Bring the post's index entry in step with its current state (call after any change).
 
     A post that is not visible (pending, hidden, deleted, removed) has no entry and can
-    never be found. Two statements; never commits.
+    never be found. On SQLite the vocabulary follows (:class:`forum.models.SearchTerm`).
+    Never commits.
     """
     await session.flush()
+    sqlite = session.bind.dialect.name == "sqlite"
+    before: set[str] = set()
+    if sqlite:
+        old = (await session.execute(
+            select(SearchDocument.title, SearchDocument.body)
+            .where(SearchDocument.post_id == post.id)
+        )).one_or_none()
+        before = index_words(old.title, old.body) if old else set()
     await session.execute(delete(SearchDocument).where(SearchDocument.post_id == post.id))
-    if post.status != PostStatus.VISIBLE:
-        return
-    row = (
+    after: set[str] = set()
+    if post.status == PostStatus.VISIBLE:
+        row = (
+            await session.execute(
+                select(Thread.title, Thread.space_id).where(Thread.id == post.thread_id)
+            )
+        ).one()
+        title = clean_indexed(row.title) if post.number == 1 else ""
+        body = plain_text(post.html)
         await session.execute(
-            select(Thread.title, Thread.space_id).where(Thread.id == post.thread_id)
+            insert(SearchDocument).values(
+                post_id=post.id, thread_id=post.thread_id, space_id=row.space_id,
+                title=title, body=body,
+            )
         )
-    ).one()
+        after = index_words(title, body) if sqlite else set()
+    if sqlite:
+        await _add_words(session, after - before)
+        await _forget_unused_words(session, before - after)
+
+
+async def remove_documents(session: AsyncSession, post_ids: Any) -> None:
+    """Drop the index entries of ``post_ids`` (a subquery) at once, and with them the words
+    no other visible post holds (account erasure)."""
+    words: set[str] = set()
+    if session.bind.dialect.name == "sqlite":
+        for title, body in (await session.execute(
+            select(SearchDocument.title, SearchDocument.body)
+            .where(SearchDocument.post_id.in_(post_ids))
+        )).all():
+            words |= index_words(title, body)
+    await session.execute(delete(SearchDocument).where(SearchDocument.post_id.in_(post_ids)))
+    await _forget_unused_words(session, words)
+
+
+# -- the vocabulary (SQLite) -------------------------------------------------------------------
+
+_INDEX_WORD = re.compile(r"[^\W_]+")
+
+
+def fold(value: str) -> str:
+    """Lower case without diacritics: what FTS5's ``unicode61 remove_diacritics 2`` stores."""
+    decomposed = unicodedata.normalize("NFD", value)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+def index_words(*texts: str) -> set[str]:
+    """The words FTS5 makes of ``texts`` (the same folding and the same word boundaries)."""
+    return set(_INDEX_WORD.findall(fold(" ".join(texts))))
+
+
+async def _add_words(session: AsyncSession, words: set[str]) -> None:
+    if words:
+        await session.execute(
+            text("INSERT OR IGNORE INTO search_term (term) VALUES (:term)"),
+            [{"term": word} for word in sorted(words)],
+        )
+
+
+async def _forget_unused_words(session: AsyncSession, words: set[str]) -> None:
+    """Remove the words no visible post holds any more (checked in FTS5 itself)."""
+    if not words:
+        return
     await session.execute(
-        insert(SearchDocument).values(
-            post_id=post.id, thread_id=post.thread_id, space_id=row.space_id,
-            title=clean_indexed(row.title) if post.number == 1 else "",
-            body=plain_text(post.html),
-        )
+        text(
+            "DELETE FROM search_term WHERE term = :term AND NOT EXISTS ("
+            "SELECT 1 FROM search_fts WHERE search_fts MATCH '\"' || :term || '\"')"
+        ),
+        [{"term": word} for word in sorted(words)],
     )
+
+
+async def rebuild_vocabulary(session: AsyncSession) -> int:
+    """``search_term`` again from FTS5's own list of words (SQLite); returns how many."""
+    if session.bind.dialect.name != "sqlite":
+        return 0
+    await session.execute(delete(SearchTerm))
+    await session.execute(text(VOCABULARY_OF_INDEX))
+    await session.execute(text(
+        "INSERT INTO search_term (term) SELECT term FROM temp.search_vocabulary"
+    ))
+    return int(await session.scalar(select(func.count()).select_from(SearchTerm)) or 0)
 
 
 async def rebuild_index(session: AsyncSession, *, batch: int = 500) -> int:
@@ -201,6 +293,7 @@ async def rebuild_index(session: AsyncSession, *, batch: int = 500) -> int:
             )
         ).all()
         if not rows:
+            await rebuild_vocabulary(session)
             return count
         await session.execute(insert(SearchDocument), [
             {"post_id": r.id, "thread_id": r.thread_id, "space_id": r.space_id,
@@ -222,10 +315,44 @@ def query_terms(raw: str) -> list[str]:
     return _WORD.findall(raw[:MAX_QUERY_LENGTH])[:MAX_TERMS]
 
 
-def fts5_query(terms: list[str]) -> str:
-    """Each term quoted (no operator can slip through); from MIN_PREFIX letters, a prefix."""
-    return " ".join(f'"{term}"*' if len(term) >= MIN_PREFIX else f'"{term}"'
-                    for term in terms)
+def fts5_query(terms: list[str], expansions: dict[str, list[str]] | None = None) -> str:
+    """Each term quoted (no operator can slip through). A term of MIN_PREFIX letters or more
+    is a prefix: the words of the vocabulary it starts (``expansions``, OR-ed, which FTS5
+    walks newest first and stops early), or FTS5's own prefix query when it starts too many
+    words or no vocabulary was read."""
+    parts = []
+    for term in terms:
+        words = (expansions or {}).get(term)
+        if len(term) < MIN_PREFIX:
+            parts.append(f'"{term}"')
+        elif words is None:
+            parts.append(f'"{term}"*')
+        else:
+            parts.append("(" + " OR ".join(f'"{word}"' for word in words) + ")")
+    return " AND ".join(parts)
+
+
+async def expand_prefixes(session: AsyncSession, terms: list[str]) -> dict[str, list[str]]:
+    """For each prefix term, the words of ``search_term`` it starts (itself included), unless
+    there are more than MAX_EXPANSIONS of them. One statement."""
+    prefixes = sorted({term for term in terms if len(term) >= MIN_PREFIX})
+    if not prefixes:
+        return {}
+    folded = {term: fold(term) for term in prefixes}
+    ranges = [
+        select(literal_column(str(i)).label("i"), SearchTerm.term)
+        .where(SearchTerm.term >= folded[term], SearchTerm.term < folded[term] + "\U0010ffff")
+        .order_by(SearchTerm.term).limit(MAX_EXPANSIONS + 1).subquery().select()
+        for i, term in enumerate(prefixes)
+    ]
+    found: dict[int, list[str]] = {i: [] for i in range(len(prefixes))}
+    for i, word in (await session.execute(union_all(*ranges))).all():
+        found[int(i)].append(word)
+    expansions = {}
+    for i, term in enumerate(prefixes):
+        if len(found[i]) <= MAX_EXPANSIONS:
+            expansions[term] = sorted({folded[term], *found[i]})
+    return expansions
 
 
 def marked(value: str | None) -> Markup:
@@ -278,9 +405,9 @@ def _columns():
 _FTS = table("search_fts", column("rowid"))
 
 
-def _sqlite_statement(terms: list[str]):
+def _sqlite_statement(terms: list[str], expansions: dict[str, list[str]]):
     fts = literal_column("search_fts")
-    match = fts.op("MATCH")(fts5_query(terms))
+    match = fts.op("MATCH")(fts5_query(terms, expansions))
     # The rowid of the RANK_WINDOW-th most recent match (FTS5 walks its rowids backwards
     # without ranking them); bm25 and the snippets then run on that window only.
     oldest_ranked = (
@@ -331,13 +458,16 @@ async def search(
     session: AsyncSession, viewer: Member | None, raw: str, *, space: Space | None = None,
     page: int = 1,
 ) -> SearchResults:
-    """One page of the posts matching ``raw`` that ``viewer`` may read: one statement."""
+    """One page of the posts matching ``raw`` that ``viewer`` may read: one statement (two
+    on SQLite, the first reading the words the prefixes start)."""
     terms = query_terms(raw)
     page = min(max(page, 1), MAX_PAGE)
     if not terms:
         return SearchResults([], page, has_next=False)
-    dialect = session.bind.dialect.name
-    statement = _postgres_statement(raw) if dialect == "postgresql" else _sqlite_statement(terms)
+    if session.bind.dialect.name == "postgresql":
+        statement = _postgres_statement(raw)
+    else:
+        statement = _sqlite_statement(terms, await expand_prefixes(session, terms))
     statement = (
         statement.join(Post, Post.id == SearchDocument.post_id)
         .join(Thread, Thread.id == SearchDocument.thread_id)

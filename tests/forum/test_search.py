@@ -6,11 +6,11 @@ import re
 
 import pytest
 from litestar import Litestar
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from forum import search
 from forum.db import Database
-from forum.models import Post, PostStatus, SearchDocument
+from forum.models import Post, PostStatus, SearchDocument, SearchTerm
 from tests.browsing import Browser, Page, another_browser
 from tests.conftest import ON_POSTGRES
 
@@ -271,3 +271,89 @@ async def test_searches_beyond_the_slots_wait_their_turn(
     assert [a.status_code for a in answers] == [200] * 10
     assert all("search-hit" in a.text for a in answers)
     assert peak == web_search.SEARCH_SLOTS
+
+
+# -- the vocabulary that prefix terms are expanded from (SQLite) -------------------------------
+
+sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="PostgreSQL stems words; no prefix terms")
+
+
+async def _vocabulary(database: Database, prefix: str) -> set[str]:
+    async with database.reader() as session:
+        return set(await session.scalars(
+            select(SearchTerm.term).where(SearchTerm.term.startswith(prefix))))
+
+
+@sqlite_only
+async def test_a_prefix_finds_a_word_written_a_moment_ago(
+    browser: Browser, database: Database, demo: None
+) -> None:
+    """The vocabulary follows each post in its own transaction: no delay before a new word
+    (here also with its accents and capitals folded) is found by a prefix of it."""
+    await browser.signup("Hirondelle")
+    assert not (await browser.get("/search?q=grenadi")).all(".search-hit")
+    assert (await browser.reply(1, "Les GRENADINES du dimanche, ça m'apaise.")).status == 303
+    assert await _vocabulary(database, "grenadi") == {"grenadines"}
+    found = await browser.get("/search?q=Grénadi")
+    assert [m.get_text() for m in found.all(".search-hit__snippet mark")] == ["GRENADINES"]
+
+
+@sqlite_only
+async def test_a_word_leaves_the_vocabulary_with_the_last_post_that_held_it(
+    browser: Browser, database: Database, demo: None
+) -> None:
+    """No word outlives the posts it came from: an edit that drops it and the deletion of the
+    last post holding it remove it; while another visible post holds it, it stays."""
+    await browser.signup("Hirondelle")
+    first = post_id_of(await browser.reply(1, "Un zeppelin et une quenouille."))
+    second = post_id_of(await browser.reply(1, "Encore une quenouille."))
+    assert await _vocabulary(database, "zeppelin") == {"zeppelin"}
+    edit = await browser.get(f"/p/{first}/edit")
+    assert (await browser.submit(edit.form("form.composer"),
+                                 {"body": "Une quenouille, rien d'autre."})).status == 303
+    assert await _vocabulary(database, "zeppelin") == set()
+    assert await _vocabulary(database, "quenouille") == {"quenouille"}
+    confirm = await browser.get(f"/p/{second}/delete")
+    assert (await browser.submit(confirm.form("main form"))).status == 303
+    assert await _vocabulary(database, "quenouille") == {"quenouille"}  # still in the edit
+    confirm = await browser.get(f"/p/{first}/delete")
+    assert (await browser.submit(confirm.form("main form"))).status == 303
+    assert await _vocabulary(database, "quenouille") == set()
+    assert not (await browser.get("/search?q=quenou")).all(".search-hit")
+
+
+@sqlite_only
+async def test_a_prefix_is_asked_as_the_words_it_starts(
+    browser: Browser, database: Database, demo: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FTS5's own prefix walk gathers every match before it can stop (its cost grows with the
+    forum); a prefix becomes the few words it starts, OR-ed. A prefix starting more than
+    MAX_EXPANSIONS words falls back to the prefix walk and still finds them all."""
+    await browser.signup("Hirondelle")
+    for word in ("marelle", "marelles", "marellerie"):
+        assert (await browser.reply(1, f"Une {word} dessinée à la craie.")).status == 303
+    async with database.reader() as session:
+        expansions = await search.expand_prefixes(session, ["marel", "la"])
+    assert expansions == {"marel": ["marel", "marelle", "marellerie", "marelles"]}
+    assert search.fts5_query(["marel", "la"], expansions) == (
+        '("marel" OR "marelle" OR "marellerie" OR "marelles") AND "la"')
+    assert len((await browser.get("/search?q=marel")).all(".search-hit")) == 3
+    monkeypatch.setattr(search, "MAX_EXPANSIONS", 2)
+    async with database.reader() as session:
+        assert await search.expand_prefixes(session, ["marel"]) == {}
+    assert search.fts5_query(["marel"], {}) == '"marel"*'
+    assert len((await browser.get("/search?q=marel")).all(".search-hit")) == 3
+
+
+@sqlite_only
+async def test_rebuilding_the_index_rebuilds_the_vocabulary(demo: None,
+                                                            database: Database) -> None:
+    async with database.reader() as session:
+        before = set(await session.scalars(select(SearchTerm.term)))
+    async with database.writing() as session:
+        await session.execute(delete(SearchTerm))
+        await search.rebuild_index(session)
+    async with database.reader() as session:
+        after = set(await session.scalars(select(SearchTerm.term)))
+    assert after == before
+    assert {"anxiete", "douche"} <= after
