@@ -15,10 +15,10 @@ import hashlib
 import random
 import secrets
 import time
-from typing import Any
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, insert, select
 
