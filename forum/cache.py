@@ -62,6 +62,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.util import await_only
 
 from forum.config import Settings
+from forum.db import utcnow
 from forum.i18n import LANG_COOKIE, pick_locale
 from forum.resources import resolve_region
 
@@ -70,7 +71,8 @@ log = logging.getLogger(__name__)
 PAGE_TTL_SECONDS = 60
 """An entry is served at most this long, even without a write (relative dates age)."""
 
-ALL, LISTS = "all", "lists"
+ALL, LISTS, MEMBERS = "all", "lists", "members"
+"""``members``: every member's pages (a write whose member could not be told)."""
 _THREAD_PATH = re.compile(r"^/t/(\d{1,18})$")
 _SPACE_PATH = re.compile(r"^/s/[^/]{1,64}$")
 _TOKEN = re.compile(r"^[0-9a-f]{128}$")
@@ -82,7 +84,7 @@ _PER_RESPONSE = frozenset({b"x-request-id", b"date", b"server"})
 # --- which pages, and which counters they depend on ------------------------------------------
 
 
-def tags_for_path(path: str) -> tuple[str, str] | None:
+def tags_for_path(path: str) -> tuple[str, ...] | None:
     """The two counters a cacheable page depends on, or None when the path is not cached."""
     if path == "/" or _SPACE_PATH.match(path):
         return (ALL, LISTS)
@@ -92,15 +94,19 @@ def tags_for_path(path: str) -> tuple[str, str] | None:
     return None
 
 
+def member_tag(member_id: int) -> str:
+    return f"member:{member_id}"
+
+
 @dataclass(frozen=True)
 class Entry:
     status: int
     headers: list[tuple[bytes, bytes]]
     body: bytes
-    generations: tuple[int, int]
+    generations: tuple[int, ...]
     stored_at: float
 
-    def fresh(self, generations: tuple[int, int], now: float) -> bool:
+    def fresh(self, generations: tuple[int, ...], now: float) -> bool:
         return self.generations == generations and now - self.stored_at < PAGE_TTL_SECONDS
 
     def dumps(self) -> bytes:
@@ -116,14 +122,17 @@ class Entry:
         head = json.loads(head_raw)
         return cls(
             status=int(head["s"]), body=body, stored_at=float(head["t"]),
-            generations=(int(head["g"][0]), int(head["g"][1])),
+            generations=tuple(int(g) for g in head["g"]),
             headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in head["h"]],
         )
 
 
 class Backend(Protocol):
-    async def lookup(self, key: str, tags: tuple[str, str]) -> tuple[Entry | None, tuple[int, int]]:
+    async def lookup(self, key: str, tags: tuple[str, ...]
+                     ) -> tuple[Entry | None, tuple[int, ...]]:
         """The entry (if any, fresh or not) and the current generations of ``tags``."""
+
+    async def generations(self, tags: tuple[str, ...]) -> tuple[int, ...]: ...
 
     async def store(self, key: str, entry: Entry) -> None: ...
 
@@ -138,8 +147,9 @@ class Backend(Protocol):
 class GenerationFile:
     """Counters in a memory-mapped file shared by every process of one machine.
 
-    Slot 0 is ``all``, slot 1 ``lists``, then one slot per thread (by id modulo the slot
-    count: two threads sharing a slot only invalidate each other a little more often).
+    Slot 0 is ``all``, slot 1 ``lists``, slot 2 ``members``, then threads and members
+    alternate (by id modulo the slot count: two sharing a slot only invalidate each other a
+    little more often).
     """
 
     SLOTS = 65536
@@ -156,16 +166,15 @@ class GenerationFile:
         self._lock = threading.Lock()
 
     def _slot(self, tag: str) -> int:
-        if tag == ALL:
-            return 0
-        if tag == LISTS:
-            return 1
-        return 2 + int(tag.partition(":")[2]) % (self.SLOTS - 2)
+        fixed = _FIXED_SLOTS.get(tag)
+        if fixed is not None:
+            return fixed
+        kind, _, number = tag.partition(":")
+        return 3 + (2 * int(number) + (kind == "member")) % (self.SLOTS - 3)
 
-    def read(self, tags: tuple[str, str]) -> tuple[int, int]:
-        first = struct.unpack_from("<Q", self._map, self._slot(tags[0]) * 8)[0]
-        second = struct.unpack_from("<Q", self._map, self._slot(tags[1]) * 8)[0]
-        return (first, second)
+    def read(self, tags: tuple[str, ...]) -> tuple[int, ...]:
+        return tuple(struct.unpack_from("<Q", self._map, self._slot(tag) * 8)[0]
+                     for tag in tags)
 
     def bump(self, tags: Iterable[str]) -> None:
         with self._lock:
@@ -173,6 +182,9 @@ class GenerationFile:
                 offset = self._slot(tag) * 8
                 old = struct.unpack_from("<Q", self._map, offset)[0]
                 struct.pack_into("<Q", self._map, offset, max(old + 1, time.time_ns()))
+
+
+_FIXED_SLOTS = {ALL: 0, LISTS: 1, MEMBERS: 2}
 
 
 def generation_path(database_url: str) -> Path:
@@ -184,22 +196,21 @@ def generation_path(database_url: str) -> Path:
     return Path(tempfile.gettempdir()) / f"entrepairs-pagecache-{digest}"
 
 
-class MemoryBackend:
-    """An LRU of entries bounded in bytes, per process; counters in a shared file."""
+class PageLru:
+    """Entries by key, least recently used dropped first, bounded in bytes (per process)."""
 
-    def __init__(self, generations: GenerationFile, max_bytes: int) -> None:
-        self.generations = generations
+    def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self._entries: OrderedDict[str, Entry] = OrderedDict()
         self._bytes = 0
 
-    async def lookup(self, key: str, tags: tuple[str, str]) -> tuple[Entry | None, tuple[int, int]]:
+    def get(self, key: str) -> Entry | None:
         entry = self._entries.get(key)
         if entry is not None:
             self._entries.move_to_end(key)
-        return entry, self.generations.read(tags)
+        return entry
 
-    async def store(self, key: str, entry: Entry) -> None:
+    def put(self, key: str, entry: Entry) -> None:
         size = len(entry.body) + 512
         if size > self.max_bytes:
             return
@@ -212,11 +223,32 @@ class MemoryBackend:
             _, evicted = self._entries.popitem(last=False)
             self._bytes -= len(evicted.body) + 512
 
+    def values(self) -> list[Entry]:
+        return list(self._entries.values())
+
+
+class MemoryBackend:
+    """An LRU of entries bounded in bytes, per process; counters in a shared file."""
+
+    def __init__(self, generations: GenerationFile, max_bytes: int) -> None:
+        self.counters = generations
+        self.pages = PageLru(max_bytes)
+
+    async def lookup(self, key: str, tags: tuple[str, ...]
+                     ) -> tuple[Entry | None, tuple[int, ...]]:
+        return self.pages.get(key), self.counters.read(tags)
+
+    async def generations(self, tags: tuple[str, ...]) -> tuple[int, ...]:
+        return self.counters.read(tags)
+
+    async def store(self, key: str, entry: Entry) -> None:
+        self.pages.put(key, entry)
+
     async def bump(self, tags: Iterable[str]) -> None:
-        self.generations.bump(tags)
+        self.counters.bump(tags)
 
     def bump_now(self, tags: Iterable[str]) -> None:
-        self.generations.bump(tags)
+        self.counters.bump(tags)
 
     async def close(self) -> None:
         return None
@@ -243,12 +275,17 @@ class RedisBackend:
     def _gen_key(self, tag: str) -> str:
         return f"{self.prefix}gen:{tag}"
 
-    async def lookup(self, key: str, tags: tuple[str, str]) -> tuple[Entry | None, tuple[int, int]]:
-        raw, first, second = await self._redis().mget(
-            self.prefix + key, self._gen_key(tags[0]), self._gen_key(tags[1])
+    async def lookup(self, key: str, tags: tuple[str, ...]
+                     ) -> tuple[Entry | None, tuple[int, ...]]:
+        raw, *counters = await self._redis().mget(
+            self.prefix + key, *(self._gen_key(tag) for tag in tags)
         )
         entry = Entry.loads(raw) if raw else None
-        return entry, (int(first or 0), int(second or 0))
+        return entry, tuple(int(c or 0) for c in counters)
+
+    async def generations(self, tags: tuple[str, ...]) -> tuple[int, ...]:
+        counters = await self._redis().mget(*(self._gen_key(tag) for tag in tags))
+        return tuple(int(c or 0) for c in counters)
 
     async def store(self, key: str, entry: Entry) -> None:
         await self._redis().set(self.prefix + key, entry.dumps(), ex=PAGE_TTL_SECONDS)
@@ -315,16 +352,77 @@ def _tags_for_object(obj: object, *, deleted: bool, new: bool) -> set[str]:
     return {LISTS}
 
 
+# Whose pages a write changes. A member's cached pages also depend on every row that points at
+# them (their reactions, blocks, follows, notices, warning choices, flags, ...): any write to a
+# row with a foreign key to ``member`` counts for the member(s) it names. Sessions are checked
+# on every request instead (a session row changes no page), and the moderators' own working
+# rows show only on moderators' pages, which are never kept.
+_NOT_A_MEMBER_VIEW = frozenset({"member_session", "mod_claim", "mod_pending_decision",
+                                "mod_second_opinion"})
+_POST_KEYED = frozenset({"reaction"})
+"""Rows about a post that change its thread's page for its author (who sees who reacted)."""
+
+
+def _member_columns(table: Any) -> tuple[Any, ...]:
+    found = _MEMBER_COLUMNS.get(table.name)
+    if found is None:
+        if table.name == "member":
+            found = (table.c.id,)
+        elif table.name in _NOT_A_MEMBER_VIEW:
+            found = ()
+        else:
+            found = tuple(
+                column for column in table.columns
+                if any(fk.column.table.name == "member" for fk in column.foreign_keys)
+            )
+        _MEMBER_COLUMNS[table.name] = found
+    return found
+
+
+_MEMBER_COLUMNS: dict[str, tuple[Any, ...]] = {}
+
+
+def _thread_of_post(session: Session, post_id: Any) -> str | None:
+    """The thread tag of a post this session holds (never a query: this runs in a flush)."""
+    for key, obj in list(session.identity_map.items()):
+        if key[1] == (post_id,) and getattr(key[0], "__tablename__", "") == "post":
+            thread_id = inspect(obj).dict.get("thread_id")
+            return f"thread:{thread_id}" if isinstance(thread_id, int) else None
+    return None
+
+
+def _member_tags_for_object(session: Session, obj: object, *, new: bool = False) -> set[str]:
+    """Never loads anything: a value a changed object does not hold counts for every member
+    (on a new object, a column left unset is empty)."""
+    table = getattr(obj, "__table__", None)
+    if table is None:
+        return set()
+    state = inspect(obj)
+    tags = set()
+    for column in _member_columns(table):
+        key = state.mapper.get_property_by_column(column).key
+        values = [*state.attrs[key].history.sum(), state.dict.get(key)]
+        if not new and key not in state.dict and not state.attrs[key].history.sum():
+            tags.add(MEMBERS)
+        tags |= {member_tag(value) for value in values if isinstance(value, int)}
+    if table.name in _POST_KEYED:
+        tags.add(_thread_of_post(session, state.dict.get("post_id")) or MEMBERS)
+    return tags
+
+
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _flush: UOWTransaction) -> None:
     tags: set[str] = set()
     for obj in session.new:
         tags |= _tags_for_object(obj, deleted=False, new=True)
+        tags |= _member_tags_for_object(session, obj, new=True)
     for obj in session.dirty:
         if session.is_modified(obj, include_collections=False):
             tags |= _tags_for_object(obj, deleted=False, new=False)
+            tags |= _member_tags_for_object(session, obj)
     for obj in session.deleted:
         tags |= _tags_for_object(obj, deleted=True, new=False)
+        tags |= _member_tags_for_object(session, obj)
     if tags:
         _record(session, tags)
 
@@ -362,12 +460,75 @@ def tags_for_statement(statement: Any, *, is_delete: bool) -> set[str]:
     return {LISTS}
 
 
+def _inserted_rows(state: ORMExecuteState) -> list[dict[Any, Any]] | None:
+    """The rows an INSERT writes, as {column or name: value}; None when they cannot be read
+    (``INSERT … SELECT``)."""
+    statement = state.statement
+    if getattr(statement, "select", None) is not None:
+        return None
+    values = {key: getattr(bind, "value", bind)
+              for key, bind in (getattr(statement, "_values", None) or {}).items()}
+    multi = getattr(statement, "_multi_values", None) or ()
+    rows = [dict(row) for group in multi for row in group if isinstance(row, dict)]
+    parameters = state.parameters
+    if isinstance(parameters, dict):
+        parameters = [parameters]
+    rows += [dict(row) for row in parameters or () if isinstance(row, dict)]
+    if values:
+        rows = [{**values, **row} for row in rows] or [values]
+    return rows
+
+
+def _value_in(row: dict[Any, Any], column: Any) -> Any:
+    for key, value in row.items():
+        if key is column or getattr(key, "name", key) == column.name:
+            return value
+    return None
+
+
+def member_tags_for_statement(state: ORMExecuteState) -> set[str]:
+    """Whose pages an ORM ``INSERT``/``UPDATE``/``DELETE`` changes: the members it names, or
+    ``members`` (all) when it does not say which."""
+    statement = state.statement
+    table = getattr(statement, "table", None)
+    if table is None or not hasattr(table, "columns"):
+        return set()
+    columns = _member_columns(table)
+    if not columns and table.name not in _POST_KEYED:
+        return set()
+    tags: set[str] = set()
+    post_ids: list[Any] = []
+    if state.is_insert:
+        rows = _inserted_rows(state)
+        if rows is None:
+            return {MEMBERS}
+        for row in rows:
+            tags |= {member_tag(v) for v in (_value_in(row, c) for c in columns)
+                     if isinstance(v, int)}
+            post_ids.append(_value_in(row, table.c.post_id) if "post_id" in table.c else None)
+    else:
+        named = [_equality_value(statement.whereclause, c.name) for c in columns]
+        set_to = [_value_in(dict(getattr(statement, "_values", None) or {}), c) for c in columns]
+        tags = {member_tag(getattr(v, "value", v)) for v in (*named, *set_to)
+                if isinstance(getattr(v, "value", v), int)}
+        if not any(isinstance(v, int) for v in named) and table.name not in _THREAD_KEY:
+            tags.add(MEMBERS)
+        if "post_id" in table.c:
+            post_ids.append(_equality_value(statement.whereclause, "post_id"))
+    if table.name in _POST_KEYED:
+        tags |= {_thread_of_post(state.session, post_id) or MEMBERS for post_id in post_ids}
+    return tags
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _on_orm_execute(state: ORMExecuteState) -> None:
+    tags: set[str] = set()
     if state.is_update or state.is_delete:
         tags = tags_for_statement(state.statement, is_delete=state.is_delete)
-        if tags:
-            _record(state.session, tags)
+    if state.is_insert or state.is_update or state.is_delete:
+        tags |= member_tags_for_statement(state)
+    if tags:
+        _record(state.session, tags)
 
 
 @event.listens_for(Session, "after_commit")
@@ -423,10 +584,14 @@ class PageCache:
         self._csrf_cookie_attrs = "; Path=/; SameSite=lax; HttpOnly" + (
             "; Secure" if settings.https else ""
         )
-        self._keys: dict[tuple[str, str, str, str], tuple[str, str]] = {}
+        self.member_pages = (PageLru(settings.member_page_cache_mb * 1024 * 1024)
+                             if settings.member_page_cache_mb > 0 else None)
+        self._keys: dict[tuple[str, ...], tuple[str, str]] = {}
         self._rendering: dict[tuple[str, tuple[int, int]], asyncio.Future[Any]] = {}
         self.hits = 0
         self.misses = 0
+        self.member_hits = 0
+        self.member_misses = 0
         self.shared = 0
         """Misses answered by another request's render (single flight)."""
 
@@ -446,10 +611,12 @@ class PageCache:
             return
         tags = tags_for_path(scope["path"])
         request = self._request_facts(scope) if tags else None
-        if request is None:
+        if request is None or tags is None:
             await self.app(scope, receive, send)
-            return
-        await self._serve(scope, receive, send, tags, request)
+        elif request["session"]:
+            await self._serve_member(scope, receive, send, tags, request)
+        else:
+            await self._serve(scope, receive, send, tags, request)
 
     def _request_facts(self, scope: Any) -> dict[str, str] | None:
         cookie_header = accept = ""
@@ -461,25 +628,36 @@ class PageCache:
             elif name.startswith(b"hx-"):
                 return None
         cookies = _cookies(cookie_header) if cookie_header else {}
-        if self.session_cookie in cookies:
+        session = cookies.get(self.session_cookie, "")
+        if (self.member_pages is None) if session else self.settings.page_cache_mb <= 0:
             return None
-        query = scope.get("query_string", b"").decode("latin-1")
-        locale, region = self._locale_region(cookies.get(LANG_COOKIE, ""), accept, query)
         return {
-            "key": f"{scope['path']}?{query}|{locale}|{region}",
+            "path": f"{scope['path']}?{scope.get('query_string', b'').decode('latin-1')}",
+            "lang": cookies.get(LANG_COOKIE, ""), "accept": accept, "session": session,
             "csrf": cookies.get(self.csrf_cookie, ""),
             "cookie_header": cookie_header,
         }
 
-    def _locale_region(self, lang: str, accept: str, query: str) -> tuple[str, str]:
+    def _key(self, facts: dict[str, str], member: Any = None) -> str:
+        """Everything a page depends on besides the database: path and query, language and
+        region (the member's own choices first), and whose page it is."""
+        query = facts["path"].partition("?")[2]
+        locale, region = self._locale_region(
+            facts["lang"], facts["accept"], query,
+            (member.locale or "", member.region or "") if member is not None else ("", ""))
+        owner = f"m{member.id}|" if member is not None else ""
+        return f"{owner}{facts['path']}|{locale}|{region}"
+
+    def _locale_region(self, lang: str, accept: str, query: str,
+                       chosen: tuple[str, str] = ("", "")) -> tuple[str, str]:
         region_query = parse_qs(query).get("region", [""])[0] if "region=" in query else ""
-        memo_key = (lang, accept, region_query, "")
+        memo_key = (lang, accept, region_query, *chosen)
         found = self._keys.get(memo_key)
         if found is None:
-            locale = pick_locale(member_locale=None, cookie=lang or None,
+            locale = pick_locale(member_locale=chosen[0] or None, cookie=lang or None,
                                  accept_language=accept or None,
                                  default=self.settings.default_locale)
-            region = resolve_region(query=region_query or None, member_region=None,
+            region = resolve_region(query=region_query or None, member_region=chosen[1] or None,
                                     accept_language=accept or None,
                                     default=self.settings.default_region)
             found = (locale, region)
@@ -489,9 +667,9 @@ class PageCache:
         return found
 
     async def _serve(
-        self, scope: Any, receive: Any, send: Any, tags: tuple[str, str], facts: dict[str, str]
+        self, scope: Any, receive: Any, send: Any, tags: tuple[str, ...], facts: dict[str, str]
     ) -> None:
-        key = facts["key"]
+        key = self._key(facts)
         try:
             entry, generations = await self.backend.lookup(key, tags)
         except Exception as exc:  # noqa: BLE001 - fail open: the app answers
@@ -537,6 +715,59 @@ class PageCache:
                     del self._rendering[flight]
         await self._respond(send, status, headers, body, facts["csrf"])
 
+    async def _serve_member(
+        self, scope: Any, receive: Any, send: Any, tags: tuple[str, ...], facts: dict[str, str]
+    ) -> None:
+        """A member's own copy of the page, kept in this process (never in Redis), for members
+        whose pages depend only on the page's counters and their own (``member:{id}``).
+
+        The session is checked here exactly as the app checks it (one statement); anything
+        but a plain valid session (ended, to be touched, unknown) goes to the app."""
+        assert self.member_pages is not None
+        try:
+            member = await self._member_of(scope, facts["session"])
+        except Exception as exc:  # noqa: BLE001 - fail open: the app answers (and checks)
+            log.warning("member page cache: session check failed: %s", type(exc).__name__)
+            member = None
+        if member is None or not pages_are_shared_by(member):
+            await self.app(scope, receive, send)
+            return
+        key = self._key(facts, member)
+        tags = (*tags, MEMBERS, member_tag(member.id))
+        try:
+            generations = await self.backend.generations(tags)
+        except Exception as exc:  # noqa: BLE001 - fail open: the app answers
+            log.warning("page cache lookup failed: %s", type(exc).__name__)
+            await self.app(scope, receive, send)
+            return
+        entry = self.member_pages.get(key)
+        if entry is not None and entry.fresh(generations, time.time()):
+            self.member_hits += 1
+            await self._respond(send, entry.status, entry.headers, entry.body, facts["csrf"])
+            return
+        self.member_misses += 1
+        status, headers, body = await self._render(scope, receive, facts)
+        if self._storable(status, headers, member=True):
+            kept = [(k, v) for k, v in headers if k.lower() not in _PER_RESPONSE]
+            self.member_pages.put(key, Entry(status, kept, body, generations, time.time()))
+        await self._respond(send, status, headers, body, facts["csrf"])
+
+    async def _member_of(self, scope: Any, token: str) -> Any:
+        """The member whose valid session ``token`` is, or None (for the app to handle)."""
+        from forum import queries
+        from forum.web.auth import OK, session_verdict
+
+        app_state = self.app.state
+        database = app_state.database
+        async with database.reader() as session:
+            found = await queries.get_session_with_member(session, token)
+        if found is None:
+            return None
+        member_session, member = found
+        now = app_state.get("clock", utcnow)()
+        return member if session_verdict(member_session, member, now, self.settings) == OK \
+            else None
+
     async def _render(
         self, scope: Any, receive: Any, facts: dict[str, str]
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
@@ -562,8 +793,10 @@ class PageCache:
         return captured["status"], captured["headers"], b"".join(captured["body"])
 
     @staticmethod
-    def _storable(status: int, headers: list[tuple[bytes, bytes]]) -> bool:
-        """Only a plain 200 HTML page that sets no cookie and allows storing."""
+    def _storable(status: int, headers: list[tuple[bytes, bytes]], *, member: bool = False
+                  ) -> bool:
+        """Only a plain 200 HTML page that sets no cookie and allows storing (a member's page
+        always says ``no-store``: that is for the browser, and this copy is theirs alone)."""
         if status != 200:
             return False
         content_type = b""
@@ -571,7 +804,7 @@ class PageCache:
             lowered = name.lower()
             if lowered == b"set-cookie":
                 return False
-            if lowered == b"cache-control" and b"no-store" in value.lower():
+            if lowered == b"cache-control" and b"no-store" in value.lower() and not member:
                 return False
             if lowered == b"content-type":
                 content_type = value
@@ -593,6 +826,17 @@ class PageCache:
         await send({"type": "http.response.body", "body": body})
 
 
+def pages_are_shared_by(member: Any) -> bool:
+    """Whether ``member``'s pages depend only on what the counters follow. Not for admins and
+    moderators (their pages show queues that other members' writes change), nor for a member
+    under a suspension that ends by itself (their page changes with the clock)."""
+    from forum.models import Role
+    from forum.permissions import is_restricted
+
+    return (member.role == Role.MEMBER and not member.is_peer_moderator
+            and not is_restricted(member))
+
+
 def make_backend(settings: Settings, max_bytes: int) -> Any:
     if settings.redis_url:
         namespace = hashlib.sha256(settings.database_url.encode()).hexdigest()[:12]
@@ -605,6 +849,6 @@ def make_backend(settings: Settings, max_bytes: int) -> Any:
 
 def with_page_cache(app: Any, settings: Settings) -> Any:
     """``app`` behind the visitor page cache, or ``app`` itself when the cache is off."""
-    if settings.page_cache_mb <= 0:
+    if settings.page_cache_mb <= 0 and settings.member_page_cache_mb <= 0:
         return app
     return PageCache(app, settings, make_backend(settings, settings.page_cache_mb * 1024 * 1024))

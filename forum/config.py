@@ -69,6 +69,11 @@ class Settings:
         "requests without a session; kept in Redis instead when FORUM_REDIS_URL is set); "
         "0 turns it off.",
     )
+    member_page_cache_mb: int = setting(
+        "FORUM_MEMBER_PAGE_CACHE_MB", 16,
+        "Memory per process for members' own home, space and thread pages (each member's "
+        "own copy, kept in this process only, never in Redis); 0 turns it off.",
+    )
     session_idle_hours: int = setting(
         "FORUM_SESSION_IDLE_HOURS", 24 * 7,
         "A session unused for this many hours ends (default one week).",

@@ -16,6 +16,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 
 from forum.app import create_app
+from forum.cache import with_page_cache
 from forum.config import Settings
 from forum.db import Base, Database
 from forum.demo import seed_demo
@@ -93,7 +94,9 @@ async def app(settings: Settings, hasher: Hasher) -> Litestar:
     # The test client serves the app on its own event loop while tests read the database on
     # theirs: asyncpg connections cannot cross loops, so PostgreSQL tests do not pool.
     database = Database(settings.database_url, pool=not ON_POSTGRES)
-    return create_app(settings, hasher=hasher, database=database)
+    # Behind the page caches, as in production (forum.app.create_server_app): every test that
+    # reads a page after a write also checks that the caches forgot what the write changed.
+    return with_page_cache(create_app(settings, hasher=hasher, database=database), settings)
 
 
 @pytest.fixture

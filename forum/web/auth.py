@@ -15,7 +15,7 @@ a session for every visitor (``shared/reference/security.md`` §0.2).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from litestar import Response
@@ -26,7 +26,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from forum import actions, queries
 from forum.config import Settings
 from forum.db import Database, commit
-from forum.models import MemberStatus
+from forum.models import Member, MemberStatus
 from forum.throttle import clock_of
 
 TOUCH_EVERY = timedelta(hours=1)
@@ -72,6 +72,24 @@ def session_lifetime(settings: Settings) -> timedelta:
     return timedelta(days=settings.session_max_days)
 
 
+OK, TOUCH, END = "ok", "touch", "end"
+
+
+def session_verdict(member_session: Any, member: Member, now: datetime,
+                    settings: Settings) -> str:
+    """What a request with this session does: END it (member no longer active, past its
+    absolute end or idle too long), TOUCH it (first use in TOUCH_EVERY), or nothing (OK)."""
+    if (
+        member.status != MemberStatus.ACTIVE
+        or member_session.expires_at <= now
+        or now - member_session.last_seen_at > timedelta(hours=settings.session_idle_hours)
+    ):
+        return END
+    if now - member_session.last_seen_at > TOUCH_EVERY:
+        return TOUCH
+    return OK
+
+
 class MemberAuthentication(AbstractAuthenticationMiddleware):
     """Sets ``request.user`` to the logged-in Member, or None for a visitor."""
 
@@ -89,17 +107,13 @@ class MemberAuthentication(AbstractAuthenticationMiddleware):
             return AuthenticationResult(user=None, auth=None)
         member_session, member = found
         now = clock_of(connection)
-        idle_limit = timedelta(hours=settings.session_idle_hours)
-        if (
-            member.status != MemberStatus.ACTIVE
-            or member_session.expires_at <= now
-            or now - member_session.last_seen_at > idle_limit
-        ):
+        verdict = session_verdict(member_session, member, now, settings)
+        if verdict == END:
             async with database.writer() as session:
                 await actions.do_end_session(session, token)
                 await commit(session)
             return AuthenticationResult(user=None, auth=None)
-        if now - member_session.last_seen_at > TOUCH_EVERY:
+        if verdict == TOUCH:
             async with database.writer() as session:
                 await actions.do_touch_session(session, token, now)
                 await commit(session)

@@ -23,10 +23,9 @@ TOKEN = re.compile(r"[0-9a-f]{128}")
 
 
 @pytest.fixture
-def cached(app: Litestar, settings: Settings) -> PageCache:
-    wrapped = with_page_cache(app, settings)
-    assert isinstance(wrapped, PageCache)
-    return wrapped
+def cached(app: Litestar) -> PageCache:
+    assert isinstance(app, PageCache)  # tests/conftest.py serves the app as in production
+    return app
 
 
 async def new_client(cached: PageCache) -> AsyncTestClient:
@@ -48,7 +47,7 @@ async def member(cached: PageCache) -> AsyncIterator[Browser]:
 
 
 def stored_bodies(cached: PageCache) -> list[bytes]:
-    return [entry.body for entry in cached.backend._entries.values()]
+    return [entry.body for entry in cached.backend.pages.values()]
 
 
 def post_texts(page: Page) -> list[str]:
@@ -145,7 +144,7 @@ async def test_a_committed_write_outside_a_request_invalidates_the_page(
     assert page.one("h1").get_text(strip=True) == "Un titre corrigé"
 
 
-async def test_a_member_never_gets_a_cached_page(
+async def test_a_member_never_gets_a_visitors_cached_page(
     cached: PageCache, visitor: Browser, member: Browser, demo: None
 ) -> None:
     await visitor.get("/t/1")
@@ -237,10 +236,21 @@ def test_generation_counters_are_shared_through_the_file(tmp_path: Path) -> None
     assert other.read(("all", "thread:8")) == one.read(("all", "thread:8"))
 
 
-def test_the_cache_is_off_when_its_size_is_zero(app: Litestar, settings: Settings) -> None:
+def test_the_caches_are_off_when_their_sizes_are_zero(app: PageCache,
+                                                     settings: Settings) -> None:
     from dataclasses import replace
 
-    assert with_page_cache(app, replace(settings, page_cache_mb=0)) is app
+    bare = app.app
+    off = replace(settings, page_cache_mb=0, member_page_cache_mb=0)
+    assert with_page_cache(bare, off) is bare
+    members_only = with_page_cache(bare, replace(settings, page_cache_mb=0))
+    assert isinstance(members_only, PageCache)
+    assert members_only.member_pages is not None
+    assert members_only._request_facts({"path": "/t/1", "headers": []}) is None
+    visitors_only = with_page_cache(bare, replace(settings, member_page_cache_mb=0))
+    assert visitors_only.member_pages is None
+    assert visitors_only._request_facts(
+        {"path": "/t/1", "headers": [(b"cookie", b"entrepairs=x")]}) is None
 
 
 async def test_a_post_hidden_by_a_bulk_update_disappears_from_the_cached_page(

@@ -5,11 +5,20 @@ change to a post or its author shows at once."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
+import pytest
 from litestar import Litestar
 
+from forum.config import Settings
 from forum.web.fragments import CSRF_MARK, FragmentCache
 from tests.browsing import Browser, Page, another_browser
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """What the app itself does for each page: no page cache in front of it."""
+    return replace(settings, page_cache_mb=0, member_page_cache_mb=0)
 
 TOKEN = re.compile(r'name="_csrf_token" value="([^"]+)"')
 ONCE = re.compile(r'name="idempotency_key" value="[^"]*"')

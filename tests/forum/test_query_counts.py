@@ -5,15 +5,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
+import pytest
 from litestar import Litestar
 from sqlalchemy import event, select
 
 from forum import actions
+from forum.config import Settings
 from forum.db import Database
 from forum.gate import Verdict
 from forum.models import Member, Space, Thread
 from tests.browsing import Browser
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """What the app itself does for each page: no page cache in front of it."""
+    return replace(settings, page_cache_mb=0, member_page_cache_mb=0)
 
 VERDICT = Verdict(html="<p>Merci de ton message.</p>", renderer_version=1)
 

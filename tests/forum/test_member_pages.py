@@ -1,0 +1,225 @@
+"""Members' own cached pages (``forum/cache.py``: ``PageCache._serve_member``), through real
+HTTP requests: each member gets their own copy and nobody else's, with their own CSRF token,
+and every write that changes what they see (theirs or someone else's) makes it forget.
+
+The whole suite also runs behind this cache (``tests/conftest.py``), so every test that reads
+a page again after a write checks it too; these tests aim at what those do not."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import select, update
+
+from forum import actions, queries
+from forum.cache import MEMBERS, PageCache, member_tag, with_page_cache
+from forum.config import Settings
+from forum.db import Database, utcnow
+from forum.models import Member, Notification, Post, Role
+from moderation import actions as ma
+from tests.browsing import Page, another_browser
+from tests.conftest import require_redis
+
+
+def name_in_header(page: Page) -> str:
+    return page.one(".account-nav__name").get_text(strip=True)
+
+
+def unread_badge(page: Page) -> str | None:
+    badge = page.one("#unread-notifications").select_one(".badge")
+    return badge.get_text().strip() if badge else None
+
+
+def post_id_of(result: Page) -> int:
+    match = re.search(r"#post-(\d+)", result.response.headers["location"])
+    assert match, result.response.headers["location"]
+    return int(match.group(1))
+
+
+async def member_id(database: Database, pseudonym: str) -> int:
+    async with database.reader() as session:
+        return int(await session.scalar(select(Member.id).where(Member.pseudonym == pseudonym)))
+
+
+async def test_each_member_reads_their_own_copy_with_their_own_token(
+    app: PageCache, demo: None
+) -> None:
+    async with (another_browser(app) as glycine, another_browser(app) as bleuet,
+                another_browser(app) as visitor):
+        await glycine.signup("Glycine")
+        await bleuet.signup("Bleuet")
+        await glycine.get("/t/1")
+        hits = app.member_hits
+        again = await glycine.get("/t/1")
+        assert app.member_hits == hits + 1
+        assert name_in_header(again) == "Glycine"
+        assert name_in_header(await bleuet.get("/t/1")) == "Bleuet"
+        assert not (await visitor.get("/t/1")).all(".account-nav__name")
+        token = glycine.client.cookies.get("csrftoken")
+        assert again.hx_headers()["x-csrftoken"] == token
+        assert {i["value"] for i in again.all("input[name=_csrf_token]")} == {token}
+        assert app.placeholder not in again.response.text
+        # A form of the cached page works: it carries this member's token.
+        post_id = int(str(again.all("article.post")[0]["id"]).removeprefix("post-"))
+        given = await glycine.submit(again.form(f"#reactions-{post_id} form"), {"kind": "merci"})
+        assert given.status == 303
+
+
+async def test_the_author_sees_who_reacted_on_a_page_they_had_read(
+    app: PageCache, demo: None
+) -> None:
+    """A reaction names the reader, not the author: it reaches the author's copy through the
+    thread it is in."""
+    async with another_browser(app) as author, another_browser(app) as reader:
+        await author.signup("Hirondelle")
+        post_id = post_id_of(await author.reply(1, "Je partage ma journée."))
+        before = await author.get("/t/1")
+        assert not before.all(f"#reactions-{post_id} .reactions__received")
+        await reader.signup("Martinet")
+        page = await reader.get("/t/1")
+        assert (await reader.submit(page.form(f"#reactions-{post_id} form"),
+                                    {"kind": "courage"})).status == 303
+        after = await author.get("/t/1")
+        received = after.one(f"#reactions-{post_id} .reactions__received")
+        assert "Martinet" in received.get_text()
+
+
+async def test_a_mention_elsewhere_updates_the_unread_count_on_a_page_already_read(
+    app: PageCache, demo: None
+) -> None:
+    async with another_browser(app) as mentioned, another_browser(app) as writer:
+        await mentioned.signup("Hirondelle")
+        assert unread_badge(await mentioned.get("/t/1")) is None
+        assert unread_badge(await mentioned.get("/t/1")) is None
+        await writer.signup("Martinet")
+        assert (await writer.reply(2, "Merci @Hirondelle pour ton message.")).status == 303
+        assert unread_badge(await mentioned.get("/t/1")) == "1"
+
+
+async def test_an_ended_session_never_gets_the_copy(
+    app: PageCache, database: Database, demo: None
+) -> None:
+    async with another_browser(app) as glycine:
+        await glycine.signup("Glycine")
+        await glycine.get("/t/1")
+        cookie = glycine.client.cookies.get("entrepairs")
+        assert name_in_header(await glycine.get("/t/1")) == "Glycine"
+        async with database.writing() as session:
+            await actions.do_end_session(session, cookie)
+        page = await glycine.get("/t/1")
+        assert not page.all(".account-nav__name")
+        assert "Glycine" not in page.response.text
+
+
+async def test_moderators_and_admins_are_never_served_a_copy(
+    app: PageCache, database: Database, demo: None
+) -> None:
+    """Their pages show queues that other members' writes change."""
+    async with another_browser(app) as moderator:
+        await moderator.signup("Veilleuse")
+        await moderator.get("/t/1")
+        assert app.member_misses and app.member_pages is not None
+        async with database.writing() as session:
+            member = await session.get(Member, await member_id(database, "Veilleuse"))
+            member.role = Role.ADMIN
+        hits, misses = app.member_hits, app.member_misses
+        for _ in range(2):
+            assert name_in_header(await moderator.get("/t/1")) == "Veilleuse"
+        assert (app.member_hits, app.member_misses) == (hits, misses)
+
+
+async def test_a_new_moderator_stops_being_served_their_copy(
+    app: PageCache, database: Database, demo: None
+) -> None:
+    async with another_browser(app) as member:
+        await member.signup("Veilleuse")
+        await member.get("/t/1")
+        await member.get("/t/1")
+        assert not (await member.get("/t/1")).all("a[href='/mod']")
+        async with database.writing() as session:
+            veilleuse = await session.get(Member, await member_id(database, "Veilleuse"))
+            admin = await session.scalar(select(Member).where(Member.role == Role.ADMIN))
+            space = (await queries.list_spaces(session))[0]
+            await ma.do_add_moderator(session, space, veilleuse, actor=admin, reason="test")
+        assert (await member.get("/t/1")).all("a[href='/mod']")
+
+
+async def test_choosing_english_shows_the_next_page_in_english(
+    app: PageCache, database: Database, demo: None
+) -> None:
+    async with another_browser(app) as member:
+        await member.signup("Glycine")
+        assert (await member.get("/t/1")).soup.html["lang"] == "fr"
+        assert (await member.get("/t/1")).soup.html["lang"] == "fr"
+        async with database.writing() as session:
+            await session.execute(update(Member).where(Member.pseudonym == "Glycine")
+                                  .values(locale="en"))
+        assert (await member.get("/t/1")).soup.html["lang"] == "en"
+
+
+async def test_a_write_that_names_no_member_refreshes_every_members_copy(
+    app: PageCache, database: Database, demo: None
+) -> None:
+    """A statement whose members cannot be told (no ``member_id = …`` in it) counts for all:
+    here every notice marked read at once."""
+    async with another_browser(app) as reader, another_browser(app) as writer:
+        await reader.signup("Hirondelle")
+        await writer.signup("Martinet")
+        assert (await writer.reply(2, "Coucou @Hirondelle.")).status == 303
+        assert unread_badge(await reader.get("/t/1")) == "1"
+        assert unread_badge(await reader.get("/t/1")) == "1"
+        async with database.writing() as session:
+            await session.execute(update(Notification).values(read_at=utcnow()))
+        assert unread_badge(await reader.get("/t/1")) is None
+
+
+async def test_the_counters_a_write_bumps_name_the_members_it_touches(
+    app: PageCache, database: Database, demo: None
+) -> None:
+    """What the session events record, statement by statement (as the pages above show)."""
+    async with another_browser(app) as browser:
+        await browser.signup("Hirondelle")
+    me = await member_id(database, "Hirondelle")
+    async with database.writer() as session:
+        await actions.do_follow(session, me, 1)
+        assert member_tag(me) in session.info["page_cache_tags"]
+        assert MEMBERS not in session.info["page_cache_tags"]
+        await session.rollback()
+    async with database.writer() as session:
+        post = await session.get(Post, 1)
+        assert post is not None
+        reader = await session.get(Member, me)
+        await actions.do_toggle_reaction(session, post, member=reader, kind="merci")
+        tags = session.info["page_cache_tags"]
+        assert {member_tag(me), f"thread:{post.thread_id}"} <= tags  # the author's page too
+        assert MEMBERS not in tags
+        await session.rollback()
+    async with database.writer() as session:
+        await session.execute(update(Notification).values(read_at=utcnow()))
+        assert MEMBERS in session.info["page_cache_tags"]
+        await session.rollback()
+
+
+@pytest.mark.usefixtures("demo")
+async def test_member_pages_are_never_stored_in_redis(app: PageCache, settings: Settings
+                                                      ) -> None:
+    """With Redis, visitors' pages are shared there; a member's copy stays in the process."""
+    redis_url = require_redis()
+    shared = with_page_cache(app.app, replace(settings, redis_url=redis_url))
+    assert isinstance(shared, PageCache)
+    async with another_browser(shared) as member:
+        await member.signup("Glycine")
+        await member.get("/t/1")
+        page = await member.get("/t/1")
+        assert shared.member_hits == 1 and name_in_header(page) == "Glycine"
+    client = Redis.from_url(redis_url)
+    try:
+        keys = [k.decode() for k in await client.keys(shared.backend.prefix + "*")]
+    finally:
+        await client.aclose()
+    assert not [k for k in keys if "|m" in k or k.startswith(shared.backend.prefix + "m")]
+    assert any(k.startswith(shared.backend.prefix + "gen:member:") for k in keys)
+    await shared.backend.close()
