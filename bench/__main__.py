@@ -141,11 +141,13 @@ one of two workers a quarter of the time (2 × 2⁻³), and the few renders duri
 the whole p99 (a render holds its worker's event loop for 10 to 80 ms). With 12: 0.05 %."""
 
 
-def warm_up(base: str, paths: list[str]) -> None:
-    """Request each path until every worker has it (the visitor cache's steady state)."""
+def warm_up(base: str, paths: list[str], cookie: str = "") -> None:
+    """Request each path until every worker has it (the page caches' steady state; with
+    ``cookie``, the member's own copies)."""
+    headers = {"Cookie": cookie} if cookie else {}
     for path in paths:
         for _ in range(WARM_UP_REQUESTS):
-            request = urllib.request.Request(base + path)  # noqa: S310
+            request = urllib.request.Request(base + path, headers=headers)  # noqa: S310
             try:
                 with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
                     response.read()
@@ -293,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
             script, paths, extra = plan[name]
             if name in ("thread_visitor", "space", "home"):
                 warm_up(base, paths)  # the visitor page cache, as in steady state
+            elif name == "thread_member":
+                warm_up(base, paths, cookie)  # the member's own copies, as in steady state
             result = run_wrk(base, script, paths, args, extra, name)
             result["ceiling_fraction"] = round(result["rps"] / ceiling["rps"], 3)
             result["rss_mb"] = peak_rss_mb(server.pid)

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from forum import actions, queries
 from forum.cache import MEMBERS, PageCache, member_tag, with_page_cache
 from forum.config import Settings
 from forum.db import Database, utcnow
 from forum.models import Member, Notification, Post, Role
+from forum.sessions import SessionProbe
 from moderation import actions as ma
 from tests.browsing import Page, another_browser
 from tests.conftest import require_redis
@@ -223,3 +225,51 @@ async def test_member_pages_are_never_stored_in_redis(app: PageCache, settings: 
     assert not [k for k in keys if "|m" in k or k.startswith(shared.backend.prefix + "m")]
     assert any(k.startswith(shared.backend.prefix + "gen:member:") for k in keys)
     await shared.backend.close()
+
+
+async def test_on_sqlite_a_copy_is_answered_without_the_pooled_engine(
+    app: PageCache, database: Database, demo: None
+) -> None:
+    """The session of a request the cache answers is read by ``SessionProbe`` on the event
+    loop (what ``TableSessions.find`` reads); the app's pooled engine runs no statement."""
+    if not database.is_sqlite:
+        pytest.skip("SQLite only: elsewhere the session store is asked, as the app asks it")
+    async with another_browser(app) as member:
+        await member.signup("Glycine")
+        await member.get("/t/1")
+        statements: list[str] = []
+
+        def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+            statements.append(statement)
+
+        engine = database.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            hits = app.member_hits
+            page = await member.get("/t/1")
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert app.member_hits == hits + 1 and name_in_header(page) == "Glycine"
+        assert statements == []
+
+
+async def test_the_session_probe_reads_the_session_and_fails_to_none(
+    app: PageCache, database: Database, tmp_path: Path, demo: None
+) -> None:
+    if not database.is_sqlite:
+        pytest.skip("SQLite only")
+    async with another_browser(app) as member:
+        await member.signup("Glycine")
+        token = member.client.cookies.get("entrepairs")
+    probe = SessionProbe(database.url)
+    try:
+        row = probe.find(token)
+        assert row is not None
+        assert row.id == await member_id(database, "Glycine")
+        assert row.role == Role.MEMBER and row.expires_at > utcnow()
+        assert probe.find("not-a-session") is None
+    finally:
+        probe.close()
+    broken = SessionProbe(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'none.db'}")
+    assert broken.find(token) is None
+    broken.close()
