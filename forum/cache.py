@@ -1,4 +1,6 @@
-"""The visitor page cache: home, space and thread pages for requests that carry no session.
+"""The page caches: home, space and thread pages for visitors (shared) and for members (each
+member's own copy, ``PageCache._serve_member``: what it keeps, for whom, and what makes it
+forget is said there and in ``docs/ARCHITECTURE.md``).
 
 It is an ASGI wrapper *around* the Litestar app (``with_page_cache``), so a hit answers before
 routing, CSRF, authentication and the template engine run (``reference/stack.md`` §14: that
