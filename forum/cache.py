@@ -729,7 +729,10 @@ class PageCache:
 
         The session is checked here exactly as the app checks it (one statement); anything
         but a plain valid session (ended, to be touched, unknown) goes to the app."""
-        assert self.member_pages is not None
+        pages = self.member_pages
+        if pages is None:  # _request_facts never sends a session here then
+            await self.app(scope, receive, send)
+            return
         try:
             member = await self._member_of(scope, facts["session"])
         except Exception as exc:  # noqa: BLE001 - fail open: the app answers (and checks)
@@ -746,7 +749,7 @@ class PageCache:
             log.warning("page cache lookup failed: %s", type(exc).__name__)
             await self.app(scope, receive, send)
             return
-        entry = self.member_pages.get(key)
+        entry = pages.get(key)
         if entry is not None and entry.fresh(generations, time.time()):
             self.member_hits += 1
             await self._respond(send, entry.status, entry.headers, zlib.decompress(entry.body),
@@ -758,8 +761,7 @@ class PageCache:
             kept = [(k, v) for k, v in headers if k.lower() not in _PER_RESPONSE]
             # Compressed (a thread page: 80 KB → 10 KB; 0.1 ms to open again): many more
             # members' pages fit, and a worker stays small.
-            self.member_pages.put(key, Entry(status, kept, zlib.compress(body, 6), generations,
-                                             time.time()))
+            pages.put(key, Entry(status, kept, zlib.compress(body, 6), generations, time.time()))
         await self._respond(send, status, headers, body, facts["csrf"])
 
     async def _member_of(self, scope: Any, token: str) -> Any:
