@@ -14,7 +14,8 @@ the change itself, or not at all.
   a large part of the vocabulary). A prefix is asked as the words it starts, read from the
   vocabulary table ``search_term`` (FTS5's own prefix query gathers every match before it
   can stop: its cost grows with the forum). Ranked by ``bm25`` (a
-  title counts four times a body), snippets by ``snippet()``/``highlight()``.
+  title counts four times a body) while that stays cheap, see below; snippets by
+  ``snippet()``/``highlight()``.
 - **PostgreSQL**: a text search configuration ``forum_french`` (``french`` with ``unaccent``
   before the French stemmer), a stored generated ``search_vector`` column (weighted title
   and body, created by DDL: the model does not map it) with a GIN index,
@@ -23,6 +24,15 @@ the change itself, or not at all.
 Both rank the :data:`RANK_WINDOW` most recent matches only: a word found in half of the
 forum's posts would otherwise be ranked, one post at a time, across all of them on every
 search. A rare word, the kind that finds someone's story, is ranked across all its matches.
+
+On SQLite, ``bm25`` also weighs each word by how many posts in the whole forum hold it, and
+FTS5 counts them, on every search, by reading each word's whole list of posts: a cost that
+grows with the forum whatever the window. So a search first estimates how many posts hold its
+words (:func:`estimated_postings`: how far back the :data:`PROBE_DEPTH`-th most recent match
+of each word lies). Up to :data:`RANK_BUDGET`, the window is ranked by ``bm25``
+(``Ordering.RELEVANCE``); above it, by words found in the thread's title, then newest first
+(``Ordering.TITLE_THEN_RECENT``), and the page says so. Words that common would weigh
+almost nothing in ``bm25`` anyway.
 
 Highlights are marked with two private-use characters that indexed text can never contain;
 the snippet is HTML-escaped first and only then are the markers turned into ``<mark>``.
@@ -35,6 +45,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from html.parser import HTMLParser
 from typing import Any
 
@@ -42,6 +53,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import (
     DDL,
     and_,
+    case,
     column,
     delete,
     event,
@@ -78,6 +90,11 @@ MIN_PREFIX = 3
 MAX_EXPANSIONS = 40
 """A prefix shared by more words than this (a very short one) is left to FTS5's own prefix
 query: slower on a large forum, but it finds every word."""
+RANK_BUDGET = 40_000
+"""How many posts, summed over a query's words, ``bm25`` may count on SQLite (about 1 ms of
+reading); a query whose words are held by more is ordered by title, then recency."""
+PROBE_DEPTH = 500
+"""How many of a word's most recent matches are read to estimate how common it is."""
 MAX_TERMS = 12
 MAX_QUERY_LENGTH = 200
 
@@ -378,22 +395,40 @@ class SearchHit:
     author: str | None
 
 
+class Ordering(StrEnum):
+    RELEVANCE = "relevance"
+    """``bm25`` on SQLite, ``ts_rank`` on PostgreSQL (a title counts more than a body)."""
+    TITLE_THEN_RECENT = "title_then_recent"
+    """Words this common: the posts whose thread title holds them, then the newest."""
+
+
 @dataclass(frozen=True)
 class SearchResults:
     hits: list[SearchHit]
     page: int
     has_next: bool
+    ordering: Ordering = Ordering.RELEVANCE
+
+
+def _space_visible(viewer: Member | None, space: Space | None):
+    clauses = [Space.archived.is_(False)]
+    if viewer is None:
+        clauses.append(Space.visibility == Visibility.PUBLIC)
+    if space is not None:
+        clauses.append(Space.id == space.id)
+    return and_(*clauses)
+
+
+def _author_visible(viewer: Member):
+    """Not written by someone ``viewer`` blocked."""
+    blocked = select(Block.blocked_id).where(Block.blocker_id == viewer.id)
+    return or_(Post.author_id.is_(None), Post.author_id.not_in(blocked))
 
 
 def _visible_to(viewer: Member | None, space: Space | None):
-    clauses = [Post.status == PostStatus.VISIBLE, Space.archived.is_(False)]
-    if viewer is None:
-        clauses.append(Space.visibility == Visibility.PUBLIC)
-    else:
-        blocked = select(Block.blocked_id).where(Block.blocker_id == viewer.id)
-        clauses.append(or_(Post.author_id.is_(None), Post.author_id.not_in(blocked)))
-    if space is not None:
-        clauses.append(Space.id == space.id)
+    clauses = [Post.status == PostStatus.VISIBLE, _space_visible(viewer, space)]
+    if viewer is not None:
+        clauses.append(_author_visible(viewer))
     return and_(*clauses)
 
 
@@ -405,23 +440,91 @@ def _columns():
 _FTS = table("search_fts", column("rowid"))
 
 
-def _sqlite_statement(terms: list[str], expansions: dict[str, list[str]]):
+def _term_groups(terms: list[str], expansions: dict[str, list[str]]) -> list[str]:
+    """The FTS5 query of each term alone (its words OR-ed, or a whole word, or a prefix)."""
+    return [fts5_query([term], expansions) for term in terms]
+
+
+async def estimated_postings(session: AsyncSession, groups: list[str]) -> int | None:
+    """About how many posts hold the words of ``groups`` (FTS5 queries), summed: what ranking
+    them with ``bm25`` would read. One statement that reads at most PROBE_DEPTH entries per
+    group: where the PROBE_DEPTH-th most recent match lies tells how dense the word is, and so
+    how many of the forum's posts hold it. ``None`` when it cannot tell (a bare prefix query,
+    whose words are too many to probe)."""
+    if any(group.endswith("*") for group in groups):
+        return None
     fts = literal_column("search_fts")
-    match = fts.op("MATCH")(fts5_query(terms, expansions))
+    deepest_of = [
+        select(_FTS.c.rowid).select_from(_FTS).where(fts.op("MATCH")(group))
+        .order_by(_FTS.c.rowid.desc()).offset(PROBE_DEPTH - 1).limit(1)
+        .correlate(None).scalar_subquery()
+        for group in groups
+    ]
+    newest_of = select(func.max(SearchDocument.post_id)).scalar_subquery()
+    newest, *deepest = (await session.execute(select(newest_of, *deepest_of))).one()
+    if newest is None:
+        return 0
+    total = 0
+    for rowid in deepest:
+        # Fewer than PROBE_DEPTH matches: the word is rare, its list short.
+        total += PROBE_DEPTH if rowid is None else PROBE_DEPTH * newest // (newest - rowid + 1)
+    return total
+
+
+def _sqlite_statement(terms: list[str], expansions: dict[str, list[str]], ordering: Ordering,
+                      viewer: Member | None, space: Space | None, page: int):
+    query = fts5_query(terms, expansions)
+    fts = literal_column("search_fts")
     # The rowid of the RANK_WINDOW-th most recent match (FTS5 walks its rowids backwards
-    # without ranking them); bm25 and the snippets then run on that window only.
+    # without ranking them); ranking then runs on that window only.
     oldest_ranked = (
-        select(_FTS.c.rowid).select_from(_FTS).where(match)
+        select(_FTS.c.rowid).select_from(_FTS).where(fts.op("MATCH")(query))
         .order_by(_FTS.c.rowid.desc()).offset(RANK_WINDOW - 1).limit(1)
         .correlate(None).scalar_subquery()
+    )
+    in_window = _FTS.c.rowid >= func.coalesce(oldest_ranked, 0)
+    if ordering is Ordering.RELEVANCE:
+        rank = func.bm25(fts, 4.0, 1.0)
+    else:
+        # The window's posts whose title holds every word (an opening post's title column):
+        # FTS5 walks that column filter over the window's rowids only.
+        title_hits = (
+            select(_FTS.c.rowid).select_from(_FTS)
+            .where(fts.op("MATCH")("{title} : (" + query + ")"), in_window)
+            .correlate(None)
+        )
+        rank = case((_FTS.c.rowid.in_(title_hits), 0), else_=1)
+    # The page's posts first, then their snippets: FTS5 makes a snippet by reading the post
+    # and cutting it into words again, which is worth doing for twenty posts, not the window.
+    # The index only holds visible posts; reading ``post`` for each post of the window (its
+    # rows are large) is left to a member's search, for the authors they blocked.
+    ranked_by = rank.label("rank")
+    ranked = (
+        select(_FTS.c.rowid.label("post_id"), ranked_by)
+        .select_from(_FTS)
+        .join(SearchDocument, SearchDocument.post_id == _FTS.c.rowid)
+        .join(Space, Space.id == SearchDocument.space_id)
+        .where(fts.op("MATCH")(query), in_window, _space_visible(viewer, space))
+    )
+    if viewer is not None:
+        ranked = ranked.join(Post, Post.id == _FTS.c.rowid).where(_author_visible(viewer))
+    ranked = (
+        ranked.order_by(ranked_by, _FTS.c.rowid.desc())
+        .limit(RESULTS_PER_PAGE + 1).offset((page - 1) * RESULTS_PER_PAGE)
+        .subquery("ranked")
     )
     return (
         select(*_columns(), func.highlight(fts, 0, START, END).label("title_hl"),
                func.snippet(fts, 1, START, END, "…", 24).label("body_hl"))
-        .select_from(_FTS)
-        .join(SearchDocument, SearchDocument.post_id == _FTS.c.rowid)
-        .where(match, _FTS.c.rowid >= func.coalesce(oldest_ranked, 0))
-        .order_by(func.bm25(fts, 4.0, 1.0), SearchDocument.post_id.desc())
+        .select_from(ranked)
+        .join(_FTS, _FTS.c.rowid == ranked.c.post_id)
+        .join(SearchDocument, SearchDocument.post_id == ranked.c.post_id)
+        .join(Post, Post.id == ranked.c.post_id)
+        .join(Thread, Thread.id == SearchDocument.thread_id)
+        .join(Space, Space.id == SearchDocument.space_id)
+        .outerjoin(Member, Member.id == Post.author_id)
+        .where(fts.op("MATCH")(query), Post.status == PostStatus.VISIBLE)  # should the index lag
+        .order_by(ranked.c.rank, ranked.c.post_id.desc())
     )
 
 
@@ -430,7 +533,7 @@ _HEADLINE = (f'StartSel="{START}", StopSel="{END}", MaxWords=30, MinWords=12, '
 _TITLE_HEADLINE = f'StartSel="{START}", StopSel="{END}", HighlightAll=true'
 
 
-def _postgres_statement(raw: str):
+def _postgres_statement(raw: str, viewer: Member | None, space: Space | None, page: int):
     config = literal_column("'forum_french'::regconfig")
     tsquery = func.websearch_to_tsquery(config, raw[:MAX_QUERY_LENGTH])
     document = literal_column("search_document.search_vector")
@@ -450,7 +553,13 @@ def _postgres_statement(raw: str):
         .select_from(SearchDocument)
         .where(document.op("@@")(tsquery),
                SearchDocument.post_id >= func.coalesce(oldest_ranked, 0))
+        .join(Post, Post.id == SearchDocument.post_id)
+        .join(Thread, Thread.id == SearchDocument.thread_id)
+        .join(Space, Space.id == SearchDocument.space_id)
+        .outerjoin(Member, Member.id == Post.author_id)
+        .where(_visible_to(viewer, space))
         .order_by(func.ts_rank(document, tsquery).desc(), SearchDocument.post_id.desc())
+        .limit(RESULTS_PER_PAGE + 1).offset((page - 1) * RESULTS_PER_PAGE)
     )
 
 
@@ -458,24 +567,21 @@ async def search(
     session: AsyncSession, viewer: Member | None, raw: str, *, space: Space | None = None,
     page: int = 1,
 ) -> SearchResults:
-    """One page of the posts matching ``raw`` that ``viewer`` may read: one statement (two
-    on SQLite, the first reading the words the prefixes start)."""
+    """One page of the posts matching ``raw`` that ``viewer`` may read: one statement (three
+    on SQLite: the words the prefixes start, how common they are, then the page)."""
     terms = query_terms(raw)
     page = min(max(page, 1), MAX_PAGE)
     if not terms:
         return SearchResults([], page, has_next=False)
+    ordering = Ordering.RELEVANCE
     if session.bind.dialect.name == "postgresql":
-        statement = _postgres_statement(raw)
+        statement = _postgres_statement(raw, viewer, space, page)
     else:
-        statement = _sqlite_statement(terms, await expand_prefixes(session, terms))
-    statement = (
-        statement.join(Post, Post.id == SearchDocument.post_id)
-        .join(Thread, Thread.id == SearchDocument.thread_id)
-        .join(Space, Space.id == SearchDocument.space_id)
-        .outerjoin(Member, Member.id == Post.author_id)
-        .where(_visible_to(viewer, space))
-        .limit(RESULTS_PER_PAGE + 1).offset((page - 1) * RESULTS_PER_PAGE)
-    )
+        expansions = await expand_prefixes(session, terms)
+        postings = await estimated_postings(session, _term_groups(terms, expansions))
+        if postings is None or postings > RANK_BUDGET:
+            ordering = Ordering.TITLE_THEN_RECENT
+        statement = _sqlite_statement(terms, expansions, ordering, viewer, space, page)
     rows = (await session.execute(statement)).all()
     hits = [
         SearchHit(
@@ -487,4 +593,4 @@ async def search(
         )
         for r in rows[:RESULTS_PER_PAGE]
     ]
-    return SearchResults(hits, page, has_next=len(rows) > RESULTS_PER_PAGE)
+    return SearchResults(hits, page, has_next=len(rows) > RESULTS_PER_PAGE, ordering=ordering)

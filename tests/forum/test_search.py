@@ -357,3 +357,66 @@ async def test_rebuilding_the_index_rebuilds_the_vocabulary(demo: None,
         after = set(await session.scalars(select(SearchTerm.term)))
     assert after == before
     assert {"anxiete", "douche"} <= after
+
+
+sqlite_ranking = pytest.mark.skipif(
+    ON_POSTGRES, reason="PostgreSQL ranks with ts_rank, which counts no posts per word")
+
+
+def hit_post_ids(page: Page) -> list[int]:
+    return [int(str(a["href"]).rsplit("/", 1)[1]) for a in page.all(".search-hit__title")]
+
+
+@sqlite_ranking
+async def test_words_too_common_to_weigh_are_ordered_by_title_then_recency(
+    browser: Browser, demo: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bm25 counts the posts that hold each word across the whole forum on every search; past
+    RANK_BUDGET the window is ordered by the words in the title, then newest first, and the
+    page says so. Under the budget, a post full of the word comes before a newer passing
+    mention."""
+    await browser.signup("Hirondelle")
+    titled = await browser.start_thread("anxiete", "La bergamote et le sommeil",
+                                        "Un fil pour parler de ce qui apaise le soir.")
+    assert titled.status == 303
+    heavy = post_id_of(await browser.reply(
+        1, "Bergamote, bergamote, bergamote : la bergamote m'apaise."))
+    light = post_id_of(await browser.reply(1, "Une bergamote."))
+
+    ranked = await browser.get("/search?q=bergamote")
+    ids = hit_post_ids(ranked)
+    assert len(ids) == 3
+    assert ids.index(heavy) < ids.index(light)
+    assert not ranked.all(".search-ordering")
+
+    monkeypatch.setattr(search, "RANK_BUDGET", 0)
+    ordered = await browser.get("/search?q=bergamote")
+    assert hit_titles(ordered)[0] == "La bergamote et le sommeil"
+    assert hit_post_ids(ordered)[1:] == [light, heavy]
+    assert "titre" in ordered.text(".search-ordering")
+    english = await browser.get("/search?q=bergamote", headers={"Accept-Language": "en"})
+    assert "in the title" in english.text(".search-ordering")
+
+
+@sqlite_ranking
+async def test_how_common_a_word_is_is_read_from_its_most_recent_matches(
+    browser: Browser, database: Database, demo: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The PROBE_DEPTH-th most recent match tells how dense a word is among the newest posts,
+    hence about how many posts hold it; a word with fewer matches counts as PROBE_DEPTH; a
+    bare prefix query cannot be probed."""
+    monkeypatch.setattr(search, "PROBE_DEPTH", 2)
+    await browser.signup("Hirondelle")
+    for number in range(3):
+        assert (await browser.reply(1, f"Le zinzolin, encore ({number}).")).status == 303
+    newest = post_id_of(await browser.reply(1, "Une pastourelle."))
+    async with database.reader() as session:
+        common = await search.estimated_postings(session, ['"zinzolin"'])
+        rare = await search.estimated_postings(session, ['"pastourelle"'])
+        both = await search.estimated_postings(session, ['"zinzolin"', '"pastourelle"'])
+        prefix = await search.estimated_postings(session, ['"zin"*'])
+    # The second most recent "zinzolin" is two posts before the newest: a density of 2 in 3.
+    assert common == 2 * newest // 3
+    assert rare == 2
+    assert both == common + rare
+    assert prefix is None
