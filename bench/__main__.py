@@ -299,10 +299,13 @@ def main(argv: list[str] | None = None) -> int:
                                 "note": "GET /search answered 404: not built yet"})
                 continue
             script, paths, extra = plan[name]
+            began = time.monotonic()
             if name in ("thread_visitor", "space", "home"):
                 warm_up(base, paths)  # the visitor page cache, as in steady state
             elif name == "thread_member":
                 warm_up(base, paths, cookie)  # the member's own copies, as in steady state
+            if name in ("thread_visitor", "space", "home", "thread_member"):
+                print(f"{name}: warmed up in {time.monotonic() - began:.1f} s", flush=True)
             result = run_wrk(base, script, paths, args, extra, name)
             result["ceiling_fraction"] = round(result["rps"] / ceiling["rps"], 3)
             result["rss_mb"] = peak_rss_mb(server.pid)

@@ -52,8 +52,8 @@ import time
 import weakref
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs
@@ -686,7 +686,27 @@ class PageCache:
             self.hits += 1
             await self._respond(send, entry.status, entry.headers, entry.body, facts["csrf"])
             return
-        flight = (key, generations)
+
+        async def keep(entry: Entry) -> None:
+            try:
+                await self.backend.store(key, entry)
+            except Exception as exc:  # noqa: BLE001 - a failed fill costs the next request
+                log.warning("page cache store failed: %s", type(exc).__name__)
+
+        await self._miss(scope, receive, send, facts, (key, generations), keep)
+
+    async def _miss(
+        self, scope: Any, receive: Any, send: Any, facts: dict[str, str],
+        flight: tuple[str, tuple[int, ...]], keep: Callable[[Entry], Awaitable[None]], *,
+        member: bool = False,
+    ) -> None:
+        """Render a page that was not in the cache, and ``keep`` it if it may be kept.
+
+        Single flight: while one request renders a page (same key, same generations), the
+        others asking for it wait for that render instead of starting their own, so an
+        expired popular page is rendered once, not by every request that arrives meanwhile
+        (`make bench`: a member's page expiring under 64 connections was rendered by each of
+        them, 3 s apiece)."""
         leader = self._rendering.get(flight)
         if leader is not None and leader.get_loop() is not asyncio.get_running_loop():
             leader = None  # another event loop's render (tests): render here, share nothing
@@ -696,7 +716,10 @@ class PageCache:
                 self.shared += 1
                 await self._respond(send, *shared, facts["csrf"])
                 return
-        self.misses += 1
+        if member:
+            self.member_misses += 1
+        else:
+            self.misses += 1
         future = None
         if flight not in self._rendering:
             future = asyncio.get_running_loop().create_future()
@@ -704,14 +727,10 @@ class PageCache:
         result = None
         try:
             status, headers, body = await self._render(scope, receive, facts)
-            if self._storable(status, headers):
+            if self._storable(status, headers, member=member):
                 kept = [(k, v) for k, v in headers if k.lower() not in _PER_RESPONSE]
                 result = (status, kept, body)
-                try:
-                    await self.backend.store(key, Entry(status, kept, body, generations,
-                                                        time.time()))
-                except Exception as exc:  # noqa: BLE001 - a failed fill costs the next request
-                    log.warning("page cache store failed: %s", type(exc).__name__)
+                await keep(Entry(status, kept, body, flight[1], time.time()))
         finally:
             if future is not None:
                 # Waiters get only what a cache hit could have given them; otherwise (an
@@ -755,14 +774,13 @@ class PageCache:
             await self._respond(send, entry.status, entry.headers, zlib.decompress(entry.body),
                                 facts["csrf"])
             return
-        self.member_misses += 1
-        status, headers, body = await self._render(scope, receive, facts)
-        if self._storable(status, headers, member=True):
-            kept = [(k, v) for k, v in headers if k.lower() not in _PER_RESPONSE]
+
+        async def keep(entry: Entry) -> None:
             # Compressed (a thread page: 80 KB → 10 KB; 0.1 ms to open again): many more
             # members' pages fit, and a worker stays small.
-            pages.put(key, Entry(status, kept, zlib.compress(body, 6), generations, time.time()))
-        await self._respond(send, status, headers, body, facts["csrf"])
+            pages.put(key, replace(entry, body=zlib.compress(entry.body, 6)))
+
+        await self._miss(scope, receive, send, facts, (key, generations), keep, member=True)
 
     async def _member_of(self, scope: Any, token: str) -> Any:
         """The member (or their facts) whose valid session ``token`` is, or None (for the app

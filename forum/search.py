@@ -523,7 +523,7 @@ def _sqlite_statement(terms: list[str], expansions: dict[str, list[str]], orderi
         .join(Thread, Thread.id == SearchDocument.thread_id)
         .join(Space, Space.id == SearchDocument.space_id)
         .outerjoin(Member, Member.id == Post.author_id)
-        .where(fts.op("MATCH")(query), Post.status == PostStatus.VISIBLE)  # should the index lag
+        .where(fts.op("MATCH")(query), Post.status == PostStatus.VISIBLE)  # if the index lagged
         .order_by(ranked.c.rank, ranked.c.post_id.desc())
     )
 

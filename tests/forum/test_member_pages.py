@@ -273,3 +273,30 @@ async def test_the_session_probe_reads_the_session_and_fails_to_none(
     broken = SessionProbe(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'none.db'}")
     assert broken.find(token) is None
     broken.close()
+
+
+async def test_a_member_asking_several_times_at_once_for_a_page_costs_one_render(
+    app: PageCache, demo: None
+) -> None:
+    """Single flight on members' copies too: requests for a page being rendered for the same
+    member (several tabs, htmx, a page expiring under load) wait for that render instead of
+    each starting one."""
+    import asyncio
+
+    import httpx
+
+    async with another_browser(app) as glycine:
+        await glycine.signup("Glycine")
+        cookie = "; ".join(f"{name}={value}" for name, value in glycine.client.cookies.items())
+        # httpx's ASGI transport runs them at once on this event loop, as uvicorn would.
+        clients = [httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://testserver.local",
+                                     headers={"Cookie": cookie}) for _ in range(8)]
+        misses, hits, shared = app.member_misses, app.member_hits, app.shared
+        responses = await asyncio.gather(*(client.get("/t/2") for client in clients))
+        for client in clients:
+            await client.aclose()
+    assert [r.status_code for r in responses] == [200] * 8
+    assert all("Glycine" in r.text for r in responses)
+    assert app.member_misses == misses + 1
+    assert (app.shared - shared) + (app.member_hits - hits) == 7 and app.shared > shared
