@@ -26,6 +26,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -141,11 +142,18 @@ one of two workers a quarter of the time (2 × 2⁻³), and the few renders duri
 the whole p99 (a render holds its worker's event loop for 10 to 80 ms). With 12: 0.05 %."""
 
 
+WARM_UP_THREADS = 4
+"""Paths warmed at once: the warm-up must end well inside the caches' 60 s lifetime, or the
+first copies expire during the run (sequentially, the member's 200 pages took 24 s on a slow
+machine, and `--duration 30` then ran past the first copies' minute)."""
+
+
 def warm_up(base: str, paths: list[str], cookie: str = "") -> None:
     """Request each path until every worker has it (the page caches' steady state; with
     ``cookie``, the member's own copies)."""
     headers = {"Cookie": cookie} if cookie else {}
-    for path in paths:
+
+    def warm(path: str) -> None:
         for _ in range(WARM_UP_REQUESTS):
             request = urllib.request.Request(base + path, headers=headers)  # noqa: S310
             try:
@@ -153,6 +161,9 @@ def warm_up(base: str, paths: list[str], cookie: str = "") -> None:
                     response.read()
             except urllib.error.HTTPError:
                 pass
+
+    with ThreadPoolExecutor(WARM_UP_THREADS) as pool:
+        list(pool.map(warm, paths))
 
 
 def _ms(value: str) -> float:
@@ -182,8 +193,9 @@ def parse_wrk(output: str) -> dict[str, Any]:
 
 
 def member_credentials(base: str, dataset: Dataset) -> tuple[str, str]:
-    """The member's Cookie header (session + CSRF cookie) and the CSRF form token."""
-    request = urllib.request.Request(f"{base}/t/{dataset.thread_ids[0]}",  # noqa: S310
+    """The member's Cookie header (session + CSRF cookie) and the CSRF form token, read from
+    a page the caches never keep (a thread page would leave a copy that expires mid-run)."""
+    request = urllib.request.Request(f"{base}/notifications",  # noqa: S310
                                      headers={"Cookie": f"entrepairs={dataset.session_token}"})
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - 127.0.0.1
         cookies = response.headers.get_all("Set-Cookie") or []
