@@ -26,7 +26,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -142,18 +141,13 @@ one of two workers a quarter of the time (2 × 2⁻³), and the few renders duri
 the whole p99 (a render holds its worker's event loop for 10 to 80 ms). With 12: 0.05 %."""
 
 
-WARM_UP_THREADS = 4
-"""Paths warmed at once: the warm-up must end well inside the caches' 60 s lifetime, or the
-first copies expire during the run (sequentially, the member's 200 pages took 24 s on a slow
-machine, and `--duration 30` then ran past the first copies' minute)."""
-
-
 def warm_up(base: str, paths: list[str], cookie: str = "") -> None:
     """Request each path until every worker has it (the page caches' steady state; with
-    ``cookie``, the member's own copies)."""
+    ``cookie``, the member's own copies). One request at a time: warming four paths at once
+    left the run's p99 at 0.3 to 1 s (visitor and member pages, no render and no event-loop
+    stall during the run; cause not found), against 20 and 52 ms one at a time."""
     headers = {"Cookie": cookie} if cookie else {}
-
-    def warm(path: str) -> None:
+    for path in paths:
         for _ in range(WARM_UP_REQUESTS):
             request = urllib.request.Request(base + path, headers=headers)  # noqa: S310
             try:
@@ -161,9 +155,6 @@ def warm_up(base: str, paths: list[str], cookie: str = "") -> None:
                     response.read()
             except urllib.error.HTTPError:
                 pass
-
-    with ThreadPoolExecutor(WARM_UP_THREADS) as pool:
-        list(pool.map(warm, paths))
 
 
 def _ms(value: str) -> float:
