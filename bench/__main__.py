@@ -144,8 +144,9 @@ the whole p99 (a render holds its worker's event loop for 10 to 80 ms). With 12:
 def warm_up(base: str, paths: list[str], cookie: str = "") -> None:
     """Request each path until every worker has it (the page caches' steady state; with
     ``cookie``, the member's own copies). One request at a time: warming four paths at once
-    left the run's p99 at 0.3 to 1 s (visitor and member pages, no render and no event-loop
-    stall during the run; cause not found), against 20 and 52 ms one at a time."""
+    left the next run's p99 at 0.3 to 1 s on visitor and member pages, against 20 and 52 ms
+    one at a time (in a visitor run, the workers logged no render and no event-loop stall;
+    cause not found)."""
     headers = {"Cookie": cookie} if cookie else {}
     for path in paths:
         for _ in range(WARM_UP_REQUESTS):

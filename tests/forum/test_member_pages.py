@@ -279,8 +279,8 @@ async def test_a_member_asking_several_times_at_once_for_a_page_costs_one_render
     app: PageCache, demo: None
 ) -> None:
     """Single flight on members' copies too: requests for a page being rendered for the same
-    member (several tabs, htmx, a page expiring under load) wait for that render instead of
-    each starting one."""
+    member (several tabs, a page of theirs expiring under load) wait for that render instead
+    of each starting one."""
     import asyncio
 
     import httpx
