@@ -31,8 +31,8 @@ grows with the forum whatever the window. So a search first estimates how many p
 words (:func:`estimated_postings`: how far back the :data:`PROBE_DEPTH`-th most recent match
 of each word lies). Up to :data:`RANK_BUDGET`, the window is ranked by ``bm25``
 (``Ordering.RELEVANCE``); above it, by words found in the thread's title, then newest first
-(``Ordering.TITLE_THEN_RECENT``), and the page says so. Words that common would weigh
-almost nothing in ``bm25`` anyway.
+(``Ordering.TITLE_THEN_RECENT``), and the page says so: cruder than ``bm25``, but what a
+search can afford for words that common on a large forum.
 
 Highlights are marked with two private-use characters that indexed text can never contain;
 the snippet is HTML-escaped first and only then are the markers turned into ``<mark>``.
