@@ -161,7 +161,7 @@ Person = Literal["self", "other", "any"]
 LEVELS: tuple[Level, ...] = ("none", "concern", "urgent")
 _RANK: dict[str, int] = {level: rank for rank, level in enumerate(LEVELS)}
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 DEFAULT_LEXICON_PATH = DATA_DIR / "crisis_lexicon.toml"
 DEFAULT_EVAL_PATH = DATA_DIR / "crisis_eval.tsv"
 
@@ -176,6 +176,7 @@ CUE_NAMES = (
     "reported",
     "reporting",
     "past",
+    "distance",
     "recovery",
     "time",
     "means",
@@ -211,6 +212,7 @@ class Match:
     level: Level
     start: int
     end: int
+    about: Literal["self", "other"] = "self"
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,14 @@ class Assessment:
     @property
     def at_least_concern(self) -> bool:
         return self.level != "none"
+
+    @property
+    def about(self) -> Literal["self", "other"]:
+        """"other" when every reason is about someone else at risk (the writer is a helper)."""
+        reasons = [m for m in self.matches if not m.term.startswith("cue.")]
+        if reasons and all(m.about == "other" for m in reasons):
+            return "other"
+        return "self"
 
 
 NONE = Assessment("none")
@@ -302,6 +312,50 @@ def _fold_with_offsets(text: str) -> tuple[str, list[int] | None]:
     return folded, starts
 
 
+# Inclusive writing ("fatigué·e", "épuisé.e", "ami·es", "seul(e)"): the separator is dropped so
+# that the word reads as its feminine or plural form ("fatiguee"), which the patterns know.
+_INCLUSIVE = re.compile(
+    r"(?<=[a-z])(?:[\u00b7\u2022\u2027\u2219\u22c5]|\.(?=(?:e|es|s|x|ne|nes|le|les|te|tes|se|ses|"
+    r"rice|rices|euse|euses|trice|trices)(?![\w.])))(?=[a-z])|(?<=[a-z])\((?=e?s?\)(?!\w)|e\))|"
+    r"(?<=[a-z]\(e)\)|(?<=[a-z]\(es)\)"
+)
+# Words slipped into a phrase that change nothing it says ("je me suis *encore* scarifiée",
+# "je vais *peut-être* en finir"): dropped before matching, so that no pattern has to allow
+# for them between each of its words. Negations, times and quantities are never fillers.
+_FILLERS = re.compile(
+    r"(?<!\w)(?:encore|juste|vraiment|vrm|vrmt|peut etre|ptet|ptetre|p etre|franchement|"
+    r"carrement|serieusement|sincerement|tellement|limite|genre|grave|"
+    r"bon ben|ben|bah|bref|enfin|finalement|meme|quand meme|un peu|un ptit peu|"
+    r"really|just|actually|maybe|probably|honestly|literally|seriously|kinda|kind of|"
+    r"totally|finally|even|lowkey|ngl|tbh|fr fr)[ ,]+(?=\w)"
+)
+
+
+def _normalize(folded: str, starts: list[int] | None) -> tuple[str, list[int] | None]:
+    """Drop inclusive-writing separators and filler words, keeping the offset map."""
+    removed = [m.span() for m in _INCLUSIVE.finditer(folded)]
+    removed += [m.span() for m in _FILLERS.finditer(folded)]
+    if not removed:
+        return folded, starts
+    removed.sort()
+    origin = starts if starts is not None else range(len(folded) + 1)
+    kept_text: list[str] = []
+    kept_starts: list[int] = []
+    position = 0
+    for start, end in removed:
+        if start < position:  # overlapping spans: keep the first
+            start = position
+        if start >= end:
+            continue
+        kept_text.append(folded[position:start])
+        kept_starts.extend(origin[position:start])
+        position = end
+    kept_text.append(folded[position:])
+    kept_starts.extend(origin[position:])
+    kept_starts.append(origin[len(folded)] if starts is not None else len(folded))
+    return "".join(kept_text), kept_starts
+
+
 def _original_span(starts: list[int] | None, start: int, end: int) -> tuple[int, int]:
     if starts is None:
         return start, end
@@ -336,7 +390,7 @@ class LexiconEntry:
     person: Person = "any"
     tense: str = "present"
     escalate: bool = True
-    requires: str | None = None
+    requires: tuple[str, ...] | None = None
     excludes: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
     locales: tuple[str, ...] = ()
     notes: str = ""
@@ -588,8 +642,14 @@ def _compile_entry(raw: dict[str, Any], expand: Any) -> LexiconEntry:
     if tense not in ("present", "past"):
         raise LexiconError(f"{where}: tense must be 'present' or 'past'")
     requires = raw.get("requires")
-    if requires is not None and requires not in CUE_NAMES:
-        raise LexiconError(f"{where}: requires must name a cue list {CUE_NAMES}")
+    if isinstance(requires, str):
+        requires = (requires,)
+    if requires is not None and (
+        not isinstance(requires, list | tuple) or not requires
+        or any(name not in CUE_NAMES for name in requires)
+    ):
+        raise LexiconError(f"{where}: requires must name a cue list {CUE_NAMES} (or a list "
+                           "of them)")
     pattern = _required_str(raw, "pattern", where)
     excludes = [expand(p) for p in raw.get("exclude", [])]
     return LexiconEntry(
@@ -601,7 +661,7 @@ def _compile_entry(raw: dict[str, Any], expand: Any) -> LexiconEntry:
         person=person,
         tense=tense,
         escalate=bool(raw.get("escalate", True)),
-        requires=requires,
+        requires=tuple(requires) if requires else None,
         excludes=_compile_words("|".join(excludes), f"{where} (exclude)") if excludes else None,
         locales=_locales(raw, where),
         notes=str(raw.get("notes", "")),
@@ -849,7 +909,7 @@ def assess(text: str, locale: str | None = None, *, lexicon: Lexicon | None = No
     if not text:
         return NONE
     lexicon = _default_lexicon() if lexicon is None else lexicon
-    folded, starts = _fold_with_offsets(text)
+    folded, starts = _normalize(*_fold_with_offsets(text))
     context = _Context(folded, lexicon, locale)
     found: list[Match] = []
     for judged, candidate in enumerate(_candidates(context)):
@@ -922,20 +982,28 @@ def _judge(candidate: _Candidate, context: _Context) -> list[Match]:
         return []
     if entry.excludes is not None and entry.excludes.search(context.folded, *sentence):
         return []
-    if entry.requires is not None and context.cue(entry.requires, sentence) is None:
+    if entry.requires is not None and all(
+        context.cue(name, sentence) is None for name in entry.requires
+    ):
         return []
     cues = context.lexicon.cues
     clause = context.clause_prefix(sentence[0], start)
     if _negated(clause, cues):
         return []
-    person = _speaker(entry, clause, context.sentence_prefix(sentence[0], start), cues)
+    matched = context.folded[start:end]
+    person = _speaker(entry, clause, context.sentence_prefix(sentence[0], start), matched, cues)
     if _reported(person, clause, context.folded[sentence[0] : sentence[1]], cues):
         return []
-    matched = context.folded[start:end]
-    past = entry.tense == "past" or cues["past"].search(f"{clause} {matched}") is not None
+    past = (
+        entry.tense == "past"
+        or cues["past"].search(f"{clause} {matched}") is not None
+        or context.cue("distance", sentence) is not None
+    )
     if past and (person == "other" or context.cue("recovery", sentence) is not None):
         return []  # someone else's story, or the writer's own recovered past
-    if past or person == "other":
+    if person == "other":
+        return [Match(entry.id, "concern", start, end, about="other")]
+    if past:
         return [Match(entry.id, "concern", start, end)]
     if entry.level == "urgent" or not entry.escalate:
         return [Match(entry.id, entry.level, start, end)]
@@ -958,11 +1026,24 @@ def _negated(clause: str, cues: dict[str, re.Pattern[str]]) -> bool:
 
 
 def _speaker(
-    entry: LexiconEntry, clause: str, sentence: str, cues: dict[str, re.Pattern[str]]
+    entry: LexiconEntry, clause: str, sentence: str, matched: str,
+    cues: dict[str, re.Pattern[str]],
 ) -> Literal["self", "other", "unknown"]:
-    """Who the match is about: the writer, someone else, or unknown (treated as the writer)."""
+    """Who the match is about: the writer, someone else, or unknown (treated as the writer).
+
+    An entry written for someone else ("veut mourir", "is suicidal") is about the writer when
+    its match names no one and the writer is the last subject before it ("je pense à mourir",
+    "je veut mourir" typed for "veux")."""
     if entry.person == "other":
-        return "other"
+        if cues["third_person"].search(matched) or cues["reported"].search(matched):
+            return "other"
+        last_self = last_other = -1
+        for found in cues["first_person"].finditer(clause):
+            last_self = found.end()
+        for name in ("third_person", "reported"):
+            for found in cues[name].finditer(clause):
+                last_other = max(last_other, found.end())
+        return "self" if last_self > last_other else "other"
     kinds: tuple[tuple[str, str], ...] = (("self", "first_person"), ("other", "reported"))
     regions = (sentence,)
     if entry.person == "any":
@@ -987,7 +1068,7 @@ def _reported(person: str, clause: str, sentence: str, cues: dict[str, re.Patter
 
 def _to_original(match: Match, starts: list[int] | None) -> Match:
     start, end = _original_span(starts, match.start, match.end)
-    return Match(match.term, match.level, start, end)
+    return Match(match.term, match.level, start, end, match.about)
 
 
 # ---------------------------------------------------------------------------------------------
