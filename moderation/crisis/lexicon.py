@@ -178,6 +178,8 @@ CUE_NAMES = (
     "past",
     "distance",
     "recovery",
+    "over",
+    "joke",
     "time",
     "means",
     "plan",
@@ -986,6 +988,12 @@ def _judge(candidate: _Candidate, context: _Context) -> list[Match]:
         context.cue(name, sentence) is None for name in entry.requires
     ):
         return []
+    if context.cue("joke", sentence) is not None and context.cue("plan", sentence) is None:
+        return []  # hyperbole, marked by laughter in the same sentence
+    if context.cue("over", sentence) is not None:
+        return []  # "les idées noires sont parties", "two years self-harm free"
+    if _quoted(context.folded, sentence, start, end):
+        return []  # someone's words quoted and discussed: « je vais me tuer », c'est son expression
     cues = context.lexicon.cues
     clause = context.clause_prefix(sentence[0], start)
     if _negated(clause, cues):
@@ -1015,6 +1023,28 @@ def _judge(candidate: _Candidate, context: _Context) -> list[Match]:
                 Match(f"cue.{name}", "urgent", cue.start(), cue.end()),
             ]
     return [Match(entry.id, "concern", start, end)]
+
+
+_OPEN_QUOTES = "«“\""
+_CLOSE_QUOTES = "»”\""
+_QUOTE_TALK = re.compile(
+    r"(?<!\w)(?:phrase|expression|formule|facon de parler|mots?|journal|saying|figure of speech|"
+    r"words?|quote|chaque fois|a chaque fois|every time|tout le temps|souvent|always)(?!\w)")
+
+
+def _quoted(folded: str, sentence: tuple[int, int], start: int, end: int) -> bool:
+    """Whether the match sits inside quotation marks in a sentence that talks about words
+    (« je me tire une balle », c'est son expression; my sister says "I'm going to kill
+    myself" every time...)."""
+    before = folded[sentence[0] : start]
+    after = folded[end : sentence[1]]
+    opened = max(before.rfind(q) for q in _OPEN_QUOTES)
+    if opened < 0 or not any(q in after for q in _CLOSE_QUOTES):
+        return False
+    if before.count('"') % 2 == 0 and "«" not in before and "“" not in before:
+        return False
+    outside = before[:opened] + after
+    return _QUOTE_TALK.search(outside) is not None
 
 
 def _negated(clause: str, cues: dict[str, re.Pattern[str]]) -> bool:

@@ -1,0 +1,127 @@
+"""What the learned stage reads of a text: its units, and hashed n-grams of each.
+
+A post is read as a whole and as *units*: its sentences (and, for a very long sentence, windows
+of words), so that one crisis sentence inside a long ordinary post is scored on its own. Each
+unit is described by hashed character n-grams of its folded words (typos, SMS spellings and
+missing accents share most of them) and by stemmed word unigrams and bigrams (French and
+English Snowball stemmers, PyStemmer). Hashing keeps the vocabulary out of the model files:
+an index is ``crc32(feature) mod HASH_SIZE``, the same at training and at inference.
+
+Pure Python and the standard library, plus PyStemmer; no numpy here (the caller builds arrays).
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import Stemmer
+
+from moderation.crisis.lexicon import fold
+
+HASH_BITS = 18
+HASH_SIZE = 1 << HASH_BITS
+CHAR_NGRAMS = (2, 3, 4, 5)
+MAX_UNIT_WORDS = 40
+"""A sentence longer than this is read as overlapping windows of WINDOW_WORDS words."""
+WINDOW_WORDS = 30
+WINDOW_STEP = 20
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+|(?<=[.!?…])(?=[A-ZÀ-Ý])")
+_MARKDOWN = re.compile(r"^\s{0,3}(?:>+|[-*+]\s|\d+[.)]\s|#{1,6}\s)|[*_`~]{1,3}|!?\[([^\]]*)\]\([^)]*\)")
+_WORD = re.compile(r"\w+")
+
+_STEMMERS = (Stemmer.Stemmer("french"), Stemmer.Stemmer("english"))
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A piece of a text that is scored on its own: its text and where it starts and ends."""
+
+    text: str
+    start: int
+    end: int
+
+
+def plain(text: str) -> str:
+    """The text without Markdown markup (quotes, emphasis, list marks; a link keeps its words)."""
+    return "\n".join(_MARKDOWN.sub(lambda m: m.group(1) or " ", line)
+                     for line in text.splitlines())
+
+
+def units(text: str, *, limit: int | None = None) -> list[Unit]:
+    """The sentences of *text* (windows of words for very long ones), in order.
+
+    ``limit``: at most this many units (the first ones), so a huge post costs a bounded time.
+    """
+    found: list[Unit] = []
+    position = 0
+    for end_match in [*_SENTENCE_END.finditer(text), None]:
+        end = end_match.start() if end_match is not None else len(text)
+        next_start = end_match.end() if end_match is not None else len(text)
+        piece = text[position:end]
+        if piece.strip():
+            found.extend(_windows(piece, position))
+        position = next_start
+        if limit is not None and len(found) >= limit:
+            return found[:limit]
+    return found
+
+
+def _windows(sentence: str, offset: int) -> list[Unit]:
+    words = list(_WORD.finditer(sentence))
+    if len(words) <= MAX_UNIT_WORDS:
+        stripped = sentence.strip()
+        start = offset + sentence.index(stripped[0]) if stripped else offset
+        return [Unit(stripped, start, start + len(stripped))]
+    windows = []
+    for first in range(0, len(words) - WINDOW_WORDS + WINDOW_STEP, WINDOW_STEP):
+        chosen = words[first : first + WINDOW_WORDS]
+        start, end = chosen[0].start(), chosen[-1].end()
+        windows.append(Unit(sentence[start:end], offset + start, offset + end))
+    return windows
+
+
+def _hash(feature: str) -> int:
+    return zlib.crc32(feature.encode("utf-8")) & (HASH_SIZE - 1)
+
+
+def ngram_counts(text: str) -> dict[int, float]:
+    """Hashed n-gram counts of one unit: character n-grams inside each padded folded word
+    ("c:" prefix), stemmed words and pairs of stemmed words ("w:" and "b:")."""
+    counts: dict[int, float] = {}
+    words = _WORD.findall(fold(text))
+    for word in words:
+        padded = f" {word} "
+        for size in CHAR_NGRAMS:
+            for index in range(len(padded) - size + 1):
+                key = _hash("c:" + padded[index : index + size])
+                counts[key] = counts.get(key, 0.0) + 1.0
+    stems = [_stems(word) for word in words]
+    previous: tuple[str, ...] = ("<s>",)
+    for current in [*stems, ("</s>",)]:
+        for stem in current:
+            key = _hash("w:" + stem)
+            counts[key] = counts.get(key, 0.0) + 1.0
+        for left in previous:
+            for right in current:
+                key = _hash(f"b:{left} {right}")
+                counts[key] = counts.get(key, 0.0) + 1.0
+        previous = current
+    return counts
+
+
+def _stems(word: str) -> tuple[str, ...]:
+    french, english = (stemmer.stemWord(word) for stemmer in _STEMMERS)
+    return (french,) if french == english else (french, english)
+
+
+def merged(counts: Iterable[dict[int, float]]) -> dict[int, float]:
+    """The sum of several units' counts (the whole text)."""
+    total: dict[int, float] = {}
+    for part in counts:
+        for key, value in part.items():
+            total[key] = total.get(key, 0.0) + value
+    return total
