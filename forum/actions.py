@@ -155,6 +155,7 @@ def _new_post(
         thread_id=thread_id, number=number, author_id=author.id, source=source,
         html=verdict.html, renderer_version=verdict.renderer_version,
         status=verdict.status, crisis_level=verdict.crisis_level,
+        crisis_answer=verdict.crisis_answer,
         content_warning=content_warning, idempotency_key=idempotency_key, created_at=now,
     )
 
@@ -262,6 +263,7 @@ async def do_edit_post(
     post.html = verdict.html
     post.renderer_version = verdict.renderer_version
     post.crisis_level = verdict.crisis_level
+    post.crisis_answer = verdict.crisis_answer
     post.content_warning = content_warning
     post.edited_at = utcnow()
     if post.status == PostStatus.VISIBLE and verdict.status == PostStatus.PENDING:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import sys
+from datetime import timedelta
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -39,9 +40,11 @@ from forum.web.deps import DEPENDENCIES
 from forum.web.errors import EXCEPTION_HANDLERS
 from forum.web.headers import make_before_send
 from forum.web.templating import make_engine, make_environment
+from moderation import queries as moderation_queries
 from moderation import templating as moderation_templating
 from moderation import web as moderation_web
-from moderation.crisis import load_lexicon
+from moderation.crisis import load_screen
+from moderation.escalation import WelfareWatch
 from moderation.gate import ModerationGate
 
 MAX_REQUEST_BYTES = 256 * 1024
@@ -52,8 +55,7 @@ NOT_AUTHENTICATED_PATHS = ["^/static/", "^/healthz$", "^/robots.txt$"]
 
 def make_gate(settings: Settings) -> ModerationGate:
     extra = Path(settings.crisis_lexicon) if settings.crisis_lexicon else None
-    return ModerationGate(autoflag=settings.crisis_autoflag == "on",
-                          lexicon=load_lexicon(extra))
+    return ModerationGate(autoflag=settings.crisis_autoflag == "on", screen=load_screen(extra))
 
 
 def create_app(
@@ -67,19 +69,24 @@ def create_app(
         database.sessions = make_store(settings.redis_url, settings.database_url)
     gate = make_gate(settings)
     environment = make_environment({"charter_version": CHARTER_VERSION,
-                                    "crisis_level": lambda text: gate.screen(text).level,
+                                    "crisis_level": lambda text: gate.screen_query(text).level,
                                     **social.TEMPLATE_GLOBALS,
                                     **web_notifications.TEMPLATE_GLOBALS,
                                     **moderation_templating.template_globals()},
                                    auto_reload=settings.env == "development")
     configure_logging(settings.log_level)
     throttle = Throttle(settings, database)
+    watch = WelfareWatch(database, after=timedelta(minutes=settings.welfare_escalation_minutes),
+                         clock=utcnow)
 
     @asynccontextmanager
-    async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        watch.clock = lambda: app.state.clock()  # tests move the app's clock
+        watch.start()
         try:
             yield
         finally:
+            await watch.stop()
             await throttle.close()
             await database.dispose()
 
@@ -98,7 +105,7 @@ def create_app(
         middleware=[
             RequestLogMiddleware,
             DefineMiddleware(MemberAuthentication, exclude=NOT_AUTHENTICATED_PATHS),
-            web_notifications.UnreadCount(),
+            web_notifications.UnreadCount(more=moderation_queries.header_counts),
         ],
         csrf_config=CSRFConfig(
             secret=secret, cookie_name=csrf_cookie_name(settings), cookie_secure=settings.https,
@@ -109,7 +116,7 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[make_before_send(settings)],
         state=State({
-            "throttle": throttle, "clock": utcnow,
+            "throttle": throttle, "clock": utcnow, "welfare_watch": watch,
             "settings": settings, "database": database, "gate": gate,
             "hasher": hasher or Hasher(),
             "search_slots": asyncio.Semaphore(web_search.SEARCH_SLOTS),

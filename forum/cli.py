@@ -32,6 +32,7 @@ from forum.passwords import (
 from forum.schema import ensure_sqlite_directory, upgrade
 from moderation import actions as moderation_actions
 from moderation import crisis
+from moderation.crisis import corpus, evaluation
 from moderation import queries as moderation_queries
 from moderation.gate import ModerationGate
 
@@ -162,21 +163,25 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
-def _crisis_lexicon():  # noqa: ANN202 - moderation.crisis.Lexicon
+def _crisis_screen():  # noqa: ANN202 - moderation.crisis.Screen
     settings = _settings()
-    return crisis.load_lexicon(Path(settings.crisis_lexicon) if settings.crisis_lexicon else None)
+    extra = Path(settings.crisis_lexicon) if settings.crisis_lexicon else None
+    return crisis.load_screen(extra)
 
 
 def cmd_crisis_check(args: argparse.Namespace) -> int:
     text = " ".join(args.text)
-    print(crisis.format_assessment(crisis.assess(text, args.locale, lexicon=_crisis_lexicon()),
-                                   text))
+    print(crisis.format_screening(_crisis_screen().assess(text, args.locale), text))
     return 0
 
 
 def cmd_crisis_eval(args: argparse.Namespace) -> int:
-    report = crisis.evaluate(Path(args.path) if args.path else None, lexicon=_crisis_lexicon())
-    print(crisis.format_report(report))
+    path = Path(args.path) if args.path else None
+    if args.misses and (path is None or path.resolve() == corpus.FROZEN_TEST_PATH.resolve()):
+        raise SystemExit("forum: the frozen test file's rows are never listed (nothing may be "
+                         "tuned on them); --misses works on other files")
+    report = evaluation.evaluate(_crisis_screen(), path)
+    print(evaluation.format_report(report, show_misses=args.misses))
     return 0 if report.meets_targets else 1
 
 
@@ -247,11 +252,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--locale", default=None, help="e.g. fr, fr-CA, en")
     check.set_defaults(func=cmd_crisis_check)
 
-    evaluation = sub.add_parser(
-        "crisis-eval", help="evaluate the crisis screen on the labelled set (exit 1 if below "
-        "the targets)")
-    evaluation.add_argument("path", nargs="?", help="a TSV file: label, lang, text")
-    evaluation.set_defaults(func=cmd_crisis_eval)
+    measure = sub.add_parser(
+        "crisis-eval", help="evaluate the crisis screen on a labelled file, the frozen test file "
+        "by default (exit 1 below the targets)")
+    measure.add_argument("path", nargs="?", help="a TSV file in the format of "
+                         "docs/CRISIS_LABELS.md (default: moderation/data/crisis_frozen_test.tsv)")
+    measure.add_argument("--misses", action="store_true",
+                         help="list the rows the screen gets wrong (not for the frozen file)")
+    measure.set_defaults(func=cmd_crisis_eval)
 
     save = sub.add_parser("backup", help="write a consistent copy of the database to PATH")
     save.add_argument("path", metavar="PATH")

@@ -95,6 +95,11 @@ class Settings:
         "Optional path to an admin's extension of the crisis lexicon (same TOML format as "
         "moderation/data/crisis_lexicon.toml).",
     )
+    welfare_escalation_minutes: int = setting(
+        "FORUM_WELFARE_ESCALATION_MINUTES", 15,
+        "An urgent welfare item nobody has claimed after this many minutes is escalated, once, "
+        "to every moderator of its space and every admin (default 15).",
+    )
     quick_exit_url: str = setting(
         "FORUM_QUICK_EXIT_URL", "https://meteofrance.com/",
         "Where the \"Quitter rapidement\" button goes: a neutral site (default, a weather site).",
@@ -149,6 +154,8 @@ class Settings:
             raise ConfigError("FORUM_QUICK_EXIT_URL must be an https:// address")
         if self.unanswered_hours < 1:
             raise ConfigError("FORUM_UNANSWERED_HOURS must be at least 1")
+        if self.welfare_escalation_minutes < 1:
+            raise ConfigError("FORUM_WELFARE_ESCALATION_MINUTES must be at least 1")
         if self.rate_limits not in ("on", "off") or self.trust_proxy not in ("on", "off"):
             raise ConfigError("FORUM_RATE_LIMITS and FORUM_TRUST_PROXY must be on or off")
         return self

@@ -201,6 +201,11 @@ class Post(Base):
         _enum(PostStatus, "post_status"), default=PostStatus.VISIBLE
     )
     crisis_level: Mapped[str] = mapped_column(String(8), default="none")
+    """The help the crisis screen asked for: "none", "concern" or "urgent"."""
+    crisis_answer: Mapped[str] = mapped_column(String(8), default="none", server_default="none")
+    """How the screen answered the author: "pause" (before publishing), "line" (a calm line
+    under their own post, after publishing), "watch" (nothing shown; a mark for moderators)
+    or "none"."""
     moderation_reason: Mapped[str | None] = mapped_column(Text)
     """Why the post is pending, hidden or removed, shown to its author."""
     idempotency_key: Mapped[str | None] = mapped_column(String(64))

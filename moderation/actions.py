@@ -9,7 +9,7 @@ person.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -148,12 +148,16 @@ async def do_flag_post(session: AsyncSession, post: Post, *, flagger: Member, re
         and await mq.recent_welfare_notices(session, post.author_id, since)
         < WELFARE_NOTICES_PER_AUTHOR
     )
+    first_danger = (reason == FlagReason.DANGER.value
+                    and not await mq.is_welfare_item(session, post.id))
     flag = Flag(post_id=post.id, flagger_id=flagger.id, reason=reason, note=note,
                 text_copy=post.source)
     session.add(flag)
     await session.flush()
     if notify_author and post.author is not None:
         await _welfare_notice(session, post, post.author)
+    if first_danger:
+        await _alert_moderators(session, post, post.thread.space, NOTICE_MEMBER_ALERT)
     await _auto_hide(session, post)
     return flag
 
@@ -543,17 +547,88 @@ CRISIS_SCREEN_NOTE = N_("Repéré automatiquement : ce message contient des mots
                         "regarde avec bienveillance.")
 
 
-async def do_raise_crisis_flag(session: AsyncSession, post: Post) -> Flag | None:
+CRISIS_WATCH_NOTE = N_("Repéré automatiquement, sans certitude : rien n'a été montré à "
+                       "l'auteur·e, ou seulement les numéros d'aide sous son message. Regarde "
+                       "si quelqu'un devrait prendre de ses nouvelles.")
+
+WELFARE_ALERT = "welfare_alert"
+"""The kind of the notice that tells moderators of an urgent post (links to the item)."""
+NOTICE_SCREEN_ALERT = N_("Message urgent à relire dans « %(space)s » : la détection automatique "
+                         "y a repéré une personne qui pourrait être en danger. Il attend "
+                         "quelqu'un de l'équipe.")
+NOTICE_MEMBER_ALERT = N_("Message urgent à relire dans « %(space)s » : un·e membre s'inquiète "
+                         "pour la personne qui l'a écrit. Il attend quelqu'un de l'équipe.")
+ESCALATION_REASON = N_("Personne de l'équipe ne l'a pris en charge à temps.")
+NOTICE_WELFARE_ESCALATED = N_("Personne ne s'est encore occupé d'un message urgent dans "
+                              "« %(space)s », signalé il y a plus de %(minutes)s minutes. "
+                              "Peux-tu le regarder maintenant ?")
+
+
+async def do_raise_crisis_flag(session: AsyncSession, post: Post, space: Space,
+                               details: dict[str, object] | None = None) -> Flag | None:
     """The crisis screen found an urgent text: a priority welfare-concern flag for the space's
     moderators, from no member (so no flagger to thank, and no welfare notice: the author
-    has just seen the lines before publishing). None if one is already open on the post."""
-    if await mq.has_open_screen_flag(session, post.id):
+    has just seen the lines before publishing), and the moderators are told at once. None if
+    one is already open on the post. ``details``: the screen's reasons, for the item page."""
+    if await mq.has_open_screen_flag(session, post.id, FlagReason.DANGER.value):
         return None
     flag = Flag(post_id=post.id, flagger_id=None, reason=FlagReason.DANGER.value,
-                note=CRISIS_SCREEN_NOTE, text_copy=post.source)
+                note=CRISIS_SCREEN_NOTE, text_copy=post.source,
+                details={**(details or {}), "automatic": True})
+    session.add(flag)
+    await session.flush()
+    await _alert_moderators(session, post, space, NOTICE_SCREEN_ALERT)
+    return flag
+
+
+async def do_mark_for_review(session: AsyncSession, post: Post,
+                             details: dict[str, object] | None = None) -> Flag | None:
+    """The screen's model alone found the post worrying, without certainty: a quiet,
+    low-priority mark in the queue (no notice to anyone). None if one is already open."""
+    if await mq.has_open_screen_flag(session, post.id, FlagReason.SCREEN.value):
+        return None
+    flag = Flag(post_id=post.id, flagger_id=None, reason=FlagReason.SCREEN.value,
+                note=CRISIS_WATCH_NOTE, text_copy=post.source,
+                details={**(details or {}), "automatic": True})
     session.add(flag)
     await session.flush()
     return flag
+
+
+async def _alert_moderators(session: AsyncSession, post: Post, space: Space, message: str,
+                            *, everyone: bool = False, minutes: int = 0) -> int:
+    """An in-app notice to the space's moderators on duty (all of them when nobody is, or
+    with ``everyone``) and the admins, never to the post's author; returns how many."""
+    recipients = [member_id for member_id in
+                  await mq.welfare_recipients(session, space.id, everyone=everyone)
+                  if member_id != post.author_id]
+    for member_id in recipients:
+        await do_notify(session, member_id, kind=WELFARE_ALERT, message=message,
+                        params={"space": space.name, "minutes": minutes},
+                        thread_id=post.thread_id, post_id=post.id)
+    return len(recipients)
+
+
+async def do_escalate_unclaimed(session: AsyncSession, *, now: datetime,
+                                after: timedelta) -> list[Post]:
+    """Welfare items nobody has claimed ``after`` their flag: every moderator of the space
+    and every admin is told, once per item, and the escalation is logged. Safe to run from
+    several processes at once: each item is taken by one conditional UPDATE."""
+    escalated: list[Post] = []
+    for post in await mq.unclaimed_welfare_posts(session, now - after):
+        taken = await session.execute(
+            update(Flag).where(Flag.post_id == post.id, Flag.reason == FlagReason.DANGER.value,
+                               Flag.resolved_at.is_(None), Flag.escalated_at.is_(None))
+            .values(escalated_at=now).execution_options(synchronize_session=False))
+        if not taken.rowcount:
+            continue  # another process escalated it first
+        minutes = int(after.total_seconds() // 60)
+        told = await _alert_moderators(session, post, post.thread.space,
+                                       NOTICE_WELFARE_ESCALATED, everyone=True, minutes=minutes)
+        await _post_audit(session, ActionKind.WELFARE_ESCALATED, post, actor=None,
+                          reason=ESCALATION_REASON, minutes=minutes, told=told)
+        escalated.append(post)
+    return escalated
 
 
 # -- second opinions and the two-moderator rule (welfare items) -----------------------------

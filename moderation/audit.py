@@ -47,6 +47,8 @@ KIND_LABELS: dict[ActionKind, str] = {
     ActionKind.MEMBER_MESSAGED: N_("Message privé de la modération envoyé"),
     ActionKind.REPLY_TEMPLATE_UPDATED: N_("Modèle de réponse modifié"),
     ActionKind.SECOND_OPINION_GIVEN: N_("Second avis donné"),
+    ActionKind.WELFARE_ESCALATED: N_("Message urgent sans prise en charge : toute l'équipe "
+                                     "prévenue"),
 }
 """What the log calls each kind (a test checks that every kind has one)."""
 

@@ -2,52 +2,84 @@
 
 This is the only path from what a member typed to stored HTML. It never stores anything
 itself; the forum's ``do_*`` actions store the Verdict it returns.
+
+``read`` does the slow part (Markdown, nh3, both stages of the crisis screen) in a worker
+thread, before the request's write transaction begins; ``review`` applies the space's rules
+(database reads); ``published`` raises moderation's flags in the transaction of the post.
 """
 
 from __future__ import annotations
 
+import logging
+
+import anyio.to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from forum.gate import GateRefusal, Verdict
+from forum.gate import GateRefusal, Reading, Verdict
 from forum.i18n import N_
 from forum.models import Member, Post, Space
 from moderation import rules
-from moderation.actions import do_raise_crisis_flag
-from moderation.crisis import Assessment, Lexicon, assess, load_lexicon
+from moderation.actions import do_mark_for_review, do_raise_crisis_flag
+from moderation.crisis import Assessment, Screen, Screening, load_screen
 from moderation.sanitize import RENDERER_VERSION, SanitizerError, render_markdown
 
 RENDER_FAILED = N_("Ce texte n'a pas pu être mis en forme. Simplifie la mise en forme "
                    "(listes, citations très imbriquées) et réessaie.")
+
+logger = logging.getLogger(__name__)
 
 
 class ModerationGate:
     """Implements ``forum.gate.ContentGate``.
 
     ``autoflag``: whether a post screened as urgent raises a priority welfare flag
-    (FORUM_CRISIS_AUTOFLAG). ``lexicon``: the crisis lexicon, with an admin's extension.
+    (FORUM_CRISIS_AUTOFLAG). ``screen``: the crisis screen (the lexicon with an admin's
+    extension, and the learned stage); by default the package's.
     """
 
-    def __init__(self, *, autoflag: bool = True, lexicon: Lexicon | None = None) -> None:
+    def __init__(self, *, autoflag: bool = True, screen: Screen | None = None) -> None:
         self.autoflag = autoflag
-        self.lexicon = lexicon or load_lexicon()
+        self.screen = screen or load_screen()
 
-    def screen(self, text: str, locale: str | None = None) -> Assessment:
-        """The crisis screen alone (also used for search queries)."""
-        return assess(text, locale, lexicon=self.lexicon)
+    def screen_query(self, text: str, locale: str | None = None) -> Assessment:
+        """The lexicon alone, for a search query (a few words; nothing to publish)."""
+        return self.screen.assess_lexicon(text, locale)
 
-    async def review(
-        self, session: AsyncSession, text: str, *, author: Member, space: Space,
-        editing: Post | None = None,
-    ) -> Verdict:
+    def read_now(self, text: str, locale: str | None = None) -> Reading:
+        """The CPU part of ``read``, on the calling thread."""
         try:
             html = render_markdown(text)
         except SanitizerError as exc:  # fail closed: nothing unsanitised is ever stored
             raise GateRefusal(RENDER_FAILED) from exc
-        crisis = self.screen(text, author.locale)
+        screening = self._screen(text, locale)
+        return Reading(
+            html=html, renderer_version=RENDERER_VERSION, crisis_level=screening.level,
+            crisis_answer=screening.answer, crisis_about=screening.about,
+            crisis_details=screening.details(text) if screening.answer != "none" else {},
+        )
+
+    def _screen(self, text: str, locale: str | None) -> Screening:
+        try:
+            return self.screen.assess(text, locale)
+        except Exception:  # the learned stage failed: the lexicon still answers
+            logger.exception("crisis screen: the learned stage failed; lexicon only")
+            return Screen(self.screen.lexicon, None).assess(text, locale)
+
+    async def read(self, text: str, *, locale: str | None) -> Reading:
+        return await anyio.to_thread.run_sync(self.read_now, text, locale)
+
+    async def review(
+        self, session: AsyncSession, text: str, *, author: Member, space: Space,
+        editing: Post | None = None, reading: Reading | None = None,
+    ) -> Verdict:
+        if reading is None:
+            reading = await self.read(text, locale=author.locale)
         status, reasons = await rules.review(session, text, author=author, space=space,
                                              editing=editing is not None)
-        return Verdict(html=html, renderer_version=RENDERER_VERSION, status=status,
-                       crisis_level=crisis.level, reasons=reasons)
+        return Verdict(html=reading.html, renderer_version=reading.renderer_version,
+                       status=status, crisis_level=reading.crisis_level, reasons=reasons,
+                       crisis_answer=reading.crisis_answer, crisis_about=reading.crisis_about,
+                       crisis_details=reading.crisis_details)
 
     async def published(
         self, session: AsyncSession, post: Post, *, author: Member, space: Space,
@@ -55,4 +87,6 @@ class ModerationGate:
     ) -> None:
         await rules.apply_after_publish(session, post, verdict.reasons)
         if self.autoflag and verdict.crisis_level == "urgent":
-            await do_raise_crisis_flag(session, post)
+            await do_raise_crisis_flag(session, post, space, verdict.crisis_details)
+        elif verdict.crisis_answer in ("line", "watch"):
+            await do_mark_for_review(session, post, verdict.crisis_details)

@@ -32,6 +32,9 @@ from forum.models import Id, Member, Post
 
 class FlagReason(enum.StrEnum):
     DANGER = "danger"
+    SCREEN = "screen"
+    """The crisis screen's model alone found the post worrying (a quiet line, or nothing shown
+    to the author): a low-priority mark so moderators can judge it, never raised by a member."""
     HARASSMENT = "harassment"
     PERSONAL_INFO = "personal_info"
     DANGEROUS_CONTENT = "dangerous_content"
@@ -75,6 +78,7 @@ class ActionKind(enum.IntEnum):
     MEMBER_MESSAGED = 30
     REPLY_TEMPLATE_UPDATED = 31
     SECOND_OPINION_GIVEN = 32
+    WELFARE_ESCALATED = 33
 
 
 class Flag(Base):
@@ -102,9 +106,20 @@ class Flag(Base):
     )
     outcome: Mapped[str | None] = mapped_column(String(24))
     """What settled it: "hidden", "removed", "approved", "dismissed", "edited"…"""
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """For a flag the crisis screen raised: why (the stage, what the lexicon matched, the
+    model's scores, the nearest labelled examples), shown on the moderator's item page."""
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When an unclaimed welfare item was escalated to every moderator and admin (once)."""
 
     post: Mapped[Post] = relationship(lazy="raise")
     flagger: Mapped[Member | None] = relationship(lazy="raise", foreign_keys=[flagger_id])
+
+    @property
+    def automatic(self) -> bool:
+        """Raised by the crisis screen, not by a member (whose flag keeps no flagger once
+        their account is deleted)."""
+        return bool((self.details or {}).get("automatic"))
 
 
 class Claim(Base):

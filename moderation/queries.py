@@ -350,10 +350,50 @@ async def find_member(session: AsyncSession, pseudonym: str) -> Member | None:
     return await find_member_by_key(session, uniqueness_key(name))
 
 
-async def has_open_screen_flag(session: AsyncSession, post_id: int) -> bool:
-    """Whether the crisis screen already raised an open flag on this post (no flagger)."""
+async def has_open_screen_flag(session: AsyncSession, post_id: int, reason: str) -> bool:
+    """Whether the crisis screen already raised an open flag of this reason on this post."""
     return bool(await session.scalar(select(exists().where(
-        Flag.post_id == post_id, Flag.flagger_id.is_(None), Flag.resolved_at.is_(None)))))
+        Flag.post_id == post_id, Flag.flagger_id.is_(None), Flag.reason == reason,
+        Flag.resolved_at.is_(None)))))
+
+
+async def welfare_recipients(session: AsyncSession, space_id: int,
+                             *, everyone: bool = False) -> list[int]:
+    """Who is told at once of an urgent post in a space: its moderators on duty, or all its
+    moderators when nobody is on duty, and every admin; ``everyone``: all of them (an
+    escalation). Suspended or banned members are never among them."""
+    moderators = select(SpaceModerator.member_id).join(
+        Member, Member.id == SpaceModerator.member_id).where(
+        SpaceModerator.space_id == space_id, Member.status == MemberStatus.ACTIVE)
+    chosen = set(await session.scalars(moderators))
+    if not everyone:
+        on_duty = set(await session.scalars(moderators.where(SpaceModerator.on_duty.is_(True))))
+        chosen = on_duty or chosen
+    admins = await session.scalars(
+        select(Member.id).where(Member.role == Role.ADMIN, Member.status == MemberStatus.ACTIVE))
+    return sorted(chosen | set(admins))
+
+
+async def unclaimed_welfare_posts(session: AsyncSession, before: datetime) -> list[Post]:
+    """Posts with an open danger flag raised before ``before``, never escalated, that nobody
+    has claimed ("Je m'en occupe")."""
+    claimed = exists().where(Claim.post_id == Post.id)
+    waiting = exists().where(
+        Flag.post_id == Post.id, Flag.reason == FlagReason.DANGER.value,
+        Flag.resolved_at.is_(None), Flag.escalated_at.is_(None), Flag.created_at <= before)
+    return list(await session.scalars(
+        select(Post).where(waiting, ~claimed).options(*_post_options()).order_by(Post.id)
+        .limit(QUEUE_LIMIT)))
+
+
+async def open_welfare_count(session: AsyncSession, mod: Moderator) -> int:
+    """Open welfare items (posts with an open danger flag) in the moderator's spaces: the
+    count beside "Modération" in the header."""
+    query = _in_spaces(
+        select(func.count(func.distinct(Flag.post_id))).select_from(Flag)
+        .join(Post, Post.id == Flag.post_id).join(Thread, Thread.id == Post.thread_id)
+        .where(Flag.reason == FlagReason.DANGER.value, Flag.resolved_at.is_(None)), mod)
+    return int(await session.scalar(query) or 0)
 
 
 # -- second opinions and the two-moderator rule (welfare items) -----------------------------
@@ -404,3 +444,13 @@ async def reply_template_rows(session: AsyncSession) -> list[ReplyTemplate]:
 
 async def watched_word_rows(session: AsyncSession) -> list[WatchedWord]:
     return list(await session.scalars(select(WatchedWord).order_by(WatchedWord.id)))
+
+
+async def header_counts(session: AsyncSession, member: Member) -> dict[str, int]:
+    """The header's count of open welfare items, for moderators and admins (no query for
+    anyone else): wired into ``forum.web.notifications.UnreadCount`` by the app."""
+    if not (member.is_peer_moderator or member.role == Role.ADMIN):
+        return {}
+    mod = Moderator(member, await moderated_space_ids(session, member))
+    return {"welfare_count": await open_welfare_count(session, mod)}
+

@@ -8,13 +8,14 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from forum import i18n
+from forum.i18n import N_
 from forum.models import Member, Role
 from forum.web.context import locale_of
 from moderation import actions as ma
 from moderation import rules
 from moderation.audit import KIND_LABELS
 from moderation.models import ActionKind
-from moderation.web import FLAG_REASONS
+from moderation.web import FLAG_LABELS
 
 
 def kind_label(kind: int) -> str:
@@ -30,7 +31,8 @@ def is_moderator(member: Member | None) -> bool:
     return member is not None and (member.is_peer_moderator or member.role == Role.ADMIN)
 
 
-AUTOMATIC_REASONS = frozenset({ma.AUTO_HIDE_REASON, *rules.HOLD_REASONS})
+AUTOMATIC_REASONS = frozenset({ma.AUTO_HIDE_REASON, ma.ESCALATION_REASON, ma.CRISIS_SCREEN_NOTE,
+                               ma.CRISIS_WATCH_NOTE, *rules.HOLD_REASONS})
 """Reasons the automatic rules write: message ids, translated when shown. A moderator's own
 words are shown as written (never passed through gettext, which would mark them safe)."""
 
@@ -46,8 +48,31 @@ def reason_text(ctx: Context, reason: str | None) -> str:
     return reason
 
 
+SCREEN_LABELS = {"none": N_("rien d'inquiétant"), "concern": N_("inquiétude"),
+                 "urgent": N_("urgent")}
+
+
+@pass_context
+def screen_label(ctx: Context, label: str) -> str:
+    """A labelled example's label, in the reader's language."""
+    request = ctx.get("request")
+    locale = locale_of(request) if request is not None else i18n.SOURCE_LOCALE
+    return i18n.translations(locale).gettext(SCREEN_LABELS.get(label, label))
+
+
+@pass_context
+def welfare_count(ctx: Context) -> int | None:
+    """Open welfare items of the reader's spaces, read by the header middleware (None where
+    it did not run, or for a member who moderates nothing)."""
+    request = ctx.get("request")
+    if request is None:
+        return None
+    return request.scope.get("state", {}).get("welfare_count")
+
+
 def template_globals() -> dict[str, Any]:
     return {
-        "mod_kind_label": kind_label, "mod_flag_reasons": FLAG_REASONS,
+        "mod_kind_label": kind_label, "mod_flag_reasons": FLAG_LABELS,
         "mod_is_moderator": is_moderator, "mod_reason": reason_text,
+        "screen_label": screen_label, "mod_welfare_count": welfare_count,
     }

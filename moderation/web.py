@@ -64,6 +64,12 @@ FLAG_REASONS: dict[str, str] = {
     FlagReason.OTHER.value: N_("Autre raison (précise-la)"),
 }
 
+FLAG_LABELS: dict[str, str] = {
+    **FLAG_REASONS,
+    FlagReason.SCREEN.value: N_("À regarder : la détection automatique hésite"),
+}
+"""What the queue calls each flag reason (the screen's own mark is never a member's choice)."""
+
 NOTE_REQUIRED = N_("Dis-nous en quelques mots ce qui ne va pas : ça aide l'équipe de "
                    "modération à comprendre.")
 REASON_CHOICE = N_("Choisis une raison dans la liste.")
@@ -159,6 +165,17 @@ async def mod_queue(request: Req, db: Db) -> Template:
         "me_on_duty": await mq.is_on_duty(db, mod.member),
         "actions_for": lambda item: post_actions(mod, item.post),
     })
+
+
+@get("/mod/welfare-count", name="mod_welfare_count")
+async def mod_welfare_count(request: Req, db: Db) -> Response[Any]:
+    """The header's "Modération" link with its count (htmx polls it); a page load goes to the
+    queue."""
+    mod = await _moderator(request, db)
+    if not is_htmx(request):
+        return see_other(request, "/mod")
+    return Template(template_name="mod/_header_link.html",
+                    context={"count": await mq.open_welfare_count(db, mod)}, headers=VARY)
 
 
 async def _mod_post(db: AsyncSession, mod: Moderator, post_id: int) -> Post:
@@ -687,7 +704,8 @@ async def admin_remove_moderator(request: Req, db: Db, space_id: FromPath[int],
 
 
 ROUTES = [
-    flag_form, flag_post, mod_queue, mod_item, mod_post_action, mod_dismiss_flags,
+    flag_form, flag_post, mod_queue, mod_welfare_count, mod_item, mod_post_action,
+    mod_dismiss_flags,
     mod_thread_action, mod_member, mod_member_action, mod_log, moderation_public,
     appeal_form, appeal_post, mod_appeal_decision, mod_duty, admin_spaces, admin_create_space,
     admin_space, admin_update_space, admin_add_moderator, admin_remove_moderator,

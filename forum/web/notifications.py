@@ -8,6 +8,7 @@ member GET by ``UnreadCount`` (one statement), never for visitors.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from jinja2 import pass_context
@@ -18,6 +19,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Receive, Scope, Send
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from forum import actions, notifications, permissions, queries
 from forum.db import Database, commit
@@ -36,11 +38,19 @@ KIND_LABELS: dict[str, str] = {
 UNREAD_PATH = "/notifications/unread"
 
 
+HeaderCounts = Callable[[AsyncSession, Member], Awaitable[dict[str, int]]]
+"""More counts for the header, read in the same session (the app wires moderation's)."""
+
+
 class UnreadCount(ASGIMiddleware):
-    """Reads the member's unread count for full pages (after authentication)."""
+    """Reads the member's unread count for full pages (after authentication), and whatever
+    ``more`` counts (a moderator's open welfare items), into the request's state."""
 
     scopes = (ScopeType.HTTP,)
     exclude_path_pattern = ("^/static/", "^/healthz$", "^/robots.txt$", f"^{UNREAD_PATH}$")
+
+    def __init__(self, more: HeaderCounts | None = None) -> None:
+        self.more = more
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         user = scope.get("user")
@@ -49,8 +59,11 @@ class UnreadCount(ASGIMiddleware):
         if isinstance(user, Member) and scope.get("method") == "GET" and not partial:
             database: Database = scope["app"].state.database
             async with database.reader() as session:
-                count = await queries.unread_notification_count(session, user.id)
-            scope.setdefault("state", {})["unread_count"] = count
+                counts = {"unread_count": await queries.unread_notification_count(session,
+                                                                                  user.id)}
+                if self.more is not None:
+                    counts.update(await self.more(session, user))
+            scope.setdefault("state", {}).update(counts)
         await next_app(scope, receive, send)
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from forum import actions, content_warnings, permissions, queries
 from forum.db import commit
-from forum.gate import ContentGate, GateRefusal, Verdict
+from forum.gate import ContentGate, GateRefusal, Reading, Verdict
 from forum.models import Member, Post, Space, Thread
 from forum.resources import lines_for, region_name
 from forum.web.composer import PostForm, new_idempotency_key, parse_post_form, reply_form_context
@@ -29,21 +29,41 @@ from forum.web.htmx import VARY, is_htmx, see_other
 from forum.web.reading import thread_context
 
 
+async def read(gate: ContentGate, form: PostForm, request: Request[Any, Any, Any],
+               errors: FormErrors) -> Reading | None:
+    """The gate's reading of the body (Markdown, sanitising, the crisis screen), in a worker
+    thread and before the request's transaction begins, so that no lock is held meanwhile.
+    None when the form already has errors, when the sender is not a member who may write
+    (the access check that follows answers them), or when the text cannot be rendered (an
+    error on the body field; the text is kept)."""
+    viewer = viewer_of(request)
+    if errors or viewer is None or permissions.is_restricted(viewer):
+        return None
+    try:
+        return await gate.read(form.body, locale=viewer.locale)
+    except GateRefusal as refusal:
+        errors["body"] = FieldError(refusal.message)
+        return None
+
+
 async def review(db: AsyncSession, gate: ContentGate, form: PostForm, *, author: Member,
-                 space: Space, errors: FormErrors, editing: Post | None = None
-                 ) -> Verdict | None:
+                 space: Space, errors: FormErrors, reading: Reading | None,
+                 editing: Post | None = None) -> Verdict | None:
     """Ask the gate; a refusal becomes an error on the body field (the text is kept).
 
     A repeated submit (same idempotency key as a stored post) skips the gate: the action
     returns the stored post, so the same-text rule does not refuse a double click. The key is
     looked up again after a refusal: on PostgreSQL, sends of one form run side by side, and
     the first may commit between this send's lookup and the gate's same-text check."""
-    if stored := await _stored_verdict(db, form, author):
+    if errors:
+        return None
+    if editing is None and (stored := await _stored_verdict(db, form, author)):
         return stored
     try:
-        return await gate.review(db, form.body, author=author, space=space, editing=editing)
+        return await gate.review(db, form.body, author=author, space=space, editing=editing,
+                                 reading=reading)
     except GateRefusal as refusal:
-        if stored := await _stored_verdict(db, form, author):
+        if editing is None and (stored := await _stored_verdict(db, form, author)):
             return stored
         errors["body"] = FieldError(refusal.message)
         return None
@@ -67,7 +87,9 @@ CRISIS_EDIT = "crisis_edit"
 
 
 def needs_crisis_pause(verdict: Verdict, values: dict[str, str]) -> bool:
-    return verdict.crisis_level in ("concern", "urgent") and values.get(CRISIS_ACK) != "1"
+    """The screen is sure enough to pause before publishing, and the author has not yet
+    chosen to publish (a less sure answer is a line after publishing, never a pause)."""
+    return verdict.crisis_answer == "pause" and values.get(CRISIS_ACK) != "1"
 
 
 def crisis_pause(request: Request[Any, Any, Any], *, verdict: Verdict, form: PostForm,
@@ -78,7 +100,8 @@ def crisis_pause(request: Request[Any, Any, Any], *, verdict: Verdict, form: Pos
     region = region_of(request)
     lines = lines_for(region, topics=space.topics)
     context = {
-        "level": verdict.crisis_level, "form": form, "space": space, "action": action,
+        "level": verdict.crisis_level, "about": verdict.crisis_about, "form": form,
+        "space": space, "action": action,
         "lines": lines, "primary": lines.primary(), "autoflag": autoflag,
         "region_label": region_name(region, locale_of(request)),
     }
@@ -108,13 +131,15 @@ async def create_thread(
     request: Request[Any, Any, Any], db: Db, gate: Gate, slug: FromPath[str]
 ) -> Response[Any]:
     values = await read_form(request)  # first, so that an error page can show the text back
+    form, errors = parse_post_form(values, with_title=True)
+    editing_again = bool(values.get(CRISIS_EDIT))
+    reading = None if editing_again else await read(gate, form, request, errors)
     space = await queries.get_space_or_404(db, slug)
     member = permissions.check_start_thread(viewer_of(request), space)
-    form, errors = parse_post_form(values, with_title=True)
-    if values.get(CRISIS_EDIT):
+    if editing_again:
         return _compose(space, form, FormErrors())
-    verdict = None if errors else await review(db, gate, form, author=member, space=space,
-                                               errors=errors)
+    verdict = await review(db, gate, form, author=member, space=space, errors=errors,
+                           reading=reading)
     if verdict is None:
         return _compose(space, form, errors, status=422)
     if needs_crisis_pause(verdict, values):
@@ -145,13 +170,15 @@ async def reply(
 ) -> Response[Any]:
     values = await read_form(request)  # first, so that an error page can show the text back
     viewer = viewer_of(request)
+    form, errors = parse_post_form(values, with_title=False)
+    editing_again = bool(values.get(CRISIS_EDIT))
+    reading = None if editing_again else await read(gate, form, request, errors)
     thread = await queries.get_thread_or_404(db, viewer, thread_id)
     member = permissions.check_reply(viewer, thread)
-    form, errors = parse_post_form(values, with_title=False)
-    if values.get(CRISIS_EDIT):
+    if editing_again:
         return await _reply_form_again(request, db, thread, form, FormErrors(), status=200)
-    verdict = None if errors else await review(db, gate, form, author=member,
-                                               space=thread.space, errors=errors)
+    verdict = await review(db, gate, form, author=member, space=thread.space, errors=errors,
+                           reading=reading)
     if verdict is None:
         return await _reply_form_again(request, db, thread, form, errors, status=422)
     if needs_crisis_pause(verdict, values):
@@ -222,14 +249,16 @@ async def edit_post_form(request: Request[Any, Any, Any], db: Db,
 async def edit_post(request: Request[Any, Any, Any], db: Db, gate: Gate,
                     post_id: FromPath[int]) -> Response[Any]:
     values = await read_form(request)  # first, so that an error page can show the text back
+    form, errors = parse_post_form(values, with_title=False)
+    editing_again = bool(values.get(CRISIS_EDIT))
+    reading = None if editing_again else await read(gate, form, request, errors)
     post_obj = await queries.get_post_or_404(db, viewer_of(request), post_id)
     member = permissions.check_edit_post(viewer_of(request), post_obj)
-    form, errors = parse_post_form(values, with_title=False)
     space = post_obj.thread.space
-    if values.get(CRISIS_EDIT):
+    if editing_again:
         return _edit_page(post_obj, form, FormErrors())
-    verdict = None if errors else await review(db, gate, form, author=member, space=space,
-                                               errors=errors, editing=post_obj)
+    verdict = await review(db, gate, form, author=member, space=space, errors=errors,
+                           reading=reading, editing=post_obj)
     if verdict is None:
         return _edit_page(post_obj, form, errors, status=422)
     if needs_crisis_pause(verdict, values):

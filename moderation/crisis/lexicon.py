@@ -928,6 +928,16 @@ def assess(text: str, locale: str | None = None, *, lexicon: Lexicon | None = No
     return Assessment(level=level, matches=tuple(matches))
 
 
+def escalation_cues(text: str, *, lexicon: Lexicon | None = None) -> tuple[str, ...]:
+    """Which of the time, means and plan cues *text* holds ("ce soir", "la corde", "j'ai tout
+    prévu"): they make a learned-stage hit urgent, as they escalate a lexicon match."""
+    if not text:
+        return ()
+    lexicon = _default_lexicon() if lexicon is None else lexicon
+    folded, _ = _normalize(*_fold_with_offsets(text))
+    return tuple(name for name in _ESCALATORS if lexicon.cues[name].search(folded))
+
+
 def _candidates(context: _Context) -> Iterator[_Candidate]:
     """Raw matches of the entries that pass the prefilter, searched near their anchor literals."""
     folded, lexicon = context.folded, context.lexicon

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from moderation import crisis
 from moderation.crisis import lexicon as crisis_lexicon
-from moderation.crisis import (
+from moderation.crisis.lexicon import (
     FALSE_POSITIVE_TARGET,
     FLAG_RECALL_TARGET,
     URGENT_RECALL_TARGET,

@@ -1,0 +1,247 @@
+"""The learned stage of the crisis screen: a small head over n-grams and sentence vectors.
+
+Inference is numpy only. The head is trained by ``moderation/crisis/train.py`` (``make
+crisis-model``) from the committed corpus and stored as plain arrays and JSON (no pickle):
+``moderation/data/crisis_head.npz`` and ``crisis_head.json``, the latter with the SHA-256 of the
+corpus it was trained on and the thresholds chosen on the corpus's development split.
+
+How a text is scored
+--------------------
+1. It is cut into units (sentences, or windows of a very long sentence; ``features.units``).
+2. Every unit gets the **n-gram head**'s probabilities (none, concern, urgent): a multinomial
+   logistic regression over hashed character and stemmed-word n-grams. It is cheap (about
+   0.1 ms a sentence), so it reads every unit.
+3. The units the n-gram head finds most worrying, up to a budget of encoder pieces
+   (``TOKEN_BUDGET``), are encoded by the sentence encoder (``encoder.py``) and read twice:
+   by the **vector head** (one hidden layer), and by **neighbours**: the labels of the
+   ``NEAREST`` most similar labelled units of the corpus (cosine in a 128-dimension projection
+   of the vectors, weighted by similarity). A unit's probabilities are the mean of the three;
+   a unit left out by the budget keeps the n-gram head's alone. Every unit of an ordinary post
+   fits the budget; only very long posts are read this way, so the cost stays bounded.
+4. The text's crisis score is the highest unit score (one crisis sentence in a long ordinary
+   post is found), its urgent score that unit's share of "urgent".
+5. The three labelled examples nearest to that unit (cosine of sentence vectors) are returned,
+   so a moderator can see what the model compared the text with.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from moderation.crisis import features
+from moderation.crisis.encoder import SentenceEncoder
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+HEAD_ARRAYS = DATA_DIR / "crisis_head.npz"
+HEAD_META = DATA_DIR / "crisis_head.json"
+
+TOKEN_BUDGET = 320
+"""Encoder pieces read per text at most (about 10 ms on one core); see docs/SAFETY.md."""
+MAX_UNITS = 400
+"""Units read per text at most: 20,000 characters are about 250 sentences."""
+NEIGHBOURS = 3
+"""Labelled examples shown to moderators."""
+NEAREST = 20
+"""Labelled examples whose labels vote for a unit."""
+SHARPNESS = 20.0
+"""How fast a neighbour's vote falls with its distance: weight = exp(SHARPNESS × (cos − 1))."""
+
+
+class HeadUnavailable(RuntimeError):
+    """The head files are missing or do not match this code."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Chosen on the development split (``train.py``); see docs/SAFETY.md."""
+
+    pause: float
+    line: float
+    watch: float
+    urgent: float
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A labelled example close to the text, shown to moderators."""
+
+    text: str
+    label: str
+    similarity: float
+
+
+@dataclass(frozen=True)
+class ModelScore:
+    """What the learned stage says of a text."""
+
+    crisis: float
+    """Probability that the most worrying unit is a crisis (concern or urgent)."""
+    urgent: float
+    """That unit's probability of being urgent."""
+    unit: str = ""
+    """The most worrying unit, as written."""
+    neighbours: tuple[Neighbour, ...] = field(default=())
+    encoded_units: int = 0
+    units: int = 0
+
+
+NO_SCORE = ModelScore(0.0, 0.0)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def ngram_vector(counts: dict[int, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and values of a unit's n-gram features: log counts, L2-normalised."""
+    if not counts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    indices = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+    values = np.log1p(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
+    norm = float(np.sqrt(values @ values))
+    return indices, values / norm if norm else values
+
+
+class CrisisModel:
+    """The loaded head. ``score(text)`` is thread-safe (it only reads the arrays)."""
+
+    _shared: CrisisModel | None = None
+    _lock = threading.Lock()
+
+    def __init__(self, arrays: dict[str, np.ndarray], info: dict[str, object],
+                 encoder: SentenceEncoder | None = None) -> None:
+        """A head from its arrays and metadata (``CrisisModel.load()`` reads them from files)."""
+        try:
+            self.ngram_weights = arrays["ngram_weights"].astype(np.float32)
+            self.ngram_bias = arrays["ngram_bias"].astype(np.float32)
+            self.hidden_weights = arrays["hidden_weights"].astype(np.float32)
+            self.hidden_bias = arrays["hidden_bias"].astype(np.float32)
+            self.out_weights = arrays["out_weights"].astype(np.float32)
+            self.out_bias = arrays["out_bias"].astype(np.float32)
+            self.projection = arrays["projection"].astype(np.float32)
+            self.projection_mean = arrays["projection_mean"].astype(np.float32)
+            self.examples = arrays["examples"].astype(np.float32)
+            self.example_labels = arrays["example_labels"].astype(np.int64)
+            if info.get("format") != 1 or self.ngram_weights.shape[0] != features.HASH_SIZE:
+                raise ValueError("written for another version of the code")
+            self.thresholds = Thresholds(**info["thresholds"])  # type: ignore[arg-type]
+            self.labels: list[str] = list(info["labels"])  # type: ignore[call-overload]
+            self.example_texts: list[str] = list(info["example_texts"])  # type: ignore[call-overload]
+            self.data_hash = str(info["data_hash"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise HeadUnavailable(f"the crisis head is not usable: {error}") from error
+        self.info = info
+        self._encoder = encoder
+
+    @classmethod
+    def load(cls, arrays: Path = HEAD_ARRAYS, meta: Path = HEAD_META,
+             encoder: SentenceEncoder | None = None) -> CrisisModel:
+        try:
+            info = json.loads(meta.read_text(encoding="utf-8"))
+            with np.load(arrays, allow_pickle=False) as packed:
+                loaded = {name: packed[name] for name in packed.files}
+        except (OSError, ValueError) as error:
+            raise HeadUnavailable(f"cannot read the crisis head: {error}") from error
+        return cls(loaded, info, encoder)
+
+    @classmethod
+    def shared(cls) -> CrisisModel:
+        """The process's head, loaded on first use."""
+        with cls._lock:
+            if cls._shared is None:
+                cls._shared = cls.load()
+            return cls._shared
+
+    @property
+    def encoder(self) -> SentenceEncoder:
+        if self._encoder is None:
+            self._encoder = SentenceEncoder.shared()
+        return self._encoder
+
+    # -- heads -------------------------------------------------------------------------------
+
+    def ngram_probabilities(self, unit_texts: list[str]) -> np.ndarray:
+        logits = np.empty((len(unit_texts), len(self.labels)), dtype=np.float32)
+        for row, text in enumerate(unit_texts):
+            indices, values = ngram_vector(features.ngram_counts(text))
+            logits[row] = values @ self.ngram_weights[indices] + self.ngram_bias
+        return _softmax(logits)
+
+    def vector_probabilities(self, vectors: np.ndarray) -> np.ndarray:
+        hidden = np.maximum(vectors @ self.hidden_weights + self.hidden_bias, 0)
+        return _softmax(hidden @ self.out_weights + self.out_bias)
+
+    def project(self, vectors: np.ndarray) -> np.ndarray:
+        """Sentence vectors in the examples' space: centred, projected, unit length."""
+        projected = (vectors - self.projection_mean) @ self.projection
+        norms = np.sqrt(np.einsum("ij,ij->i", projected, projected))
+        return projected / np.maximum(norms, 1e-9)[:, None]
+
+    def neighbour_probabilities(self, projected: np.ndarray) -> np.ndarray:
+        """Each row's label shares among its NEAREST examples, weighted by similarity."""
+        similarities = projected @ self.examples.T
+        count = min(NEAREST, similarities.shape[1])
+        nearest = np.argpartition(-similarities, count - 1, axis=1)[:, :count]
+        weights = np.exp(SHARPNESS * (np.take_along_axis(similarities, nearest, axis=1) - 1))
+        labels = self.example_labels[nearest]
+        votes = np.stack([(weights * (labels == c)).sum(axis=1)
+                          for c in range(len(self.labels))], axis=1)
+        return votes / np.maximum(votes.sum(axis=1, keepdims=True), 1e-12)
+
+    def neighbours(self, projected: np.ndarray) -> tuple[Neighbour, ...]:
+        """The NEIGHBOURS labelled examples nearest to one projected vector."""
+        similarities = self.examples @ projected
+        nearest = np.argsort(-similarities)[:NEIGHBOURS]
+        return tuple(
+            Neighbour(self.example_texts[i], self.labels[int(self.example_labels[i])],
+                      round(float(similarities[i]), 3))
+            for i in nearest
+        )
+
+    # -- scoring -----------------------------------------------------------------------------
+
+    def score(self, text: str, *, explain: bool = False) -> ModelScore:
+        """The crisis and urgent scores of *text*; with ``explain``, the nearest examples."""
+        pieces = features.units(features.plain(text), limit=MAX_UNITS)
+        if not pieces:
+            return NO_SCORE
+        unit_texts = [piece.text for piece in pieces]
+        probabilities = self.ngram_probabilities(unit_texts)
+        order = np.argsort(-(1.0 - probabilities[:, 0]), kind="stable")
+        chosen: list[int] = []
+        spent = 0
+        for index in order:
+            cost = _estimated_pieces(unit_texts[int(index)])
+            if chosen and spent + cost > TOKEN_BUDGET:
+                continue
+            chosen.append(int(index))
+            spent += cost
+        vectors = self.encoder.encode([unit_texts[i] for i in chosen])
+        projected = self.project(vectors)
+        probabilities[chosen] = (probabilities[chosen] + self.vector_probabilities(vectors)
+                                 + self.neighbour_probabilities(projected)) / 3
+        crisis = 1.0 - probabilities[:, 0]
+        top = int(np.argmax(crisis))
+        urgent_index = self.labels.index("urgent")
+        neighbours: tuple[Neighbour, ...] = ()
+        if explain and top in chosen:
+            neighbours = self.neighbours(projected[chosen.index(top)])
+        return ModelScore(
+            crisis=round(float(crisis[top]), 4),
+            urgent=round(float(probabilities[top, urgent_index] / max(crisis[top], 1e-9)), 4),
+            unit=unit_texts[top], neighbours=neighbours, encoded_units=len(chosen),
+            units=len(unit_texts),
+        )
+
+
+def _estimated_pieces(text: str) -> int:
+    """About how many encoder pieces a text makes (French and English: ~3.5 characters)."""
+    return 2 + math.ceil(len(text) / 3.5)

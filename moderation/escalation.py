@@ -1,0 +1,67 @@
+"""Welfare items nobody claims are escalated: a background watch in every app process.
+
+Every ``INTERVAL`` seconds the watch asks ``moderation.actions.do_escalate_unclaimed`` for the
+urgent items (an open danger flag, from the crisis screen or a member) that nobody has claimed
+("Je m'en occupe") ``FORUM_WELFARE_ESCALATION_MINUTES`` after they were raised: every moderator
+of the space and every admin is told, once, and the escalation is in the moderation log. Several
+processes may run the watch at once: each item is taken by one conditional UPDATE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from forum.db import Database, DatabaseUnavailable, commit
+from forum.models import Post
+from moderation.actions import do_escalate_unclaimed
+
+INTERVAL = 60.0
+"""Seconds between two looks: an item waits at most this much past its deadline."""
+
+logger = logging.getLogger(__name__)
+
+
+class WelfareWatch:
+    """``run_once()`` escalates what is due; ``start()``/``stop()`` run it in the background."""
+
+    def __init__(self, database: Database, *, after: timedelta,
+                 clock: Callable[[], datetime]) -> None:
+        self.database = database
+        self.after = after
+        self.clock = clock
+        self._task: asyncio.Task[None] | None = None
+
+    async def run_once(self) -> list[Post]:
+        async with self.database.writing() as session:
+            escalated = await do_escalate_unclaimed(session, now=self.clock(), after=self.after)
+            await commit(session)
+        if escalated:
+            logger.info("welfare items escalated", extra={"count": len(escalated)})
+        return escalated
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(INTERVAL)
+            try:
+                await self.run_once()
+            except DatabaseUnavailable:
+                logger.warning("welfare watch: database unavailable, trying again later")
+            except Exception:
+                logger.exception("welfare watch failed; trying again later")
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        if task.get_loop() is asyncio.get_running_loop():  # a test client may stop elsewhere
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
