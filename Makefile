@@ -97,6 +97,15 @@ bench: $(VENV)/.installed-test
 	@command -v wrk >/dev/null 2>&1 || { echo "make bench needs wrk: sudo apt-get install wrk"; exit 1; }
 	$(PY) -m bench $(BENCH_ARGS)
 
+# The crisis screen's learned head (docs/SAFETY.md): trained from the committed corpus
+# (moderation/data/crisis_corpus/, about five minutes on two cores) into
+# moderation/data/crisis_head.npz and .json; a test fails when the corpus changed and this was
+# not run again. Needs the train extra (scikit-learn), never needed to run the forum.
+.PHONY: crisis-model
+crisis-model: $(VENV)/.installed-test
+	@$(BIN)/pip install -q -c requirements.lock -e ".[train]"
+	OPENBLAS_NUM_THREADS=2 $(PY) -m moderation.crisis.train
+
 # Security checks (issue 5): pip-audit on the installed dependencies (needs network access to
 # the vulnerability service; an unaudited dependency fails) and bandit on forum/ and
 # moderation/. Accepted findings are justified in .ci/bandit.yaml, .ci/bandit-baseline.json
@@ -110,7 +119,7 @@ audit: $(VENV)/.installed-test
 # browser extras (newest allowed by pyproject.toml), for `-c` and for pip-audit.
 lock: check-python
 	@rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
-	@.venv-lock/bin/pip install -q -e ".[test,browser]"
+	@.venv-lock/bin/pip install -q -e ".[test,browser,train]"
 	@{ sed -n '1,3p' requirements.lock; .venv-lock/bin/pip freeze --exclude-editable; } > requirements.lock.new
 	@mv requirements.lock.new requirements.lock && rm -rf .venv-lock
 	@echo "requirements.lock updated: review the diff, run make test, commit."

@@ -8,7 +8,8 @@
    ``--connections`` connections; peak RSS per worker from ``/proc/<pid>/status`` (VmHWM).
 4. Count SQL statements per request in-process (``before_cursor_execute`` on the app's engine),
    for the same requests, against the same data.
-5. Print the table and write ``bench/results.json``.
+5. Measure the crisis screen's cost per post in process, on one core (``bench/crisis.py``).
+6. Print the table and write ``bench/results.json``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench import crisis as crisis_bench
 from bench.dataset import DATA_DIR, Dataset, prepare, sqlite_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -326,8 +328,11 @@ def main(argv: list[str] | None = None) -> int:
         if row["rps"] is not None:
             row["queries"] = counts.get(row["page"])
     results.append({"page": "ceiling", **ceiling, "ceiling_fraction": 1.0, "queries": 0})
+    screen = crisis_bench.measure()
+    results.append({"page": "crisis_screen", "rps": None, **screen})
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)
+    print(crisis_bench.report(screen))
     print(f"Written to {args.output}")
     return 0
 
@@ -336,6 +341,8 @@ def print_table(results: list[dict[str, Any]]) -> None:
     print(f"\n{'page':<16}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'ceiling':>9}{'RSS MB':>9}"
           f"{'queries':>9}")
     for row in results:
+        if row["page"] == "crisis_screen":
+            continue  # printed on its own (bench/crisis.py)
         if row["rps"] is None:
             print(f"{row['page']:<16}{'not measurable':>36}")
             continue

@@ -12,6 +12,7 @@ Pure Python and the standard library, plus PyStemmer; no numpy here (the caller 
 
 from __future__ import annotations
 
+import functools
 import re
 import zlib
 from collections.abc import Iterable
@@ -88,23 +89,21 @@ def _hash(feature: str) -> int:
     return zlib.crc32(feature.encode("utf-8")) & (HASH_SIZE - 1)
 
 
+WORD_CACHE = 32_768
+"""Words whose features are kept once computed (most words of a forum are common ones)."""
+
+
 def ngram_counts(text: str) -> dict[int, float]:
     """Hashed n-gram counts of one unit: character n-grams inside each padded folded word
     ("c:" prefix), stemmed words and pairs of stemmed words ("w:" and "b:")."""
     counts: dict[int, float] = {}
     words = _WORD.findall(fold(text))
     for word in words:
-        padded = f" {word} "
-        for size in CHAR_NGRAMS:
-            for index in range(len(padded) - size + 1):
-                key = _hash("c:" + padded[index : index + size])
-                counts[key] = counts.get(key, 0.0) + 1.0
+        for key in _word_keys(word):
+            counts[key] = counts.get(key, 0.0) + 1.0
     stems = [_stems(word) for word in words]
     previous: tuple[str, ...] = ("<s>",)
     for current in [*stems, ("</s>",)]:
-        for stem in current:
-            key = _hash("w:" + stem)
-            counts[key] = counts.get(key, 0.0) + 1.0
         for left in previous:
             for right in current:
                 key = _hash(f"b:{left} {right}")
@@ -113,6 +112,17 @@ def ngram_counts(text: str) -> dict[int, float]:
     return counts
 
 
+@functools.lru_cache(maxsize=WORD_CACHE)
+def _word_keys(word: str) -> tuple[int, ...]:
+    """The hashed character n-grams and stems of one folded word."""
+    padded = f" {word} "
+    keys = [_hash("c:" + padded[index : index + size])
+            for size in CHAR_NGRAMS for index in range(len(padded) - size + 1)]
+    keys.extend(_hash("w:" + stem) for stem in _stems(word))
+    return tuple(keys)
+
+
+@functools.lru_cache(maxsize=WORD_CACHE)
 def _stems(word: str) -> tuple[str, ...]:
     french, english = (stemmer.stemWord(word) for stemmer in _STEMMERS)
     return (french,) if french == english else (french, english)

@@ -18,8 +18,10 @@ How a text is scored
    of the vectors, weighted by similarity). A unit's probabilities are the mean of the three;
    a unit left out by the budget keeps the n-gram head's alone. Every unit of an ordinary post
    fits the budget; only very long posts are read this way, so the cost stays bounded.
-4. The text's crisis score is the highest unit score (one crisis sentence in a long ordinary
-   post is found), its urgent score that unit's share of "urgent".
+4. A text of several units is also read **as a whole** by the n-gram head (trained on whole
+   posts too): what no single sentence says can show in the post. The text's crisis score is
+   the highest of its units' and the whole's (one crisis sentence in a long ordinary post is
+   found), its urgent score that one's share of "urgent".
 5. The three labelled examples nearest to that unit (cosine of sentence vectors) are returned,
    so a moderator can see what the model compared the text with.
 """
@@ -41,8 +43,8 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 HEAD_ARRAYS = DATA_DIR / "crisis_head.npz"
 HEAD_META = DATA_DIR / "crisis_head.json"
 
-TOKEN_BUDGET = 320
-"""Encoder pieces read per text at most (about 10 ms on one core); see docs/SAFETY.md."""
+TOKEN_BUDGET = 200
+"""Encoder pieces read per text at most (about 6 ms on one core); see docs/SAFETY.md."""
 MAX_UNITS = 400
 """Units read per text at most: 20,000 characters are about 250 sentences."""
 NEIGHBOURS = 3
@@ -85,7 +87,7 @@ class ModelScore:
     urgent: float
     """That unit's probability of being urgent."""
     unit: str = ""
-    """The most worrying unit, as written."""
+    """The most worrying unit, as written ("" when it is the text as a whole)."""
     neighbours: tuple[Neighbour, ...] = field(default=())
     encoded_units: int = 0
     units: int = 0
@@ -106,7 +108,7 @@ def ngram_vector(counts: dict[int, float]) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
     indices = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
     values = np.log1p(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
-    norm = float(np.sqrt(values @ values))
+    norm = math.sqrt(float(np.dot(values, values)))
     return indices, values / norm if norm else values
 
 
@@ -169,10 +171,17 @@ class CrisisModel:
     # -- heads -------------------------------------------------------------------------------
 
     def ngram_probabilities(self, unit_texts: list[str]) -> np.ndarray:
-        logits = np.empty((len(unit_texts), len(self.labels)), dtype=np.float32)
-        for row, text in enumerate(unit_texts):
-            indices, values = ngram_vector(features.ngram_counts(text))
-            logits[row] = values @ self.ngram_weights[indices] + self.ngram_bias
+        """All units at once: one gather of weight rows, summed per unit."""
+        vectors = [ngram_vector(features.ngram_counts(text)) for text in unit_texts]
+        sizes = np.fromiter((len(indices) for indices, _ in vectors), dtype=np.int64,
+                            count=len(vectors))
+        logits = np.tile(self.ngram_bias, (len(unit_texts), 1))
+        if sizes.sum():
+            indices = np.concatenate([indices for indices, _ in vectors])
+            values = np.concatenate([values for _, values in vectors])
+            weighted = self.ngram_weights[indices] * values[:, None]
+            owners = np.repeat(np.arange(len(unit_texts)), sizes)
+            np.add.at(logits, owners, weighted)
         return _softmax(logits)
 
     def vector_probabilities(self, vectors: np.ndarray) -> np.ndarray:
@@ -228,6 +237,9 @@ class CrisisModel:
         projected = self.project(vectors)
         probabilities[chosen] = (probabilities[chosen] + self.vector_probabilities(vectors)
                                  + self.neighbour_probabilities(projected)) / 3
+        if len(unit_texts) > 1:  # the text as a whole, last
+            whole = self.ngram_probabilities([" ".join(unit_texts)])
+            probabilities = np.concatenate([probabilities, whole])
         crisis = 1.0 - probabilities[:, 0]
         top = int(np.argmax(crisis))
         urgent_index = self.labels.index("urgent")
@@ -237,8 +249,8 @@ class CrisisModel:
         return ModelScore(
             crisis=round(float(crisis[top]), 4),
             urgent=round(float(probabilities[top, urgent_index] / max(crisis[top], 1e-9)), 4),
-            unit=unit_texts[top], neighbours=neighbours, encoded_units=len(chosen),
-            units=len(unit_texts),
+            unit=unit_texts[top] if top < len(unit_texts) else "", neighbours=neighbours,
+            encoded_units=len(chosen), units=len(unit_texts),
         )
 
 

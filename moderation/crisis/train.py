@@ -66,6 +66,8 @@ class TrainingUnit:
     text: str
     label: int
     row: int
+    whole: bool = False
+    """A whole post: read by the n-gram head only, as the screen reads a post as a whole."""
 
 
 def training_units(rows: list[corpus.Labelled]) -> list[TrainingUnit]:
@@ -74,10 +76,14 @@ def training_units(rows: list[corpus.Labelled]) -> list[TrainingUnit]:
         if row.kind == "sentence":
             found.append(TrainingUnit(row.text, LABELS.index(row.label), index))
             continue
-        for unit in features.units(row.text):
+        pieces = features.units(row.text)
+        for unit in pieces:
             inside = any(start < unit.end and unit.start < end for start, end in row.marked)
             label = row.label if row.crisis and inside else "none"
             found.append(TrainingUnit(unit.text, LABELS.index(label), index))
+        if len(pieces) > 1:
+            found.append(TrainingUnit(" ".join(unit.text for unit in pieces),
+                                      LABELS.index(row.label), index, whole=True))
     return found
 
 
@@ -99,15 +105,16 @@ def ngram_matrix(texts: list[str]):  # noqa: ANN201 - scipy.sparse.csr_matrix
 
 
 def fit_heads(units: list[TrainingUnit], vectors: np.ndarray) -> dict[str, np.ndarray]:
+    """``vectors``: one row per unit that is not a whole post, in order."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
 
-    labels = np.asarray([unit.label for unit in units])
     ngrams = LogisticRegression(C=10.0, max_iter=4000, random_state=SEED)
-    ngrams.fit(ngram_matrix([unit.text for unit in units]), labels)
+    ngrams.fit(ngram_matrix([unit.text for unit in units]),
+               np.asarray([unit.label for unit in units]))
     network = MLPClassifier(hidden_layer_sizes=(256,), alpha=1e-3, max_iter=400,
                             early_stopping=True, random_state=SEED)
-    network.fit(vectors, labels)
+    network.fit(vectors, np.asarray([unit.label for unit in units if not unit.whole]))
     if list(ngrams.classes_) != [0, 1, 2] or list(network.classes_) != [0, 1, 2]:
         raise SystemExit("the corpus must hold all three labels")
     return {
@@ -122,7 +129,9 @@ def fit_heads(units: list[TrainingUnit], vectors: np.ndarray) -> dict[str, np.nd
 
 def pick_examples(units: list[TrainingUnit]) -> list[int]:
     """Every crisis unit, and ORDINARY_EXAMPLES ordinary ones spread evenly over the corpus
-    (the neighbours' votes; fewer rows keep a worker's memory and a vote's cost down)."""
+    (the neighbours' votes; fewer rows keep a worker's memory and a vote's cost down).
+    Indices into the units that are not whole posts."""
+    units = [unit for unit in units if not unit.whole]
     crisis = [i for i, unit in enumerate(units) if unit.label]
     ordinary = [i for i, unit in enumerate(units) if not unit.label]
     step = max(1, len(ordinary) // ORDINARY_EXAMPLES)
@@ -217,28 +226,30 @@ def fit(rows: list[corpus.Labelled], encoder: SentenceEncoder,
         cache: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], list[TrainingUnit]]:
     """The head's arrays fitted on *rows* (sentence vectors cached by text across folds)."""
     units = training_units(rows)
-    missing = [unit.text for unit in units if unit.text not in cache]
+    sentences = [unit for unit in units if not unit.whole]
+    missing = list({unit.text: None for unit in sentences if unit.text not in cache})
     for text, vector in zip(missing, encoder.encode(missing), strict=True):
         cache[text] = vector
-    vectors = np.stack([cache[unit.text] for unit in units])
+    vectors = np.stack([cache[unit.text] for unit in sentences])
     arrays = {**fit_heads(units, vectors), **fit_projection(vectors)}
     examples = pick_examples(units)
     projected = (vectors[examples] - arrays["projection_mean"]) @ arrays["projection"]
     projected /= np.linalg.norm(projected, axis=1, keepdims=True)
     arrays["examples"] = projected.astype(np.float16)
-    arrays["example_labels"] = np.asarray([units[i].label for i in examples], dtype=np.int8)
+    arrays["example_labels"] = np.asarray([sentences[i].label for i in examples], dtype=np.int8)
     return arrays, units
 
 
 def meta_for(units: list[TrainingUnit], files: list[Path]) -> dict[str, object]:
     examples = pick_examples(units)
+    sentences = [unit for unit in units if not unit.whole]
     return {
         "format": 1,
         "labels": LABELS,
         "data_hash": corpus.data_hash(files),
         "data_files": [path.name for path in files],
         "hash_bits": features.HASH_BITS,
-        "example_texts": [units[i].text for i in examples],
+        "example_texts": [sentences[i].text for i in examples],
         "thresholds": {"pause": 1.01, "line": 1.01, "watch": 1.01, "urgent": 0.5},
     }
 

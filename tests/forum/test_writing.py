@@ -264,7 +264,7 @@ async def test_a_send_whose_twin_was_stored_during_review_gets_the_twins_post(
 
         errors = FormErrors()
         verdict = await review(db, TwinStoredMeanwhile(), form, author=author, space=space,
-                               errors=errors)  # type: ignore[arg-type]
+                               errors=errors, reading=None)  # type: ignore[arg-type]
     assert not errors
     assert verdict is not None and verdict.html == twin["post"].html
 

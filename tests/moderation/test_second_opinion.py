@@ -21,7 +21,7 @@ async def _danger_flag(app: Litestar, world: World, post_id: int, *,
     async with app.state.database.writing() as session:
         post = await mq.get_post(session, post_id)
         if screen:
-            await ma.do_raise_crisis_flag(session, post)
+            await ma.do_raise_crisis_flag(session, post, post.thread.space)
         else:
             await ma.do_flag_post(session, post, flagger=world.members["member"],
                                   reason="danger", note="")

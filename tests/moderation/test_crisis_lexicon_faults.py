@@ -1,0 +1,136 @@
+"""The lexicon's structural faults seen in issue 14, each held with sentences of its kind.
+
+None of these sentences is one the issue quotes: each checks that a rule works for a family of
+texts (words slipped into a phrase, participles, inclusive writing, word order of the past,
+"ni" and "sans", elliptic intent with a time, means or plan cue, Québec pronouns, the Swiss
+greeting, someone else at risk now)."""
+
+from __future__ import annotations
+
+import pytest
+
+from moderation.crisis.lexicon import assess
+
+
+def level(text: str) -> str:
+    return assess(text).level
+
+
+@pytest.mark.parametrize("text", [
+    "je me suis vraiment coupée hier soir",
+    "j'ai juste envie de mourir",
+    "je vais franchement me tuer",
+    "I just really want to die",
+    "jai genre envie de crever",
+])
+def test_words_slipped_into_a_phrase_do_not_hide_it(text: str) -> None:
+    assert level(text) != "none"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("je me suis tailladé les poignets", "urgent"),
+    ("je me suis ouverte les veines dans la baignoire", "urgent"),
+    ("j'ai avalé toute ma plaquette de xanax", "urgent"),
+    ("jai avaler tous mes cachets", "urgent"),
+    ("ce matin j'ai pris 25 comprimés de lexomil", "urgent"),
+    ("je me suis brûlée exprès avec un briquet", "concern"),
+    ("je me suis scarifié les cuisses", "concern"),
+])
+def test_past_participles_and_typed_infinitives_are_read(text: str, expected: str) -> None:
+    assert level(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "épuisé.e de vivre comme ça",
+    "fatigué(e) d'exister",
+    "tellement lassé·e de la vie",
+])
+def test_inclusive_writing_does_not_break_a_match(text: str) -> None:
+    assert level(text) == "concern"
+
+
+def test_a_match_keeps_its_span_in_the_text_as_written() -> None:
+    text = "hier, épuisé·e de vivre, j'ai juste dormi"
+    match = assess(text).matches[0]
+    assert text[match.start : match.end] == "épuisé·e de vivre"
+
+
+@pytest.mark.parametrize("text", [
+    "J'ai voulu mourir il y a quatre ans, aujourd'hui je vais mieux.",
+    "J'ai songé au suicide quand j'avais 16 ans, je vais bien maintenant.",
+    "Il y a six ans j'ai voulu mourir. Je vais beaucoup mieux.",
+])
+def test_a_recovered_past_is_none_whatever_the_word_order(text: str) -> None:
+    assert level(text) == "none"
+
+
+def test_thinking_of_it_in_the_passé_composé_without_recovery_is_still_concern() -> None:
+    assert level("J'ai pensé au suicide toute la nuit.") == "concern"
+
+
+@pytest.mark.parametrize("text", [
+    "deux ans sans me couper, je suis fière",
+    "six mois sans me faire de mal",
+    "a whole year without cutting",
+])
+def test_sans_and_without_right_before_a_match_negate_it(text: str) -> None:
+    assert level(text) == "none"
+
+
+def test_ni_before_a_match_negates_it_but_ni_envie_de_vivre_is_concern() -> None:
+    assert level("Je n'ai ni envie de mourir ni de disparaître, juste de souffler.") == "none"
+    assert level("ni envie de vivre ni envie de rien") == "concern"
+
+
+@pytest.mark.parametrize("text", [
+    "je vais le faire cette nuit",
+    "c'est pour ce soir.",
+    "jvais tout prendre demain",
+    "tonight is the night",
+    "j'ai tout prévu, je vais passer à l'acte",
+    "je vais faire une bêtise ce soir, j'ai acheté une corde",
+])
+def test_an_elliptic_intent_counts_with_a_time_means_or_plan_cue(text: str) -> None:
+    assert level(text) == "urgent"
+
+
+@pytest.mark.parametrize("text", [
+    "je vais le faire",
+    "C'est ce soir le concert, j'ai hâte !",
+    "Je vais faire le ménage ce soir, enfin !",
+    "Je me suis coupée hier en épluchant des carottes.",
+])
+def test_an_elliptic_phrase_alone_or_about_a_thing_is_none(text: str) -> None:
+    assert level(text) == "none"
+
+
+@pytest.mark.parametrize("text", [
+    "a veut se suicider à soir",
+    "y dit qu'y va se tuer, chu inquiète",
+])
+def test_quebec_y_and_a_are_someone_else(text: str) -> None:
+    result = assess(text)
+    assert result.level == "concern" and result.about == "other"
+
+
+def test_the_swiss_adieu_greeting_survives_an_exclamation_mark() -> None:
+    assert level("Adieu ! Je m'appelle Noé, j'arrive de Sion.") == "none"
+    assert level("Adieu tout le monde. Merci pour tout, vraiment.") == "urgent"
+
+
+def test_someone_else_now_is_about_them_and_first_person_text_is_about_the_writer() -> None:
+    other = assess("ma fille m'a écrit qu'elle allait se tuer cette nuit, je fais quoi ?")
+    assert (other.level, other.about) == ("concern", "other")
+    mine = assess("je pense à mourir tout le temps")
+    assert (mine.level, mine.about) == ("concern", "self")
+
+
+@pytest.mark.parametrize("text", [
+    "j'ai envie de me pendre devant ce match lol",
+    "Les idées noires sont parties depuis que je vois ma psy.",
+    "Ma sœur dit souvent « je vais me tuer » quand elle rate un gâteau, c'est son expression.",
+    "C'est ma dernière nuit à la clinique, demain je rentre !",
+    "Adieu à ce vieux canapé qui nous a suivis partout.",
+])
+def test_hyperbole_recovery_quoted_words_and_leaving_a_place_stay_quiet(text: str) -> None:
+    assert level(text) == "none"

