@@ -20,7 +20,8 @@ from forum.models import Post
 from moderation.actions import do_escalate_unclaimed
 
 INTERVAL = 60.0
-"""Seconds between two looks: an item waits at most this much past its deadline."""
+"""Seconds between two looks (at most): an item waits at most this much past its deadline.
+With a deadline under four minutes the watch looks four times per deadline instead."""
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +44,13 @@ class WelfareWatch:
             logger.info("welfare items escalated", extra={"count": len(escalated)})
         return escalated
 
+    @property
+    def interval(self) -> float:
+        return min(INTERVAL, max(5.0, self.after.total_seconds() / 4))
+
     async def _loop(self) -> None:
         while True:
-            await asyncio.sleep(INTERVAL)
+            await asyncio.sleep(self.interval)
             try:
                 await self.run_once()
             except DatabaseUnavailable:

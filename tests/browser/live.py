@@ -74,6 +74,9 @@ def live_server(workdir: Path) -> Iterator[str]:
         "FORUM_LOG_LEVEL": "WARNING",
         # Every test signs a member up from 127.0.0.1: the sign-up throttle would refuse them.
         "FORUM_RATE_LIMITS": "off",
+        # An unclaimed urgent item escalates after one minute (the watch looks every 15 s),
+        # so that tests/browser/test_crisis_screen.py can see it happen.
+        "FORUM_WELFARE_ESCALATION_MINUTES": "1",
         # The quick exit must go somewhere the guard allows: a local https port that refuses.
         "FORUM_QUICK_EXIT_URL": QUICK_EXIT_URL,
     }

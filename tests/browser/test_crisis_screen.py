@@ -1,0 +1,138 @@
+"""Issue 14 in Chromium, as a new user and a moderator would meet it: the sentences the issue
+saw fail each get help now (a pause, or a line after publishing); an ordinary bad day gets
+none; an urgent post reaches the moderator on duty (a notice and the header's count) before
+they open /mod; an item nobody claims escalates to the whole team."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from tests.browser.flows import sign_up, start_thread
+from tests.browser.moderating import log_in
+from tests.browser.seed import MODERATOR
+
+pytestmark = pytest.mark.browser
+
+SEEN_FAILING = [
+    "je pense que je vais faire une connerie ce soir, j'ai stocké mes médicaments depuis un mois",
+    "hier j'ai pris 30 comprimés de doliprane",
+    "Je me suis encore scarifiée hier soir.",
+    "L'automutilation c'est le seul truc qui me soulage.",
+    "je me demande si ça vaut encore la peine de vivre",
+    "J'ai la corde, il ne me manque que le courage.",
+    "je vais peut-être en finir ce soir",
+    "c fini pr moi ce soir. jai la corde",
+    "Je me suis ouvert les veines",
+    "fatigué·e d'exister",
+    "je vais faire une overdose volontaire",
+    "Took everything in my medicine cabinet",
+]
+BAD_DAY = ("Journée pourrie au boulot, mon chef m'a encore crié dessus devant tout le monde. "
+           "Je rentre, je me fais des pâtes et je regarde une série, demain est un autre jour.")
+URGENT = "Ce soir je vais en finir, j'ai tout ce qu'il faut à côté de moi."
+
+
+def help_after_sending(page: Any, text: str) -> str:
+    """Send ``text`` as a reply (htmx) and say what help came: "pause", "line" or "none"."""
+    page.fill("#reply-body", text)
+    page.click("#reply-form button[type=submit]")
+    page.wait_for_function(
+        "() => document.querySelector('[data-crisis-level]') || "
+        "(document.activeElement && /^post-\\d+$/.test(document.activeElement.id))")
+    if page.locator("[data-crisis-level]").count():
+        return "pause"
+    post = page.evaluate("document.activeElement.id")
+    return "line" if page.locator(f"#{post} .crisis-line").count() else "none"
+
+
+def test_each_sentence_seen_failing_now_gets_help(page: Any) -> None:
+    sign_up(page)
+    thread_id = start_thread(page, "Quelques mots", "Bonjour à toutes et à tous.")
+    for text in SEEN_FAILING:
+        page.goto(f"/t/{thread_id}")
+        assert help_after_sending(page, text) in ("pause", "line"), text
+
+
+def test_an_ordinary_bad_day_gets_no_help_screen(page: Any) -> None:
+    sign_up(page)
+    thread_id = start_thread(page, "Ma semaine", "Bonjour, petit point sur ma semaine.")
+    page.goto(f"/t/{thread_id}")
+    assert help_after_sending(page, BAD_DAY) == "none"
+    page.goto(f"/t/{thread_id}")
+    assert page.locator(".crisis-banner").count() == 0
+
+
+def _welfare_count(page: Any) -> int:
+    badge = page.locator("#mod-link .badge")
+    return int(badge.inner_text()) if badge.count() else 0
+
+
+def test_an_urgent_post_reaches_the_moderator_on_duty_before_they_open_mod(
+    chromium: Any, base_url: str, page: Any,
+) -> None:
+    log_in(page, MODERATOR)
+    page.goto("/mod")
+    if page.locator("form[action='/mod/duty'] input[value='1']").count():
+        page.click("form[action='/mod/duty'] button[type=submit]")
+        page.wait_for_selector("form[action='/mod/duty'] input[value='0']", state="attached")
+    page.goto("/")
+    before = _welfare_count(page)
+
+    member = chromium.new_context(base_url=base_url, locale="fr-FR").new_page()
+    try:
+        sign_up(member)
+        thread_id = start_thread(member, "Ce soir", "Bonjour.")
+        member.goto(f"/t/{thread_id}")
+        assert help_after_sending(member, URGENT) == "pause"
+        member.click("[data-crisis-level] button[name=crisis_ack]")
+        member.wait_for_function(
+            "() => document.activeElement && /^post-\\d+$/.test(document.activeElement.id)")
+    finally:
+        member.context.close()
+
+    page.goto("/")  # not /mod
+    assert _welfare_count(page) == before + 1
+    assert "message" in page.locator("#mod-link .visually-hidden").inner_text()
+    page.goto("/notifications")
+    alert = page.locator(".notification--unread a.notification__message",
+                         has_text="Message urgent").first
+    assert alert.get_attribute("href").startswith("/mod/posts/")
+    alert.click()
+    page.wait_for_url("**/mod/posts/*")
+    assert page.locator(".mod-flag--danger", has_text="Détection automatique").count() == 1
+    assert page.locator(".mod-screen ol li").count() == 3
+
+
+def test_an_item_nobody_claims_is_escalated_to_the_whole_team(chromium: Any, base_url: str,
+                                                               page: Any) -> None:
+    """The live server escalates after one minute (tests/browser/live.py)."""
+    sign_up(page)
+    thread_id = start_thread(page, "Plus la force", "Bonjour.")
+    page.goto(f"/t/{thread_id}")
+    assert help_after_sending(page, URGENT) == "pause"
+    page.click("[data-crisis-level] button[name=crisis_ack]")
+    page.wait_for_function(
+        "() => document.activeElement && /^post-\\d+$/.test(document.activeElement.id)")
+    post_id = page.evaluate("document.activeElement.id").removeprefix("post-")
+
+    moderator = chromium.new_context(base_url=base_url, locale="fr-FR").new_page()
+    try:
+        log_in(moderator, MODERATOR)
+        deadline = time.monotonic() + 150
+        escalated = moderator.locator(
+            f".notification a.notification__message[href='/mod/posts/{post_id}']",
+            has_text="Personne ne s'est encore occupé")
+        while time.monotonic() < deadline:
+            moderator.goto("/notifications")
+            if escalated.count():
+                break
+            time.sleep(5)
+        assert escalated.count() == 1, "escalated once, within the minute and the watch's look"
+        moderator.goto(f"/mod/posts/{post_id}")
+        assert moderator.locator(".mod-flag--danger .badge",
+                                 has_text="toute l'équipe prévenue").count() == 1
+    finally:
+        moderator.context.close()
