@@ -16,7 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from forum import notifications, search
+from forum import changes, notifications
 from forum.db import utcnow
 from forum.gate import Verdict
 from forum.models import (
@@ -114,11 +114,13 @@ async def do_notify(
     )
     session.add(notification)
     await session.flush()
+    changes.members(session, member_id)
     return notification
 
 
 async def do_set_role(session: AsyncSession, member: Member, role: Role) -> None:
     await session.execute(update(Member).where(Member.id == member.id).values(role=role))
+    changes.everyone(session)  # a role shows as a badge beside every post of theirs
 
 
 async def do_set_preferences(
@@ -131,6 +133,7 @@ async def do_set_preferences(
         values["region"] = region
     if values:
         await session.execute(update(Member).where(Member.id == member.id).values(**values))
+        changes.members(session, member.id)
 
 
 async def _number_next_post(
@@ -271,7 +274,7 @@ async def do_edit_post(
         if post.number > 1:
             await _adjust_reply_count(session, post.thread_id, -1)
     await session.flush()
-    await _after_editing(session, post, editor=editor, previous_source=previous_source)
+    changes.post(session, post, previous_source=previous_source)
     return True
 
 
@@ -296,7 +299,7 @@ async def do_delete_own_post(session: AsyncSession, post: Post, *, actor: Member
     if was_visible and post.number > 1:
         await _adjust_reply_count(session, post.thread_id, -1)
     await session.flush()
-    await search.reindex_post(session, post)
+    changes.post(session, post)
     return True
 
 
@@ -313,30 +316,23 @@ async def _insert_ignoring_duplicates(session: AsyncSession, model: type, **valu
 
 async def _after_publishing(session: AsyncSession, post: Post, *, author: Member,
                             thread: Thread) -> None:
-    """A new post: index it, follow its thread for its author, tell who should know."""
-    await search.reindex_post(session, post)
+    """A new post: its author follows the thread; the views follow the declared change (the
+    index, the notices of followers and mentioned members, the pages)."""
     await do_follow(session, author.id, thread.id)
-    await notifications.notify_new_post(session, post, author=author, thread=thread)
-
-
-async def _after_editing(session: AsyncSession, post: Post, *, editor: Member,
-                         previous_source: str) -> None:
-    await search.reindex_post(session, post)
-    thread = await session.get(Thread, post.thread_id)
-    if thread is not None:
-        await notifications.notify_new_post(session, post, author=editor, thread=thread,
-                                            previous_source=previous_source)
+    changes.post(session, post, published=post.status == PostStatus.VISIBLE)
 
 
 async def do_follow(session: AsyncSession, member_id: int, thread_id: int) -> None:
     await _insert_ignoring_duplicates(session, Follow, member_id=member_id, thread_id=thread_id,
                                       created_at=utcnow())
+    changes.members(session, member_id)
 
 
 async def do_unfollow(session: AsyncSession, member_id: int, thread_id: int) -> None:
     await session.execute(
         delete(Follow).where(Follow.member_id == member_id, Follow.thread_id == thread_id)
     )
+    changes.members(session, member_id)
 
 
 async def do_toggle_reaction(session: AsyncSession, post: Post, *, member: Member,
@@ -344,6 +340,7 @@ async def do_toggle_reaction(session: AsyncSession, post: Post, *, member: Membe
     """Give or take back one support reaction; returns True when it is now given."""
     if kind not in REACTION_KINDS:
         raise ValueError(kind)
+    changes.members(session, member.id, post.author_id)  # the author sees who reacted
     removed = await session.execute(
         delete(Reaction).where(Reaction.post_id == post.id, Reaction.member_id == member.id,
                                Reaction.kind == kind)
@@ -361,6 +358,7 @@ async def do_block(session: AsyncSession, blocker: Member, blocked: Member) -> b
         return False
     await _insert_ignoring_duplicates(session, Block, blocker_id=blocker.id,
                                       blocked_id=blocked.id, created_at=utcnow())
+    changes.members(session, blocker.id)
     return True
 
 
@@ -368,6 +366,7 @@ async def do_unblock(session: AsyncSession, blocker: Member, blocked_id: int) ->
     await session.execute(
         delete(Block).where(Block.blocker_id == blocker.id, Block.blocked_id == blocked_id)
     )
+    changes.members(session, blocker.id)
 
 
 async def do_set_notification_kinds(session: AsyncSession, member: Member,
@@ -382,6 +381,7 @@ async def do_set_notification_kinds(session: AsyncSession, member: Member,
         )
         session.add(NotificationSetting(member_id=member.id, kind=kind, enabled=on))
     await session.flush()
+    changes.members(session, member.id)
 
 
 async def do_mark_read(session: AsyncSession, member: Member,
@@ -395,6 +395,7 @@ async def do_mark_read(session: AsyncSession, member: Member,
     if notification_id is not None:
         statement = statement.where(Notification.id == notification_id)
     result = await session.execute(statement)
+    changes.members(session, member.id)
     return int(result.rowcount or 0)
 
 
@@ -428,6 +429,7 @@ async def do_replace_recovery_code(
 async def do_set_break(session: AsyncSession, member: Member, until: datetime | None) -> None:
     """Take a break until ``until`` (None: come back now)."""
     await session.execute(update(Member).where(Member.id == member.id).values(break_until=until))
+    changes.members(session, member.id)
 
 
 async def do_save_safety_plan(
@@ -459,3 +461,4 @@ async def do_set_hidden_warnings(
         WarningPreference(member_id=member.id, theme=theme, mode="hide") for theme in sorted(themes)
     )
     await session.flush()
+    changes.members(session, member.id)

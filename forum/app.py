@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import sys
-from datetime import timedelta
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from forum import pseudonyms
 from forum.cache import with_page_cache
 from forum.config import ROOT, Settings
 from forum.db import Database, utcnow
@@ -68,6 +69,7 @@ def create_app(
     if settings.redis_url:
         database.sessions = make_store(settings.redis_url, settings.database_url)
     gate = make_gate(settings)
+    pseudonyms.reserve(settings.reserved_pseudonyms.split(","))
     environment = make_environment({"charter_version": CHARTER_VERSION,
                                     "crisis_level": lambda text: gate.screen_query(text).level,
                                     **social.TEMPLATE_GLOBALS,

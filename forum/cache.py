@@ -20,11 +20,12 @@ What is cached, and why nothing personal is:
 
 Invalidation is by generation counters: ``all`` (any change that can alter every page: a
 space's name or visibility, a pseudonym), ``lists`` (home and space pages: any new thread,
-post or counter), and one per thread. An entry remembers the counters read *before* it was
-rendered, so a write committed during rendering makes it stale at once. Writes are seen by
-SQLAlchemy session events (flushed objects and ORM ``UPDATE``/``DELETE`` statements), recorded
-in ``session.info`` and applied in ``after_commit``: a rolled-back write invalidates nothing.
-Entries also expire after ``PAGE_TTL_SECONDS`` (relative dates, such as "il y a 3 minutes").
+post or counter), one per thread, and one per member (their own copies). An entry remembers
+the counters read *before* it was rendered, so a write committed during rendering makes it
+stale at once. The counters follow what each unit of work's actions declared they changed
+(``forum.changes``), bumped after its commit: a rolled-back write invalidates nothing, and no
+counter is guessed from SQL statements. Entries also expire after ``PAGE_TTL_SECONDS``
+(relative dates, such as "il y a 3 minutes").
 
 A miss is rendered once per worker: visitors who ask for the same page while it is being
 rendered wait for that render and get its bytes (with their own CSRF token), instead of
@@ -59,11 +60,10 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from litestar.middleware.csrf import generate_csrf_token
-from sqlalchemy import event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
-from sqlalchemy.util import await_only
 
+from forum import changes
+from forum.changes import Changes
 from forum.config import Settings
 from forum.db import utcnow
 from forum.i18n import LANG_COOKIE, pick_locale
@@ -305,16 +305,12 @@ class RedisBackend:
             await client.aclose()
 
 
-# --- invalidation: SQLAlchemy session events --------------------------------------------------
+# --- invalidation: the declared changes of each unit of work ----------------------------------
 
 _registry: dict[str, weakref.WeakSet[Any]] = {}
-_INVISIBLE_TABLES = frozenset({"member_session", "notification", "post_revision"})
-_MEMBER_PRIVATE = frozenset({"password_hash", "recovery_hash", "locale", "region"})
-_SPACE_COUNTERS = frozenset({"thread_count", "last_activity_at"})
-_THREAD_KEY = {"thread": "id", "post": "thread_id"}
 
 
-def _url_of(session: Session) -> str | None:
+def _url_of(session: Any) -> str | None:
     bind = session.bind
     url = getattr(bind, "url", None)
     return None if url is None else url.render_as_string(hide_password=False)
@@ -326,234 +322,33 @@ def register(database_url: str, backend: Any) -> None:
     _registry.setdefault(normalized, weakref.WeakSet()).add(backend)
 
 
-def _record(session: Session, tags: Iterable[str]) -> None:
-    session.info.setdefault(INFO_KEY, set()).update(tags)
-
-
-def _changed(obj: object, names: Iterable[str]) -> set[str]:
-    state = inspect(obj)
-    return {name for name in names if state.attrs[name].history.has_changes()}
-
-
-def _tags_for_object(obj: object, *, deleted: bool, new: bool) -> set[str]:
-    table = getattr(getattr(obj, "__table__", None), "name", "")
-    if table in _INVISIBLE_TABLES:
-        return set()
-    if table == "member":
-        if new:
-            return set()
-        columns = [c.key for c in inspect(obj).mapper.column_attrs]
-        return {ALL} if deleted or _changed(obj, columns) - _MEMBER_PRIVATE else set()
-    if table == "space":
-        if new:
-            return {LISTS}
-        columns = [c.key for c in inspect(obj).mapper.column_attrs]
-        return {ALL} if deleted or _changed(obj, columns) - _SPACE_COUNTERS else {LISTS}
-    thread_id = getattr(obj, "id" if table == "thread" else "thread_id", None)
-    if isinstance(thread_id, int):
-        return {LISTS, f"thread:{thread_id}"}
-    return {LISTS}
-
-
-# Whose pages a write changes. A member's cached pages also depend on every row that points at
-# them (their reactions, blocks, follows, notices, warning choices, flags, ...): any write to a
-# row with a foreign key to ``member`` counts for the member(s) it names. Sessions are checked
-# on every request instead (a session row changes no page), and the moderators' own working
-# rows show only on moderators' pages, which are never kept.
-_NOT_A_MEMBER_VIEW = frozenset({"member_session", "mod_claim", "mod_pending_decision",
-                                "mod_second_opinion"})
-_POST_KEYED = frozenset({"reaction"})
-"""Rows about a post that change its thread's page for its author (who sees who reacted)."""
-
-
-def _member_columns(table: Any) -> tuple[Any, ...]:
-    found = _MEMBER_COLUMNS.get(table.name)
-    if found is None:
-        if table.name == "member":
-            found = (table.c.id,)
-        elif table.name in _NOT_A_MEMBER_VIEW:
-            found = ()
-        else:
-            found = tuple(
-                column for column in table.columns
-                if any(fk.column.table.name == "member" for fk in column.foreign_keys)
-            )
-        _MEMBER_COLUMNS[table.name] = found
-    return found
-
-
-_MEMBER_COLUMNS: dict[str, tuple[Any, ...]] = {}
-
-
-def _thread_of_post(session: Session, post_id: Any) -> str | None:
-    """The thread tag of a post this session holds (never a query: this runs in a flush)."""
-    for key, obj in list(session.identity_map.items()):
-        if key[1] == (post_id,) and getattr(key[0], "__tablename__", "") == "post":
-            thread_id = inspect(obj).dict.get("thread_id")
-            return f"thread:{thread_id}" if isinstance(thread_id, int) else None
-    return None
-
-
-def _member_tags_for_object(session: Session, obj: object, *, new: bool = False) -> set[str]:
-    """Never loads anything: a value a changed object does not hold counts for every member
-    (on a new object, a column left unset is empty)."""
-    table = getattr(obj, "__table__", None)
-    if table is None:
-        return set()
-    state = inspect(obj)
-    tags = set()
-    for column in _member_columns(table):
-        key = state.mapper.get_property_by_column(column).key
-        values = [*state.attrs[key].history.sum(), state.dict.get(key)]
-        if not new and key not in state.dict and not state.attrs[key].history.sum():
-            tags.add(MEMBERS)
-        tags |= {member_tag(value) for value in values if isinstance(value, int)}
-    if table.name in _POST_KEYED:
-        tags.add(_thread_of_post(session, state.dict.get("post_id")) or MEMBERS)
+def tags_for(record: Changes) -> set[str]:
+    """The counters of the pages that show what a unit of work declared it changed: every
+    page (a space, a pseudonym, a badge), the lists (home and space pages: any post or thread),
+    each changed thread's pages, and each member's own copies."""
+    tags: set[str] = {member_tag(member_id) for member_id in record.members}
+    if record.everyone:
+        tags.add(ALL)
+    if record.posts or record.threads:
+        tags.add(LISTS)
+    tags |= {f"thread:{thread_id}" for thread_id in record.threads}
     return tags
 
 
-@event.listens_for(Session, "after_flush")
-def _after_flush(session: Session, _flush: UOWTransaction) -> None:
-    tags: set[str] = set()
-    for obj in session.new:
-        tags |= _tags_for_object(obj, deleted=False, new=True)
-        tags |= _member_tags_for_object(session, obj, new=True)
-    for obj in session.dirty:
-        if session.is_modified(obj, include_collections=False):
-            tags |= _tags_for_object(obj, deleted=False, new=False)
-            tags |= _member_tags_for_object(session, obj)
-    for obj in session.deleted:
-        tags |= _tags_for_object(obj, deleted=True, new=False)
-        tags |= _member_tags_for_object(session, obj)
-    if tags:
-        _record(session, tags)
-
-
-def _equality_value(clause: Any, column_name: str) -> int | None:
-    """The value ``column = :value`` in a WHERE clause (alone or in an AND), or None."""
-    clauses = getattr(clause, "clauses", None) or [clause]
-    for item in clauses:
-        left, right = getattr(item, "left", None), getattr(item, "right", None)
-        operator = getattr(getattr(item, "operator", None), "__name__", "")
-        if operator == "eq" and getattr(left, "name", None) == column_name:
-            value = getattr(right, "value", None)
-            if isinstance(value, int):
-                return value
-    return None
-
-
-def _value_names(statement: Any) -> set[str]:
-    values = getattr(statement, "_values", None) or {}
-    return {getattr(key, "key", None) or getattr(key, "name", None) or str(key) for key in values}
-
-
-def tags_for_statement(statement: Any, *, is_delete: bool) -> set[str]:
-    """What an ORM ``UPDATE``/``DELETE`` statement may change on visitors' pages."""
-    table = getattr(getattr(statement, "table", None), "name", "")
-    if table in _INVISIBLE_TABLES:
-        return set()
-    if table == "member":
-        return {ALL} if is_delete or _value_names(statement) - _MEMBER_PRIVATE else set()
-    if table == "space":
-        return {ALL} if is_delete or _value_names(statement) - _SPACE_COUNTERS else {LISTS}
-    if table in _THREAD_KEY:
-        thread_id = _equality_value(statement.whereclause, _THREAD_KEY[table])
-        return {ALL} if thread_id is None else {LISTS, f"thread:{thread_id}"}
-    return {LISTS}
-
-
-def _inserted_rows(state: ORMExecuteState) -> list[dict[Any, Any]] | None:
-    """The rows an INSERT writes, as {column or name: value}; None when they cannot be read
-    (``INSERT … SELECT``)."""
-    statement = state.statement
-    if getattr(statement, "select", None) is not None:
-        return None
-    values = {key: getattr(bind, "value", bind)
-              for key, bind in (getattr(statement, "_values", None) or {}).items()}
-    multi = getattr(statement, "_multi_values", None) or ()
-    rows = [dict(row) for group in multi for row in group if isinstance(row, dict)]
-    parameters = state.parameters
-    if isinstance(parameters, dict):
-        parameters = [parameters]
-    rows += [dict(row) for row in parameters or () if isinstance(row, dict)]
-    if values:
-        rows = [{**values, **row} for row in rows] or [values]
-    return rows
-
-
-def _value_in(row: dict[Any, Any], column: Any) -> Any:
-    for key, value in row.items():
-        if key is column or getattr(key, "name", key) == column.name:
-            return value
-    return None
-
-
-def member_tags_for_statement(state: ORMExecuteState) -> set[str]:
-    """Whose pages an ORM ``INSERT``/``UPDATE``/``DELETE`` changes: the members it names, or
-    ``members`` (all) when it does not say which."""
-    statement = state.statement
-    table = getattr(statement, "table", None)
-    if table is None or not hasattr(table, "columns"):
-        return set()
-    columns = _member_columns(table)
-    if not columns and table.name not in _POST_KEYED:
-        return set()
-    tags: set[str] = set()
-    post_ids: list[Any] = []
-    if state.is_insert:
-        rows = _inserted_rows(state)
-        if rows is None:
-            return {MEMBERS}
-        for row in rows:
-            tags |= {member_tag(v) for v in (_value_in(row, c) for c in columns)
-                     if isinstance(v, int)}
-            post_ids.append(_value_in(row, table.c.post_id) if "post_id" in table.c else None)
-    else:
-        named = [_equality_value(statement.whereclause, c.name) for c in columns]
-        set_to = [_value_in(dict(getattr(statement, "_values", None) or {}), c) for c in columns]
-        tags = {member_tag(getattr(v, "value", v)) for v in (*named, *set_to)
-                if isinstance(getattr(v, "value", v), int)}
-        if not any(isinstance(v, int) for v in named) and table.name not in _THREAD_KEY:
-            tags.add(MEMBERS)
-        if "post_id" in table.c:
-            post_ids.append(_equality_value(statement.whereclause, "post_id"))
-    if table.name in _POST_KEYED:
-        tags |= {_thread_of_post(state.session, post_id) or MEMBERS for post_id in post_ids}
-    return tags
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _on_orm_execute(state: ORMExecuteState) -> None:
-    tags: set[str] = set()
-    if state.is_update or state.is_delete:
-        tags = tags_for_statement(state.statement, is_delete=state.is_delete)
-    if state.is_insert or state.is_update or state.is_delete:
-        tags |= member_tags_for_statement(state)
-    if tags:
-        _record(state.session, tags)
-
-
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    tags = session.info.pop(INFO_KEY, None)
+async def follow_changes(session: Any, record: Changes) -> None:
+    """The page caches follow the declared changes, after the commit (a rolled-back unit of
+    work declared nothing that happened)."""
+    tags = tags_for(record)
     if not tags:
         return
-    url = _url_of(session)
-    for backend in list(_registry.get(url or "", ())):
+    for backend in list(_registry.get(_url_of(session) or "", ())):
         try:
-            if isinstance(backend, MemoryBackend):
-                backend.bump_now(tags)
-            else:
-                await_only(backend.bump(tags))
+            await backend.bump(tags)
         except Exception as exc:  # noqa: BLE001 - the write stands; pages expire by TTL
             log.warning("page cache invalidation failed: %s", type(exc).__name__)
 
 
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    if not session.in_transaction():
-        session.info.pop(INFO_KEY, None)
+changes.view("page caches", after_commit=follow_changes)
 
 
 # --- the ASGI wrapper -------------------------------------------------------------------------

@@ -32,8 +32,8 @@ from forum.passwords import (
 from forum.schema import ensure_sqlite_directory, upgrade
 from moderation import actions as moderation_actions
 from moderation import crisis
-from moderation.crisis import corpus, evaluation
 from moderation import queries as moderation_queries
+from moderation.crisis import corpus, evaluation
 from moderation.gate import ModerationGate
 
 

@@ -100,6 +100,11 @@ class Settings:
         "An urgent welfare item nobody has claimed after this many minutes is escalated, once, "
         "to every moderator of its space and every admin (default 15).",
     )
+    reserved_pseudonyms: str = setting(
+        "FORUM_RESERVED_PSEUDONYMS", "",
+        "More words nobody may take as a pseudonym or a part of one, comma-separated (added "
+        "to the shipped list of staff words, care professions and crisis services).",
+    )
     quick_exit_url: str = setting(
         "FORUM_QUICK_EXIT_URL", "https://meteofrance.com/",
         "Where the \"Quitter rapidement\" button goes: a neutral site (default, a weather site).",

@@ -32,6 +32,8 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
+from forum import changes
+
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
 NAMING_CONVENTION = {
@@ -199,11 +201,17 @@ class Database:
 
 
 async def commit(session: AsyncSession) -> None:
-    """Commit the request's unit of work; a lock or outage becomes DatabaseUnavailable."""
+    """Commit the request's unit of work; a lock or outage becomes DatabaseUnavailable.
+
+    The views of the data follow what the unit's actions declared (``forum.changes``): the
+    search index and notifications in the same transaction, the page caches after it."""
     try:
+        await changes.before_commit(session)
         await session.commit()
     except Exception as exc:
+        changes.discard(session)
         await session.rollback()
         if is_unavailable(exc):
             raise DatabaseUnavailable(str(exc)) from exc
         raise
+    await changes.after_commit(session)

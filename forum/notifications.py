@@ -1,9 +1,10 @@
 """Who hears of what: replies to followed threads and ``@pseudonym`` mentions.
 
-Called by ``forum.actions`` when a post becomes visible (and by moderation when it approves a
-pending post), in the same transaction. A member hears nothing from someone they blocked,
-nothing of their own posts, and nothing of a kind they turned off. Moderation and welfare
-notices are left by ``forum.actions.do_notify`` and cannot be turned off.
+A view of the data that follows declared changes (``forum.changes``): before a unit of work
+commits, posts that became visible (written, approved, restored) and edited posts are read
+again and their notices inserted in the same transaction. A member hears nothing from someone
+they blocked, nothing of their own posts, and nothing of a kind they turned off. Moderation and
+welfare notices are left by ``forum.actions.do_notify`` and cannot be turned off.
 
 Notices are message ids (French source) with parameters, translated where shown.
 """
@@ -14,7 +15,10 @@ import re
 
 from sqlalchemy import and_, exists, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
+from forum import changes
+from forum.changes import Changes
 from forum.db import utcnow
 from forum.i18n import N_
 from forum.models import (
@@ -26,7 +30,6 @@ from forum.models import (
     NotificationSetting,
     Post,
     PostStatus,
-    Thread,
 )
 from forum.pseudonyms import uniqueness_key
 
@@ -86,35 +89,52 @@ async def _followers(session: AsyncSession, thread_id: int, author_id: int) -> l
     return list(result)
 
 
-async def notify_new_post(
-    session: AsyncSession, post: Post, *, author: Member, thread: Thread,
-    previous_source: str | None = None,
-) -> int:
-    """Tell followers of a reply and mentioned members of a mention; returns how many.
+async def follow_changes(session: AsyncSession, record: Changes) -> None:
+    """Notifications follow the unit of work's declared changes (before its commit): a post
+    that became visible tells its thread's followers (a reply) and the members it mentions; an
+    edit tells the members it newly mentions. Nobody hears twice of one post: a member who
+    already has a reply or mention notice for it gets no other (so toggling a mention by
+    editing tells once)."""
+    post_ids = record.published | {i for i in record.edited if i not in record.published}
+    if not post_ids:
+        return
+    posts = list(await session.scalars(
+        select(Post).where(Post.id.in_(post_ids), Post.status == PostStatus.VISIBLE,
+                           Post.author_id.is_not(None))
+        .options(joinedload(Post.author), joinedload(Post.thread))
+        .order_by(Post.id)))
+    for post in posts:
+        told = await notify_about_post(session, post, published=post.id in record.published,
+                                       previous_source=record.edited.get(post.id))
+        changes.members(session, *told)
 
-    With ``previous_source`` (an edit), only names newly mentioned are told, and followers
-    are not told again. Nothing happens for a post that is not visible.
-    """
-    if post.status != PostStatus.VISIBLE:
-        return 0
-    params = {"author": author.pseudonym, "title": thread.title}
+
+async def notify_about_post(session: AsyncSession, post: Post, *, published: bool,
+                            previous_source: str | None) -> list[int]:
+    """Insert the notices about one visible post; returns who was told."""
+    author, thread = post.author, post.thread
     mentioned = set(await _mentioned(session, post.source, author.id))
-    if previous_source is not None:
+    followers: set[int] = set()
+    if published:
+        if post.number > 1:
+            followers = set(await _followers(session, thread.id, author.id))
+    elif previous_source is not None:
         mentioned -= set(await _mentioned(session, previous_source, author.id))
-        followers: set[int] = set()
-    else:
-        followers = set(await _followers(session, thread.id, author.id)) if post.number > 1 \
-            else set()
-    rows = [
-        {"member_id": member_id, "kind": MENTION, "message": MENTION_MESSAGE}
-        for member_id in sorted(mentioned)
-    ] + [
-        {"member_id": member_id, "kind": REPLY, "message": REPLY_MESSAGE}
-        for member_id in sorted(followers - mentioned)
-    ]
+    already = set(await session.scalars(
+        select(Notification.member_id).where(Notification.post_id == post.id,
+                                             Notification.kind.in_((REPLY, MENTION)))))
+    mentioned -= already
+    followers -= already | mentioned
+    rows = [{"member_id": m, "kind": MENTION, "message": MENTION_MESSAGE}
+            for m in sorted(mentioned)]
+    rows += [{"member_id": m, "kind": REPLY, "message": REPLY_MESSAGE} for m in sorted(followers)]
     if rows:
+        params = {"author": author.pseudonym, "title": thread.title}
         await session.execute(insert(Notification), [
             {**row, "params": params, "thread_id": thread.id, "post_id": post.id}
             for row in rows
         ])
-    return len(rows)
+    return [row["member_id"] for row in rows]
+
+
+changes.view("notifications", before_commit=follow_changes)

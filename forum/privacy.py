@@ -24,7 +24,7 @@ from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from forum import search
+from forum import changes
 from forum.db import Base, utcnow
 from forum.models import (
     Consent,
@@ -91,11 +91,19 @@ def _day(value: datetime | None) -> str | None:
     return value.date().isoformat() if value is not None else None
 
 
-OWN_TABLES = {
-    "safety_plan": "safety_plan", "notification_setting": "notification_settings",
-    "warning_preference": "content_warning_settings", "follow": "followed_threads",
+OWN_TABLES: dict[str, tuple[str, str, frozenset[str]]] = {
+    "safety_plan": ("safety_plan", "member_id", frozenset()),
+    "notification_setting": ("notification_settings", "member_id", frozenset()),
+    "warning_preference": ("content_warning_settings", "member_id", frozenset()),
+    "follow": ("followed_threads", "member_id", frozenset()),
+    "reaction": ("reactions_given", "member_id", frozenset()),
+    "block": ("members_blocked", "blocker_id", frozenset()),
+    "flag": ("flags_raised", "flagger_id", frozenset({"text_copy", "resolved_by_id",
+                                                      "details", "escalated_at"})),
+    "appeal": ("appeals", "member_id", frozenset({"decided_by_id"})),
 }
-"""Tables of other parts of the forum holding what a member chose (export key by table)."""
+"""Tables of any part of the forum holding what a member gave or chose: export key, the column
+naming the member, and columns that are not theirs (another member's text, who decided)."""
 
 
 def _plain(value: Any) -> Any:
@@ -105,14 +113,14 @@ def _plain(value: Any) -> Any:
 async def _own_rows(session: AsyncSession, member: Member) -> dict[str, list[dict[str, Any]]]:
     """The member's rows in the tables of ``OWN_TABLES`` that exist, without the member id."""
     found: dict[str, list[dict[str, Any]]] = {}
-    for name, key in OWN_TABLES.items():
+    for name, (key, owner, hidden) in OWN_TABLES.items():
         table = _table(name)
-        if table is None or "member_id" not in table.c:
+        if table is None or owner not in table.c:
             continue
-        rows = (await session.execute(select(table).where(table.c.member_id == member.id)))
+        rows = (await session.execute(select(table).where(table.c[owner] == member.id)))
         found[key] = [
             {column: _plain(value) for column, value in row._mapping.items()
-             if column != "member_id"}
+             if column != owner and column not in hidden}
             for row in rows.all()
         ]
     return found
@@ -214,7 +222,13 @@ async def _erase_texts(session: AsyncSession, member: Member, now: datetime) -> 
         await session.execute(
             update(flag).where(flag.c.flagger_id == member.id).values(note="")
         )
-    await search.remove_documents(session, mine)
+    appeal = _table("appeal")
+    if appeal is not None:  # what they wrote to contest a decision goes with their posts
+        await session.execute(
+            update(appeal).where(appeal.c.member_id == member.id).values(message="")
+        )
+    changes.posts(session, (await session.execute(
+        select(Post.id, Post.thread_id).where(Post.author_id == member.id))).all())
     await session.execute(
         update(Post).where(Post.author_id == member.id, Post.status != PostStatus.DELETED)
         .values(status=PostStatus.DELETED, source="", html="", content_warning=None,
@@ -269,6 +283,7 @@ async def do_delete_account(
     if erase_posts:
         await _erase_texts(session, member, now)
     await _unlink_member(session, member)
+    changes.everyone(session)  # their pseudonym leaves every page that showed it
     await session.execute(
         update(Member).where(Member.id == member.id).values(
             status=MemberStatus.DELETED, pseudonym="", password_hash=SCRUBBED_HASH,

@@ -9,7 +9,9 @@ Pipeline (after Unicode TR39 / UTS #39):
   (Han may go with Hiragana/Katakana, Bopomofo or Hangul); a single decimal-digit system; not
   reserved.
 * ``uniqueness_key``: NFKD, drop non-spacing and enclosing marks, map every character to the
-  representative of its confusable class, casefold; repeated until stable. Confusable classes
+  representative of its confusable class, casefold, drop the separators ``. _ -`` (so
+  ``Luciole-Test``, ``luciole.test`` and ``Luciole_Test`` are one name, and ``Gardien_`` is
+  ``Gardien``); repeated until stable. Confusable classes
   come from Unicode's confusables.txt (as shipped by the ``confusable-homoglyphs`` package)
   closed under case folding, so the key is case-insensitive: ``Modérateur``, ``Moderateur``,
   ``M0derateur``, ``MODERATEUR`` and ``Μoderateur`` (Greek capital mu) share one key.
@@ -17,18 +19,25 @@ Pipeline (after Unicode TR39 / UTS #39):
   not merged, so such pairs differ only by case in the key; ``i`` and ``l`` share a class
   (``I`` looks like ``l``), and so do ``m`` and ``rn``.
 
-Reserved names: a name is refused when its key (with or without ``. _ -``) equals the key of a
-word in ``RESERVED``; when the key of the whole name or of one of its ``. _ -`` separated parts
-starts with a staff prefix (admin, modo, moderat, equipe, entrepairs); or when the key contains
-admin, moderat or entrepairs anywhere (so ``VraiAdmin`` is refused, and so is ``Badminton``).
+Reserved names: a name is refused when its key equals the key of a word in ``RESERVED``; when
+one of its ``. _ -`` separated parts (or runs of letters and of digits) is a word of
+``RESERVED_PARTS``: care professions and titles (``Psychologue``, ``Dr_Martin``,
+``Infirmière``), crisis services and their numbers (``SOS_Amitie``, ``aide_3114``,
+``SAMU_15``), so that nobody can pass for a professional or a helpline; when the key of the
+whole name or of one of its parts starts with a staff prefix (admin, modo, moderat, equipe,
+entrepairs); or when the key contains admin, moderat or entrepairs anywhere (so ``VraiAdmin``
+is refused, and so is ``Badminton``). Admins add words with ``FORUM_RESERVED_PSEUDONYMS``
+(``reserve``).
 """
 
 from __future__ import annotations
 
 import json
 import random
+import re
 import unicodedata
 from bisect import bisect_right
+from collections.abc import Iterable
 from functools import cache
 from importlib import resources
 
@@ -39,6 +48,7 @@ MAX_LENGTH = 32
 _MAX_RAW_LENGTH = 1024
 _MAX_MARKS_PER_LETTER = 2
 _SEPARATORS = frozenset("._-")
+_RUNS = re.compile(r"[^\W\d_]+|\d+")
 _MAX_KEY_ROUNDS = 6
 
 RESERVED: frozenset[str] = frozenset(
@@ -52,6 +62,28 @@ RESERVED: frozenset[str] = frozenset(
         "null", "undefined",
     }
 )  # fmt: skip
+
+RESERVED_PARTS: frozenset[str] = frozenset(
+    {
+        # care professions and titles
+        "psychologue", "psychologist", "psychiatre", "psychiatrist", "psy", "psychotherapeute",
+        "psychotherapist", "therapeute", "therapist", "docteur", "docteure", "doctor", "dr",
+        "doc", "medecin", "physician", "infirmier", "infirmiere", "infirmierpsy", "nurse",
+        "ide", "soignant", "soignante", "pharmacien", "pharmacienne", "pharmacist",
+        "professeur", "pr", "counselor", "counsellor", "conseiller", "conseillere",
+        "addictologue", "pedopsychiatre", "urgentiste", "sage-femme", "assistante-sociale",
+        "travailleur-social", "educateur", "educatrice", "pompier", "policier", "police",
+        "gendarme", "secours", "ecoutant", "ecoutante", "benevole-officiel",
+        # crisis and listening services
+        "sos", "samu", "smur", "urgence", "urgences", "3114", "15", "17", "18", "112", "114",
+        "115", "119", "143", "144", "147", "106", "107", "108", "116123", "988", "911", "811",
+        "1813", "3919", "suicide-ecoute", "sos-amitie", "soshelp", "tele-accueil",
+        "teleaccueil", "la-main-tendue", "main-tendue", "filsantejeunes", "fil-sante-jeunes",
+        "suicide-action", "croix-rouge", "red-cross", "samaritans", "lifeline", "crisisline",
+        "hotline", "helpline", "ligne-ecoute",
+    }
+)  # fmt: skip
+_extra_reserved: set[str] = set()
 
 # Matched at the start of the whole name and of each ". _ -" separated part.
 _STAFF_PREFIXES = ("admin", "modo", "moderat", "equipe", "entrepairs")
@@ -128,18 +160,38 @@ def uniqueness_key(name: str) -> str:
     return key
 
 
+def reserve(words: Iterable[str]) -> None:
+    """Reserve more words, as whole names and as parts of names (``FORUM_RESERVED_PSEUDONYMS``,
+    read at start-up)."""
+    _extra_reserved.update(word.strip() for word in words if word.strip())
+    _part_keys.cache_clear()
+
+
 def is_reserved(name: str) -> bool:
     """Tell whether a (normalized) name is, starts with or contains a reserved word."""
     key = uniqueness_key(name)
-    compact = uniqueness_key(_strip_separators(name))
-    reserved = _reserved_keys()
-    if key in reserved or compact in reserved:
+    if key in _reserved_keys() or key in _part_keys():
+        return True
+    parts = [uniqueness_key(part) for part in _name_parts(name)]
+    if any(part in _part_keys() for part in parts):
         return True
     prefixes, infixes = _staff_keys()
-    parts = [uniqueness_key(part) for part in _split_separators(name)]
-    if any(part.startswith(prefixes) for part in (key, compact, *parts)):
+    if any(part.startswith(prefixes) for part in (key, *parts)):
         return True
-    return any(infix in compact for infix in infixes)
+    return any(infix in key for infix in infixes)
+
+
+def _name_parts(name: str) -> list[str]:
+    """The ``. _ -`` separated parts of a name, and within each its runs of letters and of
+    digits of three characters or more ("aide3114" holds "aide" and "3114"; "15ans" holds no
+    run that short numbers could match, so an age is not a helpline)."""
+    found: list[str] = []
+    for part in _split_separators(name):
+        found.append(part)
+        runs = _RUNS.findall(part)
+        if len(runs) > 1:
+            found.extend(run for run in runs if len(run) >= 3)
+    return found
 
 
 def suggest(rng: random.Random | None = None) -> str:
@@ -222,7 +274,7 @@ def _key_round(text: str) -> str:
     kept = "".join(c for c in decomposed if unicodedata.category(c) not in _DROPPED_MARKS)
     table = _confusable_table()
     mapped = "".join(table.get(char, char) for char in kept)
-    return mapped.casefold()
+    return _strip_separators(mapped.casefold())
 
 
 @cache
@@ -345,6 +397,11 @@ def _reserved_keys() -> frozenset[str]:
         keys.add(uniqueness_key(word))
         keys.add(uniqueness_key("".join(char for char in word if char.isalnum())))
     return frozenset(keys)
+
+
+@cache
+def _part_keys() -> frozenset[str]:
+    return frozenset(uniqueness_key(word) for word in RESERVED_PARTS | _extra_reserved)
 
 
 @cache

@@ -25,6 +25,7 @@ from forum.models import (
     Notification,
     NotificationSetting,
     Post,
+    PostRevision,
     Reaction,
     SafetyPlan,
     Space,
@@ -206,6 +207,13 @@ async def get_post_or_404(session: AsyncSession, viewer: Viewer, post_id: int) -
     return post
 
 
+async def post_revisions(session: AsyncSession, post_id: int) -> list[PostRevision]:
+    """A post's earlier texts, oldest first (each kept when an edit replaced it)."""
+    return list(await session.scalars(
+        select(PostRevision).where(PostRevision.post_id == post_id)
+        .order_by(PostRevision.created_at, PostRevision.id)))
+
+
 async def find_post_by_key(session: AsyncSession, author_id: int, key: str) -> Post | None:
     return await session.scalar(
         select(Post)
@@ -325,6 +333,11 @@ async def disabled_notification_kinds(session: AsyncSession, member: Member) -> 
             NotificationSetting.member_id == member.id, NotificationSetting.enabled.is_(False)
         )
     ))
+
+
+async def blocked_member_ids(session: AsyncSession, member_id: int) -> frozenset[int]:
+    return frozenset(await session.scalars(
+        select(Block.blocked_id).where(Block.blocker_id == member_id)))
 
 
 async def blocked_members(session: AsyncSession, member: Member) -> list[Member]:

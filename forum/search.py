@@ -1,10 +1,15 @@
 """Full-text search: what is indexed, how it is kept in step, and how it is queried.
 
 Only visible posts are searchable. ``search_document`` (``forum.models.SearchDocument``) holds
-one row per visible post: its plain text and, for an opening post, its thread's title.
-``reindex_post`` writes or deletes that row in the caller's transaction, so every write,
-edit, deletion and moderation change (hide, restore, remove, approve) lands in the index with
-the change itself, or not at all.
+one row per visible post: its plain text and, for an opening post, its thread's title. It is a
+view of the data that follows declared changes (``forum.changes``): every ``do_*`` of the
+forum and of moderation that changes a post (written, edited, deleted, hidden, restored,
+removed, approved, erased) or a thread's title records it, and before the unit of work commits
+:func:`follow_changes` re-reads each such post and writes or deletes its row, so the index
+changes with the post, in the same transaction, or not at all. Who may find a post is decided
+at query time from the thread's *current* space (a thread moved into a members-only space is
+no longer found by visitors), the post's status, the reader's blocks; a snippet is folded
+behind the post's content warning, and left out for a theme the reader hides.
 
 - **SQLite**: an FTS5 table ``search_fts`` over ``search_document`` (external content, kept in
   step by triggers), tokenizer ``unicode61 remove_diacritics 2``: case- and accent-insensitive
@@ -68,6 +73,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from forum import changes
+from forum.changes import Changes
 from forum.models import (
     Block,
     Member,
@@ -232,6 +239,32 @@ async def reindex_post(session: AsyncSession, post: Post) -> None:
         await _forget_unused_words(session, before - after)
 
 
+async def follow_changes(session: AsyncSession, record: Changes) -> None:
+    """The search index follows the unit of work's declared changes (before its commit): each
+    changed post is re-read and its entry written or deleted; a thread whose title changed has
+    its opening post re-read."""
+    post_ids = set(record.posts)
+    if record.retitled:
+        post_ids |= set(await session.scalars(
+            select(Post.id).where(Post.thread_id.in_(record.retitled), Post.number == 1)))
+    if not post_ids:
+        return
+    ordered = sorted(post_ids)
+    for start in range(0, len(ordered), 500):  # an erased account may have many posts
+        chunk = ordered[start : start + 500]
+        visible = list(await session.scalars(
+            select(Post).where(Post.id.in_(chunk), Post.status == PostStatus.VISIBLE)
+            .order_by(Post.id)))
+        for post in visible:
+            await reindex_post(session, post)
+        gone = set(chunk) - {post.id for post in visible}
+        if gone:  # not visible any more (or no more): out of the index at once
+            await remove_documents(session, sorted(gone))
+
+
+changes.view("search", before_commit=follow_changes)
+
+
 async def remove_documents(session: AsyncSession, post_ids: Any) -> None:
     """Drop the index entries of ``post_ids`` (a subquery) at once, and with them the words
     no other visible post holds (account erasure)."""
@@ -393,6 +426,9 @@ class SearchHit:
     space_slug: str
     space_name: str
     author: str | None
+    content_warning: str | None = None
+    """The post's content warning: its snippet is folded behind it (or left out for a theme
+    the reader hides)."""
 
 
 class Ordering(StrEnum):
@@ -433,8 +469,9 @@ def _visible_to(viewer: Member | None, space: Space | None):
 
 
 def _columns():
-    return (SearchDocument.post_id, Post.number, Post.created_at, Thread.id.label("thread_id"),
-            Thread.title.label("thread_title"), Space.slug, Space.name, Member.pseudonym)
+    return (SearchDocument.post_id, Post.number, Post.created_at, Post.content_warning,
+            Thread.id.label("thread_id"), Thread.title.label("thread_title"), Space.slug,
+            Space.name, Member.pseudonym)
 
 
 _FTS = table("search_fts", column("rowid"))
@@ -503,7 +540,8 @@ def _sqlite_statement(terms: list[str], expansions: dict[str, list[str]], orderi
         select(_FTS.c.rowid.label("post_id"), ranked_by)
         .select_from(_FTS)
         .join(SearchDocument, SearchDocument.post_id == _FTS.c.rowid)
-        .join(Space, Space.id == SearchDocument.space_id)
+        .join(Thread, Thread.id == SearchDocument.thread_id)
+        .join(Space, Space.id == Thread.space_id)
         .where(fts.op("MATCH")(query), in_window, _space_visible(viewer, space))
     )
     if viewer is not None:
@@ -521,9 +559,10 @@ def _sqlite_statement(terms: list[str], expansions: dict[str, list[str]], orderi
         .join(SearchDocument, SearchDocument.post_id == ranked.c.post_id)
         .join(Post, Post.id == ranked.c.post_id)
         .join(Thread, Thread.id == SearchDocument.thread_id)
-        .join(Space, Space.id == SearchDocument.space_id)
+        .join(Space, Space.id == Thread.space_id)
         .outerjoin(Member, Member.id == Post.author_id)
-        .where(fts.op("MATCH")(query), Post.status == PostStatus.VISIBLE)  # if the index lagged
+        .where(fts.op("MATCH")(query), Post.status == PostStatus.VISIBLE,
+               _space_visible(viewer, space))
         .order_by(ranked.c.rank, ranked.c.post_id.desc())
     )
 
@@ -555,7 +594,7 @@ def _postgres_statement(raw: str, viewer: Member | None, space: Space | None, pa
                SearchDocument.post_id >= func.coalesce(oldest_ranked, 0))
         .join(Post, Post.id == SearchDocument.post_id)
         .join(Thread, Thread.id == SearchDocument.thread_id)
-        .join(Space, Space.id == SearchDocument.space_id)
+        .join(Space, Space.id == Thread.space_id)
         .outerjoin(Member, Member.id == Post.author_id)
         .where(_visible_to(viewer, space))
         .order_by(func.ts_rank(document, tsquery).desc(), SearchDocument.post_id.desc())
@@ -589,7 +628,7 @@ async def search(
             thread_id=r.thread_id, thread_title=r.thread_title,
             title=marked(r.title_hl) if r.number == 1 and r.title_hl else marked(r.thread_title),
             snippet=marked(r.body_hl), space_slug=r.slug, space_name=r.name,
-            author=r.pseudonym,
+            author=r.pseudonym, content_warning=r.content_warning,
         )
         for r in rows[:RESULTS_PER_PAGE]
     ]

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from forum import changes
 from forum.actions import do_notify
 from forum.db import utcnow
 from forum.gate import Verdict
@@ -92,11 +93,13 @@ async def _set_status(session: AsyncSession, post: Post, status: PostStatus) -> 
     """Change a post's status and keep the thread's visible-reply count right."""
     counted_before = post.status == PostStatus.VISIBLE and post.number > 1
     counted_after = status == PostStatus.VISIBLE and post.number > 1
+    published = post.status != PostStatus.VISIBLE and status == PostStatus.VISIBLE
     post.status = status
     if counted_before != counted_after:
         delta = 1 if counted_after else -1
         await session.execute(update(Thread).where(Thread.id == post.thread_id)
                               .values(reply_count=Thread.reply_count + delta))
+    changes.post(session, post, published=published)
 
 
 async def _resolve_flags(session: AsyncSession, post: Post, *, actor: Member | None,
@@ -154,6 +157,7 @@ async def do_flag_post(session: AsyncSession, post: Post, *, flagger: Member, re
                 text_copy=post.source)
     session.add(flag)
     await session.flush()
+    changes.members(session, flagger.id)
     if notify_author and post.author is not None:
         await _welfare_notice(session, post, post.author)
     if first_danger:
@@ -172,10 +176,12 @@ async def _welfare_notice(session: AsyncSession, post: Post, author: Member) -> 
 
 
 async def _auto_hide(session: AsyncSession, post: Post) -> bool:
+    """Enough established members flagged it: hidden until a moderator reads it. Never a post
+    the crisis screen found worrying (someone asking for help is read, not hidden)."""
     threshold = post.thread.space.auto_hide_flags
-    if threshold <= 0 or post.status != PostStatus.VISIBLE:
+    if threshold <= 0 or post.status != PostStatus.VISIBLE or post.crisis_level != "none":
         return False
-    if await mq.count_distinct_open_flaggers(session, post.id) < threshold:
+    if await mq.count_distinct_open_flaggers(session, post.id, established=True) < threshold:
         return False
     await _set_status(session, post, PostStatus.HIDDEN)
     post.moderation_reason = AUTO_HIDE_REASON
@@ -283,6 +289,7 @@ async def do_moderator_edit_post(
         post.renderer_version = verdict.renderer_version
         post.edited_at = utcnow()
     post.content_warning = content_warning
+    changes.post(session, post)
     kind = ActionKind.POST_EDITED
     if not text_changed:
         kind = ActionKind.WARNING_ADDED if content_warning else ActionKind.WARNING_REMOVED
@@ -313,8 +320,11 @@ async def do_dismiss_flags(session: AsyncSession, post: Post, *, actor: Member,
 
 async def _thread_audit(session: AsyncSession, kind: ActionKind, thread: Thread, *,
                         actor: Member, reason: str, **details: object) -> None:
+    changes.thread(session, thread.id)
+    # The log keeps ids, never what a member wrote (a title can out someone, and the log
+    # outlives an erased account): the thread is named by its number.
     await audit.record(session, kind, actor=actor, reason=reason, space_id=thread.space_id,
-                       thread_id=thread.id, target_pseudonym=thread.title[:32],
+                       thread_id=thread.id, target_pseudonym=f"#{thread.id}",
                        details=dict(details))
 
 
@@ -373,6 +383,7 @@ async def do_move_thread(session: AsyncSession, thread: Thread, *, actor: Member
 async def _member_audit(session: AsyncSession, kind: ActionKind, member: Member, *,
                         actor: Member, reason: str, space_id: int | None,
                         **details: object) -> None:
+    changes.members(session, member.id)  # where their composer was, the restriction shows
     await audit.record(session, kind, actor=actor, reason=reason, space_id=space_id,
                        target=member, details=dict(details))
 
@@ -437,6 +448,7 @@ async def do_lift_restriction(session: AsyncSession, member: Member, *, actor: M
 async def _sync_moderator_flag(session: AsyncSession, member: Member) -> None:
     member.is_peer_moderator = bool(await mq.moderated_space_ids(session, member))
     await session.flush()
+    changes.everyone(session)  # the moderator's badge beside each of their posts
 
 
 async def do_add_moderator(session: AsyncSession, space: Space, member: Member, *,
@@ -473,6 +485,7 @@ async def do_create_space(session: AsyncSession, *, actor: Member, reason: str,
     space = Space(**{k: v for k, v in values.items() if k in SPACE_FIELDS})
     session.add(space)
     await session.flush()
+    changes.everyone(session)
     await audit.record(session, ActionKind.SPACE_CREATED, actor=actor, reason=reason,
                        space_id=space.id, target_pseudonym=space.slug[:32])
     return space
@@ -487,6 +500,7 @@ async def do_update_space(session: AsyncSession, space: Space, *, actor: Member,
     for key, value in changed.items():
         setattr(space, key, value)
     await session.flush()
+    changes.everyone(session)
     await audit.record(session, ActionKind.SPACE_UPDATED, actor=actor, reason=reason,
                        space_id=space.id, target_pseudonym=space.slug[:32],
                        details={"fields": sorted(changed)})
@@ -507,14 +521,21 @@ async def do_appeal(session: AsyncSession, action: ModerationAction, *, member: 
     appeal = Appeal(action_id=action.id, member_id=member.id, message=message)
     session.add(appeal)
     await session.flush()
+    changes.members(session, member.id)
     return appeal
 
 
 async def do_decide_appeal(session: AsyncSession, appeal: Appeal, post: Post, *,
                            actor: Member, reason: str, grant: bool) -> bool:
-    """Decided by someone other than who acted. Granting restores the post."""
-    if appeal.decided_at is not None or appeal.action.actor_id == actor.id:
+    """Decided by someone other than who acted, and never by the post's author. Granting
+    restores the post, under the same rules as a restore: on a welfare item (an open danger
+    flag) the first person's grant is only a proposal, which a second person confirms."""
+    if (appeal.decided_at is not None or appeal.action.actor_id == actor.id
+            or post.author_id == actor.id):
         return False
+    if grant and await mq.is_welfare_item(session, post.id):
+        outcome = await do_close_item(session, post, "restore", actor=actor, reason=reason)
+        return outcome != "unchanged"  # "done" settled the appeal with the restore
     appeal.decided_at = utcnow()
     appeal.decided_by_id = actor.id
     appeal.granted = grant
@@ -537,6 +558,8 @@ async def do_set_on_duty(session: AsyncSession, member: Member, on_duty: bool) -
         update(SpaceModerator).where(SpaceModerator.member_id == member.id,
                                      SpaceModerator.on_duty.is_not(on_duty))
         .values(on_duty=on_duty))
+    if result.rowcount:
+        changes.everyone(session)  # a space's page says whether a moderator is present
     return bool(result.rowcount)
 
 

@@ -46,16 +46,17 @@ def check_member(viewer: Viewer) -> Member:
 
 
 def check_moderator(viewer: Viewer, space_ids: frozenset[int]) -> Moderator:
-    """The queue and the log: for moderators and admins; members get 403, visitors 401."""
+    """The queue and the log: for moderators and admins; members get 403, visitors 401. A
+    suspended or banned member moderates nothing while the restriction lasts (403)."""
     mod = Moderator(check_member(viewer), space_ids)
-    if not mod.is_moderator:
+    if not mod.is_moderator or is_restricted(mod.member):
         raise PermissionDeniedException()
     return mod
 
 
 def check_admin(viewer: Viewer) -> Member:
     member = check_member(viewer)
-    if member.role != Role.ADMIN:
+    if member.role != Role.ADMIN or is_restricted(member):
         raise PermissionDeniedException()
     return member
 

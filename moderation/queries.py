@@ -25,7 +25,7 @@ from forum.models import (
     SpaceModerator,
     Thread,
 )
-from forum.permissions import Viewer
+from forum.permissions import Viewer, is_restricted
 from forum.pseudonyms import uniqueness_key
 from forum.queries import find_member_by_key
 from moderation.models import (
@@ -122,11 +122,27 @@ async def has_open_flag(session: AsyncSession, post_id: int, flagger_id: int) ->
         Flag.post_id == post_id, Flag.flagger_id == flagger_id, Flag.resolved_at.is_(None)))))
 
 
-async def count_distinct_open_flaggers(session: AsyncSession, post_id: int) -> int:
-    return int(await session.scalar(
-        select(func.count(func.distinct(Flag.flagger_id)))
-        .where(Flag.post_id == post_id, Flag.resolved_at.is_(None))
-    ) or 0)
+ESTABLISHED_DAYS = 3
+ESTABLISHED_POSTS = 3
+"""A flagger counts towards hiding a post automatically only once their account is at least
+ESTABLISHED_DAYS old and has ESTABLISHED_POSTS published posts: a handful of accounts made
+minutes ago cannot hide someone's cry for help. Their flags still reach moderators."""
+
+
+async def count_distinct_open_flaggers(session: AsyncSession, post_id: int, *,
+                                       established: bool = False) -> int:
+    """Distinct members with an open flag on the post (``established``: only those whose
+    accounts count towards an automatic hide)."""
+    query = (select(func.count(func.distinct(Flag.flagger_id)))
+             .where(Flag.post_id == post_id, Flag.resolved_at.is_(None)))
+    if established:
+        published = (select(func.count()).select_from(Post)
+                     .where(Post.author_id == Member.id, Post.status == PostStatus.VISIBLE)
+                     .correlate(Member).scalar_subquery())
+        query = query.join(Member, Member.id == Flag.flagger_id).where(
+            Member.created_at <= utcnow() - timedelta(days=ESTABLISHED_DAYS),
+            published >= ESTABLISHED_POSTS)
+    return int(await session.scalar(query) or 0)
 
 
 async def recent_welfare_notices(session: AsyncSession, member_id: int, since: datetime) -> int:
@@ -196,14 +212,16 @@ async def queue(session: AsyncSession, mod: Moderator) -> list[QueueItem]:
         .where(or_(open_flag, Post.status == PostStatus.PENDING, open_appeal, open_second))
         .options(*_post_options()).order_by(Post.id).limit(QUEUE_LIMIT), mod)
     posts = list(await session.scalars(query))
-    return order_queue([await _item(session, post) for post in posts])
+    return order_queue([await _item(session, post, mod) for post in posts])
 
 
-async def queue_item(session: AsyncSession, post: Post) -> QueueItem:
-    return await _item(session, post)
+async def queue_item(session: AsyncSession, post: Post, mod: Moderator) -> QueueItem:
+    return await _item(session, post, mod)
 
 
-async def _item(session: AsyncSession, post: Post) -> QueueItem:
+async def _item(session: AsyncSession, post: Post, mod: Moderator) -> QueueItem:
+    """One item as ``mod`` may see it: the author's history in the spaces ``mod`` moderates
+    only (an admin's: everywhere), as in /mod/log and /mod/members/{id}."""
     previous = None
     if post.number > 1:
         previous = await session.scalar(
@@ -211,9 +229,12 @@ async def _item(session: AsyncSession, post: Post) -> QueueItem:
             .options(joinedload(Post.author)).order_by(Post.number.desc()).limit(1))
     history: list[ModerationAction] = []
     if post.author_id is not None:
+        query = select(ModerationAction).where(
+            ModerationAction.target_member_id == post.author_id)
+        if not mod.is_admin:
+            query = query.where(ModerationAction.space_id.in_(mod.space_ids or {-1}))
         history = list(await session.scalars(
-            select(ModerationAction).where(ModerationAction.target_member_id == post.author_id)
-            .order_by(ModerationAction.id.desc()).limit(HISTORY_LIMIT)))
+            query.order_by(ModerationAction.id.desc()).limit(HISTORY_LIMIT)))
     claim = await session.scalar(
         select(Claim).where(Claim.post_id == post.id).options(joinedload(Claim.member)))
     return QueueItem(post=post, flags=await open_flags(session, post.id), previous=previous,
@@ -362,15 +383,16 @@ async def welfare_recipients(session: AsyncSession, space_id: int,
     """Who is told at once of an urgent post in a space: its moderators on duty, or all its
     moderators when nobody is on duty, and every admin; ``everyone``: all of them (an
     escalation). Suspended or banned members are never among them."""
+    able = (Member.status == MemberStatus.ACTIVE, Member.banned.is_(False),
+            or_(Member.suspended_until.is_(None), Member.suspended_until <= utcnow()))
     moderators = select(SpaceModerator.member_id).join(
         Member, Member.id == SpaceModerator.member_id).where(
-        SpaceModerator.space_id == space_id, Member.status == MemberStatus.ACTIVE)
+        SpaceModerator.space_id == space_id, *able)
     chosen = set(await session.scalars(moderators))
     if not everyone:
         on_duty = set(await session.scalars(moderators.where(SpaceModerator.on_duty.is_(True))))
         chosen = on_duty or chosen
-    admins = await session.scalars(
-        select(Member.id).where(Member.role == Role.ADMIN, Member.status == MemberStatus.ACTIVE))
+    admins = await session.scalars(select(Member.id).where(Member.role == Role.ADMIN, *able))
     return sorted(chosen | set(admins))
 
 
@@ -449,7 +471,7 @@ async def watched_word_rows(session: AsyncSession) -> list[WatchedWord]:
 async def header_counts(session: AsyncSession, member: Member) -> dict[str, int]:
     """The header's count of open welfare items, for moderators and admins (no query for
     anyone else): wired into ``forum.web.notifications.UnreadCount`` by the app."""
-    if not (member.is_peer_moderator or member.role == Role.ADMIN):
+    if not (member.is_peer_moderator or member.role == Role.ADMIN) or is_restricted(member):
         return {}
     mod = Moderator(member, await moderated_space_ids(session, member))
     return {"welfare_count": await open_welfare_count(session, mod)}

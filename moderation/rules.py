@@ -103,10 +103,12 @@ async def _recent_posts(session: AsyncSession, author: Member) -> int:
 
 
 async def _posts_in_space(session: AsyncSession, author: Member, space: Space) -> int:
+    """The author's published posts in the space: pending, hidden, removed and deleted ones do
+    not count, so throwaway messages never buy the way past pre-moderation."""
     return int(await session.scalar(
         select(func.count()).select_from(Post).join(Thread, Thread.id == Post.thread_id)
         .where(Post.author_id == author.id, Thread.space_id == space.id,
-               Post.status != PostStatus.DELETED)) or 0)
+               Post.status == PostStatus.VISIBLE)) or 0)
 
 
 async def _same_as_last_post(session: AsyncSession, author: Member, text: str) -> bool:

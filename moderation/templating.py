@@ -10,6 +10,7 @@ from jinja2.runtime import Context
 from forum import i18n
 from forum.i18n import N_
 from forum.models import Member, Role
+from forum.permissions import is_restricted
 from forum.web.context import locale_of
 from moderation import actions as ma
 from moderation import rules
@@ -27,8 +28,10 @@ def kind_label(kind: int) -> str:
 
 
 def is_moderator(member: Member | None) -> bool:
-    """Whether to show the "/mod" link: moderators of a space and admins."""
-    return member is not None and (member.is_peer_moderator or member.role == Role.ADMIN)
+    """Whether to show the "/mod" link: moderators of a space and admins, while no suspension
+    or ban holds them."""
+    return (member is not None and (member.is_peer_moderator or member.role == Role.ADMIN)
+            and not is_restricted(member))
 
 
 AUTOMATIC_REASONS = frozenset({ma.AUTO_HIDE_REASON, ma.ESCALATION_REASON, ma.CRISIS_SCREEN_NOTE,
@@ -70,9 +73,15 @@ def welfare_count(ctx: Context) -> int | None:
     return request.scope.get("state", {}).get("welfare_count")
 
 
+def auto_hidden(post: Any) -> bool:
+    """Hidden by the flags' threshold, not by a person: pages say so."""
+    return post.status == "hidden" and post.moderation_reason == ma.AUTO_HIDE_REASON
+
+
 def template_globals() -> dict[str, Any]:
     return {
         "mod_kind_label": kind_label, "mod_flag_reasons": FLAG_LABELS,
         "mod_is_moderator": is_moderator, "mod_reason": reason_text,
         "screen_label": screen_label, "mod_welfare_count": welfare_count,
+        "mod_auto_hidden": auto_hidden,
     }

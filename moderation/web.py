@@ -189,7 +189,7 @@ async def _item_page(db: AsyncSession, mod: Moderator, post_obj: Post, *,
                      values: dict[str, str] | None = None, errors: FormErrors | None = None,
                      action: str = "", status: int = 200, template: str = "",
                      sent: bool = False) -> Template:
-    item = await mq.queue_item(db, post_obj)
+    item = await mq.queue_item(db, post_obj, mod)
     choice, free = content_warnings.form_values(post_obj.content_warning)
     author = post_obj.author
     templates = replies.for_locale(replies.merged(await mq.reply_template_rows(db)),
@@ -207,6 +207,8 @@ async def _item_page(db: AsyncSession, mod: Moderator, post_obj: Post, *,
         "warning_presets": content_warnings.PRESETS, "kind_labels": KIND_LABELS,
         "spaces": await mq.all_spaces(db),
         "rules": _rules(post_obj.thread.space),
+        "revisions": await forum_queries.post_revisions(db, post_obj.id),
+        "flagged_texts": {flag.text_copy for flag in item.flags if flag.text_copy},
     })
 
 
@@ -549,7 +551,8 @@ async def mod_appeal_decision(request: Req, db: Db, appeal_id: FromPath[int],
     if appeal is None or decision not in ("grant", "deny") or appeal.action.target_post_id is None:
         raise NotFoundException()
     post_obj = await _mod_post(db, mod, appeal.action.target_post_id)
-    if appeal.action.actor_id == mod.member.id or appeal.decided_at is not None:
+    if (appeal.action.actor_id == mod.member.id or appeal.decided_at is not None
+            or post_obj.author_id == mod.member.id):
         raise PermissionDeniedException()
     errors = FormErrors()
     reason = _reason(values, errors)

@@ -96,4 +96,24 @@ async def permalink(request: Request[Any, Any, Any], db: Db, post_id: FromPath[i
     )
 
 
-ROUTES = [home, space_page, thread_page, permalink]
+@get("/p/{post_id:int}/revisions", name="post_revisions")
+async def post_revisions(request: Request[Any, Any, Any], db: Db,
+                         post_id: FromPath[int]) -> Template:
+    """A post's edit history. Every reader of the post sees that and when it changed; its
+    author, the space's moderators and the admins see each earlier text too (so nobody can
+    post abuse and edit it away unseen)."""
+    viewer = viewer_of(request)
+    post = await queries.get_post_or_404(db, viewer, post_id)
+    moderators = await queries.space_moderator_ids(db, post.thread.space_id)
+    may_read_texts = viewer is not None and (
+        viewer.id == post.author_id or viewer.id in moderators or viewer.role == "admin")
+    if not (permissions.can_see_post_body(viewer, post) or may_read_texts):
+        raise NotFoundException()
+    revisions = await queries.post_revisions(db, post.id)
+    return render_page("revisions", {
+        "post": post, "thread": post.thread, "revisions": revisions,
+        "show_texts": may_read_texts,
+    })
+
+
+ROUTES = [home, space_page, thread_page, permalink, post_revisions]

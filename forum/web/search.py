@@ -46,9 +46,10 @@ async def search_page(
         results = None
         if query:
             results = await search.search(db, viewer, query, space=chosen, page=number)
+        hidden = await queries.hidden_warning_themes(db, viewer) if results else frozenset()
     return page("search", {
         "query": query, "spaces": spaces, "chosen_space": chosen, "results": results,
-        "has_terms": bool(search.query_terms(query)),
+        "has_terms": bool(search.query_terms(query)), "hidden_themes": hidden,
     })
 
 

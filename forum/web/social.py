@@ -9,15 +9,21 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, post
-from litestar.exceptions import PermissionDeniedException, ValidationException
+from litestar.exceptions import (
+    NotFoundException,
+    PermissionDeniedException,
+    TooManyRequestsException,
+    ValidationException,
+)
 from litestar.params import FromPath
 from litestar.response import Template
 
 from forum import actions, permissions, queries
 from forum.db import commit
 from forum.i18n import N_
-from forum.models import Member, Post, PostStatus
+from forum.models import Member, MemberStatus, Post, PostStatus
 from forum.permissions import Viewer
+from forum.throttle import QUARTER, Rule, Throttled, Tier, check_attempt
 from forum.web.context import viewer_of
 from forum.web.deps import Db
 from forum.web.forms import read_form
@@ -104,13 +110,34 @@ def _back(values: dict[str, str]) -> str:
     return f"/p/{post_id}" if post_id.isdigit() else "/notifications/settings#blocked"
 
 
+BLOCKS = Rule("block-member", (Tier(20, QUARTER),))
+"""Blocks a member may give in a quarter of an hour: enough for a bad evening, too few to
+walk through the members."""
+
+
+async def _count_block(request: Request[Any, Any, Any], member: Member) -> None:
+    try:
+        await check_attempt(request, (BLOCKS, str(member.id)))
+    except Throttled as exc:
+        raise TooManyRequestsException(headers={"Retry-After": str(exc.retry_after)}) from exc
+
+
 @post("/m/{ref:str}/block", name="block_member")
 async def block(request: Request[Any, Any, Any], db: Db, ref: FromPath[str]) -> Response[Any]:
+    """Block the author of a post the reader can see (the form's ``post``). Anything else (an
+    unknown or deleted member, a post the reader cannot see, someone else's id) answers the
+    same 404: the route tells nothing about who exists."""
     values = await read_form(request)
     member = permissions.check_logged_in(viewer_of(request))
-    target = await queries.get_member_or_404(db, ref)
-    if not can_block(member, target):
-        raise PermissionDeniedException()
+    await _count_block(request, member)
+    post_id = values.get("post", "")
+    if not post_id.isdigit() or len(post_id) > 18:
+        raise NotFoundException()
+    seen = await queries.get_post_or_404(db, member, int(post_id))
+    target = seen.author
+    if (target is None or str(target.id) != ref or target.status != MemberStatus.ACTIVE
+            or not can_block(member, target) or not permissions.can_see_post_body(member, seen)):
+        raise NotFoundException()
     await actions.do_block(db, member, target)
     await commit(db)
     return see_other(request, _back(values))
@@ -118,10 +145,13 @@ async def block(request: Request[Any, Any, Any], db: Db, ref: FromPath[str]) -> 
 
 @post("/m/{ref:str}/unblock", name="unblock_member")
 async def unblock(request: Request[Any, Any, Any], db: Db, ref: FromPath[str]) -> Response[Any]:
+    """Unblock a member one has blocked; any other id answers the same 404."""
     values = await read_form(request)
     member = permissions.check_logged_in(viewer_of(request))
-    target = await queries.get_member_or_404(db, ref)
-    await actions.do_unblock(db, member, target.id)
+    if not ref.isdigit() or len(ref) > 18 or int(ref) not in await queries.blocked_member_ids(
+            db, member.id):
+        raise NotFoundException()
+    await actions.do_unblock(db, member, int(ref))
     await commit(db)
     return see_other(request, _back(values))
 

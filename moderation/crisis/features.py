@@ -31,7 +31,8 @@ WINDOW_WORDS = 30
 WINDOW_STEP = 20
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+|(?<=[.!?…])(?=[A-ZÀ-Ý])")
-_MARKDOWN = re.compile(r"^\s{0,3}(?:>+|[-*+]\s|\d+[.)]\s|#{1,6}\s)|[*_`~]{1,3}|!?\[([^\]]*)\]\([^)]*\)")
+_MARKDOWN = re.compile(
+    r"^\s{0,3}(?:>+|[-*+]\s|\d+[.)]\s|#{1,6}\s)|[*_`~]{1,3}|!?\[([^\]]*)\]\([^)]*\)")
 _WORD = re.compile(r"\w+")
 
 _STEMMERS = (Stemmer.Stemmer("french"), Stemmer.Stemmer("english"))

@@ -12,6 +12,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
+from forum import changes
 from forum.cache import GenerationFile, PageCache, with_page_cache
 from forum.config import Settings
 from forum.db import Database
@@ -139,6 +140,7 @@ async def test_a_committed_write_outside_a_request_invalidates_the_page(
     async with database.writing() as session:
         thread = await session.get(Thread, 1)
         thread.title = "Un titre corrigé"
+        changes.thread(session, 1, retitled=True)  # what a do_* declares
     page = await visitor.get("/t/1")
     assert cached.hits == 0
     assert page.one("h1").get_text(strip=True) == "Un titre corrigé"

@@ -128,8 +128,8 @@ async def test_someone_else_at_risk_now_gets_the_lines_for_helping_a_loved_one(
 ) -> None:
     world = await build_world(app)
     await as_role(client, app, world, "member")
-    pause = await browser.reply(world.ids["thread"],
-                                "Mon fils m'a écrit qu'il allait se tuer cette nuit, je fais quoi ?")
+    pause = await browser.reply(
+        world.ids["thread"], "Mon fils m'a écrit qu'il allait se tuer cette nuit, je fais quoi ?")
     dialog = pause.one("[data-crisis-level]")
     assert "Tu t'inquiètes pour quelqu'un" in dialog.get_text()
     assert "répondent aussi aux proches" in dialog.get_text()

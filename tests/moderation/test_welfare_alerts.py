@@ -103,8 +103,9 @@ async def test_a_danger_flag_from_members_alerts_the_moderators_once(
     for role in ("member", "mod_other"):
         await as_role(client, app, world, role)
         form_page = await browser.get(f"/p/{post_id}/flag")
-        sent = await browser.submit(form_page.form("form.flag-form"),
-                                    {"reason": "danger", "note": "Je m'inquiète pour cette personne."})
+        sent = await browser.submit(
+            form_page.form("form.flag-form"),
+            {"reason": "danger", "note": "Je m'inquiète pour cette personne."})
         assert sent.status in (200, 303)
     alerts = await alerts_for(app, world.members["mod_this"].id)
     assert [n.post_id for n in alerts] == [post_id]

@@ -1,0 +1,138 @@
+"""Derived data follows declared changes (DESIGN.md, "Derived data follows declared changes").
+
+Every ``do_*`` of ``forum/`` and ``moderation/`` that changes what a page, the search index or
+someone's notices show says so here, in one record carried by the unit of work
+(``session.info``): which posts, threads, spaces and members' own views changed. Nothing
+guesses changes from SQL statements, and no action has to remember each view: when the unit
+of work commits (``forum.db.commit``, the only way anything commits), each registered view
+brings itself in step from the record, and only from it:
+
+- before the commit, in the same transaction: notifications (``forum.notifications``: who
+  hears of a post that became visible, or is newly mentioned in an edit, once per member and
+  post), then the search index (``forum.search``: each changed post's entry re-read from the
+  post as it now is);
+- after the commit: the page caches (``forum.cache``: the counters of the pages that show what
+  changed). A rolled-back unit of work changes nothing anywhere.
+
+A view reads the current rows by id, so recording the same thing twice, or a post whose insert
+was undone by a savepoint, is harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+KEY = "declared_changes"
+
+
+@dataclass
+class Changes:
+    """What one unit of work changed, as its actions declared it."""
+
+    posts: dict[int, int] = field(default_factory=dict)
+    """Posts whose text, status, warning or place changed (or that are new): id -> thread id."""
+    published: set[int] = field(default_factory=set)
+    """Posts that became visible (new, approved, restored): their readers may be told."""
+    edited: dict[int, str] = field(default_factory=dict)
+    """Posts whose text an edit changed: id -> the text before the first edit of this unit."""
+    threads: set[int] = field(default_factory=set)
+    """Threads whose title, state (locked, pinned), space or counters changed."""
+    retitled: set[int] = field(default_factory=set)
+    """Threads whose title changed (the search index holds it with the opening post)."""
+    members: set[int] = field(default_factory=set)
+    """Members whose own pages show something new (their notices, reactions, follows, blocks,
+    choices, restrictions): only their own copies of pages are forgotten."""
+    everyone: bool = False
+    """Something every page can show changed (a space, a pseudonym, a badge)."""
+
+    def __bool__(self) -> bool:
+        return bool(self.posts or self.threads or self.members or self.everyone)
+
+
+def of(session: AsyncSession | Any) -> Changes:
+    """The record of ``session``'s unit of work (created on first use)."""
+    found = session.info.get(KEY)
+    if found is None:
+        found = session.info[KEY] = Changes()
+    return found
+
+
+def post(session: AsyncSession, changed: Any, *, published: bool = False,
+         previous_source: str | None = None) -> None:
+    """``changed`` (a Post) changed: its text, status, warning or place; ``published`` when it
+    became visible; ``previous_source`` when an edit changed its text."""
+    record = of(session)
+    record.posts[changed.id] = changed.thread_id
+    record.threads.add(changed.thread_id)
+    if published:
+        record.published.add(changed.id)
+    if previous_source is not None:
+        record.edited.setdefault(changed.id, previous_source)
+
+
+def posts(session: AsyncSession, rows: Iterable[tuple[int, int]]) -> None:
+    """Many posts changed at once (``(post id, thread id)`` pairs): an account's erasure."""
+    record = of(session)
+    for post_id, thread_id in rows:
+        record.posts[post_id] = thread_id
+        record.threads.add(thread_id)
+
+
+def thread(session: AsyncSession, thread_id: int, *, retitled: bool = False) -> None:
+    """A thread's state, place or counters changed (``retitled``: its title)."""
+    record = of(session)
+    record.threads.add(thread_id)
+    if retitled:
+        record.retitled.add(thread_id)
+
+
+def members(session: AsyncSession, *member_ids: int | None) -> None:
+    of(session).members.update(m for m in member_ids if m is not None)
+
+
+def everyone(session: AsyncSession) -> None:
+    of(session).everyone = True
+
+
+# -- the views --------------------------------------------------------------------------------
+
+BeforeCommit = Callable[[AsyncSession, Changes], Awaitable[None]]
+AfterCommit = Callable[[AsyncSession, Changes], Awaitable[None]]
+
+_before: list[tuple[str, BeforeCommit]] = []
+_after: list[tuple[str, AfterCommit]] = []
+
+
+def view(name: str, *, before_commit: BeforeCommit | None = None,
+         after_commit: AfterCommit | None = None) -> None:
+    """Register a view (once per name; a module imported twice registers once)."""
+    for hooks, hook in ((_before, before_commit), (_after, after_commit)):
+        if hook is not None and all(existing != name for existing, _ in hooks):
+            hooks.append((name, hook))
+
+
+async def before_commit(session: AsyncSession) -> None:
+    """Bring the in-transaction views in step (``forum.db.commit`` calls it)."""
+    record = session.info.get(KEY)
+    if not record:
+        return
+    for _, hook in _before:
+        await hook(session, record)
+
+
+async def after_commit(session: AsyncSession) -> None:
+    """The unit of work committed: the other views follow, and the record is done."""
+    record = session.info.pop(KEY, None)
+    if not record:
+        return
+    for _, hook in _after:
+        await hook(session, record)
+
+
+def discard(session: AsyncSession) -> None:
+    """The unit of work rolled back: nothing it declared happened."""
+    session.info.pop(KEY, None)
