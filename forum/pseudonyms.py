@@ -75,7 +75,7 @@ RESERVED_PARTS: frozenset[str] = frozenset(
         "travailleur-social", "educateur", "educatrice", "pompier", "policier", "police",
         "gendarme", "secours", "ecoutant", "ecoutante", "benevole-officiel",
         # crisis and listening services
-        "sos", "samu", "smur", "urgence", "urgences", "3114", "15", "17", "18", "112", "114",
+        "sos", "samu", "smur", "urgence", "urgences", "3114", "112", "114",
         "115", "119", "143", "144", "147", "106", "107", "108", "116123", "988", "911", "811",
         "1813", "3919", "suicide-ecoute", "sos-amitie", "soshelp", "tele-accueil",
         "teleaccueil", "la-main-tendue", "main-tendue", "filsantejeunes", "fil-sante-jeunes",

@@ -268,6 +268,7 @@ async def test_a_post_hidden_by_a_bulk_update_disappears_from_the_cached_page(
             select(Post.id).where(Post.thread_id == 1).order_by(Post.number.desc()).limit(1))
         await session.execute(update(Post).where(Post.id == last)
                               .values(status=PostStatus.HIDDEN))
+        changes.post(session, await session.get(Post, last))  # what a do_* declares
     after = post_texts(await visitor.get("/t/1"))
     assert cached.hits == 0
     assert after != before

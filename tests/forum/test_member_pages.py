@@ -15,8 +15,8 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import event, select, update
 
-from forum import actions, queries
-from forum.cache import MEMBERS, PageCache, member_tag, with_page_cache
+from forum import actions, changes, queries
+from forum.cache import MEMBERS, PageCache, member_tag, tags_for, with_page_cache
 from forum.config import Settings
 from forum.db import Database, utcnow
 from forum.models import Member, Notification, Post, Role
@@ -162,46 +162,47 @@ async def test_choosing_english_shows_the_next_page_in_english(
         assert (await member.get("/t/1")).soup.html["lang"] == "en"
 
 
-async def test_a_write_that_names_no_member_refreshes_every_members_copy(
+async def test_notices_marked_read_outside_a_request_refresh_the_members_copy(
     app: PageCache, database: Database, demo: None
 ) -> None:
-    """A statement whose members cannot be told (no ``member_id = …`` in it) counts for all:
-    here every notice marked read at once."""
+    """An action run outside a request (a CLI, a background task) declares its member like any
+    other: their copy is forgotten."""
     async with another_browser(app) as reader, another_browser(app) as writer:
         await reader.signup("Hirondelle")
         await writer.signup("Martinet")
         assert (await writer.reply(2, "Coucou @Hirondelle.")).status == 303
         assert unread_badge(await reader.get("/t/1")) == "1"
         assert unread_badge(await reader.get("/t/1")) == "1"
+        me = await member_id(database, "Hirondelle")
         async with database.writing() as session:
-            await session.execute(update(Notification).values(read_at=utcnow()))
+            await actions.do_mark_read(session, await session.get(Member, me))
         assert unread_badge(await reader.get("/t/1")) is None
 
 
 async def test_the_counters_a_write_bumps_name_the_members_it_touches(
     app: PageCache, database: Database, demo: None
 ) -> None:
-    """What the session events record, statement by statement (as the pages above show)."""
+    """What the actions declare (forum.changes), and the counters that follow (as the pages
+    above show); a raw statement declares nothing."""
     async with another_browser(app) as browser:
         await browser.signup("Hirondelle")
     me = await member_id(database, "Hirondelle")
     async with database.writer() as session:
         await actions.do_follow(session, me, 1)
-        assert member_tag(me) in session.info["page_cache_tags"]
-        assert MEMBERS not in session.info["page_cache_tags"]
+        assert tags_for(changes.of(session)) == {member_tag(me)}
         await session.rollback()
     async with database.writer() as session:
         post = await session.get(Post, 1)
         assert post is not None
         reader = await session.get(Member, me)
         await actions.do_toggle_reaction(session, post, member=reader, kind="merci")
-        tags = session.info["page_cache_tags"]
-        assert {member_tag(me), f"thread:{post.thread_id}"} <= tags  # the author's page too
+        tags = tags_for(changes.of(session))
+        assert {member_tag(me), member_tag(post.author_id)} <= tags  # the author sees who
         assert MEMBERS not in tags
         await session.rollback()
     async with database.writer() as session:
         await session.execute(update(Notification).values(read_at=utcnow()))
-        assert MEMBERS in session.info["page_cache_tags"]
+        assert not changes.of(session)
         await session.rollback()
 
 
@@ -217,6 +218,8 @@ async def test_member_pages_are_never_stored_in_redis(app: PageCache, settings: 
         await member.get("/t/1")
         page = await member.get("/t/1")
         assert shared.member_hits == 1 and name_in_header(page) == "Glycine"
+        follow = await member.submit(page.form("form[action='/t/1/follow']"))
+        assert follow.status == 303  # a write that names the member: its counter, in Redis
     client = Redis.from_url(redis_url)
     try:
         keys = [k.decode() for k in await client.keys(shared.backend.prefix + "*")]

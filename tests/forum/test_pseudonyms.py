@@ -178,12 +178,45 @@ def test_look_alikes_share_a_key(a, b):
         ("Hana", "Nana"),
         ("Paul", "Raul"),
         ("lucie_1", "lucie_2"),
-        ("lucie.m", "lucie_m"),
-        ("Sam", "Sarn_"),
+        ("lucie.m", "lucie.n"),
+        ("Sam", "Sarah"),
     ],
 )
 def test_different_names_keep_different_keys(a, b):
     assert uniqueness_key(a) != uniqueness_key(b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("lucie.m", "lucie_m"), ("Luciole-Test", "luciole.test"), ("Gardien_", "Gardien"),
+     ("Sam", "Sarn_")],
+)
+def test_separators_do_not_make_a_different_name(a, b):
+    """Issue 15: "Luciole-Test" beside "Luciole_Test", "Gardien_" beside the admin "Gardien"."""
+    assert uniqueness_key(a) == uniqueness_key(b)
+
+
+@pytest.mark.parametrize(
+    "name", ["Psychologue", "Dr_Martin", "Infirmière", "SOS_Amitie", "aide_3114", "SAMU_15",
+             "psychiatre.lyon", "Therapeute_Claire", "Dr-House", "telecoute_Sos"],
+)
+def test_care_professions_titles_and_helplines_are_reserved(name):
+    with pytest.raises(PseudonymError):
+        validate(name)
+
+
+def test_admins_reserve_more_words(monkeypatch):
+    from forum import pseudonyms
+
+    monkeypatch.setattr(pseudonyms, "_extra_reserved", set())
+    pseudonyms.reserve(["Coquelicot", " "])
+    try:
+        with pytest.raises(PseudonymError):
+            validate("Coquelicot_Bleu")
+        assert validate("Bleuet_Bleu") == "Bleuet_Bleu"
+    finally:
+        pseudonyms._extra_reserved.clear()
+        pseudonyms._part_keys.cache_clear()
 
 
 def test_key_is_idempotent_and_case_insensitive():

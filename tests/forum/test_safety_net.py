@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from forum import changes
 from forum.config import ROOT
 from forum.db import Database, utcnow
 from forum.models import Member, Space, Thread
@@ -117,6 +118,7 @@ async def test_threads_without_a_reply_are_listed_for_members(
     async with database.writing() as session:
         await session.execute(update(Thread).where(Thread.id == thread_id)
                               .values(created_at=utcnow() - timedelta(hours=13)))
+        changes.thread(session, thread_id)  # thirteen hours pass: what the pages show changes
     page = await browser.get("/s/anxiete?sans-reponse")
     titles = [a.get_text(strip=True) for a in page.all(".thread-row__title")]
     assert titles == ["Personne ne m'a répondu"]

@@ -3,6 +3,8 @@ new members, suspension, auto-hide at three flaggers, and the caring notice of a
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
@@ -10,7 +12,13 @@ from sqlalchemy import select
 from forum.models import Notification, Post, PostStatus, Space
 from moderation import queries as mq
 from tests.browsing import Browser
-from tests.moderation.access_matrix import as_role, build_world, csrf_headers, make_member
+from tests.moderation.access_matrix import (
+    as_role,
+    build_world,
+    csrf_headers,
+    make_member,
+    reply,
+)
 
 
 async def _newcomer(app: Litestar, world, name: str = "Noisette") -> str:  # noqa: ANN001
@@ -97,11 +105,17 @@ async def test_a_suspended_member_reads_sees_why_and_cannot_post(
 async def test_three_distinct_flaggers_hide_a_post_until_the_flags_are_dismissed(
     app: Litestar, client: AsyncTestClient,
 ) -> None:
+    """Established members (accounts old enough, with published posts: issue 15)."""
     world = await build_world(app)
     await _set_space(app, world.ids["space"], auto_hide_flags=3)
     post_id = world.ids["post2"]
     async with app.state.database.writing() as session:
         extra = [await make_member(session, name) for name in ("Saule", "Ortie", "Lierre")]
+        for member in extra:
+            member.created_at = member.created_at - timedelta(days=mq.ESTABLISHED_DAYS + 1)
+            for number in range(mq.ESTABLISHED_POSTS):
+                text = f"Un message ordinaire de {member.pseudonym}, {number}."
+                await reply(session, world.ids["thread2"], member, text)
     for flagger in extra:
         world.members[flagger.pseudonym] = flagger
         await as_role(client, app, world, flagger.pseudonym)
