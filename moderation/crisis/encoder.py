@@ -40,6 +40,8 @@ import numpy as np
 DIMENSIONS = 512
 MAX_TOKENS = 256
 """Pieces read per text at most (a sentence is far shorter; a window of 30 words too)."""
+MAX_CHARS = MAX_TOKENS * 8
+"""Characters cut into pieces per text at most (a piece is rarely longer than 8)."""
 
 _CHUNKS = 17
 _ORDERS = ((2, 0), (3, 1), (5, 2))  # (n-gram width, tokens looked at before the centre)
@@ -249,7 +251,8 @@ class SentenceEncoder:
         """Unit vectors, one row per text (float32). The texts' pieces go through the network
         as one flat batch (each weight matrix is read once per call, not once per text);
         windows never reach across two texts."""
-        token_lists = [[_BEGIN, *self.tokenize(text)[: MAX_TOKENS - 2], _END] for text in texts]
+        token_lists = [[_BEGIN, *self.tokenize(text[:MAX_CHARS])[: MAX_TOKENS - 2], _END]
+                       for text in texts]
         if not token_lists:
             return np.empty((0, DIMENSIONS), dtype=np.float32)
         lengths = np.fromiter((len(ids) for ids in token_lists), dtype=np.int64,

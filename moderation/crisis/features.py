@@ -29,10 +29,14 @@ MAX_UNIT_WORDS = 40
 """A sentence longer than this is read as overlapping windows of WINDOW_WORDS words."""
 WINDOW_WORDS = 30
 WINDOW_STEP = 20
+MAX_UNIT_CHARS = 600
+"""No unit is longer than this (a window of very long "words" is cut)."""
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+|(?<=[.!?…])(?=[A-ZÀ-Ý])")
+# Bounded repetitions only: a line of 20,000 "[" must cost a linear time, not a quadratic one.
 _MARKDOWN = re.compile(
-    r"^\s{0,3}(?:>+|[-*+]\s|\d+[.)]\s|#{1,6}\s)|[*_`~]{1,3}|!?\[([^\]]*)\]\([^)]*\)")
+    r"^\s{0,3}(?:>{1,10}|[-*+]\s|\d{1,9}[.)]\s|#{1,6}\s)|[*_`~]{1,3}"
+    r"|!?\[([^\[\]\n]{0,300})\]\([^()\n]{0,600}\)")
 _WORD = re.compile(r"\w+")
 
 _STEMMERS = (Stemmer.Stemmer("french"), Stemmer.Stemmer("english"))
@@ -74,14 +78,17 @@ def units(text: str, *, limit: int | None = None) -> list[Unit]:
 
 def _windows(sentence: str, offset: int) -> list[Unit]:
     words = list(_WORD.finditer(sentence))
-    if len(words) <= MAX_UNIT_WORDS:
+    if len(words) <= MAX_UNIT_WORDS and len(sentence) <= MAX_UNIT_CHARS:
         stripped = sentence.strip()
         start = offset + sentence.index(stripped[0]) if stripped else offset
         return [Unit(stripped, start, start + len(stripped))]
     windows = []
-    for first in range(0, len(words) - WINDOW_WORDS + WINDOW_STEP, WINDOW_STEP):
+    for first in range(0, max(1, len(words) - WINDOW_WORDS + WINDOW_STEP), WINDOW_STEP):
         chosen = words[first : first + WINDOW_WORDS]
-        start, end = chosen[0].start(), chosen[-1].end()
+        if not chosen:
+            break
+        start = chosen[0].start()
+        end = min(chosen[-1].end(), start + MAX_UNIT_CHARS)  # a "word" of 20,000 letters
         windows.append(Unit(sentence[start:end], offset + start, offset + end))
     return windows
 

@@ -193,8 +193,10 @@ _ANCHOR_REACH = 100  # a match is searched this far around each occurrence of it
 _CLAUSE_WINDOW = 80
 # At most this many raw matches are judged per text (urgent entries first), so that a megabyte
 # of repeated crisis phrases costs a fraction of a second, not seconds.
-MAX_CANDIDATES = 1000
+MAX_CANDIDATES = 64
 _SENTENCE_WINDOW = 160
+_SENTENCE_REACH = 240
+"""A sentence is read at most this far on each side of a match (cues, exclusions)."""
 
 
 class LexiconError(ValueError):
@@ -868,7 +870,10 @@ class _Context:
         sentence_start = break_ends[index - 1] if index else 0
         after = bisect.bisect_left(break_starts, end, lo=index)
         sentence_end = break_starts[after] if after < len(break_starts) else len(self.folded)
-        return sentence_start, sentence_end
+        # A "sentence" without punctuation may be a whole post: its cues are looked for near
+        # the match only, so that each match costs a bounded time.
+        return max(sentence_start, start - _SENTENCE_REACH), min(sentence_end,
+                                                                 end + _SENTENCE_REACH)
 
     def clause_prefix(self, sentence_start: int, start: int) -> str:
         window_start = max(sentence_start, start - _CLAUSE_WINDOW)
@@ -917,7 +922,10 @@ def assess(text: str, locale: str | None = None, *, lexicon: Lexicon | None = No
     for judged, candidate in enumerate(_candidates(context)):
         if judged >= MAX_CANDIDATES:
             break  # a pathological text: urgent entries were judged first
-        found.extend(_judge(candidate, context))
+        kept = _judge(candidate, context)
+        found.extend(kept)
+        if any(m.level == "urgent" and m.about == "self" for m in kept):
+            break  # nothing can raise the level further: enough to explain it
     if not found:
         return NONE
     matches = sorted(
