@@ -113,9 +113,18 @@ def matches(text: str, words: list[Watched]) -> list[Watched]:
     return [word for word in words if patterns.search(word.pattern, folded)]
 
 
+OFF_LOOP_CHARS = 4_000
+"""Texts at least this long are matched in a worker thread. Below, even the heaviest pattern
+the admin form accepts costs a few milliseconds, less than the hop to a thread and back (which
+this request may be making while it holds SQLite's write lock)."""
+
+
 async def matches_off_loop(text: str, words: list[Watched]) -> list[Watched]:
-    """:func:`matches` in a worker thread: RE2 releases the GIL while it searches, so even a
-    heavy admin pattern on a long post never stalls the other requests of the worker."""
+    """:func:`matches`, in a worker thread for long texts: RE2 releases the GIL while it
+    searches, so even a heavy admin pattern on a 20,000-character post never stalls the other
+    requests of the worker."""
+    if len(text) < OFF_LOOP_CHARS:
+        return matches(text, words)
     return await anyio.to_thread.run_sync(matches, text, words)
 
 

@@ -3,6 +3,8 @@ new members, suspension, auto-hide at three flaggers, and the caring notice of a
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -248,3 +250,21 @@ async def test_a_stored_pattern_re2_refuses_is_skipped_and_posting_goes_on(
     held = await browser.reply(world.ids["thread"], "J'ai envie de crier " + "a" * 40)
     assert held.status == 303
     assert (await _latest_post(app, world.members["member"].id)).status == PostStatus.PENDING
+
+
+async def test_long_texts_are_matched_off_the_event_loop_short_ones_in_place(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[tuple[int, bool]] = []
+    real = rules.matches
+
+    def spy(text: str, words: list[rules.Watched]) -> list[rules.Watched]:
+        seen.append((len(text), threading.current_thread() is threading.main_thread()))
+        return real(text, words)
+
+    monkeypatch.setattr(rules, "matches", spy)
+    words = list(rules.default_words())
+    assert await rules.matches_off_loop("06 12 34 56 78", words) == [words[0]]
+    long_text = "Un jour après l'autre. " * 1_000 + "06 12 34 56 78"
+    assert await rules.matches_off_loop(long_text, words) == [words[0]]
+    assert seen == [(14, True), (len(long_text), False)]
