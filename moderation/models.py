@@ -236,7 +236,7 @@ class WatchedWord(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     pattern: Mapped[str] = mapped_column(String(300))
-    """A Python regular expression, matched case-insensitively."""
+    """An RE2 pattern (``moderation/patterns.py``), matched without case or accents."""
     action: Mapped[str] = mapped_column(String(8))
     """"flag", "hold" or "block"."""
     label: Mapped[str] = mapped_column(String(120), default="")

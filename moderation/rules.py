@@ -4,7 +4,8 @@
 - a new member may post only a few times an hour;
 - watched words and patterns (shipped defaults in ``data/watched_words.json`` plus the
   ``watched_word`` table): "hold" waits for a moderator, "block" refuses with a message,
-  "flag" publishes and raises a flag;
+  "flag" publishes and raises a flag. They run on RE2, in linear time, on folded text
+  (``moderation.patterns``); a stored pattern RE2 refuses is skipped, never fatal;
 - the same text twice in a row by the same author is refused (``REFUSE_SAME_TEXT_TWICE``);
 - pre-moderation: a member's first posts in a space (``Space.premoderated_posts``) wait for a
   moderator. Moderators, admins and trained peer helpers are trusted.
@@ -15,12 +16,14 @@ Rules only read; ``apply_after_publish`` writes in the post's own unit of work.
 from __future__ import annotations
 
 import json
-import re
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
+from typing import Any
 
+import anyio.to_thread
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,7 +32,10 @@ from forum.gate import GateRefusal
 from forum.i18n import N_
 from forum.models import Member, Post, PostStatus, Role, Space, Thread
 from forum.permissions import is_restricted
+from moderation import patterns
 from moderation.models import Flag, WatchedWord
+
+logger = logging.getLogger(__name__)
 
 DEFAULTS = Path(__file__).with_name("data") / "watched_words.json"
 NEW_MEMBER_DAYS = 7
@@ -58,37 +64,68 @@ SAME_TEXT_MIN_LENGTH = 40
 
 @dataclass(frozen=True)
 class Watched:
-    pattern: re.Pattern[str]
+    pattern: Any
+    """The compiled RE2 program (``moderation.patterns.compiled``)."""
     action: str
     label: str
     message: str = ""
+    source: str = ""
+    """The pattern as written (shown on the admin page)."""
 
 
 @cache
 def default_words() -> tuple[Watched, ...]:
+    """The shipped patterns; each must compile with RE2 (a test checks), else import fails."""
     raw = json.loads(DEFAULTS.read_text(encoding="utf-8"))
-    return tuple(Watched(re.compile(item["pattern"], re.IGNORECASE), item["action"],
-                         item["label"]) for item in raw)
+    words = []
+    for item in raw:
+        compiled = patterns.compiled(item["pattern"])
+        if compiled is None:
+            raise ValueError(f"shipped watched word {item['label']!r}: "
+                             f"{patterns.problem(item['pattern'])}")
+        words.append(Watched(compiled, item["action"], item["label"], source=item["pattern"]))
+    return tuple(words)
 
 
-def compile_pattern(pattern: str) -> re.Pattern[str] | None:
-    try:
-        return re.compile(pattern, re.IGNORECASE)
-    except re.error:
-        return None
+_skipped: set[str] = set()
+"""Stored patterns already logged as skipped (each is logged once per process)."""
 
 
 async def watched_words(session: AsyncSession) -> list[Watched]:
+    """The shipped patterns, then the table's; a row RE2 refuses (saved before RE2, or by
+    hand) is skipped and shown as broken on the admin page, never fatal to posting."""
     words = list(default_words())
     for row in await session.scalars(select(WatchedWord).order_by(WatchedWord.id)):
-        compiled = compile_pattern(row.pattern)
-        if compiled is not None and row.action in ACTIONS:
-            words.append(Watched(compiled, row.action, row.label, row.message))
+        compiled = patterns.compiled(row.pattern)
+        if compiled is None:
+            if row.pattern not in _skipped:
+                _skipped.add(row.pattern)
+                logger.warning("watched word %s skipped: RE2 refuses its pattern", row.id)
+            continue
+        if row.action in ACTIONS:
+            words.append(Watched(compiled, row.action, row.label, row.message, row.pattern))
     return words
 
 
 def matches(text: str, words: list[Watched]) -> list[Watched]:
-    return [word for word in words if word.pattern.search(text)]
+    """The words found in ``text`` (the text is folded once; each search is linear)."""
+    folded = patterns.fold(text)
+    return [word for word in words if patterns.search(word.pattern, folded)]
+
+
+OFF_LOOP_CHARS = 4_000
+"""Texts at least this long are matched in a worker thread. Below, even the heaviest pattern
+the admin form accepts costs a few milliseconds, less than the hop to a thread and back (which
+this request may be making while it holds SQLite's write lock)."""
+
+
+async def matches_off_loop(text: str, words: list[Watched]) -> list[Watched]:
+    """:func:`matches`, in a worker thread for long texts: RE2 releases the GIL while it
+    searches, so even a heavy admin pattern on a 20,000-character post never stalls the other
+    requests of the worker."""
+    if len(text) < OFF_LOOP_CHARS:
+        return matches(text, words)
+    return await anyio.to_thread.run_sync(matches, text, words)
 
 
 def _trusted(author: Member) -> bool:
@@ -137,7 +174,7 @@ async def review(session: AsyncSession, text: str, *, author: Member, space: Spa
     if (REFUSE_SAME_TEXT_TWICE and not editing and _long_enough_to_repeat(text)
             and await _same_as_last_post(session, author, text)):
         raise GateRefusal(SAME_TEXT)
-    found = matches(text, await watched_words(session))
+    found = await matches_off_loop(text, await watched_words(session))
     for word in found:
         if word.action == "block":
             raise GateRefusal(word.message or BLOCKED)
@@ -155,7 +192,8 @@ async def apply_after_publish(session: AsyncSession, post: Post, reasons: tuple[
     """Show the author why a post waits, and raise a flag for "flag" watched words."""
     if post.status == PostStatus.PENDING and reasons:
         post.moderation_reason = reasons[0]
-    found = [w for w in matches(post.source, await watched_words(session)) if w.action == "flag"]
+    found = [w for w in await matches_off_loop(post.source, await watched_words(session))
+             if w.action == "flag"]
     if found:
         session.add(Flag(post_id=post.id, flagger_id=None, reason="other",
                          note=found[0].label, text_copy=post.source))

@@ -48,6 +48,12 @@ Choices, and why:
   parsing (the forum's own body limit, 20,000 characters, is enforced earlier), and inline
   markup uses a lower nesting limit (:data:`INLINE_MAX_NESTING`) than blocks, which bounds the
   worst-case time on runs of ``[``.
+* **Linkify is bounded.** markdown-it's inline linkify rule looked for the scheme before each
+  ``://`` by searching the whole text pending since the last token: quadratic, about 2 s for
+  ``x://`` × 5,000. :func:`_linkify` is that rule with the scheme read backwards from the
+  ``://``, at most :data:`LINKIFY_SCHEME_MAX` characters: a longer run of scheme characters
+  cannot be a scheme linkify-it knows (http, https, ftp, mailto), so what ordinary posts
+  render is unchanged (docs/RELIABILITY.md has the figures for hostile inputs).
 * The element that turns htmx off around a post (``hx-disable``) is added by the templates.
 """
 
@@ -63,6 +69,7 @@ import nh3
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 from markdown_it.rules_core import StateCore
+from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 
 __all__ = [
@@ -96,6 +103,10 @@ BLOCK_MAX_NESTING: int = 20
 #: text. Link-label parsing costs time proportional to this limit for every ``[``, so a lower
 #: limit than the block one cuts the worst case on runs of ``[`` and ``![``.
 INLINE_MAX_NESTING: int = 6
+
+#: Longest run of scheme characters read back from a ``://`` (linkify-it's longest scheme is
+#: "mailto", 6): anything longer is not a scheme it knows, so no link.
+LINKIFY_SCHEME_MAX: int = 32
 
 ALLOWED_TAGS: frozenset[str] = frozenset(
     {
@@ -297,6 +308,57 @@ def _render_image(self: Any, tokens: Sequence[Token], idx: int, options: Any, en
     return f'<a href="{escapeHtml(src)}"{title_attr}>{escapeHtml(text)}</a>'
 
 
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.")
+
+
+def _scheme_before(pending: str) -> str | None:
+    """The scheme that ends ``pending`` (the maximal run of RFC 3986 scheme characters,
+    starting with a letter), as markdown-it's ``SCHEME_RE`` finds it; None when there is none
+    or the run is longer than :data:`LINKIFY_SCHEME_MAX`. Reads at most that many characters."""
+    start = len(pending)
+    floor = max(0, start - LINKIFY_SCHEME_MAX - 1)
+    while start > floor and pending[start - 1] in _SCHEME_CHARS:
+        start -= 1
+    if start == len(pending) or len(pending) - start > LINKIFY_SCHEME_MAX:
+        return None
+    scheme = pending[start:]
+    return scheme if scheme[0].isascii() and scheme[0].isalpha() else None
+
+
+def _linkify(state: StateInline, silent: bool) -> bool:
+    """markdown-it-py's inline ``linkify`` rule (rules_inline/linkify.py, 4.x), except that
+    the scheme is read by :func:`_scheme_before` instead of a regex over ``state.pending``."""
+    if not state.md.options.linkify or state.linkLevel > 0 or not state.md.linkify:
+        return False
+    pos = state.pos
+    if (pos + 3 > state.posMax or state.src[pos] != ":" or state.src[pos + 1] != "/"
+            or state.src[pos + 2] != "/"):
+        return False
+    proto = _scheme_before(state.pending)
+    if proto is None:
+        return False
+    link = state.md.linkify.match_at_start(state.src[pos - len(proto):])
+    if not link:
+        return False
+    url: str = link.url.rstrip("*")  # a trailing '*' belongs to emphasis
+    full_url = state.md.normalizeLink(url)
+    if not state.md.validateLink(full_url):
+        return False
+    if not silent:
+        state.pending = state.pending[: -len(proto)]
+        token = state.push("link_open", "a", 1)
+        token.attrs = {"href": full_url}
+        token.markup = "linkify"
+        token.info = "auto"
+        token = state.push("text", "", 0)
+        token.content = state.md.normalizeLinkText(url)
+        token = state.push("link_close", "a", -1)
+        token.markup = "linkify"
+        token.info = "auto"
+    state.pos += len(url) - len(proto)
+    return True
+
+
 def _build_markdown(max_nesting: int) -> MarkdownIt:
     md = MarkdownIt(
         "commonmark",
@@ -311,6 +373,7 @@ def _build_markdown(max_nesting: int) -> MarkdownIt:
     md.enable(["linkify", "strikethrough", "table"])
     md.disable(["html_block", "html_inline"])  # raw HTML off twice: option and rules
     md.validateLink = _url_is_allowed  # type: ignore[method-assign]
+    md.inline.ruler.at("linkify", _linkify)
     md.core.ruler.push("demote_headings", _demote_headings)
     md.core.ruler.push("mark_images_in_links", _mark_images_in_links)
     md.add_render_rule("image", _render_image)

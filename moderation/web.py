@@ -29,8 +29,8 @@ from forum.web.deps import Db
 from forum.web.forms import FieldError, FormErrors, clean_text, read_form
 from forum.web.htmx import VARY, is_htmx, see_other
 from moderation import actions as ma
+from moderation import patterns, replies, rules
 from moderation import queries as mq
-from moderation import replies, rules
 from moderation.audit import KIND_LABELS
 from moderation.models import ActionKind, FlagReason, WatchedWord
 from moderation.permissions import (
@@ -733,8 +733,6 @@ ROUTES.append(mod_protocol)
 WORD_ACTIONS = {"flag": N_("Signaler (publié, un signalement est créé)"),
                 "hold": N_("Mettre en attente (relu avant publication)"),
                 "block": N_("Refuser (avec le message ci-dessous)")}
-PATTERN_INVALID = N_("Ce motif n'est pas une expression régulière valide : %(error)s. Ton "
-                     "texte est conservé, corrige-le et réessaie.")
 PATTERN_REQUIRED = N_("Écris un mot ou un motif (1 à 300 caractères).")
 ACTION_CHOICE = N_("Choisis ce que fait le forum quand il trouve ce mot.")
 BLOCK_MESSAGE_REQUIRED = N_("Pour un refus, écris le message que verra la personne : il doit "
@@ -747,11 +745,8 @@ def _pattern_values(values: dict[str, str], errors: FormErrors) -> dict[str, str
     pattern = (values.get("pattern") or "").strip()
     if not 1 <= len(pattern) <= 300:
         errors["pattern"] = FieldError(PATTERN_REQUIRED)
-    else:
-        try:
-            re.compile(pattern, re.IGNORECASE)
-        except re.error as exc:
-            errors["pattern"] = FieldError(PATTERN_INVALID, {"error": str(exc)})
+    elif (problem := patterns.problem(pattern)) is not None:
+        errors["pattern"] = FieldError(problem.message, problem.params)
     action = values.get("action", "")
     if action not in WORD_ACTIONS:
         errors["action"] = FieldError(ACTION_CHOICE)
@@ -762,21 +757,14 @@ def _pattern_values(values: dict[str, str], errors: FormErrors) -> dict[str, str
             "label": (values.get("label") or "").strip()[:120]}
 
 
-def _preview(pattern: str, sample: str) -> list[str] | None:
-    """What ``pattern`` finds in ``sample`` (None when the pattern is not valid)."""
-    try:
-        compiled = re.compile(pattern, re.IGNORECASE)
-    except re.error:
-        return None
-    return [m.group(0) for m in compiled.finditer(sample[:PREVIEW_MAX])
-            if m.group(0)][:PREVIEW_MATCHES]
-
-
 async def _words_page(db: AsyncSession, values: dict[str, str], errors: FormErrors, *,
                       matches: list[str] | None = None, previewed: bool = False,
                       status: int = 200) -> Template:
+    words = await mq.watched_word_rows(db)
+    broken = {word.id: found for word in words
+              if (found := patterns.problem(word.pattern)) is not None}
     return Template(template_name="admin/watched_words/index.html", status_code=status,
-                    context={"words": await mq.watched_word_rows(db),
+                    context={"words": words, "broken": broken,
                              "defaults": rules.default_words(), "actions": WORD_ACTIONS,
                              "values": values, "errors": errors, "matches": matches or [],
                              "previewed": previewed})
@@ -807,16 +795,12 @@ async def admin_preview_watched_word(request: Req, db: Db) -> Template:
     values = await read_form(request)
     check_admin(viewer_of(request))
     errors = FormErrors()
-    pattern = (values.get("pattern") or "").strip()
-    found = _preview(pattern, values.get("sample") or "") if pattern else []
-    if not pattern:
-        errors["pattern"] = FieldError(PATTERN_REQUIRED)
-    elif found is None:
-        _pattern_values(values, errors)
-        errors = FormErrors(pattern=errors["pattern"])
-    if errors:
-        return await _words_page(db, values, errors, status=422)
-    return await _words_page(db, values, errors, matches=found, previewed=True)
+    parsed = _pattern_values(values, errors)
+    if "pattern" in errors:
+        return await _words_page(db, values, FormErrors(pattern=errors["pattern"]), status=422)
+    found = patterns.finditer_original(patterns.compiled(parsed["pattern"]),
+                                       (values.get("sample") or "")[:PREVIEW_MAX], PREVIEW_MATCHES)
+    return await _words_page(db, values, FormErrors(), matches=found, previewed=True)
 
 
 @post("/admin/watched-words/{word_id:int}/remove", name="admin_remove_watched_word")

@@ -16,8 +16,8 @@ from reliability.report import details, table
 from reliability.scenarios import Outcome, Run
 from reliability.seed import check_local
 
-SQLITE_SCENARIOS = ("storm", "double", "kill", "lock")
-POSTGRES_SCENARIOS = ("storm", "double", "kill", "pg-restart")
+SQLITE_SCENARIOS = ("storm", "double", "kill", "lock", "regex")
+POSTGRES_SCENARIOS = ("storm", "double", "kill", "pg-restart", "regex")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,11 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="postgresql+asyncpg://…@127.0.0.1/DB (EMPTIED at each scenario); "
                              "default: fresh SQLite files in --workdir")
     parser.add_argument("--scenarios", default="",
-                        help="comma-separated, among storm,double,kill,lock (SQLite), "
+                        help="comma-separated, among storm,double,kill,regex, lock (SQLite), "
                              "pg-restart (PostgreSQL; restarts the machine's cluster); "
                              "default: all for the database")
     parser.add_argument("--short", action="store_true",
-                        help="the CI sizes: 10×20 replies, 20 keys×5, 3 kills, 6 s lock")
+                        help="the CI sizes: 10×20 replies, 20 keys×5, 3 kills, 6 s lock, "
+                             "10 s regex attack")
     parser.add_argument("--members", type=int, help="storm: concurrent members (50)")
     parser.add_argument("--replies", type=int, help="storm: replies per member (100)")
     parser.add_argument("--keys", type=int, help="double submit: keys (200)")
@@ -65,6 +66,10 @@ async def run_all(args: argparse.Namespace, run: Run, names: list[str]) -> list[
                 window=(0.5, 2.0) if short else (1.0, 10.0))
         elif name == "lock":
             outcome = await scenarios.lock_held(run, hold=6.0 if short else 8.0)
+        elif name == "regex":
+            outcome = await scenarios.regex_attack(
+                run, attackers=2 if short else 4, bystanders=2 if short else 4,
+                duration=10.0 if short else 30.0)
         elif name == "pg-restart":
             outcome = await scenarios.postgres_restart(
                 run, writers=args.writers or 20, duration=20.0 if short else 45.0)

@@ -23,11 +23,12 @@ from reliability.checks import (
     Check,
     error_budget,
     ledger_checks,
+    percentile,
     read_stored,
     sqlite_integrity,
 )
 from reliability.driver import Ledger, VirtualMember, new_key, post_body
-from reliability.seed import Seeded, seed
+from reliability.seed import Seeded, add_quiet_thread, add_watched_words, seed
 from reliability.server import READY_LIMIT_SECONDS, Server
 
 SCENARIO_LIMIT_SECONDS = 900.0
@@ -410,6 +411,106 @@ async def postgres_restart(run: Run, *, writers: int = 20, duration: float = 45.
     ]
     return Outcome("PostgreSQL restart", stage.ledger, elapsed, checks,
                    [f"outage {back - down:.2f} s"])
+
+
+# -- Regex/size attack: hostile posts while bystanders read (issue 16) ------------------------
+
+HOSTILE_UNITS: dict[str, str] = {
+    "digits (the old e-mail pattern: 1.8 s)": "1",
+    "word characters, then '!' ((a+)+$)": "a",
+    "accented letters": "é",
+    "x:// (linkify: 1.7 s)": "x://",
+    ":// (linkify: 2 s)": "://",
+    "http:// and a space (linkify: 0.9 s)": "http:// ",
+    "fuzzy links (linear, the heaviest Markdown)": "a.co ",
+    "image brackets (the crisis screen's Markdown regex: 2.6 s)": "![",
+    "brackets (the crisis screen's Markdown regex: 3.2 s)": "[",
+}
+"""What a hostile post repeats up to the body limit (and what it cost before issue 16)."""
+
+ADMIN_PATTERNS: list[tuple[str, str, str]] = [
+    (r"(a+)+$", "hold", "nested quantifier (exponential on Python's re)"),
+    (r"(?<![\d+])casino", "block", "look-behind, saved before RE2 (RE2 refuses it)"),
+]
+BODY_LIMIT = 20_000
+
+
+def hostile_body(unit: str, number: int, size: int = BODY_LIMIT) -> str:
+    """``unit`` repeated to ``size`` characters, made unique by ``number``, ending in '!' (so
+    a run of 'a' is followed by something ``(a+)+$`` must backtrack over)."""
+    head = f"{number} "
+    return head + (unit * (size // len(unit) + 1))[: size - len(head) - 1] + "!"
+
+
+async def regex_attack(run: Run, *, attackers: int = 4, bystanders: int = 4,
+                       duration: float = 30.0, quiet: float = 3.0,
+                       p99_limit: float = 0.100,
+                       hostile_units: dict[str, str] | None = None) -> Outcome:
+    """``attackers`` members post hostile 20,000-character bodies back to back (each waits
+    for its answer, then sends the next) into one thread, with an admin's ``(a+)+$`` and a
+    pattern RE2 refuses stored as watched words; ``bystanders`` members read another
+    thread every 50 ms, ``quiet`` seconds before the attack and during its ``duration``.
+    The bystanders' page p99 during the attack must stay under ``p99_limit``."""
+    started = time.monotonic()
+    async with Stage(run, "regex", attackers + bystanders) as stage:
+        attacking, reading = stage.vms[:attackers], stage.vms[attackers:]
+        assert stage.seeded is not None
+        quiet_thread = await add_quiet_thread(stage.url, stage.seeded.members[-1][0])
+        await add_watched_words(stage.url, ADMIN_PATTERNS)
+        readers = {vm.member_id for vm in reading}
+        units = list((hostile_units or HOSTILE_UNITS).values())
+        # Warm-up, not counted: the first post loads the crisis screen's encoder.
+        await attacking[0].reply(post_body(0, 0), new_key())
+        await asyncio.gather(*(vm.read(quiet_thread) for vm in reading))
+        marks: dict[str, float] = {"quiet": time.monotonic()}
+        marks["attack"] = marks["quiet"] + quiet
+        end = marks["attack"] + duration
+
+        async def attack(index: int, vm: VirtualMember) -> None:
+            await asyncio.sleep(max(0.0, marks["attack"] - time.monotonic()))
+            number = 0
+            while time.monotonic() < end:
+                await vm.reply(hostile_body(units[(index + number) % len(units)], number),
+                               new_key())
+                number += 1
+
+        async def read(vm: VirtualMember) -> None:
+            while time.monotonic() < end:
+                await vm.read(quiet_thread)
+                await asyncio.sleep(0.05)
+
+        await _bounded([*(attack(i, vm) for i, vm in enumerate(attacking)),
+                        *(read(vm) for vm in reading)], quiet + duration + 120)
+        elapsed = time.monotonic() - started
+        checks = await stage.final_checks()
+    attempts = stage.ledger.attempts
+    reads = [a for a in attempts if a.kind == "read" and a.member in readers
+             and a.started >= marks["quiet"]]
+    before = [a.latency for a in reads if a.started < marks["attack"]]
+    during = [a for a in reads if a.started >= marks["attack"]]
+    latencies = [a.latency for a in during]
+    p99 = percentile(latencies, 0.99)
+    writes = stage.ledger.writes()
+    answered = [a for a in writes if a.status is not None]
+    statuses = sorted({a.status for a in answered if a.status is not None})
+    checks[:0] = [
+        Check(f"bystanders' page p99 < {p99_limit * 1000:.0f} ms during the attack",
+              bool(during) and p99 < p99_limit and all(a.status == 200 for a in during),
+              f"{len(during)} reads: p50 {percentile(latencies, 0.5) * 1000:.0f} ms, "
+              f"p99 {p99 * 1000:.0f} ms, max {max(latencies, default=0) * 1000:.0f} ms, "
+              f"{sum(a.status != 200 for a in during)} not 200; before the attack p99 "
+              f"{percentile(before, 0.99) * 1000:.0f} ms"),
+        Check("every hostile post answered, some stored",
+              bool(writes) and len(answered) == len(writes) and bool(stage.ledger.acked),
+              f"{len(answered)} of {len(writes)} answered ({', '.join(map(str, statuses))}), "
+              f"{len(stage.ledger.acked)} stored"),
+    ]
+    post_latencies = [a.latency for a in answered]
+    notes = [f"hostile posts: p50 {percentile(post_latencies, 0.5) * 1000:.0f} ms, "
+             f"p99 {percentile(post_latencies, 0.99) * 1000:.0f} ms "
+             f"(the table's latency columns are theirs)"]
+    return Outcome(f"regex/size attack {attackers}+{bystanders}", stage.ledger, elapsed,
+                   checks, notes)
 
 
 ScenarioFn = Callable[..., Awaitable[Outcome]]

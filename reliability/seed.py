@@ -10,14 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 import forum.app  # noqa: F401 - every model registered on Base.metadata
 from forum import actions, pseudonyms
 from forum.db import Base, Database
-from forum.models import Member, Space, Visibility
+from forum.models import Member, Space, Thread, Visibility
 from moderation.gate import ModerationGate
+from moderation.models import WatchedWord
 
 SPACE_SLUG = "fiabilite"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -85,3 +86,45 @@ async def seed(url: str, members: int, *, prefix: str = "Pair") -> Seeded:
     finally:
         await database.dispose()
     return Seeded(space_slug=SPACE_SLUG, thread_id=thread_id, members=created)
+
+
+async def add_quiet_thread(url: str, author_id: int, *, replies: int = 20) -> int:
+    """A second thread with ordinary replies (what a bystander reads while the seeded one
+    is under attack), written through the real gate; returns its id."""
+    database = Database(url, pool=False)
+    gate = ModerationGate()
+    try:
+        async with database.writing() as session:
+            space = await session.scalar(select(Space).where(Space.slug == SPACE_SLUG))
+            author = await session.get(Member, author_id)
+            assert space is not None and author is not None
+            body = "Un fil calme : on se raconte sa journée, sans pression."
+            posted = await actions.do_create_thread(
+                session, space=space, author=author, title="Le fil calme", source=body,
+                verdict=await gate.review(session, body, author=author, space=space),
+            )
+            thread = await session.get(Thread, posted.post.thread_id)
+            assert thread is not None
+            for number in range(replies):
+                text = (f"Réponse {number} : merci pour ce fil, ça fait du bien de lire "
+                        "que d'autres avancent aussi, même doucement.")
+                await actions.do_reply(
+                    session, thread=thread, author=author, source=text,
+                    verdict=await gate.review(session, text, author=author, space=space),
+                )
+            thread_id = thread.id
+    finally:
+        await database.dispose()
+    return thread_id
+
+
+async def add_watched_words(url: str, rows: list[tuple[str, str, str]]) -> None:
+    """Watched words (pattern, action, label) stored as an admin's form would, without its
+    checks: rows saved before RE2, or that the form refuses today."""
+    database = Database(url, pool=False)
+    try:
+        async with database.writing() as session:
+            for pattern, action, label in rows:
+                session.add(WatchedWord(pattern=pattern, action=action, label=label))
+    finally:
+        await database.dispose()

@@ -31,7 +31,7 @@ def test_forum_does_not_import_moderation_outside_the_composition_roots() -> Non
     assert offenders == []
 
 
-def test_only_the_sanitiser_imports_nh3_and_only_passwords_imports_argon2() -> None:
+def test_only_the_sanitiser_imports_nh3_only_passwords_argon2_only_patterns_re2() -> None:
     for package in ("forum", "moderation"):
         for path in sorted((ROOT / package).rglob("*.py")):
             relative = path.relative_to(ROOT).as_posix()
@@ -40,4 +40,6 @@ def test_only_the_sanitiser_imports_nh3_and_only_passwords_imports_argon2() -> N
                 assert relative == "moderation/sanitize.py", relative
             if any(m == "argon2" or m.startswith("argon2.") for m in modules):
                 assert relative == "forum/passwords.py", relative
+            if any(m == "re2" or m.startswith("re2.") for m in modules):
+                assert relative == "moderation/patterns.py", relative
             assert "bleach" not in modules, relative

@@ -3,14 +3,18 @@ new members, suspension, auto-hide at three flaggers, and the caring notice of a
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from forum.models import Notification, Post, PostStatus, Space
+from moderation import patterns, rules
 from moderation import queries as mq
+from moderation.models import WatchedWord
 from tests.browsing import Browser
 from tests.moderation.access_matrix import (
     as_role,
@@ -156,3 +160,124 @@ async def test_a_danger_flag_sends_the_author_one_caring_notice_with_crisis_line
     assert len(notices) == 1, "rate-limited: one caring notice a day"
     assert "3114" in str(notices[0].params["lines"])
     assert "Member" not in str(notices[0].params)
+
+
+# -- watched words on RE2 (issue 16: no backtracking engine on the posting path) ----------------
+
+def test_every_watched_word_runs_on_re2_whatever_its_origin() -> None:
+    assert patterns.ENGINE == "re2"
+    for word in rules.default_words():
+        assert type(word.pattern).__module__ == "re2", word.label
+    assert type(patterns.compiled(r"(a+)+$")).__module__ == "re2"
+
+
+@pytest.mark.parametrize(("text", "label"), [
+    ("Appelle-moi au 06 12 34 56 78 ce soir.", "phone number"),
+    ("mon numéro : +33 6 12 34 56 78", "phone number"),
+    ("0612345678", "phone number"),
+    ("écris à élodie.martin@exemple.fr", "e-mail address"),
+    ("j'habite au 12 bis, rue des Lilas", "street address"),
+    ("3 Allée des roses", "street address"),
+    ("12 av. Foch", "street address"),
+    ("j'ai pris 10 comprimés", "medication and quantity"),
+    ("3 comprimé ce soir", "medication and quantity"),
+    ("2 boîtes de doliprane", "medication and quantity"),
+    ("20mg", "medication and quantity"),
+    ("la meilleure façon de se tuer", "method phrasing"),
+    ("Comment SE PENDRE", "method phrasing"),
+])
+def test_the_shipped_patterns_find_what_they_watch_for_accents_or_not(text: str,
+                                                                      label: str) -> None:
+    assert [word.label for word in rules.matches(text, list(rules.default_words()))] == [label]
+
+
+@pytest.mark.parametrize("text", [
+    "Bonjour à toutes et tous, aujourd'hui ça va mieux.",
+    "1234 06 12 34 56 789",  # a longer number is not a phone number
+    "12 avril, j'ai revu ma psy",
+    "a@b",
+    "10 comprimesx",
+    "Un jour après l'autre 💛",
+    "a" * 20_000,
+    "1" * 20_000,
+])
+def test_the_shipped_patterns_leave_ordinary_and_hostile_texts_alone(text: str) -> None:
+    assert rules.matches(text, list(rules.default_words())) == []
+
+
+def test_folding_keeps_every_position_and_only_yields_ascii_letters_or_digits() -> None:
+    text = "Élodie a écrit à l'hôpital : œuvre, ５ 𝐚𝐛𝐜 ٣ ſ, （x） \\é"
+    folded = patterns.fold(text)
+    assert folded == "Elodie a ecrit a l'hopital : œuvre, 5 abc 3 s, （x） \\e"
+    assert len(folded) == len(text)
+    assert patterns.fold("plain ascii") == "plain ascii"
+
+
+@pytest.mark.parametrize(("pattern", "message"), [
+    (r"(?<![\d+])0", patterns.LOOKAROUND),
+    (r"casino(?=s)", patterns.LOOKAROUND),
+    (r"(casino)\1", patterns.BACKREFERENCE),
+    (r"(?P<x>a)(?P=x)", patterns.BACKREFERENCE),
+    (r"a{,3}", patterns.EMPTY_LOWER_BOUND),
+    (r"\pL{1000}", patterns.TOO_COMPLEX),
+    (r"(?:.{0,100}a){3}z", patterns.TOO_COMPLEX),
+    (r"a{1001}", patterns.TOO_COMPLEX),
+    ("casino(", patterns.UNSUPPORTED),
+    (r"fin\Z", patterns.UNSUPPORTED),
+    ("(?x) a b", patterns.UNSUPPORTED),
+])
+def test_patterns_re2_lacks_or_cannot_bound_are_refused_with_the_reason(pattern: str,
+                                                                        message: str) -> None:
+    problem = patterns.problem(pattern)
+    assert problem is not None and problem.message == message
+    assert patterns.compiled(pattern) is None
+
+
+@pytest.mark.parametrize("pattern", [
+    r"(a+)+$", r"\bété\b", r"casino\w*", r"\{,3}", r"https?://\S+", r"(?:\S+\s+){50}",
+    r"\b(?:" + "|".join(f"mot{n}" for n in range(40)) + r")\b",
+])
+def test_patterns_re2_runs_in_linear_time_are_accepted(pattern: str) -> None:
+    assert patterns.problem(pattern) is None
+    assert patterns.compiled(pattern) is not None
+
+
+def test_accents_are_ignored_and_matches_are_the_texts_own_words() -> None:
+    regex = patterns.compiled(r"\bété\b")
+    assert patterns.finditer_original(regex, "En ÉTÉ, un été (ete) ; étéx", 10) == [
+        "ÉTÉ", "été", "ete"]
+
+
+async def test_a_stored_pattern_re2_refuses_is_skipped_and_posting_goes_on(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await build_world(app)
+    async with app.state.database.writing() as session:
+        session.add(WatchedWord(pattern=r"(?<!pas de )casino", action="block", label="pub",
+                                message="Pas de publicité ici, merci."))
+        session.add(WatchedWord(pattern=r"(a+)+$", action="hold", label="aaa"))
+    await as_role(client, app, world, "member")
+    sent = await browser.reply(world.ids["thread"], "Le casino du coin a fermé, tant mieux.")
+    assert sent.status == 303, "the refused pattern is skipped, not fatal, and blocks nothing"
+    assert (await _latest_post(app, world.members["member"].id)).status == PostStatus.VISIBLE
+    held = await browser.reply(world.ids["thread"], "J'ai envie de crier " + "a" * 40)
+    assert held.status == 303
+    assert (await _latest_post(app, world.members["member"].id)).status == PostStatus.PENDING
+
+
+async def test_long_texts_are_matched_off_the_event_loop_short_ones_in_place(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[tuple[int, bool]] = []
+    real = rules.matches
+
+    def spy(text: str, words: list[rules.Watched]) -> list[rules.Watched]:
+        seen.append((len(text), threading.current_thread() is threading.main_thread()))
+        return real(text, words)
+
+    monkeypatch.setattr(rules, "matches", spy)
+    words = list(rules.default_words())
+    assert await rules.matches_off_loop("06 12 34 56 78", words) == [words[0]]
+    long_text = "Un jour après l'autre. " * 1_000 + "06 12 34 56 78"
+    assert await rules.matches_off_loop(long_text, words) == [words[0]]
+    assert seen == [(14, True), (len(long_text), False)]

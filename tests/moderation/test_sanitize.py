@@ -524,3 +524,62 @@ def test_a_typical_2_kb_post_renders_in_a_few_milliseconds() -> None:
         render_markdown(source)
         timings.append(time.perf_counter() - start)
     assert sorted(timings)[len(timings) // 2] < 0.025
+
+
+# --------------------------------------------------------------------------- linkify (issue 16)
+
+@pytest.mark.parametrize(("pending", "scheme"), [
+    ("voir http", "http"), ("https", "https"), ("(ftp", "ftp"), ("*HTTP", "HTTP"),
+    ("a1http", "a1http"), ("x.y+z-http", "x.y+z-http"),  # a run, as markdown-it reads it
+    ("1http", None), (".http", None), ("", None), ("voir ", None), ("é", None),
+    ("a" * sanitize.LINKIFY_SCHEME_MAX, "a" * sanitize.LINKIFY_SCHEME_MAX),
+    (" " + "a" * (sanitize.LINKIFY_SCHEME_MAX + 1), None),
+    ("x://" * 5_000 + "x", "x"),
+])
+def test_linkify_reads_the_scheme_back_from_the_colon_and_no_further_than_the_bound(
+    pending: str, scheme: str | None,
+) -> None:
+    assert sanitize._scheme_before(pending) == scheme
+
+
+def test_a_scheme_run_longer_than_the_bound_is_not_read_to_its_start() -> None:
+    class Counting(str):
+        reads = 0
+
+        def __getitem__(self, index):  # noqa: ANN001, ANN204
+            Counting.reads += 1
+            return str.__getitem__(self, index)
+
+    assert sanitize._scheme_before(Counting("a" * 100_000 + "http")) is None
+    assert Counting.reads <= sanitize.LINKIFY_SCHEME_MAX + 3
+
+
+def test_markdown_runs_the_bounded_linkify_rule() -> None:
+    for md in (sanitize._MD, sanitize._MD_INLINE):
+        rules = [rule.fn for rule in md.inline.ruler.__rules__ if rule.name == "linkify"]
+        assert rules == [sanitize._linkify]
+
+
+linkify_document = st.lists(st.sampled_from([
+    "http", "https", "ftp", "mailto", "x", "://", ":", "/", "//", "www.", "example.org", ".",
+    "*", "_", " ", "\n", "a", "B", "1", "+", "-", "é", "[", "](", ")", "`", "<", ">", "@",
+    "HTTP", "~~", "**", "?", "=", "&", "ex.com", "localhost", "a" * 40,
+]), max_size=30).map("".join)
+
+
+@FUZZ
+@given(linkify_document)
+def test_the_bounded_linkify_renders_exactly_what_markdown_its_own_rule_renders(
+    source: str,
+) -> None:
+    from markdown_it.rules_inline.linkify import linkify as upstream
+
+    ours = render_markdown(source)
+    try:
+        for md in (sanitize._MD, sanitize._MD_INLINE):
+            md.inline.ruler.at("linkify", upstream)
+        theirs = render_markdown(source)
+    finally:
+        for md in (sanitize._MD, sanitize._MD_INLINE):
+            md.inline.ruler.at("linkify", sanitize._linkify)
+    assert ours == theirs
