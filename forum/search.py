@@ -359,10 +359,24 @@ async def rebuild_index(session: AsyncSession, *, batch: int = 500) -> int:
 
 _WORD = re.compile(r"\w+")
 
+LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ﬀ": "ff", "ﬁ": "fi",
+                           "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
+"""Ligatures spelled out in a query. Most French keyboards have no "œ": "coeur" must find
+"cœur", and "cœur" must find "coeur" (PostgreSQL's ``unaccent`` folds both; FTS5 does not,
+so on SQLite a term is asked in both spellings, see :func:`spellings`)."""
+
+
+def spellings(term: str) -> list[str]:
+    """A query term as typed without ligatures, and (when it differs) with "oe" and "ae" as
+    the ligatures French writes: what the SQLite index may hold (posts are indexed as
+    written, so that snippets show the author's words)."""
+    tied = term.replace("oe", "œ").replace("ae", "æ").replace("OE", "Œ").replace("AE", "Æ")
+    return [term] if tied == term else [term, tied]
+
 
 def query_terms(raw: str) -> list[str]:
     """The words of a query: punctuation and FTS syntax are dropped, never interpreted."""
-    return _WORD.findall(raw[:MAX_QUERY_LENGTH])[:MAX_TERMS]
+    return _WORD.findall(raw[:MAX_QUERY_LENGTH].translate(LIGATURES))[:MAX_TERMS]
 
 
 def fts5_query(terms: list[str], expansions: dict[str, list[str]] | None = None) -> str:
@@ -374,11 +388,12 @@ def fts5_query(terms: list[str], expansions: dict[str, list[str]] | None = None)
     for term in terms:
         words = (expansions or {}).get(term)
         if len(term) < MIN_PREFIX:
-            parts.append(f'"{term}"')
+            asked = [f'"{spelling}"' for spelling in spellings(term)]
         elif words is None:
-            parts.append(f'"{term}"*')
+            asked = [f'"{spelling}"*' for spelling in spellings(term)]
         else:
-            parts.append("(" + " OR ".join(f'"{word}"' for word in words) + ")")
+            asked = [f'"{word}"' for word in words]
+        parts.append(asked[0] if len(asked) == 1 else "(" + " OR ".join(asked) + ")")
     return " AND ".join(parts)
 
 
@@ -388,20 +403,26 @@ async def expand_prefixes(session: AsyncSession, terms: list[str]) -> dict[str, 
     prefixes = sorted({term for term in terms if len(term) >= MIN_PREFIX})
     if not prefixes:
         return {}
-    folded = {term: fold(term) for term in prefixes}
+    asked = [fold(spelling) for term in prefixes for spelling in spellings(term)]
     ranges = [
-        select(literal_column(str(i)).label("i"), SearchTerm.term)
-        .where(SearchTerm.term >= folded[term], SearchTerm.term < folded[term] + "\U0010ffff")
+        select(literal_column(str(n)).label("n"), SearchTerm.term)
+        .where(SearchTerm.term >= folded, SearchTerm.term < folded + "\U0010ffff")
         .order_by(SearchTerm.term).limit(MAX_EXPANSIONS + 1).subquery().select()
-        for i, term in enumerate(prefixes)
+        for n, folded in enumerate(asked)
     ]
-    found: dict[int, list[str]] = {i: [] for i in range(len(prefixes))}
-    for i, word in (await session.execute(union_all(*ranges))).all():
-        found[int(i)].append(word)
+    found: list[list[str]] = [[] for _ in asked]
+    for n, word in (await session.execute(union_all(*ranges))).all():
+        found[int(n)].append(word)
     expansions = {}
-    for i, term in enumerate(prefixes):
-        if len(found[i]) <= MAX_EXPANSIONS:
-            expansions[term] = sorted({folded[term], *found[i]})
+    n = 0
+    for term in prefixes:
+        words: set[str] = set()
+        for _ in spellings(term):
+            words |= {asked[n], *found[n]} if len(found[n]) <= MAX_EXPANSIONS else {None}
+            n += 1
+        if None not in words and len(words) <= 2 * MAX_EXPANSIONS:
+            expansions[term] = sorted(words)
+    return expansions
     return expansions
 
 
@@ -488,7 +509,7 @@ async def estimated_postings(session: AsyncSession, groups: list[str]) -> int | 
     group: where the PROBE_DEPTH-th most recent match lies tells how dense the word is, and so
     how many of the forum's posts hold it. ``None`` when it cannot tell (a bare prefix query,
     whose words are too many to probe)."""
-    if any(group.endswith("*") for group in groups):
+    if any("*" in group for group in groups):
         return None
     fts = literal_column("search_fts")
     deepest_of = [

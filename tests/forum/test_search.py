@@ -284,6 +284,20 @@ async def _vocabulary(database: Database, prefix: str) -> set[str]:
             select(SearchTerm.term).where(SearchTerm.term.startswith(prefix))))
 
 
+async def test_a_ligature_is_found_typed_either_way(browser: Browser, demo: None) -> None:
+    """Most French keyboards have no "œ": "coeur" finds "cœur" and "cœur" finds "coeur", and
+    the snippet still shows the word as its author wrote it."""
+    await browser.signup("Hirondelle")
+    assert (await browser.reply(1, "J'ai le cœur lourd depuis lundi.")).status == 303
+    assert (await browser.reply(1, "Mon coeur de soeur s'inquiète pour elle.")).status == 303
+    for typed in ("coeur", "cœur", "COEUR"):
+        found = await browser.get(f"/search?q={typed}")
+        snippets = " ".join(hit.get_text() for hit in found.all(".search-hit__snippet"))
+        assert "cœur lourd" in snippets and "coeur de soeur" in snippets, typed
+    marks = {m.get_text() for m in (await browser.get("/search?q=sœu")).all("mark")}
+    assert marks == {"soeur"} or ON_POSTGRES  # a prefix: SQLite only
+
+
 @sqlite_only
 async def test_a_prefix_finds_a_word_written_a_moment_ago(
     browser: Browser, database: Database, demo: None
