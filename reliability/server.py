@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import resource
 import secrets
 import signal
 import socket
@@ -33,6 +34,12 @@ def _die_with_parent() -> None:
         pass
 
 
+def _start_child(open_files: int | None) -> None:
+    _die_with_parent()
+    if open_files is not None:  # e.g. 1,024: systemd's default for a service
+        resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
@@ -49,6 +56,9 @@ class Server:
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(48))
     process: subprocess.Popen[bytes] | None = None
     ready_times: list[float] = field(default_factory=list)
+    open_files: int | None = None
+    """RLIMIT_NOFILE (soft and hard) of the server process; None: the harness's own."""
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -64,6 +74,7 @@ class Server:
             # Settings ignores variables it does not know).
             "FORUM_RATE_LIMITS": "off",
         })
+        env.update(self.extra_env)
         return env
 
     def start(self) -> float:
@@ -76,7 +87,7 @@ class Server:
                 [sys.executable, "-m", "forum.cli", "run", "--host", HOST,
                  "--port", str(self.port)],
                 cwd=ROOT, env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - a single libc call
+                preexec_fn=lambda: _start_child(self.open_files),  # noqa: PLW1509
             )
         ready = self.wait_ready(started)
         self.ready_times.append(ready)
