@@ -23,15 +23,19 @@ HOST = "127.0.0.1"
 class Gate:
     """A tiny ASGI app: /wait holds its request until ``release`` is set; anything else 200."""
 
-    def __init__(self) -> None:
+    def __init__(self, expected: int = 0) -> None:
         self.release = asyncio.Event()
         self.waiting = 0
+        self.expected = expected
+        self.all_waiting = asyncio.Event()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
         if scope["path"] == "/wait":
             self.waiting += 1
+            if self.waiting >= self.expected:
+                self.all_waiting.set()
             await self.release.wait()
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"text/plain"),
@@ -48,7 +52,7 @@ async def serving(app: Any) -> AsyncIterator[int]:
                             lifespan="off", timeout_keep_alive=guarded.KEEP_ALIVE_SECONDS)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for it
         await asyncio.sleep(0.01)
     try:
         yield port
@@ -163,11 +167,10 @@ async def test_past_the_bound_a_newcomer_closes_the_oldest_connection_still_wait
 async def test_when_every_connection_is_busy_a_new_request_gets_503_with_retry_after(
     short_limits: None,
 ) -> None:
-    app = Gate()
+    app = Gate(expected=4)
     async with serving(app) as port:
         busy = [await get(port, "/wait") for _ in range(4)]
-        while app.waiting < 4:
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(app.all_waiting.wait(), 5)
         reader, writer = await get(port)
         received = await closed_within(reader, 2)
         assert received.startswith(b"HTTP/1.1 503 ")
