@@ -74,12 +74,25 @@ def utcnow() -> datetime:
 
 
 class DatabaseUnavailable(Exception):
-    """The database is locked for longer than the busy timeout, or unreachable: answer 503."""
+    """The database is locked for longer than the busy timeout, unreachable, or its disk is
+    full: answer 503."""
 
 
-UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53100", "53300")
 """PostgreSQL: connection exceptions, admin/crash shutdown, "cannot connect now" (starting up
-or shutting down), too many connections. asyncpg raises these as plain DBAPIErrors."""
+or shutting down), disk full, too many connections. asyncpg raises these as plain
+DBAPIErrors."""
+
+UNAVAILABLE_MESSAGES = ("database is locked", "database is busy", "database or disk is full",
+                        "connection", "timeout", "the database system is",
+                        "terminating connection")
+"""SQLite (and drivers' own errors): the lock held past the busy timeout, a full disk
+(SQLITE_FULL: the write is refused whole, and succeeds again once there is room)."""
+
+ROLLED_BACK_MESSAGES = ("no such savepoint", "no transaction is active")
+"""On SQLITE_FULL (and SQLITE_IOERR, SQLITE_NOMEM) SQLite may roll the whole transaction back
+itself: releasing or rolling back a savepoint then fails with these, hiding the cause, which
+is the error they happened while handling (``__context__``)."""
 
 
 def _sqlstate(exc: DBAPIError) -> str:
@@ -102,11 +115,10 @@ def is_unavailable(exc: BaseException) -> bool:
         return True
     if isinstance(exc, OperationalError):
         text = str(exc.orig).lower()
-        return any(
-            marker in text
-            for marker in ("database is locked", "database is busy", "connection", "timeout",
-                           "the database system is", "terminating connection")
-        )
+        if any(marker in text for marker in ROLLED_BACK_MESSAGES):
+            cause = exc.__context__
+            return isinstance(cause, OperationalError) and is_unavailable(cause)
+        return any(marker in text for marker in UNAVAILABLE_MESSAGES)
     if isinstance(exc, (ConnectionError, TimeoutError, OSError)):
         return True
     return type(exc).__module__.startswith("asyncpg") and "Connection" in type(exc).__name__
