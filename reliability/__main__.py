@@ -11,13 +11,13 @@ import time
 from pathlib import Path
 
 from forum.config import ROOT
-from reliability import scenarios, slow_clients
+from reliability import full_disk, scenarios, slow_clients
 from reliability.report import details, table
 from reliability.scenarios import Outcome, Run
 from reliability.seed import check_local
 
-SQLITE_SCENARIOS = ("storm", "double", "kill", "lock", "slow-clients")
-POSTGRES_SCENARIOS = ("storm", "double", "kill", "pg-restart", "slow-clients")
+SQLITE_SCENARIOS = ("storm", "double", "kill", "lock", "slow-clients", "full-disk")
+POSTGRES_SCENARIOS = ("storm", "double", "kill", "pg-restart", "slow-clients", "full-disk")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scenarios", default="",
                         help="comma-separated, among storm,double,kill,lock (SQLite), "
                              "pg-restart (PostgreSQL; restarts the machine's cluster), "
-                             "slow-clients; "
+                             "slow-clients, full-disk (in a private mount namespace); "
                              "default: all for the database")
     parser.add_argument("--short", action="store_true",
                         help="the CI sizes: 10×20 replies, 20 keys×5, 3 kills, 6 s lock, "
@@ -72,6 +72,8 @@ async def run_all(args: argparse.Namespace, run: Run, names: list[str]) -> list[
                 run, writers=args.writers or 20, duration=20.0 if short else 45.0)
         elif name == "slow-clients":
             outcome = await slow_clients.slow_clients(run, idle=1500 if short else 2500)
+        elif name == "full-disk":
+            outcome = await full_disk.full_disk(run, full_seconds=6.0 if short else 10.0)
         else:
             raise SystemExit(f"reliability: unknown scenario {name!r}")
         print(details(outcome), flush=True)
