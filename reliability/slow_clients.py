@@ -25,11 +25,13 @@ import asyncio
 import contextlib
 import os
 import resource
+import sys
 import time
 from dataclasses import dataclass, field
 
 import httpx
 
+from forum.config import ROOT
 from forum.server import BODY_TIMEOUT_SECONDS, HEADER_TIMEOUT_SECONDS, connection_limit
 from reliability.checks import Check, percentile
 from reliability.driver import Attempt, VirtualMember, new_key, post_body
@@ -38,6 +40,7 @@ from reliability.server import HOST
 
 OPEN_FILES = 1024
 """The server's RLIMIT_NOFILE: systemd's default for a service."""
+BASELINE_SECONDS = 5.0
 VISIT_MAX = 5.0
 """No visit may take longer than this (the p99 limit is ``visit_limit``, 1 s)."""
 MARGIN_SECONDS = 5.0
@@ -202,26 +205,22 @@ async def slow_clients(run: Run, *, idle: int = 2500, slowloris_count: int = 200
         port = server.port
         thread_path = f"/t/{stage.thread_id}"
         attack = Attack()
-        end = time.monotonic() + duration
+        end = 0.0  # set once the baseline is measured, before anything below runs
         descriptors: list[int] = []
 
-        async def visitor() -> None:
-            # A new connection per page: each needs a descriptor the attackers would take.
-            async with httpx.AsyncClient(
-                base_url=server.base_url, timeout=20,
-                limits=httpx.Limits(max_keepalive_connections=0),
-            ) as client:
-                while time.monotonic() < end:
-                    begun = time.monotonic()
-                    try:
-                        response = await client.get(thread_path)
-                        status: int | None = response.status_code
-                        error = None
-                    except httpx.HTTPError as exc:
-                        status, error = None, type(exc).__name__
-                    stage.ledger.record(Attempt("visit", None, 0, begun,
-                                                time.monotonic() - begun, status, error=error))
-                    await asyncio.sleep(0.1)
+        async def visitor(until: float, kind: str = "visit") -> None:
+            # In its own process, so that its timings are the server's, not those of the
+            # harness's event loop busy with thousands of attacking sockets.
+            child = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "reliability.slow_clients", server.base_url + thread_path,
+                f"{until - time.monotonic():.3f}", cwd=ROOT, stdout=asyncio.subprocess.PIPE)
+            out, _ = await asyncio.wait_for(child.communicate(), until - time.monotonic() + 60)
+            for line in out.decode().splitlines():
+                begun, latency, status = line.split()
+                stage.ledger.record(Attempt(
+                    kind, None, 0, float(begun), float(latency),
+                    int(status) if status.isdigit() else None,
+                    error=None if status.isdigit() else status))
 
         async def member(index: int, vm: VirtualMember) -> None:
             number = 0
@@ -247,7 +246,10 @@ async def slow_clients(run: Run, *, idle: int = 2500, slowloris_count: int = 200
             attack.stop.set()
             await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 30)
 
-        bystanders = [visitor(), watch_descriptors(),
+        # The same visitor first without any attack: what "quickly" is on this machine now.
+        await visitor(time.monotonic() + BASELINE_SECONDS, "visit before")
+        end = time.monotonic() + duration
+        bystanders = [visitor(end), watch_descriptors(),
                       *(member(i, vm) for i, vm in enumerate(stage.vms))]
         await asyncio.wait_for(asyncio.gather(attackers(), *bystanders), duration + 90)
         alive = server.process is not None and server.process.poll() is None \
@@ -288,6 +290,11 @@ async def slow_clients(run: Run, *, idle: int = 2500, slowloris_count: int = 200
               bool(descriptors) and max(descriptors) < limit,
               f"at most {max(descriptors, default=0)} open"),
     ]
+    before = [a.latency * 1000 for a in stage.ledger.attempts
+              if a.kind == "visit before" and a.status == 200]
+    notes.append(f"the visitor before the attack: p50 {percentile(before, 0.5):.0f} ms, p99 "
+                 f"{percentile(before, 0.99):.0f} ms, max {max(before, default=0):.0f} ms "
+                 f"({len(before)} pages)")
     refused = sum(a.refused for a in attack.attackers)
     notes.append(f"{len(attack.of('idle'))} idle, {len(attack.of('slowloris'))} slowloris, "
                  f"{len(attack.of('slow body'))} slow-body connections ({refused} refused at "
@@ -295,3 +302,23 @@ async def slow_clients(run: Run, *, idle: int = 2500, slowloris_count: int = 200
                  f"{connection_limit(OPEN_FILES)}")
     return Outcome("slow clients", stage.ledger, elapsed, checks, notes)
 
+
+
+def visit(url: str, seconds: float) -> None:
+    """The visitor (its own process): GET ``url`` on a new connection every 100 ms for
+    ``seconds``; one line per page: start (monotonic, shared by every process of the
+    machine), seconds taken, status or error."""
+    until = time.monotonic() + seconds
+    with httpx.Client(timeout=20, limits=httpx.Limits(max_keepalive_connections=0)) as client:
+        while time.monotonic() < until:
+            begun = time.monotonic()
+            try:
+                outcome = str(client.get(url).status_code)
+            except httpx.HTTPError as exc:
+                outcome = type(exc).__name__
+            print(f"{begun:.6f} {time.monotonic() - begun:.6f} {outcome}", flush=True)
+            time.sleep(0.1)
+
+
+if __name__ == "__main__":
+    visit(sys.argv[1], float(sys.argv[2]))
