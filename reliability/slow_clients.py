@@ -11,8 +11,9 @@ The attackers, all on 127.0.0.1, all bounded in number and time:
   ``trickle`` seconds, never the blank line that ends the head;
 - ``slow bodies``: POSTs that announce a 100 KB body and send ten bytes a second.
 
-Meanwhile a visitor opens a NEW connection for each page (the worst case: every request needs
-a free descriptor) every 100 ms, and members keep reading and replying through their own
+Meanwhile a visitor, in its own process (so that its timings are the server's), opens a NEW
+connection for each page (the worst case: every request needs a free descriptor) every 100 ms,
+first for 5 s without any attack, and members keep reading and replying through their own
 kept-alive connections. The checks: every bystander request answered, quickly; the server
 closed every idle and slowloris connection within the header timeout and every slow body
 within the body timeout (plus a margin); its descriptors stayed under the limit; it never
