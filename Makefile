@@ -14,10 +14,12 @@ export PYTHONWARNINGS := ignore
 
 .PHONY: run test test-unit test-browser screenshots check-python clean lint
 
+# umask 077: the database, its WAL and everything else the forum writes under var/ are readable
+# by their owner only (the forum also creates its database files 0600 itself).
 run: $(VENV)/.installed var/secret_key
-	@$(BIN)/forum db upgrade
-	@if [ ! -f var/.demo-seeded ]; then $(BIN)/forum demo && touch var/.demo-seeded; fi
-	@FORUM_SECRET_KEY="$$(cat var/secret_key)" $(BIN)/forum run --host $(HOST) --port $(PORT)
+	@umask 077 && $(BIN)/forum db upgrade
+	@umask 077 && if [ ! -f var/.demo-seeded ]; then $(BIN)/forum demo && touch var/.demo-seeded; fi
+	@umask 077 && FORUM_SECRET_KEY="$$(cat var/secret_key)" exec $(BIN)/forum run --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-test
 	@$(MAKE) --no-print-directory test-unit

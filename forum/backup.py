@@ -11,6 +11,10 @@
 
 A restore goes only into an EMPTY database: it refuses, with :class:`BackupError`, when the
 target already has tables, so that a restore never mixes two forums or overwrites one.
+
+A backup holds health-related posts and password hashes: every file written here (the copy,
+a restored SQLite database) is created mode 0600, readable by its owner only, whatever the
+umask.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
+
+from forum.db import PRIVATE_FILE_MODE
 
 PG_TIMEOUT_SECONDS = 3600
 
@@ -68,6 +74,15 @@ def restore(database_url: str, path: str | os.PathLike[str]) -> int:
     raise BackupError(f"no restore method for {url.get_backend_name()}")
 
 
+def _create_private(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 (the tools then write into it, keeping its mode)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    try:
+        os.fchmod(fd, PRIVATE_FILE_MODE)  # whatever the umask
+    finally:
+        os.close(fd)
+
+
 # -- SQLite ----------------------------------------------------------------------------------
 
 def _sqlite_path(url: URL) -> Path:
@@ -96,6 +111,7 @@ def _sqlite_backup(source: Path, target: Path) -> int:
         raise BackupError(f"the database {source} does not exist")
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
+    _create_private(partial)
     src = sqlite3.connect(source, timeout=30)
     try:
         dst = sqlite3.connect(partial)
@@ -125,6 +141,8 @@ def _sqlite_restore(source: Path, target: Path) -> int:
         except sqlite3.DatabaseError as exc:
             raise BackupError(f"{source} is not a SQLite backup") from exc
         target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            _create_private(target)
         dst = sqlite3.connect(target, timeout=30)
         try:
             present = _sqlite_tables(dst)
@@ -198,6 +216,7 @@ def _pg_dump(url: URL, target: Path) -> int:
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
     try:
+        _create_private(partial)  # pg_dump writes into it and keeps its mode
         _run([_pg_tool("pg_dump"), *args, "--format=custom", "--no-owner", "--no-privileges",
               "--file", str(partial)], env, "pg_dump")
         listing = _run([_pg_tool("pg_restore"), "--list", str(partial)], env, "reading the dump")

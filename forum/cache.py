@@ -39,6 +39,7 @@ every worker of one machine sees every write; Redis (entries and counters) when
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import hmac
 import json
@@ -153,6 +154,12 @@ class GenerationFile:
     Slot 0 is ``all``, slot 1 ``lists``, slot 2 ``members``, then threads and members
     alternate (by id modulo the slot count: two sharing a slot only invalidate each other a
     little more often).
+
+    The file's blocks are allocated for real when it is opened (``posix_fallocate``), never
+    left sparse: a process that touches a page of a mapped file with no block behind it, on a
+    full disk, is killed by SIGBUS (with one worker the whole server went down, status 135).
+    If the blocks cannot be had (the disk is full already), opening fails with ``OSError``
+    and ``with_page_cache`` serves without the cache.
     """
 
     SLOTS = 65536
@@ -161,8 +168,7 @@ class GenerationFile:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            if os.fstat(fd).st_size < self.SLOTS * 8:
-                os.ftruncate(fd, self.SLOTS * 8)
+            allocate(fd, self.SLOTS * 8)
             self._map = mmap.mmap(fd, self.SLOTS * 8)
         finally:
             os.close(fd)
@@ -188,6 +194,22 @@ class GenerationFile:
 
 
 _FIXED_SLOTS = {ALL: 0, LISTS: 1, MEMBERS: 2}
+
+
+def allocate(fd: int, size: int) -> None:
+    """Give the first ``size`` bytes of the open file ``fd`` real blocks (extending it with
+    zeros if shorter; what is there is kept). ``OSError`` (ENOSPC) when the disk is full."""
+    try:
+        os.posix_fallocate(fd, 0, size)
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            raise
+    # A filesystem without fallocate: write the zeros (only over what is not there yet).
+    have = os.fstat(fd).st_size
+    if have < size:
+        os.pwrite(fd, bytes(size - have), have)
+    os.fsync(fd)
 
 
 def generation_path(database_url: str) -> Path:
@@ -682,7 +704,15 @@ def make_backend(settings: Settings, max_bytes: int) -> Any:
 
 
 def with_page_cache(app: Any, settings: Settings) -> Any:
-    """``app`` behind the visitor page cache, or ``app`` itself when the cache is off."""
+    """``app`` behind the visitor page cache, or ``app`` itself when the cache is off, or
+    when its counter file cannot be allocated (a full disk: serving without the cache beats
+    not serving)."""
     if settings.page_cache_mb <= 0 and settings.member_page_cache_mb <= 0:
         return app
-    return PageCache(app, settings, make_backend(settings, settings.page_cache_mb * 1024 * 1024))
+    try:
+        backend = make_backend(settings, settings.page_cache_mb * 1024 * 1024)
+    except OSError as exc:
+        log.warning("page cache off in this process: its counter file cannot be allocated "
+                    "(%s)", exc.strerror or type(exc).__name__)
+        return app
+    return PageCache(app, settings, backend)

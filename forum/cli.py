@@ -17,7 +17,7 @@ from pathlib import Path
 import uvicorn
 from litestar.exceptions import NotFoundException
 
-from forum import actions, backup, pseudonyms, queries
+from forum import actions, backup, pseudonyms, queries, server
 from forum.config import ConfigError, Settings
 from forum.db import Database
 from forum.demo import seed_demo
@@ -51,11 +51,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise SystemExit(f"forum: {exc}") from exc
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    # Workers inherit the raised limit; each keeps its client connections under it, and
+    # closes slow or idle ones (forum/server.py, docs/RELIABILITY.md "Slow clients").
+    server.raise_open_files_limit()
     print(f"Entrepairs: http://{args.host}:{args.port}  (Ctrl+C to stop)", flush=True)
     uvicorn.run(
-        "forum.app:create_server_app", factory=True, host=args.host, port=args.port,
+        # In a worker of --workers N, the factory first ties the worker to its parent
+        # (PR_SET_PDEATHSIG): a kill -9 of the parent leaves no worker holding the port.
+        "forum.server:create_worker_app", factory=True, host=args.host, port=args.port,
         workers=args.workers, access_log=False, proxy_headers=False, server_header=False,
         date_header=True, log_level=settings.log_level.lower(), timeout_graceful_shutdown=10,
+        http=server.GuardedHttpProtocol, timeout_keep_alive=server.KEEP_ALIVE_SECONDS,
         # Workers import the whole app before answering uvicorn's health check (default 5 s).
         timeout_worker_healthcheck=60,
     )

@@ -13,13 +13,15 @@ Nothing here commits on its own: the code that writes calls :func:`commit`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import (
@@ -74,12 +76,25 @@ def utcnow() -> datetime:
 
 
 class DatabaseUnavailable(Exception):
-    """The database is locked for longer than the busy timeout, or unreachable: answer 503."""
+    """The database is locked for longer than the busy timeout, unreachable, or its disk is
+    full: answer 503."""
 
 
-UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53100", "53300")
 """PostgreSQL: connection exceptions, admin/crash shutdown, "cannot connect now" (starting up
-or shutting down), too many connections. asyncpg raises these as plain DBAPIErrors."""
+or shutting down), disk full, too many connections. asyncpg raises these as plain
+DBAPIErrors."""
+
+UNAVAILABLE_MESSAGES = ("database is locked", "database is busy", "database or disk is full",
+                        "connection", "timeout", "the database system is",
+                        "terminating connection")
+"""SQLite (and drivers' own errors): the lock held past the busy timeout, a full disk
+(SQLITE_FULL: the write is refused whole, and succeeds again once there is room)."""
+
+ROLLED_BACK_MESSAGES = ("no such savepoint", "no transaction is active")
+"""On SQLITE_FULL (and SQLITE_IOERR, SQLITE_NOMEM) SQLite may roll the whole transaction back
+itself: releasing or rolling back a savepoint then fails with these, hiding the cause, which
+is the error they happened while handling (``__context__``)."""
 
 
 def _sqlstate(exc: DBAPIError) -> str:
@@ -102,11 +117,10 @@ def is_unavailable(exc: BaseException) -> bool:
         return True
     if isinstance(exc, OperationalError):
         text = str(exc.orig).lower()
-        return any(
-            marker in text
-            for marker in ("database is locked", "database is busy", "connection", "timeout",
-                           "the database system is", "terminating connection")
-        )
+        if any(marker in text for marker in ROLLED_BACK_MESSAGES):
+            cause = exc.__context__
+            return isinstance(cause, OperationalError) and is_unavailable(cause)
+        return any(marker in text for marker in UNAVAILABLE_MESSAGES)
     if isinstance(exc, (ConnectionError, TimeoutError, OSError)):
         return True
     return type(exc).__module__.startswith("asyncpg") and "Connection" in type(exc).__name__
@@ -145,8 +159,41 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+PRIVATE_FILE_MODE = 0o600
+"""The database holds health-related posts and password hashes: readable by its owner only."""
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL, or None (another database, in memory, a ``file:`` URI)."""
+    parsed = make_url(url)
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:" \
+            or name.startswith("file:"):
+        return None
+    return Path(name).expanduser()
+
+
+def create_private_sqlite_file(url: str) -> None:
+    """Create the SQLite database file of ``url``, empty and mode 0600, if it does not exist
+    yet (SQLite would create it 0644 under the usual umask). SQLite gives the WAL and the
+    shared-memory file the mode of the database file, so they are 0600 too. An existing file
+    keeps its mode."""
+    path = sqlite_file(url)
+    if path is None or not path.parent.is_dir():
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(fd, PRIVATE_FILE_MODE)  # whatever the umask
+    finally:
+        os.close(fd)
+
+
 def make_engine(url: str, *, pool: bool = True) -> AsyncEngine:
     if url.startswith("sqlite"):
+        create_private_sqlite_file(url)
         engine = create_async_engine(url, poolclass=None if pool else NullPool)
         _install_sqlite_hooks(engine)
         return engine

@@ -9,6 +9,7 @@ from alembic.config import Config
 from sqlalchemy.engine import make_url
 
 from forum.config import ROOT
+from forum.db import create_private_sqlite_file
 
 
 def alembic_config(database_url: str) -> Config:
@@ -19,9 +20,11 @@ def alembic_config(database_url: str) -> Config:
 
 
 def ensure_sqlite_directory(database_url: str) -> None:
+    """The directory of a SQLite database, and the file itself, private (``forum.db``)."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        create_private_sqlite_file(database_url)
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:

@@ -11,13 +11,14 @@ import time
 from pathlib import Path
 
 from forum.config import ROOT
-from reliability import scenarios
+from reliability import full_disk, scenarios, slow_clients
 from reliability.report import details, table
 from reliability.scenarios import Outcome, Run
 from reliability.seed import check_local
 
-SQLITE_SCENARIOS = ("storm", "double", "kill", "lock", "regex")
-POSTGRES_SCENARIOS = ("storm", "double", "kill", "pg-restart", "regex")
+SQLITE_SCENARIOS = ("storm", "double", "kill", "lock", "regex", "slow-clients", "full-disk")
+POSTGRES_SCENARIOS = ("storm", "double", "kill", "pg-restart", "regex", "slow-clients",
+                      "full-disk")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,11 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
                              "default: fresh SQLite files in --workdir")
     parser.add_argument("--scenarios", default="",
                         help="comma-separated, among storm,double,kill,regex, lock (SQLite), "
-                             "pg-restart (PostgreSQL; restarts the machine's cluster); "
+                             "pg-restart (PostgreSQL; restarts the machine's cluster), "
+                             "slow-clients, full-disk (in a private mount namespace); "
                              "default: all for the database")
     parser.add_argument("--short", action="store_true",
                         help="the CI sizes: 10×20 replies, 20 keys×5, 3 kills, 6 s lock, "
-                             "10 s regex attack")
+                             "10 s regex attack, 1,500 idle connections")
     parser.add_argument("--members", type=int, help="storm: concurrent members (50)")
     parser.add_argument("--replies", type=int, help="storm: replies per member (100)")
     parser.add_argument("--keys", type=int, help="double submit: keys (200)")
@@ -73,6 +75,10 @@ async def run_all(args: argparse.Namespace, run: Run, names: list[str]) -> list[
         elif name == "pg-restart":
             outcome = await scenarios.postgres_restart(
                 run, writers=args.writers or 20, duration=20.0 if short else 45.0)
+        elif name == "slow-clients":
+            outcome = await slow_clients.slow_clients(run, idle=1500 if short else 2500)
+        elif name == "full-disk":
+            outcome = await full_disk.full_disk(run, full_seconds=6.0 if short else 10.0)
         else:
             raise SystemExit(f"reliability: unknown scenario {name!r}")
         print(details(outcome), flush=True)

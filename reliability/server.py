@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import resource
 import secrets
 import signal
 import socket
@@ -33,6 +34,22 @@ def _die_with_parent() -> None:
         pass
 
 
+def _start_child(open_files: int | None) -> None:
+    _die_with_parent()
+    if open_files is not None:  # e.g. 1,024: systemd's default for a service
+        resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
+
+def _is_worker(pid: int) -> bool:
+    """A uvicorn worker (not multiprocessing's resource tracker), still running."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z" and b"resource_tracker" not in command
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
@@ -49,6 +66,10 @@ class Server:
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(48))
     process: subprocess.Popen[bytes] | None = None
     ready_times: list[float] = field(default_factory=list)
+    open_files: int | None = None
+    """RLIMIT_NOFILE (soft and hard) of the server process; None: the harness's own."""
+    extra_env: dict[str, str] = field(default_factory=dict)
+    workers: int = 1
 
     @property
     def base_url(self) -> str:
@@ -64,6 +85,7 @@ class Server:
             # Settings ignores variables it does not know).
             "FORUM_RATE_LIMITS": "off",
         })
+        env.update(self.extra_env)
         return env
 
     def start(self) -> float:
@@ -74,9 +96,9 @@ class Server:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 [sys.executable, "-m", "forum.cli", "run", "--host", HOST,
-                 "--port", str(self.port)],
+                 "--port", str(self.port), "--workers", str(self.workers)],
                 cwd=ROOT, env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - a single libc call
+                preexec_fn=lambda: _start_child(self.open_files),  # noqa: PLW1509
             )
         ready = self.wait_ready(started)
         self.ready_times.append(ready)
@@ -110,6 +132,21 @@ class Server:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+    def serving_pids(self) -> list[int]:
+        """The processes that answer requests: the server itself with one worker, else its
+        worker children (Linux /proc)."""
+        if self.process is None or self.process.poll() is not None:
+            return []
+        if self.workers <= 1:
+            return [self.process.pid]
+        found: list[int] = []
+        for task in Path(f"/proc/{self.process.pid}/task").glob("*"):
+            try:
+                found += [int(p) for p in (task / "children").read_text().split()]
+            except OSError:
+                continue
+        return sorted(pid for pid in found if _is_worker(pid))
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

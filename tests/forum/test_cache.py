@@ -238,6 +238,56 @@ def test_generation_counters_are_shared_through_the_file(tmp_path: Path) -> None
     assert other.read(("all", "thread:8")) == one.read(("all", "thread:8"))
 
 
+def test_the_counter_file_is_allocated_for_real_never_sparse(tmp_path: Path) -> None:
+    """A sparse file's pages have no block behind them: touching one on a full disk kills
+    the process with SIGBUS. Every byte of the file has its block once it is opened, also
+    for a sparse file left by an older version."""
+    size = GenerationFile.SLOTS * 8
+    fresh = tmp_path / "fresh"
+    GenerationFile(fresh)
+    assert fresh.stat().st_size == size
+    assert fresh.stat().st_blocks * 512 >= size
+
+    old = tmp_path / "old"
+    with old.open("wb") as handle:
+        handle.truncate(size)  # what the previous version left: all holes
+    assert old.stat().st_blocks * 512 < size
+    GenerationFile(old).bump(["thread:7"])
+    assert old.stat().st_blocks * 512 >= size
+
+
+ALLOCATION_REFUSED = """
+import resource, sys
+from forum.cache import GenerationFile, with_page_cache
+from forum.config import Settings
+resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))  # as a full disk would refuse
+try:
+    GenerationFile(__import__("pathlib").Path(sys.argv[1]) / "gen")
+except OSError as exc:
+    print("refused", exc.errno)
+settings = Settings(env="test", database_url=f"sqlite+aiosqlite:///{sys.argv[1]}/forum.db",
+                    secret_key="t" * 48).validated()
+app = object()
+print("bare app" if with_page_cache(app, settings) is app else "cached")
+"""
+
+
+def test_when_the_counter_file_cannot_be_allocated_the_app_serves_without_the_cache(
+    tmp_path: Path,
+) -> None:
+    import errno
+    import subprocess
+    import sys
+
+    from forum.config import ROOT
+
+    done = subprocess.run([sys.executable, "-c", ALLOCATION_REFUSED, str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == [f"refused {errno.EFBIG}", "bare app"]
+    assert "page cache off in this process" in done.stderr
+
+
 def test_the_caches_are_off_when_their_sizes_are_zero(app: PageCache,
                                                      settings: Settings) -> None:
     from dataclasses import replace

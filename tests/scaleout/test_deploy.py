@@ -89,3 +89,38 @@ def test_the_systemd_unit_runs_a_valid_forum_command() -> None:
     assert (args.command, args.host, args.port, args.workers) == ("run", "127.0.0.1", 8001, 2)
     assert unit["Service"]["NoNewPrivileges"] == "yes"
     assert re.fullmatch(r"/\S+", unit["Service"]["EnvironmentFile"])
+
+
+def _seconds(directive: str, lines: list[str]) -> float:
+    found = [line for line in lines if line.split()[0] == directive]
+    assert found, f"{directive} is missing"
+    value = found[0].split()[1].rstrip(";")
+    return float(value[:-1]) if value.endswith("s") else float(value)
+
+
+def test_nginx_closes_slow_and_idle_clients_and_bounds_connections_per_address() -> None:
+    from forum.server import KEEP_ALIVE_SECONDS
+
+    lines = directives((DEPLOY / "nginx.conf").read_text())
+    for directive in ("client_header_timeout", "client_body_timeout", "send_timeout"):
+        assert _seconds(directive, lines) <= 15, directive
+    assert _seconds("keepalive_timeout", lines) <= 60
+    assert "reset_timedout_connection on;" in lines
+    assert any(re.fullmatch(r"limit_conn_zone \$binary_remote_addr zone=\w+:\d+m;", line)
+               for line in lines)
+    assert any(re.fullmatch(r"limit_conn \w+ \d+;", line) for line in lines)
+    # The upstream's idle connections close before the app closes them (else a request sent
+    # on a connection the app is closing fails).
+    upstream = (DEPLOY / "nginx.conf").read_text().split("upstream entrepairs {")[1]
+    upstream_lines = directives(upstream.split("}")[0])
+    assert _seconds("keepalive_timeout", upstream_lines) < KEEP_ALIVE_SECONDS
+
+
+def test_the_systemd_unit_leaves_no_orphan_and_allows_many_connections() -> None:
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment, method-assign]
+    unit.read_string((DEPLOY / "entrepairs.service").read_text())
+    service = unit["Service"]
+    assert service["KillMode"] == "control-group"
+    assert int(service["LimitNOFILE"]) >= 8192  # systemd's default is 1,024
+    assert service["UMask"] == "0077"
