@@ -32,6 +32,8 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
+from forum.redis_pool import is_redis_trouble
+
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
 NAMING_CONVENTION = {
@@ -106,6 +108,8 @@ def is_unavailable(exc: BaseException) -> bool:
                            "the database system is", "terminating connection")
         )
     if isinstance(exc, (ConnectionError, TimeoutError, OSError)):
+        return True
+    if is_redis_trouble(exc):  # sessions or counters in Redis: forum/redis_pool.py
         return True
     return type(exc).__module__.startswith("asyncpg") and "Connection" in type(exc).__name__
 

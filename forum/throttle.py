@@ -38,6 +38,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from forum.config import Settings
 from forum.db import Database, commit, utcnow
 from forum.models import ThrottleCounter
+from forum.redis_pool import RedisClients
 
 log = logging.getLogger("forum.throttle")
 
@@ -99,15 +100,16 @@ class Throttle:
         self.trust_proxy = settings.trust_proxy == "on"
         self._secret = settings.require_secret().encode()
         self._database = database
-        self._redis: Any = None
-        if settings.redis_url:
-            import redis.asyncio  # optional at run time: only with FORUM_REDIS_URL
+        self._clients = RedisClients(settings.redis_url, pool_size=16) \
+            if settings.redis_url else None
 
-            self._redis = redis.asyncio.from_url(settings.redis_url)
+    @property
+    def _redis(self) -> Any:
+        return None if self._clients is None else self._clients.get()
 
     @property
     def backend(self) -> str:
-        return "redis" if self._redis is not None else "database"
+        return "redis" if self._clients is not None else "database"
 
     def key(self, rule: Rule, tier: Tier, subject: str) -> str:
         digest = hmac.new(self._secret, f"{rule.name}\x00{subject}".encode(),
@@ -142,7 +144,7 @@ class Throttle:
         if not self.enabled:
             return
         keys = [self.key(rule, tier, subject) for tier in rule.tiers]
-        if self._redis is not None:
+        if self._clients is not None:
             await self._redis.delete(*keys)
             return
         async with self._database.writer() as session:
@@ -152,7 +154,7 @@ class Throttle:
     async def _increment(
         self, keys: list[tuple[str, int]], now: datetime
     ) -> list[tuple[int, datetime]]:
-        if self._redis is not None:
+        if self._clients is not None:
             return await self._increment_redis(keys, now)
         results: list[tuple[int, datetime]] = []
         async with self._database.writer() as session:
@@ -196,8 +198,8 @@ class Throttle:
         return results
 
     async def close(self) -> None:
-        if self._redis is not None:
-            await self._redis.aclose()
+        if self._clients is not None:
+            await self._clients.close()
 
 
 # -- per request -----------------------------------------------------------------------------

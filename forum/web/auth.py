@@ -15,21 +15,26 @@ a session for every visitor (``shared/reference/security.md`` §0.2).
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
 from litestar import Response
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
+from litestar.exceptions import ServiceUnavailableException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from forum import actions, queries
 from forum.config import Settings
-from forum.db import Database, commit
+from forum.db import Database, commit, is_unavailable
 from forum.models import Member, MemberStatus
 from forum.throttle import clock_of
 
 TOUCH_EVERY = timedelta(hours=1)
+RETRY_AFTER_SECONDS = 5
+
+log = logging.getLogger("forum.auth")
 
 
 def session_cookie_name(settings: Settings) -> str:
@@ -90,6 +95,19 @@ def session_verdict(member_session: Any, member: Member, now: datetime,
     return OK
 
 
+SESSIONS_UNAVAILABLE = "sessions_unavailable"
+"""Set in the request's state when its session could not be checked (Redis or the database
+away): ``sessions_available`` then answers 503."""
+
+
+def sessions_available(connection: ASGIConnection[Any, Any, Any, Any], _handler: Any) -> None:
+    """Guard of every route: a request whose session could not be checked answers 503 with
+    Retry-After. A guard runs after the CSRF check, which has read a form post by then, so
+    the error page shows back what was typed; authentication itself runs before both."""
+    if connection.scope.get("state", {}).get(SESSIONS_UNAVAILABLE):
+        raise ServiceUnavailableException(headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 class MemberAuthentication(AbstractAuthenticationMiddleware):
     """Sets ``request.user`` to the logged-in Member, or None for a visitor."""
 
@@ -100,6 +118,17 @@ class MemberAuthentication(AbstractAuthenticationMiddleware):
         token = connection.cookies.get(session_cookie_name(settings))
         if not token:
             return AuthenticationResult(user=None, auth=None)
+        try:
+            return await self._authenticate(connection, settings, token)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            log.warning("session check unavailable: %s", type(exc).__name__)
+            connection.scope.setdefault("state", {})[SESSIONS_UNAVAILABLE] = True
+            return AuthenticationResult(user=None, auth=None)
+
+    async def _authenticate(self, connection: ASGIConnection[Any, Any, Any, Any],
+                            settings: Settings, token: str) -> AuthenticationResult:
         database: Database = connection.app.state.database
         async with database.reader() as session:
             found = await queries.get_session_with_member(session, token)
