@@ -29,7 +29,7 @@ from forum import actions, queries
 from forum.config import Settings
 from forum.db import Database, commit, is_unavailable
 from forum.models import Member, MemberStatus
-from forum.throttle import clock_of
+from forum.throttle import KNOWN_DEVICE_DAYS, clock_of
 
 TOUCH_EVERY = timedelta(hours=1)
 RETRY_AFTER_SECONDS = 5
@@ -43,6 +43,18 @@ def session_cookie_name(settings: Settings) -> str:
 
 def csrf_cookie_name(settings: Settings) -> str:
     return "__Host-csrftoken" if settings.https else "csrftoken"
+
+
+def device_cookie_name(settings: Settings) -> str:
+    """The known-device cookie (``forum/throttle.py``): kept at log-out, on purpose."""
+    return "__Host-entrepairs-device" if settings.https else "entrepairs-device"
+
+
+def device_cookie(settings: Settings, value: str) -> Cookie:
+    return Cookie(
+        key=device_cookie_name(settings), value=value, path="/", httponly=True,
+        secure=settings.https, samesite="lax", max_age=KNOWN_DEVICE_DAYS * 86400,
+    )
 
 
 def session_cookie(settings: Settings, token: str) -> Cookie:
