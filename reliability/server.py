@@ -49,6 +49,8 @@ class Server:
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(48))
     process: subprocess.Popen[bytes] | None = None
     ready_times: list[float] = field(default_factory=list)
+    settings: dict[str, str] = field(default_factory=dict)
+    """More ``FORUM_*`` variables, over the defaults below (Redis, throttling, a proxy)."""
 
     @property
     def base_url(self) -> str:
@@ -64,6 +66,7 @@ class Server:
             # Settings ignores variables it does not know).
             "FORUM_RATE_LIMITS": "off",
         })
+        env.update(self.settings)
         return env
 
     def start(self) -> float:
