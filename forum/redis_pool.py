@@ -12,8 +12,7 @@ everywhere, and never more than a few seconds:
   connections serve thousands of requests a second; a wait that long means Redis is in trouble.
 - **Timeouts.** ``CONNECT_TIMEOUT_SECONDS`` to connect, ``socket_timeout`` for an answer. One
   retry, on a broken connection only (the first command after Redis restarted finds its pooled
-  connection closed: the retry reconnects); redis-py's default retries ten times, timeouts
-  included, which turned one hung Redis into a 20-second wait per command.
+  connection closed: the retry reconnects), never after a timeout.
 - **A breaker.** After a command fails for want of Redis (refused, reset, timed out, no pooled
   connection), the client *rests* for ``REST_SECONDS``: commands fail at once with
   :class:`RedisResting` instead of each waiting for its timeout. Then one command probes;

@@ -281,9 +281,23 @@ class Clients:
 
 
 async def form_post(client: httpx.AsyncClient, path: str, data: dict[str, str],
-                    ledger: Ledger, kind: str, who: int, *, token: str | None = None
-                    ) -> tuple[Attempt, str | None]:
-    """GET the form (unless a CSRF token is known), POST it; the POST is the attempt."""
+                    ledger: Ledger, kind: str, who: int, *, token: str | None = None,
+                    tries: int = 1) -> tuple[Attempt, str | None]:
+    """GET the form (unless a CSRF token is known), POST it; the POST is the attempt. On a
+    503 (SQLite's write lock on a starved machine), try again after the Retry-After (at most
+    2 s), as a person would press the button again, ``tries`` times in all."""
+    attempt, token = await _form_post(client, path, data, ledger, kind, who, token=token)
+    for _ in range(tries - 1):
+        if attempt.status != 503:
+            break
+        await asyncio.sleep(min(float(attempt.retry_after or 1), 2.0))
+        attempt, token = await _form_post(client, path, data, ledger, kind, who, token=token)
+    return attempt, token
+
+
+async def _form_post(client: httpx.AsyncClient, path: str, data: dict[str, str],
+                     ledger: Ledger, kind: str, who: int, *, token: str | None = None
+                     ) -> tuple[Attempt, str | None]:
     started = time.monotonic()
     try:
         if token is None:
@@ -394,7 +408,7 @@ async def login_storm(run: Run, *, duration: float = 60.0, attackers: int = 20,
             client = clients.open(next(addresses))
             attempt, _ = await form_post(client, "/login", {"pseudonym": name,
                                                             "password": PASSWORD},
-                                         ledger, "login", who)
+                                         ledger, "login", who, tries=5)
             if attempt.status != 303:
                 raise RuntimeError(f"{name} could not log in before the attack "
                                    f"({attempt.status}); see {server.log_path}")
@@ -420,7 +434,7 @@ async def login_storm(run: Run, *, duration: float = 60.0, attackers: int = 20,
                 client = clients.open(next(addresses), devices[name])
                 attempt, _ = await form_post(client, "/login", {"pseudonym": name,
                                                                 "password": PASSWORD},
-                                             ledger, "login", 0)
+                                             ledger, "login", 0, tries=5)
                 results["device"].append(attempt)
                 devices[name] = client.cookies
                 await asyncio.sleep(device_every)
@@ -434,14 +448,15 @@ async def login_storm(run: Run, *, duration: float = 60.0, attackers: int = 20,
             client = clients.open(next(addresses))
             attempt, _ = await form_post(client, "/login", {"pseudonym": f"Pair_{index:03d}",
                                                             "password": PASSWORD},
-                                         ledger, "login", index + 10)
+                                         ledger, "login", index + 10, tries=5)
             results["member"].append(attempt)
 
         async def newcomer_signs_up(index: int) -> None:
             client = clients.open(next(addresses))
             attempt, _ = await form_post(client, "/signup", {
                 "pseudonym": f"Nouvelle_{index:03d}", "password": PASSWORD,
-                "password_confirm": PASSWORD, "consent": "yes"}, ledger, "signup", index + 500)
+                "password_confirm": PASSWORD, "consent": "yes"}, ledger, "signup", index + 500,
+                tries=5)
             results["signup"].append(attempt)
 
         async def probes() -> None:
@@ -451,7 +466,7 @@ async def login_storm(run: Run, *, duration: float = 60.0, attackers: int = 20,
                 client = clients.open(next(addresses))
                 attempt, _ = await form_post(client, "/login", {"pseudonym": name,
                                                                 "password": PASSWORD},
-                                             ledger, "probe", 0)
+                                             ledger, "probe", 0, tries=5)
                 results["probe"].append(attempt)
 
         await asyncio.wait_for(asyncio.gather(
@@ -501,6 +516,10 @@ async def login_storm(run: Run, *, duration: float = 60.0, attackers: int = 20,
               and "unexpected error" not in server.log_text(), "checked"),
     ]
     logins = [a.latency * 1000 for kind in ("device", "member") for a in results[kind]]
+    pressed_again = sum(a.status == 503 for a in ledger.attempts if a.kind != "attack")
+    if pressed_again:
+        notes.append(f"{pressed_again} answers 503 + Retry-After to members or newcomers "
+                     "(the database's write lock), each pressed again until answered")
     notes.append(f"through {'nginx ' + proxy.base_url if through_proxy else 'X-Forwarded-For'}; "
                  f"log-ins p50 {percentile(logins, 0.5):.0f} ms, "
                  f"p99 {percentile(logins, 0.99):.0f} ms, max {max(logins, default=0):.0f} ms")
@@ -508,6 +527,21 @@ async def login_storm(run: Run, *, duration: float = 60.0, attackers: int = 20,
 
 
 # -- Redis killed or hung -----------------------------------------------------------------------
+
+_REDIS_TROUBLE = re.compile(
+    r'"time": "([^"]+)".*"event": "(?:session check unavailable|page cache [a-z ]*failed|'
+    r'member page cache: session check failed|database unavailable): '
+    r'(?:ConnectionError|TimeoutError|RedisResting|MaxConnectionsError)"')
+
+
+def redis_trouble_seen(log: str) -> list[float]:
+    """When (epoch seconds) the app logged a Redis error: a failed session check, page cache
+    lookup, store or invalidation, or a request answered 503 for Redis."""
+    from datetime import datetime
+
+    return [datetime.fromisoformat(found.group(1).replace("Z", "+00:00")).timestamp()
+            for found in _REDIS_TROUBLE.finditer(log)]
+
 
 class RedisStage(Stage):
     """A Stage whose app keeps sessions (and its page cache) in ``redis``."""
@@ -532,10 +566,15 @@ class RedisStage(Stage):
 
 async def redis_fault(run: Run, *, mode: str, writers: int = 10, readers: int = 5,
                       duration: float = 30.0, at: float = 6.0, outage: float = 8.0,
-                      request_limit: float = 10.0, read_limit: float = 2.5) -> Outcome:
+                      request_limit: float = 10.0, read_limit: float = 2.5,
+                      stray_503_share: float = 0.01) -> Outcome:
     """Members write and visitors read for ``duration`` s; at ``at`` s Redis is killed (and
     restarted ``outage`` s later, its data read back from its AOF) or hung (SIGSTOP, then
-    SIGCONT ``outage`` s later)."""
+    SIGCONT ``outage`` s later).
+
+    Outside the outage a write may still get a 503 from SQLite's write lock on a starved
+    machine (docs/RELIABILITY.md, "Under load"): ``stray_503_share`` bounds those, and the
+    server log tells that none came from Redis."""
     if mode not in ("kill", "hang"):
         raise ValueError(mode)
     started = time.monotonic()
@@ -575,11 +614,11 @@ async def redis_fault(run: Run, *, mode: str, writers: int = 10, readers: int = 
 
             async def fault() -> None:
                 await asyncio.sleep(at)
-                marks["down"] = time.monotonic()
+                marks["down"], marks["down_wall"] = time.monotonic(), time.time()
                 await asyncio.to_thread(redis.kill if mode == "kill" else redis.pause)
                 await asyncio.sleep(outage)
                 await asyncio.to_thread(redis.start if mode == "kill" else redis.resume)
-                marks["back"] = time.monotonic()
+                marks["back"], marks["back_wall"] = time.monotonic(), time.time()
 
             try:
                 await asyncio.wait_for(asyncio.gather(
@@ -602,6 +641,8 @@ async def redis_fault(run: Run, *, mode: str, writers: int = 10, readers: int = 
     refused = [a for a in during if a.status == 503]
     stray = [a for a in writes if a.status == 503
              and not down - 1 <= a.started + a.latency <= back + 5]
+    seen = redis_trouble_seen(stage.server.log_text())
+    outside = [t for t in seen if not marks["down_wall"] - 1 <= t <= marks["back_wall"] + 5]
     first = min((a.started + a.latency for a in writes
                  if a.status == 303 and a.started >= back), default=None)
     reads = [a for a in stage.ledger.attempts if a.kind == "visitor"]
@@ -612,8 +653,11 @@ async def redis_fault(run: Run, *, mode: str, writers: int = 10, readers: int = 
     checks[:0] = [
         Check("members answered 503 + Retry-After while Redis was away (not 500)",
               bool(refused), f"{len(refused)} of {len(during)} writes in the outage answered 503"),
-        Check("503s only during the outage (+5 s)", not stray,
-              f"{len(stray)} answered 503 outside it"),
+        Check("Redis trouble met only while Redis was away (+5 s)", bool(seen) and not outside,
+              f"{len(seen)} Redis errors in the server log, {len(outside)} outside the outage"),
+        Check(f"503s outside the outage ≤ {stray_503_share:.0%} of writes (SQLite's lock)",
+              len(stray) <= stray_503_share * len(writes),
+              f"{len(stray)} of {len(writes)} writes answered 503 outside it"),
         Check("visitors kept reading (every page 200)",
               bool(reads_in_outage) and all(a.status == 200 for a in reads),
               f"{sum(a.status == 200 for a in reads)} of {len(reads)} reads 200; "

@@ -6,9 +6,11 @@ visitors read.
 Run on the test database (SQLite, or PostgreSQL when ``FORUM_TEST_DATABASE_URL`` is set). The
 Redis scenarios start a redis-server of their own on another port (never the machine's shared
 Redis); without redis-server they are skipped with the reason printed (in CI, they fail).
-Two thresholds are looser than in ``make reliability`` because CI machines are shared: a
-visitor's page may take 5 s, and a request 15 s. Everything else is exact: every log-in of a
-member 303, no 500, nothing acknowledged lost, recovery without a restart.
+Three thresholds are looser than in ``make reliability`` because CI machines are shared: a
+visitor's page may take 5 s, a request 15 s, and up to 10 % of the writes outside the outage
+may get a 503 from SQLite's write lock (the server log must still show no Redis error outside
+the outage). Everything else is exact: every log-in of a member 303 (a 503 is pressed again,
+a 429 never), no 500, nothing acknowledged lost, recovery without a restart.
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ async def test_with_redis_killed_or_hung_members_get_503_visitors_read_and_it_re
     require_redis_server()
     outcome = await availability.redis_fault(run, mode=mode, writers=4, readers=2,
                                              duration=12.0, at=3.0, outage=4.0,
-                                             request_limit=15.0, read_limit=5.0)
+                                             request_limit=15.0, read_limit=5.0,
+                                             stray_503_share=0.10)
 
     assert not failed(outcome), details(outcome)
     assert not [a for a in outcome.ledger.attempts if a.status and a.status >= 500
