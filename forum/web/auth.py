@@ -7,7 +7,13 @@ The cookie carries a random token that only the server issues (its SHA-256 is st
   visitor's, and nothing is stored for visitors at all);
 - logging in issues a new token (a fresh session), logging out deletes it: ids rotate;
 - a session ends after ``FORUM_SESSION_IDLE_HOURS`` without use, and ``FORUM_SESSION_MAX_DAYS``
-  after log-in whatever its use.
+  after log-in whatever its use;
+- a session that cannot be checked (Redis or the database away) answers 503 with Retry-After,
+  from the guard ``sessions_available``, after the CSRF check has read the form (so the error
+  page shows back what was typed); never a 500, and never the page of a visitor.
+
+The known-device cookie (``forum/throttle.py``) is set at log-in, sign-up and recovery, and
+kept at log-out.
 
 Litestar's own server-side sessions are not used: they adopt any id a cookie names and store
 a session for every visitor (``shared/reference/security.md`` §0.2).
