@@ -36,6 +36,13 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import (
+    ClusterDownError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    ResponseError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -56,8 +63,17 @@ class RedisResting(RedisConnectionError):
     """Redis failed a moment ago: this command was not sent (the breaker is open)."""
 
 
+REFUSING = (OutOfMemoryError, ReadOnlyError, TryAgainError, ClusterDownError)
+"""Answers of a Redis that is up but refuses writes for now: maxmemory reached, a replica
+after a failover, a cluster that is not ready."""
+
+
 def is_redis_trouble(exc: BaseException) -> bool:
-    return isinstance(exc, (RedisConnectionError, RedisTimeoutError))
+    """Redis is away, hung, saturated, or refusing writes for now (its disk full: MISCONF):
+    "try again shortly", not a bug."""
+    if isinstance(exc, (RedisConnectionError, RedisTimeoutError, *REFUSING)):
+        return True
+    return isinstance(exc, ResponseError) and str(exc).startswith("MISCONF")
 
 
 class Breaker:

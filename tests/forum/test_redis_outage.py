@@ -158,6 +158,17 @@ async def test_the_breaker_answers_at_once_after_a_failure_then_lets_one_probe_t
     assert is_unavailable(RedisResting("resting"))
 
 
+def test_a_redis_refusing_writes_for_now_is_unavailable_and_a_wrong_command_is_a_bug() -> None:
+    from redis.exceptions import OutOfMemoryError, ReadOnlyError, ResponseError
+
+    assert is_unavailable(ResponseError("MISCONF Redis is configured to save RDB snapshots, "
+                                        "but it's currently unable to persist to disk"))
+    assert is_unavailable(OutOfMemoryError("command not allowed when used memory > 'maxmemory'"))
+    assert is_unavailable(ReadOnlyError("You can't write against a read only replica."))
+    assert not is_unavailable(ResponseError("WRONGTYPE Operation against a key holding the "
+                                            "wrong kind of value"))
+
+
 async def test_a_dead_redis_fails_fast_and_is_used_again_once_back(
     private_redis: PrivateRedis,
 ) -> None:
