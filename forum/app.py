@@ -36,7 +36,7 @@ from forum.throttle import Throttle
 from forum.web import accounts, me, pages, reading, safety, social, system, writing
 from forum.web import notifications as web_notifications
 from forum.web import search as web_search
-from forum.web.auth import MemberAuthentication, csrf_cookie_name
+from forum.web.auth import MemberAuthentication, csrf_cookie_name, sessions_available
 from forum.web.deps import DEPENDENCIES
 from forum.web.errors import EXCEPTION_HANDLERS
 from forum.web.headers import make_before_send
@@ -104,6 +104,7 @@ def create_app(
             ),
         ],
         dependencies=DEPENDENCIES,
+        guards=[sessions_available],
         middleware=[
             RequestLogMiddleware,
             DefineMiddleware(MemberAuthentication, exclude=NOT_AUTHENTICATED_PATHS),

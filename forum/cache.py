@@ -286,16 +286,16 @@ class RedisBackend:
     """Entries and counters in Redis: one round trip (MGET) per lookup."""
 
     def __init__(self, url: str, namespace: str) -> None:
+        from forum.redis_pool import RedisClients
+
         self.url = url
         self.prefix = f"entrepairs:{namespace}:page:"
-        self._client: Any = None
+        # Per event loop, a bounded pool, short timeouts and a breaker: while Redis is away
+        # or hung, lookups fail at once (after the first) and the page is rendered instead.
+        self._clients = RedisClients(url, pool_size=16, socket_timeout=1)
 
     def _redis(self) -> Any:
-        if self._client is None:
-            from redis.asyncio import Redis
-
-            self._client = Redis.from_url(self.url, socket_timeout=1, socket_connect_timeout=1)
-        return self._client
+        return self._clients.get()
 
     def _gen_key(self, tag: str) -> str:
         return f"{self.prefix}gen:{tag}"
@@ -322,9 +322,7 @@ class RedisBackend:
         await pipe.execute()
 
     async def close(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
+        await self._clients.close()
 
 
 # --- invalidation: the declared changes of each unit of work ----------------------------------

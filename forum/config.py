@@ -115,13 +115,14 @@ class Settings:
     )
     rate_limits: str = setting(
         "FORUM_RATE_LIMITS", "on",
-        "on or off: throttling of log-ins, sign-ups and recoveries. Turn it off for load "
-        "tests only.",
+        "on or off: throttling of log-ins, sign-ups, recoveries and searches. Turn it off for "
+        "load tests only.",
     )
     trust_proxy: str = setting(
         "FORUM_TRUST_PROXY", "off",
-        "on behind a reverse proxy: the client, for throttling only, is the last "
-        "X-Forwarded-For entry (never stored, see docs/PRIVACY.md). off: the socket peer.",
+        "on behind a reverse proxy that sets X-Forwarded-For (deploy/ does): the client, for "
+        "throttling only, is its last entry (never stored, see docs/PRIVACY.md). off: the "
+        "socket peer.",
     )
 
     @classmethod

@@ -35,6 +35,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from forum import changes
+from forum.redis_pool import is_redis_trouble
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -122,6 +123,8 @@ def is_unavailable(exc: BaseException) -> bool:
             return isinstance(cause, OperationalError) and is_unavailable(cause)
         return any(marker in text for marker in UNAVAILABLE_MESSAGES)
     if isinstance(exc, (ConnectionError, TimeoutError, OSError)):
+        return True
+    if is_redis_trouble(exc):  # sessions or counters in Redis: forum/redis_pool.py
         return True
     return type(exc).__module__.startswith("asyncpg") and "Connection" in type(exc).__name__
 

@@ -19,10 +19,8 @@ in a transaction that then fails is never handed to anyone (its token was not se
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import secrets
-import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -31,6 +29,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from forum.models import Member, MemberSession
+from forum.redis_pool import RedisClients
 
 MAX_SESSIONS_PER_MEMBER = 20
 """A member's open sessions at most: a new one ends the oldest beyond it (SESS-10)."""
@@ -154,19 +153,12 @@ class RedisSessions:
     def __init__(self, url: str, namespace: str) -> None:
         self.url = url
         self.prefix = f"entrepairs:{namespace}:session:"
-        self._clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+        self._clients = RedisClients(url)
 
     def _redis(self) -> Any:
-        """The client of the running event loop (a connection cannot cross loops: the app's
-        and a CLI command's, or a test's)."""
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            from redis.asyncio import Redis  # optional at run time: only with FORUM_REDIS_URL
-
-            client = Redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2)
-            self._clients[loop] = client
-        return client
+        """The client of the running event loop: a bounded pool, timeouts and a breaker
+        (``forum/redis_pool.py``); Redis trouble raises, and the request answers 503."""
+        return self._clients.get()
 
     def _key(self, hashed: str) -> str:
         return f"{self.prefix}{hashed}"
@@ -267,9 +259,7 @@ class RedisSessions:
         return sorted(found, key=lambda s: (s.last_seen_at, s.created_at), reverse=True)
 
     async def close(self) -> None:
-        client = self._clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.aclose()
+        await self._clients.close()
 
 
 TABLE = TableSessions()

@@ -15,7 +15,24 @@ from another network.
 Counter keys never hold a pseudonym or an address: they are ``HMAC-SHA256(secret key, subject)``
 truncated to 128 bits, and the row or Redis key expires with its window (the SQL rows are
 deleted on the next attempt after they expire). The client is the socket peer, or the last
-``X-Forwarded-For`` entry with ``FORUM_TRUST_PROXY=on``; it is used only inside such a key.
+``X-Forwarded-For`` entry with ``FORUM_TRUST_PROXY=on`` (the shipped nginx configuration sets
+it to the peer's address); it is used only inside such a key.
+
+Two more things keep one person from shutting others out:
+
+- **Known devices.** A successful log-in, sign-up or recovery leaves a *known-device* cookie:
+  up to four tokens ``day + random + HMAC(secret key, account, day, random)``, one per account
+  that used this browser, valid for ``KNOWN_DEVICE_DAYS``. It names no account: only the
+  server can tell, and only for the pseudonym typed in the form. A log-in with a valid token for
+  the pseudonym typed is counted against that device's own limit (``login-device``) instead of
+  the account's and the client's: whoever fails log-ins for a member elsewhere cannot refuse
+  the member on a device they used before. Its wrong passwords still count against the
+  account's and the client's limits, so the token gives a guesser nothing more than its own
+  small allowance.
+- **Process-local rules** (``Rule.local``): searches are counted in the process's memory (a
+  bounded dictionary of the same keyed hashes), never in the database or Redis: a search is a
+  read, and must stay one.
+
 ``FORUM_RATE_LIMITS=off`` turns everything off (load tests only).
 """
 
@@ -25,6 +42,9 @@ import hashlib
 import hmac
 import logging
 import math
+import re
+import secrets
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,6 +58,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from forum.config import Settings
 from forum.db import Database, commit, utcnow
 from forum.models import ThrottleCounter
+from forum.redis_pool import RedisClients
 
 log = logging.getLogger("forum.throttle")
 
@@ -56,6 +77,8 @@ class Tier:
 class Rule:
     name: str
     tiers: tuple[Tier, ...]
+    local: bool = False
+    """Counted in this process's memory only (per worker), never in the database or Redis."""
 
     @property
     def longest_wait(self) -> int:
@@ -68,6 +91,8 @@ QUARTER = 15 * MINUTE
 LOGIN_ACCOUNT = Rule("login-account", (Tier(5, MINUTE), Tier(10, QUARTER)))
 """Log-in attempts per pseudonym (existing or not); reset by a successful log-in."""
 LOGIN_CLIENT = Rule("login-client", (Tier(10, MINUTE), Tier(30, QUARTER)))
+LOGIN_DEVICE = Rule("login-device", (Tier(5, MINUTE), Tier(10, QUARTER)))
+"""Log-in attempts from a known device for the account it knows (instead of the two above)."""
 SIGNUP_CLIENT = Rule("signup-client", (Tier(5, MINUTE), Tier(20, QUARTER)))
 """Sign-up attempts per client: "pseudonym taken" answers can't be used to list members."""
 RECOVER_CLIENT = Rule("recover-client", (Tier(5, MINUTE), Tier(15, QUARTER)))
@@ -75,8 +100,21 @@ RECOVER_ACCOUNT = Rule("recover-account", (Tier(5, QUARTER),))
 REAUTH_ACCOUNT = Rule("reauth-account", (Tier(5, MINUTE), Tier(10, QUARTER)))
 """Password checks of a logged-in member (change password, new code, deletion)."""
 
-RULES = (LOGIN_ACCOUNT, LOGIN_CLIENT, SIGNUP_CLIENT, RECOVER_CLIENT, RECOVER_ACCOUNT,
-         REAUTH_ACCOUNT)
+SEARCH_CLIENT = Rule("search-client", (Tier(20, MINUTE), Tier(150, QUARTER)), local=True)
+"""Searches per client (a member: per member). A person searches, refines and turns pages a
+few times a minute; a loop that holds the worker's search slot is stopped after twenty."""
+
+RULES = (LOGIN_ACCOUNT, LOGIN_CLIENT, LOGIN_DEVICE, SIGNUP_CLIENT, RECOVER_CLIENT,
+         RECOVER_ACCOUNT, REAUTH_ACCOUNT, SEARCH_CLIENT)
+
+KNOWN_DEVICE_DAYS = 180
+"""A known-device token is valid this long after the log-in that issued it (each log-in
+issues a fresh one)."""
+KNOWN_DEVICE_TOKENS = 4
+"""Accounts one browser remembers (a shared family computer); the oldest is dropped first."""
+_DEVICE_TOKEN = re.compile(r"[0-9a-f]{61}")
+LOCAL_KEYS = 100_000
+"""Process-local counters kept at most (about 10 MB); expired ones go first, then the oldest."""
 
 
 class Throttled(Exception):
@@ -99,15 +137,17 @@ class Throttle:
         self.trust_proxy = settings.trust_proxy == "on"
         self._secret = settings.require_secret().encode()
         self._database = database
-        self._redis: Any = None
-        if settings.redis_url:
-            import redis.asyncio  # optional at run time: only with FORUM_REDIS_URL
+        self._clients = RedisClients(settings.redis_url, pool_size=16) \
+            if settings.redis_url else None
+        self._local: OrderedDict[str, tuple[int, datetime]] = OrderedDict()
 
-            self._redis = redis.asyncio.from_url(settings.redis_url)
+    @property
+    def _redis(self) -> Any:
+        return None if self._clients is None else self._clients.get()
 
     @property
     def backend(self) -> str:
-        return "redis" if self._redis is not None else "database"
+        return "redis" if self._clients is not None else "database"
 
     def key(self, rule: Rule, tier: Tier, subject: str) -> str:
         digest = hmac.new(self._secret, f"{rule.name}\x00{subject}".encode(),
@@ -119,9 +159,9 @@ class Throttle:
         if not self.enabled:
             return None
         wait = 0
-        counts = await self._increment(
-            [(self.key(rule, tier, subject), tier.window) for tier in rule.tiers], now
-        )
+        keys = [(self.key(rule, tier, subject), tier.window) for tier in rule.tiers]
+        counts = self._increment_local(keys, now) if rule.local else \
+            await self._increment(keys, now)
         for tier, (hits, expires_at) in zip(rule.tiers, counts, strict=True):
             if hits > tier.limit:
                 wait = max(wait, math.ceil((expires_at - now).total_seconds()))
@@ -142,7 +182,11 @@ class Throttle:
         if not self.enabled:
             return
         keys = [self.key(rule, tier, subject) for tier in rule.tiers]
-        if self._redis is not None:
+        if rule.local:
+            for key in keys:
+                self._local.pop(key, None)
+            return
+        if self._clients is not None:
             await self._redis.delete(*keys)
             return
         async with self._database.writer() as session:
@@ -152,7 +196,7 @@ class Throttle:
     async def _increment(
         self, keys: list[tuple[str, int]], now: datetime
     ) -> list[tuple[int, datetime]]:
-        if self._redis is not None:
+        if self._clients is not None:
             return await self._increment_redis(keys, now)
         results: list[tuple[int, datetime]] = []
         async with self._database.writer() as session:
@@ -195,9 +239,66 @@ class Throttle:
             results.append((int(hits), now + timedelta(milliseconds=max(int(ttl_ms), 0))))
         return results
 
+    def _increment_local(self, keys: list[tuple[str, int]], now: datetime
+                         ) -> list[tuple[int, datetime]]:
+        """The same fixed windows, in this process's memory (no await: atomic on its loop)."""
+        results = []
+        for key, window in keys:
+            hits, expires_at = self._local.pop(key, (0, now))
+            if expires_at <= now:
+                hits, expires_at = 0, now + timedelta(seconds=window)
+            self._local[key] = (hits + 1, expires_at)
+            results.append((hits + 1, expires_at))
+        if len(self._local) > LOCAL_KEYS:
+            for key in [k for k, (_, ends) in self._local.items() if ends <= now]:
+                del self._local[key]
+            while len(self._local) > LOCAL_KEYS:
+                self._local.popitem(last=False)
+        return results
+
+    # -- known devices ---------------------------------------------------------------------
+
+    def _device_mac(self, subject: str, day: int, nonce: str) -> str:
+        return hmac.new(self._secret, f"known-device\x00{subject}\x00{day}\x00{nonce}".encode(),
+                        hashlib.sha256).hexdigest()[:32]
+
+    @staticmethod
+    def _device_tokens(cookie: str | None) -> list[str]:
+        if not cookie or len(cookie) > 62 * KNOWN_DEVICE_TOKENS:
+            return []
+        return [token for token in cookie.split(".") if _DEVICE_TOKEN.fullmatch(token)]
+
+    def _device_nonce(self, token: str, subject: str, now: datetime) -> str | None:
+        """The token's random part when it is valid for ``subject`` today, else None."""
+        day, nonce, mac = int(token[:5], 16), token[5:29], token[29:]
+        today = int(now.timestamp() // 86400)
+        if not today - KNOWN_DEVICE_DAYS <= day <= today + 1:
+            return None
+        return nonce if hmac.compare_digest(mac, self._device_mac(subject, day, nonce)) else None
+
+    def known_device(self, cookie: str | None, subject: str, *, now: datetime) -> str | None:
+        """The subject to count under ``LOGIN_DEVICE`` when the known-device cookie holds a
+        valid token for ``subject`` (an account); None otherwise."""
+        for token in self._device_tokens(cookie):
+            nonce = self._device_nonce(token, subject, now)
+            if nonce is not None:
+                return f"device\x00{subject}\x00{nonce}"
+        return None
+
+    def remember_device(self, cookie: str | None, subject: str, *, now: datetime) -> str:
+        """The cookie's new value after a successful log-in to ``subject``: a fresh token for
+        it, after the still valid tokens of other accounts (the oldest beyond four dropped)."""
+        today = int(now.timestamp() // 86400)
+        kept = [token for token in self._device_tokens(cookie)
+                if today - KNOWN_DEVICE_DAYS <= int(token[:5], 16) <= today + 1
+                and self._device_nonce(token, subject, now) is None]
+        nonce = secrets.token_hex(12)
+        fresh = f"{today:05x}{nonce}{self._device_mac(subject, today, nonce)}"
+        return ".".join([*kept[-(KNOWN_DEVICE_TOKENS - 1):], fresh])
+
     async def close(self) -> None:
-        if self._redis is not None:
-            await self._redis.aclose()
+        if self._clients is not None:
+            await self._clients.close()
 
 
 # -- per request -----------------------------------------------------------------------------
@@ -226,6 +327,16 @@ async def check_attempt(
     """Count the attempts of this request; raise Throttled when one is over its limit."""
     throttle: Throttle = connection.app.state.throttle
     await throttle.check(*attempts, now=clock_of(connection))
+
+
+async def record_attempt(
+    connection: ASGIConnection[Any, Any, Any, Any], *attempts: tuple[Rule, str]
+) -> None:
+    """Count the attempts of this request without refusing it (they weigh on later ones)."""
+    throttle: Throttle = connection.app.state.throttle
+    now = clock_of(connection)
+    for rule, subject in attempts:
+        await throttle.hit(rule, subject, now=now)
 
 
 async def forget_attempts(

@@ -11,14 +11,16 @@ import time
 from pathlib import Path
 
 from forum.config import ROOT
-from reliability import full_disk, scenarios, slow_clients
+from reliability import availability, full_disk, scenarios, slow_clients
 from reliability.report import details, table
 from reliability.scenarios import Outcome, Run
 from reliability.seed import check_local
 
-SQLITE_SCENARIOS = ("storm", "double", "kill", "lock", "regex", "slow-clients", "full-disk")
+AVAILABILITY_SCENARIOS = ("login-storm", "redis-kill", "redis-hang")
+SQLITE_SCENARIOS = ("storm", "double", "kill", "lock", "regex", "slow-clients", "full-disk",
+                    *AVAILABILITY_SCENARIOS)
 POSTGRES_SCENARIOS = ("storm", "double", "kill", "pg-restart", "regex", "slow-clients",
-                      "full-disk")
+                      "full-disk", *AVAILABILITY_SCENARIOS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scenarios", default="",
                         help="comma-separated, among storm,double,kill,regex, lock (SQLite), "
                              "pg-restart (PostgreSQL; restarts the machine's cluster), "
-                             "slow-clients, full-disk (in a private mount namespace); "
+                             "slow-clients, full-disk (in a private mount namespace), "
+                             "login-storm (through nginx when installed), redis-kill, "
+                             "redis-hang (a redis-server of its own); "
                              "default: all for the database")
     parser.add_argument("--short", action="store_true",
                         help="the CI sizes: 10×20 replies, 20 keys×5, 3 kills, 6 s lock, "
@@ -72,6 +76,15 @@ async def run_all(args: argparse.Namespace, run: Run, names: list[str]) -> list[
             outcome = await scenarios.regex_attack(
                 run, attackers=2 if short else 4, bystanders=2 if short else 4,
                 duration=10.0 if short else 30.0)
+        elif name == "login-storm":
+            outcome = await availability.login_storm(
+                run, duration=20.0 if short else 60.0, attackers=8 if short else 20,
+                members=6 if short else 20, signups=4 if short else 10)
+        elif name in ("redis-kill", "redis-hang"):
+            outcome = await availability.redis_fault(
+                run, mode=name.removeprefix("redis-"), writers=5 if short else 10,
+                readers=3 if short else 5, duration=15.0 if short else 30.0,
+                at=4.0 if short else 6.0, outage=5.0 if short else 8.0)
         elif name == "pg-restart":
             outcome = await scenarios.postgres_restart(
                 run, writers=args.writers or 20, duration=20.0 if short else 45.0)

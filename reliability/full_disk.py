@@ -257,7 +257,7 @@ async def scenario(workdir: Path, disk: Path, postgres_url: str | None, *, membe
     server.log_path = workdir / "full-disk.log"
     server.workers = workers
     if postgres_url:
-        server.extra_env["TMPDIR"] = str(disk)  # the counter file goes there
+        server.settings["TMPDIR"] = str(disk)  # the counter file goes there
     checks: list[Check] = []
     notes: list[str] = []
     windows: list[tuple[float, float]] = []

@@ -17,6 +17,7 @@ import forum.app  # noqa: F401 - every model registered on Base.metadata
 from forum import actions, pseudonyms
 from forum.db import Base, Database
 from forum.models import Member, Space, Thread, Visibility
+from forum.sessions import make_store
 from moderation.gate import ModerationGate
 from moderation.models import WatchedWord
 
@@ -55,9 +56,13 @@ async def reset_schema(url: str) -> None:
         await database.dispose()
 
 
-async def seed(url: str, members: int, *, prefix: str = "Pair") -> Seeded:
+async def seed(url: str, members: int, *, prefix: str = "Pair", redis_url: str = "") -> Seeded:
+    """``redis_url``: the sessions go to Redis, as the server's ``FORUM_REDIS_URL`` will look
+    for them (the same database URL gives the same namespace)."""
     await reset_schema(url)
     database = Database(url, pool=False)
+    if redis_url:
+        database.sessions = make_store(redis_url, url)
     gate = ModerationGate()
     try:
         async with database.writing() as session:

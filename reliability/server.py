@@ -68,7 +68,9 @@ class Server:
     ready_times: list[float] = field(default_factory=list)
     open_files: int | None = None
     """RLIMIT_NOFILE (soft and hard) of the server process; None: the harness's own."""
-    extra_env: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, str] = field(default_factory=dict)
+    """More environment variables, over the defaults below (Redis, throttling, a proxy,
+    ``TMPDIR``)."""
     workers: int = 1
 
     @property
@@ -85,7 +87,7 @@ class Server:
             # Settings ignores variables it does not know).
             "FORUM_RATE_LIMITS": "off",
         })
-        env.update(self.extra_env)
+        env.update(self.settings)
         return env
 
     def start(self) -> float:

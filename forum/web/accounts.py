@@ -30,16 +30,26 @@ from forum.permissions import check_logged_in
 from forum.throttle import (
     LOGIN_ACCOUNT,
     LOGIN_CLIENT,
+    LOGIN_DEVICE,
     RECOVER_ACCOUNT,
     RECOVER_CLIENT,
     SIGNUP_CLIENT,
+    Throttle,
     Throttled,
     check_attempt,
     client_of,
+    clock_of,
     forget_attempts,
+    record_attempt,
     retry_after_header,
 )
-from forum.web.auth import session_lifetime, set_login_cookies, set_logout_cookies
+from forum.web.auth import (
+    device_cookie,
+    device_cookie_name,
+    session_lifetime,
+    set_login_cookies,
+    set_logout_cookies,
+)
 from forum.web.context import viewer_of
 from forum.web.deps import AppSettings, Db, PasswordHasher, Reader
 from forum.web.forms import FieldError, FormErrors, read_form
@@ -84,6 +94,25 @@ def account_subject(raw_name: str) -> str:
     """What per-account throttling counts: the uniqueness key (or the folded text typed)."""
     key = _key_or_none(raw_name) if len(raw_name) <= 256 else None
     return "account\x00" + (key or raw_name[:256].casefold())
+
+
+def known_device(request: Request[Any, Any, Any], subject: str) -> str | None:
+    """This browser's ``LOGIN_DEVICE`` subject for the account ``subject``, when a log-in to
+    that account succeeded here before (its known-device cookie); None otherwise."""
+    throttle: Throttle = request.app.state.throttle
+    cookie = request.cookies.get(device_cookie_name(request.app.state.settings))
+    return throttle.known_device(cookie, subject, now=clock_of(request))
+
+
+def remember_device(request: Request[Any, Any, Any], response: Response[Any],
+                    subject: str) -> None:
+    """After a successful log-in, sign-up or recovery: this browser is a known device for the
+    account (``forum/throttle.py``; nothing is stored on the server)."""
+    throttle: Throttle = request.app.state.throttle
+    settings = request.app.state.settings
+    value = throttle.remember_device(request.cookies.get(device_cookie_name(settings)),
+                                     subject, now=clock_of(request))
+    response.set_cookie(device_cookie(settings, value))
 
 
 def throttled_error(exc: Throttled) -> FieldError:
@@ -135,6 +164,7 @@ def _code_page(request: Request[Any, Any, Any], response_code: str, member: Memb
         headers={"Cache-Control": "no-store"},
     )
     set_login_cookies(response, settings, token)
+    remember_device(request, response, account_subject(member.pseudonym))
     return response
 
 
@@ -223,8 +253,12 @@ async def login(request: Request[Any, Any, Any], db: Db, reader: Reader,
     password = form.get("password", "")
     next_url = safe_next(form.get("next"))
     subject = account_subject(raw_name)
+    # From a device where this account logged in before, only that device's own limit
+    # applies: failures elsewhere (an attacker's) never refuse the member here.
+    device = known_device(request, subject)
+    shared = ((LOGIN_CLIENT, client_of(request)), (LOGIN_ACCOUNT, subject))
     try:
-        await check_attempt(request, (LOGIN_CLIENT, client_of(request)), (LOGIN_ACCOUNT, subject))
+        await check_attempt(request, *([(LOGIN_DEVICE, device)] if device else shared))
     except Throttled as exc:
         return _login_page({"pseudonym": raw_name, "next": next_url}, TOO_MANY_ATTEMPTS,
                            status=429, error_params={"minutes": exc.minutes},
@@ -237,8 +271,13 @@ async def login(request: Request[Any, Any, Any], db: Db, reader: Reader,
     password_ok = len(password) <= 1024 and await hasher.verify(stored, password[:1024])
     if member is None or not password_ok:
         log.info("login failed")
+        if device:  # a wrong password still counts against the account, from anywhere
+            await record_attempt(request, *shared)
         return _login_page({"pseudonym": raw_name, "next": next_url}, LOGIN_FAILED, status=422)
-    await forget_attempts(request, LOGIN_ACCOUNT, subject)
+    if device:  # the account's count is others' business: a known device leaves it be
+        await forget_attempts(request, LOGIN_DEVICE, device)
+    else:
+        await forget_attempts(request, LOGIN_ACCOUNT, subject)
     log.info("login succeeded")
     if hasher.needs_rehash(member.password_hash):
         await actions.do_update_password(db, member, password_hash=await hasher.hash(password))
@@ -252,6 +291,7 @@ async def login(request: Request[Any, Any, Any], db: Db, reader: Reader,
     await commit(db)
     response = Redirect(path=next_url, status_code=303)
     set_login_cookies(response, settings, token)
+    remember_device(request, response, subject)
     return response
 
 

@@ -7,7 +7,13 @@ The cookie carries a random token that only the server issues (its SHA-256 is st
   visitor's, and nothing is stored for visitors at all);
 - logging in issues a new token (a fresh session), logging out deletes it: ids rotate;
 - a session ends after ``FORUM_SESSION_IDLE_HOURS`` without use, and ``FORUM_SESSION_MAX_DAYS``
-  after log-in whatever its use.
+  after log-in whatever its use;
+- a session that cannot be checked (Redis or the database away) answers 503 with Retry-After,
+  from the guard ``sessions_available``, after the CSRF check has read the form (so the error
+  page shows back what was typed); never a 500, and never the page of a visitor.
+
+The known-device cookie (``forum/throttle.py``) is set at log-in, sign-up and recovery, and
+kept at log-out.
 
 Litestar's own server-side sessions are not used: they adopt any id a cookie names and store
 a session for every visitor (``shared/reference/security.md`` §0.2).
@@ -15,21 +21,26 @@ a session for every visitor (``shared/reference/security.md`` §0.2).
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
 from litestar import Response
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
+from litestar.exceptions import ServiceUnavailableException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from forum import actions, queries
 from forum.config import Settings
-from forum.db import Database, commit
+from forum.db import Database, commit, is_unavailable
 from forum.models import Member, MemberStatus
-from forum.throttle import clock_of
+from forum.throttle import KNOWN_DEVICE_DAYS, clock_of
 
 TOUCH_EVERY = timedelta(hours=1)
+RETRY_AFTER_SECONDS = 5
+
+log = logging.getLogger("forum.auth")
 
 
 def session_cookie_name(settings: Settings) -> str:
@@ -38,6 +49,18 @@ def session_cookie_name(settings: Settings) -> str:
 
 def csrf_cookie_name(settings: Settings) -> str:
     return "__Host-csrftoken" if settings.https else "csrftoken"
+
+
+def device_cookie_name(settings: Settings) -> str:
+    """The known-device cookie (``forum/throttle.py``): kept at log-out, on purpose."""
+    return "__Host-entrepairs-device" if settings.https else "entrepairs-device"
+
+
+def device_cookie(settings: Settings, value: str) -> Cookie:
+    return Cookie(
+        key=device_cookie_name(settings), value=value, path="/", httponly=True,
+        secure=settings.https, samesite="lax", max_age=KNOWN_DEVICE_DAYS * 86400,
+    )
 
 
 def session_cookie(settings: Settings, token: str) -> Cookie:
@@ -90,6 +113,19 @@ def session_verdict(member_session: Any, member: Member, now: datetime,
     return OK
 
 
+SESSIONS_UNAVAILABLE = "sessions_unavailable"
+"""Set in the request's state when its session could not be checked (Redis or the database
+away): ``sessions_available`` then answers 503."""
+
+
+def sessions_available(connection: ASGIConnection[Any, Any, Any, Any], _handler: Any) -> None:
+    """Guard of every route: a request whose session could not be checked answers 503 with
+    Retry-After. A guard runs after the CSRF check, which has read a form post by then, so
+    the error page shows back what was typed; authentication itself runs before both."""
+    if connection.scope.get("state", {}).get(SESSIONS_UNAVAILABLE):
+        raise ServiceUnavailableException(headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 class MemberAuthentication(AbstractAuthenticationMiddleware):
     """Sets ``request.user`` to the logged-in Member, or None for a visitor."""
 
@@ -100,6 +136,17 @@ class MemberAuthentication(AbstractAuthenticationMiddleware):
         token = connection.cookies.get(session_cookie_name(settings))
         if not token:
             return AuthenticationResult(user=None, auth=None)
+        try:
+            return await self._authenticate(connection, settings, token)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            log.warning("session check unavailable: %s", type(exc).__name__)
+            connection.scope.setdefault("state", {})[SESSIONS_UNAVAILABLE] = True
+            return AuthenticationResult(user=None, auth=None)
+
+    async def _authenticate(self, connection: ASGIConnection[Any, Any, Any, Any],
+                            settings: Settings, token: str) -> AuthenticationResult:
         database: Database = connection.app.state.database
         async with database.reader() as session:
             found = await queries.get_session_with_member(session, token)

@@ -9,6 +9,7 @@ from litestar.response import Template
 
 from forum.resources import REGIONS, lines_for, region_name
 from forum.sessions import MAX_SESSIONS_PER_MEMBER
+from forum.throttle import KNOWN_DEVICE_DAYS
 from forum.web.context import locale_of, region_of
 
 
@@ -35,7 +36,8 @@ async def charter_page() -> Template:
 @get("/privacy", name="privacy")
 async def privacy_page() -> Template:
     return Template(template_name="privacy/index.html",
-                    context={"max_sessions": MAX_SESSIONS_PER_MEMBER})
+                    context={"max_sessions": MAX_SESSIONS_PER_MEMBER,
+                             "known_device_days": KNOWN_DEVICE_DAYS})
 
 
 ROUTES = [help_page, charter_page, privacy_page]

@@ -6,10 +6,12 @@ from contextlib import nullcontext
 from typing import Any
 
 from litestar import Request, get
+from litestar.exceptions import TooManyRequestsException
 from litestar.params import FromQuery
 from litestar.response import Template
 
 from forum import permissions, queries, search
+from forum.throttle import SEARCH_CLIENT, Throttled, check_attempt, client_of, retry_after_header
 from forum.web.context import viewer_of
 from forum.web.deps import Db
 from forum.web.htmx import page
@@ -38,6 +40,14 @@ async def search_page(
     viewer = viewer_of(request)
     query = " ".join(q.split())[: search.MAX_QUERY_LENGTH]
     number = _page_number(request.query_params.get("page"))
+    if query:
+        # Per client (a member: per member), in this process's memory: a loop of searches
+        # gets a calm 429 page with Retry-After instead of holding the search slot.
+        subject = f"member\x00{viewer.id}" if viewer is not None else client_of(request)
+        try:
+            await check_attempt(request, (SEARCH_CLIENT, subject))
+        except Throttled as exc:
+            raise TooManyRequestsException(headers=retry_after_header(exc)) from None
     # A waiting search has not touched the database yet: it holds no pooled connection.
     async with request.app.state.search_slots if query else nullcontext():
         spaces = [s for s in await queries.list_spaces(db)

@@ -27,6 +27,16 @@ USER_AGENT = "CanaryBrowser/9.9 (UA-canary-5150; Linux x86_64)"
 CANARIES = (CLIENT_ADDRESS, FORWARDED_ADDRESS, "UA-canary-5150", "CanaryBrowser")
 
 
+@pytest.fixture(params=["off", "on"])
+def settings(request: pytest.FixtureRequest, database_url: str) -> Settings:
+    """As run directly, and as deployed behind deploy/nginx.conf (FORUM_TRUST_PROXY=on: the
+    forwarded address is read, for throttling, and must still be found nowhere)."""
+    return Settings(
+        env="test", database_url=database_url, secret_key="t" * 48,
+        base_url="http://testserver.local", trust_proxy=request.param,
+    ).validated()
+
+
 @pytest.fixture
 def captured_logs() -> AsyncIterator[io.StringIO]:
     stream = io.StringIO()

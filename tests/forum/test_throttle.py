@@ -24,8 +24,15 @@ from forum.config import Settings
 from forum.db import Database, utcnow
 from forum.models import ThrottleCounter
 from forum.passwords import Hasher
-from forum.throttle import LOGIN_ACCOUNT, Throttle
-from tests.browsing import DEFAULT_PASSWORD, Browser
+from forum.throttle import (
+    KNOWN_DEVICE_DAYS,
+    KNOWN_DEVICE_TOKENS,
+    LOGIN_ACCOUNT,
+    LOGIN_DEVICE,
+    SEARCH_CLIENT,
+    Throttle,
+)
+from tests.browsing import DEFAULT_PASSWORD, Browser, another_browser
 from tests.conftest import reset_schema
 
 
@@ -248,3 +255,177 @@ async def test_with_redis_the_counters_live_in_redis_and_stay_atomic(
     assert statuses.count(429) == 50 - hasher.verifications
     async with redis_app.state.database.reader() as session:
         assert list(await session.scalars(select(ThrottleCounter.key))) == []
+
+
+# -- behind the proxy, known devices, searches (issue 16) ------------------------------------
+
+async def login_from(client: AsyncTestClient, pseudonym: str, password: str,
+                     forwarded_for: str | None = None) -> int:
+    """One log-in through the real form; ``forwarded_for`` is what the proxy would set."""
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    page = await client.get("/login", headers=headers)
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text).group(1)
+    response = await client.post("/login", headers=headers, follow_redirects=False, data={
+        "_csrf_token": token, "pseudonym": pseudonym, "password": password,
+    })
+    return response.status_code
+
+
+@pytest.fixture
+async def proxied_app(settings: Settings, hasher: CountingHasher) -> Litestar:
+    """The app as deployed behind deploy/nginx.conf: FORUM_TRUST_PROXY=on."""
+    await reset_schema(settings.database_url)
+    return create_app(replace(settings, trust_proxy="on"), hasher=hasher)
+
+
+async def test_behind_the_proxy_one_clients_failures_leave_every_other_client_alone(
+    proxied_app: Litestar,
+) -> None:
+    async with AsyncTestClient(app=proxied_app, base_url="http://testserver.local") as admin:
+        await Browser(admin).signup("Veilleuse")
+        await Browser(admin).logout()
+    async with AsyncTestClient(app=proxied_app, base_url="http://testserver.local") as attacker:
+        statuses = [await login_from(attacker, f"Nom{i}", "pas le bon mot", "203.0.113.9")
+                    for i in range(31)]
+    assert statuses[:10] == [422] * 10 and statuses[-1] == 429
+    async with AsyncTestClient(app=proxied_app, base_url="http://testserver.local") as other:
+        # A member from another address, on a device never used before.
+        assert await login_from(other, "Veilleuse", DEFAULT_PASSWORD, "198.51.100.7") == 303
+
+
+def device_cookie_of(client: AsyncTestClient) -> str | None:
+    return client.cookies.get("entrepairs-device")
+
+
+async def test_a_member_on_a_device_they_used_before_logs_in_whatever_others_fail(
+    app: Litestar, browser: Browser,
+) -> None:
+    await browser.signup("Assiegee")
+    await browser.logout()
+    assert device_cookie_of(browser.client)
+    async with another_browser(app) as attacker:
+        statuses = [await login_from(attacker.client, "Assiegee", f"essai {i}")
+                    for i in range(LOGIN_ACCOUNT.tiers[1].limit + 2)]
+        assert statuses[-1] == 429
+        # The account is locked for every device it never used: the attack is real.
+        assert await login_from(attacker.client, "Assiegee", DEFAULT_PASSWORD) == 429
+    page = await browser.login("Assiegee", DEFAULT_PASSWORD)
+    assert page.status == 303
+
+
+async def test_a_known_device_still_has_its_own_limit_and_its_failures_count_everywhere(
+    app: Litestar, browser: Browser,
+) -> None:
+    await browser.signup("Prudente")
+    await browser.logout()
+    limit = LOGIN_DEVICE.tiers[0].limit
+    statuses = [(await login_attempt(browser, "Prudente")).status for _ in range(limit + 1)]
+    assert statuses == [422] * limit + [429]
+    # Those wrong passwords counted against the account too: a new device meets its limit.
+    async with another_browser(app) as elsewhere:
+        assert await login_from(elsewhere.client, "Prudente", DEFAULT_PASSWORD) == 429
+
+
+async def test_a_device_known_for_one_account_is_a_stranger_to_another(
+    app: Litestar, browser: Browser,
+) -> None:
+    await browser.signup("Voisine")
+    await browser.logout()
+    async with another_browser(app) as owner:
+        await owner.signup("Proprietaire")
+        await owner.logout()
+    async with another_browser(app) as attacker:
+        for i in range(LOGIN_ACCOUNT.tiers[0].limit):
+            assert await login_from(attacker.client, "Proprietaire", f"essai {i}") == 422
+    # Voisine's browser knows Voisine's account only: Proprietaire's limit applies to it.
+    assert await login_from(browser.client, "Proprietaire", DEFAULT_PASSWORD) == 429
+
+
+async def test_the_known_device_cookie_names_nobody_and_survives_log_out(
+    app: Litestar, browser: Browser,
+) -> None:
+    await browser.signup("Discrete_7")
+    signed_up = device_cookie_of(browser.client)
+    await browser.logout()
+    assert device_cookie_of(browser.client) == signed_up
+    result = await browser.login("Discrete_7", DEFAULT_PASSWORD)
+    cookie = next(c for c in result.response.headers.get_list("set-cookie")
+                  if c.startswith("entrepairs-device="))
+    value = cookie.split(";", 1)[0].split("=", 1)[1]
+    assert re.fullmatch(r"[0-9a-f]{61}", value), value  # one account: one fresh token
+    assert "discrete" not in value.lower()
+    attributes = cookie.lower()
+    assert "httponly" in attributes and "samesite=lax" in attributes and "path=/" in attributes
+    assert f"max-age={KNOWN_DEVICE_DAYS * 86400}" in attributes
+
+
+async def test_one_browser_remembers_a_few_accounts_and_old_tokens_expire(
+    app: Litestar, browser: Browser,
+) -> None:
+    throttle: Throttle = app.state.throttle
+    now = utcnow()
+    cookie = None
+    for name in ("Une", "Deux", "Trois", "Quatre", "Cinq"):
+        cookie = throttle.remember_device(cookie, f"account\x00{name}", now=now)
+    assert cookie is not None and len(cookie.split(".")) == KNOWN_DEVICE_TOKENS
+    assert throttle.known_device(cookie, "account\x00Une", now=now) is None
+    assert throttle.known_device(cookie, "account\x00Cinq", now=now)
+    assert throttle.known_device(cookie, "account\x00Deux", now=now)
+    later = now + timedelta(days=KNOWN_DEVICE_DAYS + 1)
+    assert throttle.known_device(cookie, "account\x00Cinq", now=later) is None
+    forged = cookie[:-1] + ("0" if cookie[-1] != "0" else "1")
+    assert throttle.known_device(forged, "account\x00Cinq", now=now) is None
+
+
+async def test_sign_up_and_recovery_make_the_device_known(app: Litestar) -> None:
+    async with another_browser(app) as first:
+        code = await first.signup("Revenante")
+        await first.logout()
+    async with another_browser(app) as second:
+        page = await second.get("/recover")
+        result = await second.submit(page.form(), {
+            "pseudonym": "Revenante", "code": code, "password": "une autre phrase longue",
+            "password_confirm": "une autre phrase longue",
+        })
+        assert result.status == 200
+        assert device_cookie_of(second.client)
+        await second.logout()
+        async with another_browser(app) as attacker:
+            for i in range(LOGIN_ACCOUNT.tiers[1].limit + 1):
+                await login_from(attacker.client, "Revenante", f"essai {i}")
+        assert await login_from(second.client, "Revenante", "une autre phrase longue") == 303
+
+
+async def test_a_search_loop_gets_a_calm_429_and_normal_searching_is_untouched(
+    proxied_app: Litestar,
+) -> None:
+    clock = FakeClock(utcnow())
+    proxied_app.state.clock = clock
+    limit = SEARCH_CLIENT.tiers[0].limit
+    async with AsyncTestClient(app=proxied_app, base_url="http://testserver.local") as client:
+        loop = {"X-Forwarded-For": "203.0.113.50"}
+        statuses = [(await client.get(f"/search?q=mot{i}", headers=loop)).status_code
+                    for i in range(limit)]
+        assert statuses == [200] * limit
+        refused = await client.get("/search?q=encore", headers=loop)
+        assert refused.status_code == 429
+        assert 0 < int(refused.headers["retry-after"]) <= 60
+        assert "Un petit moment" in refused.text
+        # Someone else searches as usual; the search form without a query is never counted.
+        other = {"X-Forwarded-For": "198.51.100.20"}
+        assert (await client.get("/search?q=courage", headers=other)).status_code == 200
+        assert (await client.get("/search", headers=loop)).status_code == 200
+        clock.now += timedelta(seconds=61)
+        assert (await client.get("/search?q=encore", headers=loop)).status_code == 200
+    async with proxied_app.state.database.reader() as session:
+        assert list(await session.scalars(select(ThrottleCounter.key))) == []
+
+
+async def test_a_members_searches_are_counted_per_member(app: Litestar, browser: Browser) -> None:
+    await browser.signup("Chercheuse")
+    limit = SEARCH_CLIENT.tiers[0].limit
+    for i in range(limit):
+        assert (await browser.get(f"/search?q=mot{i}")).status == 200
+    assert (await browser.get("/search?q=encore")).status == 429
+    async with another_browser(app) as visitor:  # the same address, but not the same member
+        assert (await visitor.get("/search?q=encore")).status == 200
