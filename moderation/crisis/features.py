@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import re
 import zlib
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -104,20 +105,22 @@ WORD_CACHE = 32_768
 def ngram_counts(text: str) -> dict[int, float]:
     """Hashed n-gram counts of one unit: character n-grams inside each padded folded word
     ("c:" prefix), stemmed words and pairs of stemmed words ("w:" and "b:")."""
-    counts: dict[int, float] = {}
     words = _WORD.findall(fold(text))
+    keys: list[int] = []
     for word in words:
-        for key in _word_keys(word):
-            counts[key] = counts.get(key, 0.0) + 1.0
-    stems = [_stems(word) for word in words]
+        keys.extend(_word_keys(word))
     previous: tuple[str, ...] = ("<s>",)
-    for current in [*stems, ("</s>",)]:
+    for current in [*(_stems(word) for word in words), ("</s>",)]:
         for left in previous:
             for right in current:
-                key = _hash(f"b:{left} {right}")
-                counts[key] = counts.get(key, 0.0) + 1.0
+                keys.append(_pair_key(left, right))
         previous = current
-    return counts
+    return Counter(keys)  # type: ignore[return-value]  # int counts, used as floats
+
+
+@functools.lru_cache(maxsize=WORD_CACHE)
+def _pair_key(left: str, right: str) -> int:
+    return _hash(f"b:{left} {right}")
 
 
 @functools.lru_cache(maxsize=WORD_CACHE)

@@ -43,8 +43,9 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 HEAD_ARRAYS = DATA_DIR / "crisis_head.npz"
 HEAD_META = DATA_DIR / "crisis_head.json"
 
-TOKEN_BUDGET = 200
-"""Encoder pieces read per text at most (about 6 ms on one core); see docs/SAFETY.md."""
+TOKEN_BUDGET = 160
+"""Encoder pieces read per text at most (about 7 ms on one core: the largest part of a
+2,000-character post's 20 ms budget); see docs/SAFETY.md."""
 MAX_UNITS = 400
 """Units read per text at most: 20,000 characters are about 250 sentences."""
 NEIGHBOURS = 3
