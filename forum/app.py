@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import sys
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -85,6 +86,7 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         watch.clock = lambda: app.state.clock()  # tests move the app's clock
         watch.start()
+        threading.Thread(target=gate.screen.warm, name="crisis-screen-warm", daemon=True).start()
         try:
             yield
         finally:

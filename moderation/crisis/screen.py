@@ -101,6 +101,12 @@ class Screen:
         cues = escalation_cues(score.unit, lexicon=self.lexicon) if score is not None else ()
         return combine(lexical, score, self.model, cues)
 
+    def warm(self) -> None:
+        """Load the sentence encoder now (about a second), so that the first post a worker
+        screens does not wait for it: run in a thread when the app starts."""
+        if self.model is not None:
+            self.model.score("Bonjour.")
+
 
 def combine(lexical: Assessment, score: ModelScore | None, model: CrisisModel | None,
             cues: tuple[str, ...]) -> Screening:
