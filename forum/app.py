@@ -29,6 +29,7 @@ from forum import pseudonyms
 from forum.cache import with_page_cache
 from forum.config import ROOT, Settings
 from forum.db import Database, utcnow
+from forum.head import AnswerHead
 from forum.logging import RequestLogMiddleware, configure_logging
 from forum.passwords import Hasher
 from forum.privacy import CHARTER_VERSION
@@ -135,14 +136,15 @@ def create_app(
 
 
 def create_server_app(settings: Settings | None = None) -> Any:
-    """What ``forum run`` serves: the app behind the visitor page cache (``forum/cache.py``).
+    """What ``forum run`` serves: the app behind the visitor page cache (``forum/cache.py``),
+    HEAD answered as GET without its body (``forum/head.py``).
 
     The cache is an ASGI wrapper so that a hit answers before Litestar's middleware runs;
     ``create_app`` keeps returning the plain Litestar app.
     """
     settings = settings or Settings.from_env()
     limit_malloc_arenas()
-    return with_page_cache(create_app(settings), settings)
+    return AnswerHead(with_page_cache(create_app(settings), settings))
 
 
 MALLOC_ARENAS = 2

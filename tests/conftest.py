@@ -20,6 +20,7 @@ from forum.cache import with_page_cache
 from forum.config import Settings
 from forum.db import Base, Database
 from forum.demo import seed_demo
+from forum.head import AnswerHead
 from forum.passwords import Hasher
 from tests.browsing import Browser
 
@@ -96,7 +97,8 @@ async def app(settings: Settings, hasher: Hasher) -> Litestar:
     database = Database(settings.database_url, pool=not ON_POSTGRES)
     # Behind the page caches, as in production (forum.app.create_server_app): every test that
     # reads a page after a write also checks that the caches forgot what the write changed.
-    return with_page_cache(create_app(settings, hasher=hasher, database=database), settings)
+    return AnswerHead(with_page_cache(create_app(settings, hasher=hasher, database=database),
+                                      settings))
 
 
 @pytest.fixture
