@@ -1,7 +1,9 @@
+import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import update
 
 from forum.models import Space
+from tests.browsing import Browser
 
 
 async def test_healthz_answers_when_the_database_does(client: AsyncTestClient) -> None:
@@ -42,3 +44,15 @@ async def test_an_admin_may_open_a_public_space_to_search_engines(
     assert '<meta name="robots" content="index, follow">' in space_thread.text
     other = await client.get("/t/1")
     assert 'content="noindex, nofollow, noarchive"' in other.text
+
+
+@pytest.mark.parametrize(("language", "label"), [("fr", "Transparence de la modération"),
+                                                 ("en", "Moderation transparency")])
+async def test_every_page_links_the_moderation_transparency_page_from_its_footer(
+    browser: Browser, demo: None, language: str, label: str
+) -> None:
+    for path in ("/", "/help", "/t/1"):
+        page = await browser.get(path, headers={"Accept-Language": language})
+        link = page.one(".site-footer__links a[href='/moderation']")
+        assert link.get_text(strip=True) == label, path
+    assert (await browser.get("/moderation")).status == 200
