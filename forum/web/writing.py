@@ -13,6 +13,7 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Template
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -197,17 +198,21 @@ async def reply(
     url = f"/t/{thread.id}?page={post_page}#post-{posted.post.id}"
     came_from = _current_page(request) or was_last_page
     if is_htmx(request) and posted.created and post_page == came_from:
-        return _reply_appended(request, thread, posted.post)
+        reply_count = await db.scalar(select(Thread.reply_count).where(Thread.id == thread.id))
+        return _reply_appended(request, thread, posted.post, reply_count or 0)
     return see_other(request, url)
 
 
-def _reply_appended(request: Request[Any, Any, Any], thread: Thread, new_post: Any) -> Template:
-    """htmx: a cleared form, the new post appended to the list, focus moved to it."""
+def _reply_appended(request: Request[Any, Any, Any], thread: Thread, new_post: Any,
+                    reply_count: int) -> Template:
+    """htmx: a cleared form, the new post appended to the list, focus moved to it, and the
+    thread's count of replies as it now is (the header said "0 réponses" until a reload)."""
     set_committed_value(new_post, "author", viewer_of(request))
     trigger = json.dumps({"forum:posted": {"post": f"post-{new_post.id}"}})
     return Template(
         template_name="thread/partial.html",
         context={"thread": thread, "new_post": new_post, "can_reply": True,
+                 "reply_count": reply_count,
                  **reply_form_context(thread)},
         headers={**VARY, "HX-Trigger-After-Settle": trigger},
     )

@@ -59,9 +59,11 @@ def test_a_reply_through_htmx_appears_without_a_page_load_and_takes_focus(page: 
     sign_up(page)
     page.goto(public_thread_url(page))
     posts_before = page.locator("#posts article.post").count()
+    replies_before = int(page.inner_text("#thread-reply-count").split()[0])
     page.evaluate("window.__marker = 1")
 
     new_id = reply_with_htmx(page, "Merci pour ce partage, ça me parle beaucoup.")
+    assert page.inner_text("#thread-reply-count").split()[0] == str(replies_before + 1)
 
     assert page.evaluate("window.__marker") == 1, "the document was replaced by a page load"
     assert page.locator("#posts article.post").count() == posts_before + 1

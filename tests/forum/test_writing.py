@@ -48,13 +48,17 @@ async def test_reply_through_htmx_returns_a_cleared_form_and_the_new_post(
     browser: Browser, demo: None
 ) -> None:
     await browser.signup("Glycine")
+    before = (await browser.get("/t/1")).text("#thread-reply-count")
     result = await browser.reply(1, "Courage, tu n'es pas seul·e.", htmx=True)
     assert result.status == 200
     assert result.response.headers["vary"] == "HX-Request"
     form = result.one("form#reply-form")
     assert form.select_one("textarea[name=body]").get_text() == ""
-    oob = result.one("[hx-swap-oob]")
+    oob = result.one("[hx-swap-oob^=beforeend]")
     assert oob["hx-swap-oob"] == "beforeend:#posts"
+    # The header's count follows without a reload ("0 réponses" stayed until one).
+    count = result.one("#thread-reply-count[hx-swap-oob=true]")
+    assert count.get_text() == f"{int(before.split()[0]) + 1} réponses"
     new_post = oob.select_one("article.post")
     assert "Courage" in new_post.get_text()
     trigger = result.response.headers["hx-trigger-after-settle"]
