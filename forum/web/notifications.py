@@ -21,11 +21,11 @@ from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from forum import actions, notifications, permissions, queries
+from forum import actions, i18n, notifications, permissions, queries
 from forum.db import Database, commit
 from forum.i18n import N_
 from forum.models import Member
-from forum.web.context import viewer_of
+from forum.web.context import locale_of, viewer_of
 from forum.web.deps import Db
 from forum.web.forms import read_form
 from forum.web.htmx import VARY, is_htmx, page, see_other
@@ -141,5 +141,19 @@ async def save_settings(request: Request[Any, Any, Any], db: Db) -> Response[Any
     return see_other(request, "/notifications/settings?saved=1")
 
 
+TRANSLATED_PARAMS = frozenset({"outcome"})
+"""Notice parameters that are themselves messages (a flag's outcome, ``moderation.actions.
+OUTCOMES``): stored in French like the notice, translated when shown, so an English reader
+never reads "Outcome: rien à retirer"."""
+
+
+@pass_context
+def notice_params(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """A notice's parameters as the reader's language says them."""
+    locale = locale_of(ctx.get("request"))
+    return {key: i18n.gettext(locale, value) if key in TRANSLATED_PARAMS else value
+            for key, value in params.items()}
+
+
 ROUTES = [unread, notifications_page, mark_read, mark_all_read, settings_page, save_settings]
-TEMPLATE_GLOBALS: dict[str, Any] = {"unread_count": unread_count}
+TEMPLATE_GLOBALS: dict[str, Any] = {"unread_count": unread_count, "notice_params": notice_params}
