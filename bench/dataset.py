@@ -25,6 +25,7 @@ from sqlalchemy import func, insert, select
 import forum.app  # noqa: F401 - registers every model and its DDL (search, moderation)
 from forum.db import Base, Database, utcnow
 from forum.models import Member, MemberSession, Post, PostStatus, Space, Thread, Visibility
+from forum.schema import create_all
 from moderation.gate import ModerationGate
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -177,7 +178,7 @@ async def _insert(database: Database, table: object, rows: list[dict], batch: in
 async def _load(database: Database, spaces: int, threads: int, posts: int, seed: int) -> None:
     rng = random.Random(seed)
     async with database.engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all)
+        await connection.run_sync(create_all)
     now = utcnow()
     start = now - timedelta(days=730)
     await _insert(database, Space.__table__, [
@@ -333,7 +334,7 @@ def catch_up_schema(path: Path) -> bool:
     engine = create_engine(f"sqlite:///{path}")
     try:
         with engine.begin() as connection:
-            Base.metadata.create_all(connection)
+            create_all(connection)
             for table in Base.metadata.sorted_tables:
                 present = {row[1] for row in connection.exec_driver_sql(
                     f'PRAGMA table_info("{table.name}")')}

@@ -20,6 +20,7 @@ was undone by a savepoint, is harmless.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,6 +107,22 @@ AfterCommit = Callable[[AsyncSession, Changes], Awaitable[None]]
 _before: list[tuple[str, BeforeCommit]] = []
 _after: list[tuple[str, AfterCommit]] = []
 
+VIEW_MODULES = ("forum.notifications", "forum.search", "forum.cache")
+"""The modules that register the views, in the order their hooks run (notifications before
+the search index). Imported before the first commit of every process, whatever it imported
+itself: a command or a script that never imports the web layer still keeps every view in step
+(a view registered by an import side effect alone was silently missing from such processes)."""
+
+_loaded = False
+
+
+def _load_views() -> None:
+    global _loaded  # noqa: PLW0603 - once per process
+    if not _loaded:
+        for module in VIEW_MODULES:
+            importlib.import_module(module)
+        _loaded = True
+
 
 def view(name: str, *, before_commit: BeforeCommit | None = None,
          after_commit: AfterCommit | None = None) -> None:
@@ -120,6 +137,7 @@ async def before_commit(session: AsyncSession) -> None:
     record = session.info.get(KEY)
     if not record:
         return
+    _load_views()
     for _, hook in _before:
         await hook(session, record)
 
@@ -129,6 +147,7 @@ async def after_commit(session: AsyncSession) -> None:
     record = session.info.pop(KEY, None)
     if not record:
         return
+    _load_views()
     for _, hook in _after:
         await hook(session, record)
 

@@ -1,15 +1,32 @@
-"""Bringing a database up to date with the migrations, and asking where it stands."""
+"""Bringing a database up to date with the migrations, and asking where it stands; or, for
+tests and tools, building it at once from the models (:func:`create_all`)."""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
 
 from forum.config import ROOT
-from forum.db import create_private_sqlite_file
+from forum.db import Base, create_private_sqlite_file
+
+DDL_MODULES = ("forum.search", "moderation.models")
+"""The modules that attach to the models the schema ``create_all`` cannot express: the search
+index's FTS5 table and triggers (SQLite) or its configuration and vector (PostgreSQL), and the
+moderation log's append-only guard."""
+
+
+def create_all(connection: Any) -> None:
+    """Every table of the models and the schema attached to them (a synchronous connection:
+    ``await connection.run_sync(create_all)``). A process that never imported
+    ``forum.search`` used to get no full-text index at all, and every edit then failed."""
+    for module in DDL_MODULES:
+        importlib.import_module(module)
+    Base.metadata.create_all(connection)
 
 
 def alembic_config(database_url: str) -> Config:

@@ -15,8 +15,9 @@ from sqlalchemy.engine import make_url
 
 import forum.app  # noqa: F401 - every model registered on Base.metadata
 from forum import actions, pseudonyms
-from forum.db import Base, Database
+from forum.db import Database
 from forum.models import Member, Space, Thread, Visibility
+from forum.schema import create_all
 from forum.sessions import make_store
 from moderation.gate import ModerationGate
 from moderation.models import WatchedWord
@@ -51,7 +52,7 @@ async def reset_schema(url: str) -> None:
             if connection.dialect.name == "postgresql":
                 await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
                 await connection.execute(text("CREATE SCHEMA public"))
-            await connection.run_sync(Base.metadata.create_all)
+            await connection.run_sync(create_all)
     finally:
         await database.dispose()
 

@@ -18,10 +18,11 @@ from sqlalchemy import text
 from forum.app import create_app
 from forum.cache import with_page_cache
 from forum.config import Settings
-from forum.db import Base, Database
+from forum.db import Database
 from forum.demo import seed_demo
 from forum.head import AnswerHead
 from forum.passwords import Hasher
+from forum.schema import create_all
 from tests.browsing import Browser
 
 TEST_DATABASE_URL = os.environ.get("FORUM_TEST_DATABASE_URL", "")
@@ -71,7 +72,7 @@ async def reset_schema(url: str) -> None:
             if connection.dialect.name == "postgresql":
                 await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
                 await connection.execute(text("CREATE SCHEMA public"))
-            await connection.run_sync(Base.metadata.create_all)
+            await connection.run_sync(create_all)
     finally:
         await database.dispose()
 

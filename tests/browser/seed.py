@@ -16,10 +16,11 @@ import sys
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from forum import actions, pseudonyms, queries
-from forum.db import Base, Database
+from forum.db import Database
 from forum.demo import seed_demo
 from forum.models import Role
 from forum.passwords import Hasher, generate_recovery_code, normalize_recovery_code
+from forum.schema import create_all
 from moderation import actions as moderation_actions
 from moderation.gate import ModerationGate
 from tests.browser.flows import PASSWORD
@@ -51,7 +52,7 @@ async def seed(database_url: str) -> int:
     database = Database(database_url, pool=False)
     try:
         async with database.engine.begin() as connection:
-            await connection.run_sync(Base.metadata.create_all)
+            await connection.run_sync(create_all)
         async with database.writing() as session:
             seeded = await seed_demo(session, ModerationGate())
             await _seed_staff(session)

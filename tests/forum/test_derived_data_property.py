@@ -29,10 +29,11 @@ from forum import actions, search
 from forum.app import create_app
 from forum.cache import with_page_cache
 from forum.config import Settings
-from forum.db import Base, Database
+from forum.db import Database
 from forum.models import Member, Post, PostStatus, SearchDocument, Space, Thread, Visibility
 from forum.passwords import Hasher
 from forum.privacy import do_delete_account
+from forum.schema import create_all
 from moderation import actions as ma
 from moderation import queries as mq
 from tests.conftest import ON_POSTGRES
@@ -75,7 +76,7 @@ class DerivedData(RuleBasedStateMachine):
     def setup(self) -> None:
         async def build() -> None:
             async with self.database.engine.begin() as connection:
-                await connection.run_sync(Base.metadata.create_all)
+                await connection.run_sync(create_all)
             async with self.database.writing() as session:
                 self.spaces = [await make_space(session, "ouvert"),
                                await make_space(session, "aussi"),
