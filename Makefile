@@ -100,7 +100,7 @@ bench: $(VENV)/.installed-test
 	$(PY) -m bench $(BENCH_ARGS)
 
 # The crisis screen's learned head (docs/SAFETY.md): trained from the committed corpus
-# (moderation/data/crisis_corpus/, about five minutes on two cores) into
+# (moderation/data/crisis_corpus/, about an hour on two busy cores) into
 # moderation/data/crisis_head.npz and .json; a test fails when the corpus changed and this was
 # not run again. Needs the train extra (scikit-learn), never needed to run the forum.
 .PHONY: crisis-model
