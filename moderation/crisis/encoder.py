@@ -19,6 +19,12 @@ worker's memory within its budget (``docs/SAFETY.md``, "Cost"):
 * **Normalisation is NFKC** with runs of white space folded to one (what the model's
   ``nmt_nfkc`` rules amount to on this text), then SentencePiece's "▁" word marks.
 * Rows are de-quantised only for the tokens of the call, never the whole table.
+* **The kept table is shared between processes**: the first process to load it writes it, as
+  it is, to a private cache directory (``table_cache_dir``), and every process maps that file
+  read-only. The workers of one machine then hold one copy, in the page cache, of which each
+  only touches the rows its texts use (a worker's resident memory was about 44 MB larger
+  with a private copy). Where the file cannot be written or trusted, the table stays in the
+  process's memory, as before.
 
 The forward pass follows the published architecture of the model (the package's numpy
 backend is the reference it is tested against in ``tests/moderation/test_crisis_encoder.py``).
@@ -27,8 +33,11 @@ One call encodes a batch of texts; a text longer than ``MAX_TOKENS`` pieces is c
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import os
 import struct
+import tempfile
 import threading
 import unicodedata
 import zipfile
@@ -128,6 +137,71 @@ def read_pieces(path: Path) -> Iterator[tuple[str, int, float]]:
         piece_id += 1
 
 
+def table_cache_dir() -> Path:
+    """Where the kept embedding table is shared between this user's processes: a directory of
+    the system's temporary directory that only this user may write (``FORUM_ENCODER_CACHE``
+    names another)."""
+    named = os.environ.get("FORUM_ENCODER_CACHE")
+    return Path(named) if named else Path(tempfile.gettempdir()) / f"entrepairs-{os.getuid()}"
+
+
+def _table_file(weights: Path, kept: np.ndarray) -> Path | None:
+    """The cache file of this table: named after the weights file and the kept rows, so an
+    upgraded package or another choice of pieces never reads a stale table."""
+    try:
+        stat = weights.stat()
+    except OSError:
+        return None
+    digest = hashlib.sha256(f"{weights}:{stat.st_size}:{stat.st_mtime_ns}:".encode()
+                            + kept.tobytes()).hexdigest()[:24]
+    return table_cache_dir() / f"encoder-table-{digest}.npy"
+
+
+def _private_dir(directory: Path) -> bool:
+    """Whether ``directory`` exists (made if not) and only this user may write in it: a table
+    another user could replace would decide what the crisis screen sees."""
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = directory.stat()
+    except OSError:
+        return False
+    return info.st_uid == os.getuid() and not info.st_mode & 0o022
+
+
+def _map_table(cached: Path | None, rows: int) -> np.ndarray | None:
+    """The shared table, mapped read-only, if it is there, ours and of the right shape."""
+    if cached is None or not _private_dir(cached.parent):
+        return None
+    try:
+        if cached.stat().st_uid != os.getuid():
+            return None
+        table = np.load(cached, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    if table.shape != (rows, DIMENSIONS) or table.dtype != np.uint8:
+        return None
+    return table
+
+
+def _write_table(cached: Path | None, table: np.ndarray) -> np.ndarray | None:
+    """Write the table for the other processes (whole, then renamed into place: two workers
+    starting together never read half a file) and map it; None where that cannot be done."""
+    if cached is None or not _private_dir(cached.parent):
+        return None
+    try:
+        handle, temporary = tempfile.mkstemp(dir=cached.parent, suffix=".partial")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                np.save(out, table, allow_pickle=False)
+            os.replace(temporary, cached)
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+    except OSError:
+        return None
+    return _map_table(cached, table.shape[0])
+
+
 class SentenceEncoder:
     """Encode texts into unit vectors. Load it once (``SentenceEncoder.shared()``); thread-safe
     once loaded (numpy releases the GIL in its matrix products)."""
@@ -219,14 +293,19 @@ class SentenceEncoder:
         kept = np.asarray([_UNKNOWN, _BEGIN, _END, *kept_ids], dtype=np.int64)
         self._row_of = np.full(_CHUNKS * 7530, 0, dtype=np.int32)
         self._row_of[kept] = np.arange(len(kept), dtype=np.int32)
-        self._table = np.empty((len(kept), DIMENSIONS), dtype=np.uint8)
         self._chunk = (kept % _CHUNKS).astype(np.uint8)
+        cached = _table_file(path, kept)
+        mapped = _map_table(cached, len(kept))
         with np.load(path, allow_pickle=False) as packed:
-            for chunk in range(_CHUNKS):
-                rows = kept[kept % _CHUNKS == chunk]
-                block = packed[f"q{chunk + 1}"]
-                self._table[self._row_of[rows]] = block[rows // _CHUNKS]
-                del block
+            if mapped is None:
+                table = np.empty((len(kept), DIMENSIONS), dtype=np.uint8)
+                for chunk in range(_CHUNKS):
+                    rows = kept[kept % _CHUNKS == chunk]
+                    block = packed[f"q{chunk + 1}"]
+                    table[self._row_of[rows]] = block[rows // _CHUNKS]
+                    del block
+                mapped = _write_table(cached, table)
+            self._table = table if mapped is None else mapped
             weights = {name: packed[name] for name in packed.files if not name.startswith("q")}
         self._scale = weights["scale"].astype(np.float32)
         self._low = weights["lo"].astype(np.float32)

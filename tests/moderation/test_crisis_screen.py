@@ -7,6 +7,7 @@ whole posts."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -150,6 +151,35 @@ def test_the_lean_encoder_cuts_and_encodes_as_the_package_does() -> None:
         for t in texts]
     similarity = np.sum(ours.encode(texts) * reference.encode(texts), axis=1)
     assert similarity.min() > 0.999
+
+
+def test_the_encoders_table_is_shared_between_processes_only_from_a_private_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first load writes the kept table to the cache directory, later ones map it
+    read-only, and every load encodes the same; a directory others may write in, or a file of
+    the wrong shape, is never read."""
+    texts = ["Je n'en peux plus de cette vie.", "I keep wishing I could disappear.", "Bonjour 😊"]
+    reference = SentenceEncoder.shared().encode(texts)
+    shared = tmp_path / "shared"
+    monkeypatch.setenv("FORUM_ENCODER_CACHE", str(shared))
+    first, second = SentenceEncoder(), SentenceEncoder()
+    assert isinstance(second._table, np.memmap)
+    assert len(list(shared.glob("encoder-table-*.npy"))) == 1
+    assert not list(shared.glob("*.partial"))
+    for encoder in (first, second):
+        assert np.array_equal(encoder.encode(texts), reference)
+
+    (cached,) = shared.glob("encoder-table-*.npy")
+    np.save(cached, np.zeros((3, 512), dtype=np.uint8))  # a wrong table: replaced, not read
+    assert np.array_equal(SentenceEncoder().encode(texts), reference)
+
+    shared.chmod(0o777)  # anyone may write here: the table stays in the process
+    assert not isinstance(SentenceEncoder()._table, np.memmap)
+    monkeypatch.setenv("FORUM_ENCODER_CACHE", "/proc/no-such-place")
+    unwritable = SentenceEncoder()
+    assert not isinstance(unwritable._table, np.memmap)
+    assert np.array_equal(unwritable.encode(texts), reference)
 
 
 def test_the_screen_without_a_model_is_the_lexicon_alone() -> None:
