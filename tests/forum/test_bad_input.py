@@ -7,12 +7,18 @@ integers past 64 bits, and Litestar's CSRF check raises on a non-ASCII token.
 
 from __future__ import annotations
 
+import io
+import json
+import logging
+from collections.abc import Iterator
 from uuid import uuid4
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from forum.db import Database
+from forum.logging import JsonFormatter
 from forum.models import Thread
 from forum.web.forms import BIDI_CONTROLS
 from tests.browsing import Browser, Page
@@ -56,6 +62,43 @@ def multipart(fields: list[tuple[str, bytes, dict[str, str]]]) -> tuple[bytes, s
         chunks.append(head.encode() + b"\r\n\r\n" + raw + b"\r\n")
     chunks.append(f"--{boundary}--\r\n".encode())
     return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
+
+
+# -- the request log says what the client got -------------------------------------------------
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
+
+
+def request_lines(stream: io.StringIO) -> list[dict]:
+    entries = [json.loads(line) for line in stream.getvalue().splitlines()]
+    return [e for e in entries if e["event"] == "request"]
+
+
+async def test_a_failed_csrf_check_is_logged_as_the_403_it_is_with_its_request_id(
+    browser: Browser, log_lines: io.StringIO, demo: None
+) -> None:
+    await browser.signup("Glycine")
+    values = await reply_form_values(browser)
+    response = await browser.client.post("/t/1/reply",
+                                         data={**values, "_csrf_token": "0" * 128})
+    assert_calm(response, 403, FORBIDDEN)
+    request_id = response.headers["x-request-id"]
+    [line] = [e for e in request_lines(log_lines) if e.get("request_id") == request_id]
+    assert line["status"] == 403 and line["route"] == "/t/{thread_id}/reply"
+    assert not [e for e in request_lines(log_lines) if e["status"] >= 500]
 
 
 # -- bidi controls in titles ------------------------------------------------------------------
