@@ -32,6 +32,7 @@ from litestar.status_codes import (
 )
 from litestar.types import Empty
 from litestar.utils.scope.state import ScopeState
+from sqlalchemy.exc import DBAPIError
 
 from forum.db import is_unavailable
 from forum.i18n import N_
@@ -133,7 +134,24 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
     return render_error(request, status, headers=headers)
 
 
+REFUSED_TEXT_SQLSTATES = ("22021", "22P05")
+"""PostgreSQL's "invalid byte sequence" and "untranslatable character": text with a NUL byte
+(which no PostgreSQL text can hold) in a field that no check read first. What a person sent,
+so a 400; the transaction is not committed, so nothing is half-stored."""
+
+
+def refused_text(exc: BaseException) -> bool:
+    if not isinstance(exc, DBAPIError):
+        return False
+    return any(getattr(error, "sqlstate", None) in REFUSED_TEXT_SQLSTATES
+               for error in (exc.orig, getattr(exc.orig, "__cause__", None)))
+
+
 def unexpected_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Any:
+    if refused_text(exc):
+        log.warning("text refused by the database on %s %s", request.method,
+                    request.scope.get("path_template") or "?")
+        return render_error(request, HTTP_400_BAD_REQUEST)
     if is_unavailable(exc):
         log.warning("database unavailable: %s", type(exc).__name__)
         return render_error(
