@@ -169,6 +169,46 @@ async def test_a_visitor_asking_for_a_huge_thread_gets_a_calm_404(client: AsyncT
     assert_calm(await client.get("/t/999999999999999999999"), 404, NOT_FOUND)
 
 
+@pytest.mark.parametrize("ref", ["999999999999999999999", "9223372036854775808", "²", "1²"])
+async def test_a_member_reference_that_is_no_id_is_a_calm_404(
+    browser: Browser, demo: None, ref: str
+) -> None:
+    """``/m/{ref}/block`` takes an id or a pseudonym: digits past 64 bits, or digits that
+    ``int()`` refuses (``"²".isdigit()`` is true), are neither."""
+    await browser.signup("Glycine")
+    token = (await browser.get("/")).hx_headers()["x-csrftoken"]
+    for action in ("block", "unblock"):
+        response = await browser.client.post(f"/m/{ref}/{action}", data={"_csrf_token": token})
+        assert_calm(response, 404, NOT_FOUND)
+
+
+async def test_numbers_past_64_bits_in_queries_are_read_calmly(
+    browser: Browser, demo: None
+) -> None:
+    """A page number or a list cursor past 64 bits shows a page, as a mistyped one does."""
+    await browser.signup("Glycine")
+    page = await browser.get(f"/notifications?page={10**21}")
+    assert page.status == 200
+    page = await browser.get(f"/s/bien-etre?apres=1700000000.0_{10**21}")
+    assert page.status == 200
+    page = await browser.get(f"/s/bien-etre?apres=1700000000.0_{ID_MAX}")
+    assert page.status == 200
+
+
+async def test_a_break_of_unicode_digits_is_refused_calmly(
+    browser: Browser, database: Database, demo: None
+) -> None:
+    await browser.signup("Glycine")
+    page = await browser.get("/me/break")
+    for days in ("²", "٣", "9" * 30):
+        result = await browser.submit(page.form("form:has(input[type=radio])"), {"days": days})
+        assert result.status == 422, (days, result.status)
+        assert result.one(".field-error")
+    async with database.reader() as session:
+        member = await queries.find_member_by_key(session, pseudonyms.uniqueness_key("Glycine"))
+        assert member is not None and member.break_until is None
+
+
 # -- CSRF tokens that are not ASCII -----------------------------------------------------------
 
 async def test_a_non_ascii_csrf_token_in_the_form_is_a_calm_403(
