@@ -7,6 +7,7 @@ plain form post, the page shows back the text that was typed, so nothing is lost
 
 from __future__ import annotations
 
+import errno
 import logging
 import secrets
 import traceback
@@ -124,7 +125,21 @@ def render_error(request: Request[Any, Any, Any], status_code: int, *,
                     headers=headers)
 
 
+NO_SUCH_FILE_ERRNOS = frozenset({errno.ENAMETOOLONG, errno.ENOTDIR})
+"""What the file system answers for a static path no file can have (a name past 255 bytes,
+a file name used as a folder). Litestar's static files turn every OSError but "not found"
+into a 500; these are a person's typing, so they are "no such page"."""
+
+
+def no_such_file(exc: HTTPException) -> bool:
+    cause = exc.__cause__
+    return (exc.status_code == 500 and isinstance(cause, OSError)
+            and cause.errno in NO_SUCH_FILE_ERRNOS)
+
+
 def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Any:
+    if no_such_file(exc):
+        return render_error(request, HTTP_404_NOT_FOUND)
     status = exc.status_code if exc.status_code in MESSAGES else HTTP_400_BAD_REQUEST
     if exc.status_code >= 500:
         status = exc.status_code if exc.status_code in MESSAGES else 500

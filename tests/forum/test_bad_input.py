@@ -280,6 +280,17 @@ async def test_a_nul_byte_in_an_address_is_a_calm_404(
     assert_calm(response, 404, NOT_FOUND)
 
 
+@pytest.mark.parametrize("path", [
+    "/static/" + "x" * 300, "/static/css/" + "é" * 200, "/static/css/entrepairs.css/x",
+])
+async def test_a_static_path_no_file_can_have_is_a_calm_404(
+    client: AsyncTestClient, path: str
+) -> None:
+    """Too long a name, or a file used as a folder: the file system's own refusals."""
+    assert_calm(await client.get(path), 404, NOT_FOUND)
+    assert (await client.get("/static/css/entrepairs.css")).status_code == 200
+
+
 @pytest.mark.parametrize("query", ["q=a%00b", "q=%00", "q=deuil&space=a%00b", "page=1%00"])
 async def test_a_nul_byte_in_a_search_is_a_calm_400(
     client: AsyncTestClient, demo: None, query: str
