@@ -4,7 +4,7 @@
   (the message), ``request_id`` when it happens during a request, and the ``fields`` a caller
   passes with ``extra={"fields": {...}}``.
 - The request middleware logs one ``request`` line per request: method, route *template*
-  (``/t/{thread_id:int}``, never the path or query string), status and duration. It never
+  (``/t/{thread_id}``, never the path or query string), status and duration. It never
   logs an address, a user agent, a cookie, a pseudonym or anything someone wrote.
 - JSON encoding escapes control characters, so a value cannot forge a second line (LOG-04).
 
