@@ -41,6 +41,7 @@ from forum.web import search as web_search
 from forum.web.auth import MemberAuthentication, csrf_cookie_name, sessions_available
 from forum.web.deps import DEPENDENCIES
 from forum.web.errors import EXCEPTION_HANDLERS
+from forum.web.guard import InputGuard
 from forum.web.headers import make_before_send
 from forum.web.templating import make_engine, make_environment
 from moderation import queries as moderation_queries
@@ -110,6 +111,7 @@ def create_app(
         guards=[sessions_available],
         middleware=[
             RequestLogMiddleware,
+            InputGuard,
             DefineMiddleware(MemberAuthentication, exclude=NOT_AUTHENTICATED_PATHS),
             web_notifications.UnreadCount(more=moderation_queries.header_counts),
         ],

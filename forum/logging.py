@@ -4,7 +4,7 @@
   (the message), ``request_id`` when it happens during a request, and the ``fields`` a caller
   passes with ``extra={"fields": {...}}``.
 - The request middleware logs one ``request`` line per request: method, route *template*
-  (``/t/{thread_id:int}``, never the path or query string), status and duration. It never
+  (``/t/{thread_id}``, never the path or query string), status and duration. It never
   logs an address, a user agent, a cookie, a pseudonym or anything someone wrote.
 - JSON encoding escapes control characters, so a value cannot forge a second line (LOG-04).
 
@@ -22,6 +22,7 @@ import time
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from litestar._asgi.utils import wrap_in_exception_handler
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -92,10 +93,20 @@ def configure_logging(level: str = "INFO", stream: IO[str] | None = None) -> log
 
 
 class RequestLogMiddleware:
-    """ASGI middleware: a request id for the whole request, and one log line at its end."""
+    """ASGI middleware: a request id for the whole request, and one log line at its end.
+
+    The middleware below it (the input guard, the session check, Litestar's CSRF check) can
+    raise instead of answering: a failed CSRF check raises ``PermissionDeniedException``.
+    Their exceptions are turned into the app's error pages *inside* this middleware (the
+    same exception handling Litestar puts around every handler), so the line logged is the
+    status the client got, and the response carries its ``X-Request-Id``; before, they went
+    past it, were logged as 500 and answered without the id.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+        # Litestar 2's own wrapper (ExceptionHandlerMiddleware; its public alias is
+        # deprecated): it resolves the route's exception handlers, i.e. forum/web/errors.py.
+        self.app = wrap_in_exception_handler(app)
         self.log = logging.getLogger("forum.request")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -31,6 +31,10 @@ from forum.db import Base, UTCDateTime, utcnow
 Id = BigInteger().with_variant(Integer(), "sqlite")
 """Primary keys: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite."""
 
+ID_MAX = 2**63 - 1
+"""The largest id either database holds: a number from a request past it is no id at all
+(SQLite and asyncpg raise on integers past 64 bits instead of finding nothing)."""
+
 
 class Role(enum.StrEnum):
     MEMBER = "member"

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from forum.models import (
+    ID_MAX,
     NEEDS_CARE,
     Block,
     Follow,
@@ -106,9 +107,10 @@ class Cursor:
             return None
         try:
             stamp, _, ident = raw.partition("_")
-            return cls(datetime.fromtimestamp(float(stamp), UTC), int(ident))
+            cursor = cls(datetime.fromtimestamp(float(stamp), UTC), int(ident))
         except (ValueError, OverflowError, OSError):
             return None
+        return cursor if 0 < cursor.thread_id <= ID_MAX else None
 
 
 @dataclass(frozen=True)
@@ -349,8 +351,9 @@ async def blocked_members(session: AsyncSession, member: Member) -> list[Member]
 
 async def get_member_or_404(session: AsyncSession, ref: str) -> Member:
     """A member by id or by pseudonym (look-alikes resolve through the uniqueness key)."""
-    if ref.isdigit():
-        member = await session.get(Member, int(ref))
+    if ref.isascii() and ref.isdigit():  # str.isdigit() is also true of "²"
+        number = int(ref)
+        member = await session.get(Member, number) if number <= ID_MAX else None
     else:
         member = await find_member_by_key(session, uniqueness_key(ref))
     if member is None or member.status != MemberStatus.ACTIVE:

@@ -7,6 +7,7 @@ plain form post, the page shows back the text that was typed, so nothing is lost
 
 from __future__ import annotations
 
+import errno
 import logging
 import secrets
 import traceback
@@ -32,6 +33,7 @@ from litestar.status_codes import (
 )
 from litestar.types import Empty
 from litestar.utils.scope.state import ScopeState
+from sqlalchemy.exc import DBAPIError
 
 from forum.db import is_unavailable
 from forum.i18n import N_
@@ -123,7 +125,21 @@ def render_error(request: Request[Any, Any, Any], status_code: int, *,
                     headers=headers)
 
 
+NO_SUCH_FILE_ERRNOS = frozenset({errno.ENAMETOOLONG, errno.ENOTDIR})
+"""What the file system answers for a static path no file can have (a name past 255 bytes,
+a file name used as a folder). Litestar's static files turn every OSError but "not found"
+into a 500; these are a person's typing, so they are "no such page"."""
+
+
+def no_such_file(exc: HTTPException) -> bool:
+    cause = exc.__cause__
+    return (exc.status_code == 500 and isinstance(cause, OSError)
+            and cause.errno in NO_SUCH_FILE_ERRNOS)
+
+
 def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Any:
+    if no_such_file(exc):
+        return render_error(request, HTTP_404_NOT_FOUND)
     status = exc.status_code if exc.status_code in MESSAGES else HTTP_400_BAD_REQUEST
     if exc.status_code >= 500:
         status = exc.status_code if exc.status_code in MESSAGES else 500
@@ -133,7 +149,24 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
     return render_error(request, status, headers=headers)
 
 
+REFUSED_TEXT_SQLSTATES = ("22021", "22P05")
+"""PostgreSQL's "invalid byte sequence" and "untranslatable character": text with a NUL byte
+(which no PostgreSQL text can hold) in a field that no check read first. What a person sent,
+so a 400; the transaction is not committed, so nothing is half-stored."""
+
+
+def refused_text(exc: BaseException) -> bool:
+    if not isinstance(exc, DBAPIError):
+        return False
+    return any(getattr(error, "sqlstate", None) in REFUSED_TEXT_SQLSTATES
+               for error in (exc.orig, getattr(exc.orig, "__cause__", None)))
+
+
 def unexpected_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Any:
+    if refused_text(exc):
+        log.warning("text refused by the database on %s %s", request.method,
+                    request.scope.get("path_template") or "?")
+        return render_error(request, HTTP_400_BAD_REQUEST)
     if is_unavailable(exc):
         log.warning("database unavailable: %s", type(exc).__name__)
         return render_error(

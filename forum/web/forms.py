@@ -18,6 +18,13 @@ from forum.i18n import N_
 # C0 and C1 controls other than tab, line feed and carriage return; plus NUL.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
+BIDI_CONTROLS = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
+"""The bidi embedding, override and isolate controls, which post bodies lose when they are
+rendered (``moderation/sanitize.py``, ``_BIDI_RE``: the same characters, a test checks): they
+can reverse how a title reads ("Trojan Source" spoofing) and leak their direction into the
+page around the text. The marks U+200E, U+200F and U+061C are kept: they have no scope, and
+right-to-left writers need them."""
+
 
 @dataclass(frozen=True)
 class FieldError:
@@ -43,12 +50,13 @@ async def read_form(request: Request[Any, Any, Any]) -> dict[str, str]:
 def clean_text(
     raw: str | None, *, min_length: int, max_length: int, multiline: bool,
 ) -> tuple[str, FieldError | None]:
-    """Normalise newlines and surrounding space; return (value, error or None).
+    """Normalise newlines and surrounding space, remove bidi controls; return (value, error
+    or None).
 
     The value returned is what the person typed (normalised), also when there is an error,
     so the form can show it again.
     """
-    value = (raw or "").replace("\r\n", "\n").replace("\r", "\n")
+    value = BIDI_CONTROLS.sub("", (raw or "").replace("\r\n", "\n").replace("\r", "\n"))
     value = value.strip() if not multiline else value.strip("\n ").rstrip()
     value = unicodedata.normalize("NFC", value)
     if _CONTROL.search(value) or (not multiline and "\n" in value):

@@ -198,7 +198,7 @@ async def take_break(request: Request[Any, Any, Any], db: Db) -> Response[Any]:
     choice = form.get("days", "")
     if choice == "end":
         until = None
-    elif choice.isdigit() and int(choice) in privacy.BREAK_DAYS:
+    elif choice.isascii() and choice.isdigit() and int(choice) in privacy.BREAK_DAYS:
         until = clock_of(request) + timedelta(days=int(choice))
     else:
         return _page("break", {"member": member, "on_break": privacy.on_break(member),

@@ -86,9 +86,14 @@ async def unread(request: Request[Any, Any, Any], db: Db) -> Response[Any]:
                     headers=VARY)
 
 
+MAX_PAGE = 1000
+"""A larger page number is read as this one: that page is empty anyway, and an offset past
+64 bits would make the database raise instead of finding nothing."""
+
+
 def _page_number(raw: str | None) -> int:
     try:
-        return max(1, int(raw or 1))
+        return max(1, min(int(raw or 1), MAX_PAGE))
     except ValueError:
         return 1
 
