@@ -20,6 +20,7 @@ from litestar.exceptions import (
     NotFoundException,
     PermissionDeniedException,
 )
+from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash
 from litestar.response import Template
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
@@ -90,14 +91,42 @@ MESSAGES: dict[int, tuple[str, str]] = {
 }
 
 
+def _csrf_passed(request: Request[Any, Any, Any], form: dict[str, Any]) -> bool:
+    """Whether the request carries the reader's own CSRF token (as Litestar checks it: the
+    form's or header's token and the cookie's, both signed with the app's secret, the same)."""
+    config = request.app.csrf_config
+    if config is None:
+        return False
+    sent = request.headers.get(config.header_name) or form.get("_csrf_token")
+    if isinstance(sent, list):
+        sent = sent[0] if sent else None
+    cookie = request.cookies.get(config.cookie_name)
+    if not isinstance(sent, str) or not cookie:
+        return False
+
+    def secret_of(token: str) -> str | None:
+        if not token.isascii() or len(token) <= CSRF_SECRET_LENGTH:
+            return None
+        secret, signature = token[:CSRF_SECRET_LENGTH], token[CSRF_SECRET_LENGTH:]
+        expected = generate_csrf_hash(token=secret, secret=config.secret)
+        return secret if secrets.compare_digest(signature, expected) else None
+
+    mine, theirs = secret_of(cookie), secret_of(sent)
+    return mine is not None and theirs is not None and secrets.compare_digest(mine, theirs)
+
+
 def _typed_text(request: Request[Any, Any, Any]) -> dict[str, str]:
     """What the person typed, when the form was already read (by the handler, which reads it
     before any check, or by the CSRF middleware). Exception handlers are synchronous, so this
-    reads Litestar's per-request cache of the parsed form rather than the body."""
+    reads Litestar's per-request cache of the parsed form rather than the body.
+
+    Only for a request that carries the reader's own CSRF token: another site can make a
+    browser post any title or body, and the error page would print it on a real page of the
+    forum ("la ligne 3114 ne répond plus, appelle le 06 …")."""
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return {}
     form = ScopeState.from_scope(request.scope).form
-    if form is Empty or not isinstance(form, dict):
+    if form is Empty or not isinstance(form, dict) or not _csrf_passed(request, form):
         return {}
     typed: dict[str, str] = {}
     for name in TYPED_FIELDS:

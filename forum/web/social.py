@@ -104,10 +104,16 @@ async def unfollow(request: Request[Any, Any, Any], db: Db,
 
 # -- blocking ----------------------------------------------------------------------------------
 
+def _id(text: str) -> int | None:
+    """An id typed in a form or an address: ASCII digits only ("²".isdigit() is true), and
+    short enough to be one (18 digits)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
 def _back(values: dict[str, str]) -> str:
     """Back to the post the form was on, else to the list of blocked members."""
-    post_id = values.get("post", "")
-    return f"/p/{post_id}" if post_id.isdigit() else "/notifications/settings#blocked"
+    post_id = _id(values.get("post", ""))
+    return f"/p/{post_id}" if post_id else "/notifications/settings#blocked"
 
 
 BLOCKS = Rule("block-member", (Tier(20, QUARTER),))
@@ -130,10 +136,10 @@ async def block(request: Request[Any, Any, Any], db: Db, ref: FromPath[str]) -> 
     values = await read_form(request)
     member = permissions.check_logged_in(viewer_of(request))
     await _count_block(request, member)
-    post_id = values.get("post", "")
-    if not post_id.isdigit() or len(post_id) > 18:
+    post_id = _id(values.get("post", ""))
+    if post_id is None:
         raise NotFoundException()
-    seen = await queries.get_post_or_404(db, member, int(post_id))
+    seen = await queries.get_post_or_404(db, member, post_id)
     target = seen.author
     if (target is None or str(target.id) != ref or target.status != MemberStatus.ACTIVE
             or not can_block(member, target) or not permissions.can_see_post_body(member, seen)):
@@ -148,10 +154,10 @@ async def unblock(request: Request[Any, Any, Any], db: Db, ref: FromPath[str]) -
     """Unblock a member one has blocked; any other id answers the same 404."""
     values = await read_form(request)
     member = permissions.check_logged_in(viewer_of(request))
-    if not ref.isdigit() or len(ref) > 18 or int(ref) not in await queries.blocked_member_ids(
-            db, member.id):
+    blocked = _id(ref)
+    if blocked is None or blocked not in await queries.blocked_member_ids(db, member.id):
         raise NotFoundException()
-    await actions.do_unblock(db, member, int(ref))
+    await actions.do_unblock(db, member, blocked)
     await commit(db)
     return see_other(request, _back(values))
 

@@ -422,3 +422,29 @@ def test_titles_and_bodies_strip_the_same_bidi_controls() -> None:
     every = "".join(chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF)
     assert BIDI_CONTROLS.findall(every) == _BIDI_RE.findall(every)
     assert len(BIDI_CONTROLS.findall(every)) == 9
+
+
+SPOOF = "La ligne 3114 ne répond plus, appelle le 06 12 34 56 78"
+
+
+@pytest.mark.parametrize("path", ["/t/1/reply", "/s/entraide-generale/new",
+                                  "/t/1/reply?q=%00"])
+async def test_another_site_cannot_make_an_error_page_print_its_text(
+    browser: Browser, demo: None, path: str
+) -> None:
+    """A cross-site form (no token, a forged one, or one sent to make an earlier check fail)
+    gets the calm refusal, never the "title" and "body" it posted printed on a real page."""
+    await browser.signup("Glycine")
+    values = await reply_form_values(browser)
+    mine = values["_csrf_token"]
+    forged = mine[:-1] + ("0" if mine[-1] != "0" else "1")
+    for token in (None, "f" * 64 + "0" * 64, forged):
+        data = {**values, "title": SPOOF, "body": SPOOF}
+        if token is None:
+            del data["_csrf_token"]
+        else:
+            data["_csrf_token"] = token
+        response = await browser.client.post(path, data=data)
+        assert response.status_code in (400, 403, 404), (path, token, response.status_code)
+        assert "3114 ne répond plus" not in response.text, (path, token)
+
