@@ -149,11 +149,13 @@ def validate(raw: str) -> str:
     return name
 
 
-def uniqueness_key(name: str) -> str:
-    """Return the value stored in the UNIQUE column: case- and confusable-insensitive."""
+def uniqueness_key(name: str, *, fold_separators: bool = True) -> str:
+    """Return the value stored in the UNIQUE column: case- and confusable-insensitive, and
+    blind to the separators ``. _ -``. ``fold_separators=False``: the key as it was before
+    migration 0005, which a few members still hold (see :func:`legacy_key`)."""
     key = unicodedata.normalize("NFKC", name)
     for _ in range(_MAX_KEY_ROUNDS):
-        folded = _key_round(key)
+        folded = _key_round(key, fold_separators)
         if folded == key:
             break
         key = folded
@@ -269,12 +271,21 @@ def _script(char: str) -> str:
 # --- uniqueness key ----------------------------------------------------------------------
 
 
-def _key_round(text: str) -> str:
+def _key_round(text: str, fold_separators: bool = True) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     kept = "".join(c for c in decomposed if unicodedata.category(c) not in _DROPPED_MARKS)
     table = _confusable_table()
-    mapped = "".join(table.get(char, char) for char in kept)
-    return _strip_separators(mapped.casefold())
+    mapped = "".join(table.get(char, char) for char in kept).casefold()
+    return _strip_separators(mapped) if fold_separators else mapped
+
+
+def legacy_key(name: str) -> str | None:
+    """The key of ``name`` before separators were folded, when it differs: migration 0005 left
+    it to the younger of two accounts whose names differ only by separators (``LucioleTest``
+    and ``Luciole-Test``), so that log-in and recovery still find that account by its exact
+    name."""
+    old = uniqueness_key(name, fold_separators=False)
+    return old if old != uniqueness_key(name) else None
 
 
 @cache

@@ -14,6 +14,7 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from forum import actions, content_warnings, privacy, pseudonyms, queries
 from forum.config import LOCALES, REGIONS
@@ -134,6 +135,23 @@ def _key_or_none(raw: str) -> str | None:
         return pseudonyms.uniqueness_key(pseudonyms.normalize(raw))
     except ValueError:
         return None
+
+
+async def _member_named(reader: AsyncSession, raw: str) -> Member | None:
+    """The account a log-in or a recovery names: by its key, unless a member still holds the
+    name's key from before migration 0005 (separators kept), which is then the one typed."""
+    if len(raw) > 256:
+        return None
+    try:
+        name = pseudonyms.normalize(raw)
+    except ValueError:
+        return None
+    legacy = pseudonyms.legacy_key(name)
+    if legacy is not None:
+        member = await queries.find_member_by_key(reader, legacy)
+        if member is not None:
+            return member
+    return await queries.find_member_by_key(reader, pseudonyms.uniqueness_key(name))
 
 
 def _password_error(password: str, confirm: str | None, pseudonym: str) -> FieldError | None:
@@ -263,10 +281,7 @@ async def login(request: Request[Any, Any, Any], db: Db, reader: Reader,
         return _login_page({"pseudonym": raw_name, "next": next_url}, TOO_MANY_ATTEMPTS,
                            status=429, error_params={"minutes": exc.minutes},
                            headers=retry_after_header(exc))
-    member = None
-    key = _key_or_none(raw_name) if len(raw_name) <= 256 else None
-    if key is not None:
-        member = await queries.find_member_by_key(reader, key)
+    member = await _member_named(reader, raw_name)
     stored = member.password_hash if member is not None and member.status == "active" else None
     password_ok = len(password) <= 1024 and await hasher.verify(stored, password[:1024])
     if member is None or not password_ok:
@@ -341,8 +356,7 @@ async def recover(request: Request[Any, Any, Any], db: Db, reader: Reader,
         return Template(template_name="accounts/recover/index.html", status_code=429,
                         headers=retry_after_header(exc),
                         context={"values": kept, "errors": errors})
-    key = _key_or_none(raw_name) if len(raw_name) <= 256 else None
-    member = await queries.find_member_by_key(reader, key) if key else None
+    member = await _member_named(reader, raw_name)
     stored = member.recovery_hash if member is not None and member.status == "active" else None
     code_ok = await hasher.verify(stored, code)  # always one verification: same time
     if member is None or not code_ok:

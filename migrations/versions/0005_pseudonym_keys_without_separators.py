@@ -4,7 +4,8 @@
 Each existing key is recomputed with ``forum.pseudonyms.uniqueness_key`` (imported: the key is
 what the code computes, and the confusable tables come from a package). Where two existing
 members would now share a key, the oldest account takes it and the others keep their former
-key, so nobody loses their name; a new sign-up can take none of them. A deleted account's key
+key, so nobody loses their name (log-in and recovery try that key first:
+``forum.pseudonyms.legacy_key``); a new sign-up can take none of them. A deleted account's key
 (its pseudonym is blanked) loses its separators the same way.
 
 Revision ID: 0005
@@ -48,11 +49,13 @@ def upgrade() -> None:
     # Two passes through placeholders, so that swapping keys never trips the UNIQUE index.
     for member_id, _ in updates:
         connection.execute(sa.text("UPDATE member SET pseudonym_key = :key WHERE id = :id"),
-                           {"key": f"\x00migrating:{member_id}", "id": member_id})
+                           {"key": f"~migrating:{member_id}", "id": member_id})
     for member_id, key in updates:
         connection.execute(sa.text("UPDATE member SET pseudonym_key = :key WHERE id = :id"),
                            {"key": key, "id": member_id})
 
 
 def downgrade() -> None:
-    """Keys without separators still identify every member: nothing to undo."""
+    """Left as it is: the code before 0005 looks members up by keys that keep their
+    separators, so after a downgrade a member whose name holds one (``Luciole-Test``) could not
+    log in. Restore the backup taken before upgrading instead (docs/RELIABILITY.md)."""

@@ -4,16 +4,22 @@ models' schema, on SQLite and on PostgreSQL."""
 import asyncio
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from litestar.testing import AsyncTestClient
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from forum.config import ROOT
-from forum.db import Base
+from forum.app import create_app
+from forum.config import ROOT, Settings
+from forum.db import Base, Database
+from forum.passwords import Hasher
+from forum.pseudonyms import uniqueness_key
 from forum.schema import include_object
+from tests.browsing import Browser
 from tests.conftest import ON_POSTGRES, TEST_DATABASE_URL
 
 
@@ -57,3 +63,58 @@ async def test_upgrading_an_empty_database_gives_the_models_schema(tmp_path: Pat
     diffs, tables = await _differences(url)
     assert diffs == [], diffs
     assert set(Base.metadata.tables) <= set(tables)
+
+
+def _upgrade_to(url: str, revision: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", f"from forum.schema import upgrade; upgrade({url!r}, {revision!r})"],
+        cwd=ROOT, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+async def test_pseudonym_keys_lose_their_separators_and_both_look_alikes_still_log_in(
+    tmp_path: Path,
+) -> None:
+    """Migration 0005 on real rows: keys fold their separators; of two names that differ only
+    by separators the older takes the new key, the younger keeps its own, and each still logs
+    in by the name it chose (on PostgreSQL too: a key may hold no NUL byte)."""
+    url = TEST_DATABASE_URL if ON_POSTGRES else f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
+    await _empty_database(url)
+    await asyncio.to_thread(_upgrade_to, url, "0004")
+    hasher = Hasher(cheap=True)
+
+    def password(name: str) -> str:  # each their own: logging into the wrong account fails
+        return f"la phrase de passe de {name}, assez longue"
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        for member_id, name in ((1, "LucioleTest"), (2, "Luciole-Test"), (3, "Gardien_")):
+            old_key = uniqueness_key(name, fold_separators=False)  # the key before 0005
+            await connection.execute(text(
+                "INSERT INTO member (id, pseudonym, pseudonym_key, password_hash, recovery_hash,"
+                " role, status, trained_helper, is_peer_moderator, banned, created_at) VALUES "
+                "(:id, :name, :key, :hash, :hash, 'member', 'active', false, false, false, "
+                ":now)"), {"id": member_id, "name": name, "key": old_key,
+                           "now": datetime(2026, 11, member_id, tzinfo=UTC),
+                           "hash": await hasher.hash(password(name))})
+    await engine.dispose()
+    await asyncio.to_thread(_upgrade_to, url, "head")
+    engine = create_async_engine(url)
+    async with engine.connect() as connection:
+        keys = dict((await connection.execute(
+            text("SELECT pseudonym, pseudonym_key FROM member"))).all())
+    await engine.dispose()
+    assert keys == {"LucioleTest": uniqueness_key("LucioleTest"),  # the older takes it
+                    "Luciole-Test": uniqueness_key("Luciole-Test", fold_separators=False),
+                    "Gardien_": uniqueness_key("Gardien")}
+    assert uniqueness_key("LucioleTest") == uniqueness_key("Luciole-Test")
+
+    settings = Settings(env="test", database_url=url, secret_key="t" * 48,
+                        base_url="http://testserver.local").validated()
+    app = create_app(settings, hasher=hasher, database=Database(url, pool=False))
+    for typed, account in (("LucioleTest", "LucioleTest"), ("Luciole-Test", "Luciole-Test"),
+                           ("Gardien_", "Gardien_"), ("Gardien", "Gardien_")):
+        async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
+            page = await Browser(client).login(typed, password(account))
+            assert page.status == 303, (typed, page.status)
+            me = await client.get("/me")
+            assert me.status_code == 200 and account in me.text, typed
