@@ -12,6 +12,7 @@ import logging
 import secrets
 import traceback
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar import Request, Response
 from litestar.exceptions import (
@@ -91,6 +92,22 @@ MESSAGES: dict[int, tuple[str, str]] = {
 }
 
 
+def _from_this_site(request: Request[Any, Any, Any], form: dict[str, Any]) -> bool:
+    """Whether the form was sent from one of the forum's own pages: its ``Origin`` is the
+    forum's (browsers send it with every form post; a page that lost its token, after a long
+    night, still gets its text back), or it carries the reader's own CSRF token."""
+    settings = getattr(request.app.state, "settings", None)
+    origin = request.headers.get("origin")
+    if origin and settings is not None and origin.rstrip("/") == _origin(settings.base_url):
+        return True
+    return _csrf_passed(request, form)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def _csrf_passed(request: Request[Any, Any, Any], form: dict[str, Any]) -> bool:
     """Whether the request carries the reader's own CSRF token (as Litestar checks it: the
     form's or header's token and the cookie's, both signed with the app's secret, the same)."""
@@ -120,13 +137,13 @@ def _typed_text(request: Request[Any, Any, Any]) -> dict[str, str]:
     before any check, or by the CSRF middleware). Exception handlers are synchronous, so this
     reads Litestar's per-request cache of the parsed form rather than the body.
 
-    Only for a request that carries the reader's own CSRF token: another site can make a
-    browser post any title or body, and the error page would print it on a real page of the
-    forum ("la ligne 3114 ne répond plus, appelle le 06 …")."""
+    Only for a form sent from the forum's own pages (:func:`_from_this_site`): another site
+    can make a browser post any title or body, and the error page would print it on a real
+    page of the forum ("la ligne 3114 ne répond plus, appelle le 06 …")."""
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return {}
     form = ScopeState.from_scope(request.scope).form
-    if form is Empty or not isinstance(form, dict) or not _csrf_passed(request, form):
+    if form is Empty or not isinstance(form, dict) or not _from_this_site(request, form):
         return {}
     typed: dict[str, str] = {}
     for name in TYPED_FIELDS:

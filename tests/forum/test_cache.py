@@ -16,6 +16,7 @@ from forum import changes
 from forum.cache import GenerationFile, PageCache, with_page_cache
 from forum.config import Settings
 from forum.db import Database
+from forum.head import AnswerHead
 from forum.models import Post, Thread
 from tests.browsing import Browser, Page
 
@@ -25,8 +26,9 @@ TOKEN = re.compile(r"[0-9a-f]{128}")
 
 @pytest.fixture
 def cached(app: Litestar) -> PageCache:
-    assert isinstance(app, PageCache)  # tests/conftest.py serves the app as in production
-    return app
+    # tests/conftest.py serves the app as in production: HEAD answered, behind the caches
+    assert isinstance(app, AnswerHead) and isinstance(app.app, PageCache)
+    return app.app
 
 
 async def new_client(cached: PageCache) -> AsyncTestClient:

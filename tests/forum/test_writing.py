@@ -142,9 +142,16 @@ async def test_a_form_posted_without_its_csrf_token_is_refused_and_keeps_the_tex
 ) -> None:
     await browser.signup("Glycine")
     before = await count(database, Post)
-    response = await browser.client.post("/t/1/reply", data={"body": "Sans jeton"})
+    # From one of the forum's pages (its Origin), a lost token still gives the text back...
+    response = await browser.client.post("/t/1/reply", data={"body": "Sans jeton"},
+                                         headers={"Origin": "http://testserver.local"})
     assert response.status_code == 403
     assert "Sans jeton" in response.text
+    # ... never to another site's form (it would print its words on a page of the forum).
+    elsewhere = await browser.client.post("/t/1/reply", data={"body": "Sans jeton"},
+                                          headers={"Origin": "https://ailleurs.example"})
+    assert elsewhere.status_code == 403
+    assert "Sans jeton" not in elsewhere.text
     forged = await browser.client.post(
         "/t/1/reply", data={"body": "Jeton forgé", "_csrf_token": "0" * 128}
     )
