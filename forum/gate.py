@@ -79,8 +79,9 @@ class ContentGate(Protocol):
 
     async def published(
         self, session: AsyncSession, post: Post, *, author: Member, space: Space,
-        verdict: Verdict,
+        verdict: Verdict, previous_level: str | None = None,
     ) -> None:
         """Called after a post is stored (new thread, reply or edit), in the same unit of work:
-        moderation raises its flags here, so they land with the post or not at all."""
+        moderation raises its flags here, so they land with the post or not at all. On an
+        edit, ``previous_level`` is the post's crisis level before it."""
         ...

@@ -219,6 +219,12 @@ async def _erase_texts(session: AsyncSession, member: Member, now: datetime) -> 
         await session.execute(
             update(flag).where(flag.c.post_id.in_(mine)).values(text_copy="")
         )
+        # The screen's reasons quote the post's sentences: only "automatic" stays.
+        await session.execute(update(flag).where(
+            flag.c.post_id.in_(mine), flag.c.flagger_id.is_(None)).values(
+            details={"automatic": True}))
+        await session.execute(update(flag).where(
+            flag.c.post_id.in_(mine), flag.c.flagger_id.is_not(None)).values(details={}))
         await session.execute(
             update(flag).where(flag.c.flagger_id == member.id).values(note="")
         )
@@ -239,12 +245,21 @@ async def _erase_texts(session: AsyncSession, member: Member, now: datetime) -> 
     )
 
 
+MODERATOR_NOTICES = ("welfare_alert", "second_opinion")
+"""Notice kinds of ``moderation.actions`` (``WELFARE_ALERT``, ``SECOND_OPINION_NOTICE``) sent to
+moderators about a post: kept when its author leaves (``forum`` never imports ``moderation``;
+``tests/moderation/test_welfare_alerts.py`` checks the names)."""
+
+
 async def _forget_notices_about(session: AsyncSession, member: Member, *,
                                 erase_posts: bool) -> None:
     """Other members' notices about the leaver's posts name them; with "erase", notices
     about their threads quote their titles. Those notices go."""
     await session.execute(delete(Notification).where(
-        Notification.post_id.in_(select(Post.id).where(Post.author_id == member.id))
+        Notification.post_id.in_(select(Post.id).where(Post.author_id == member.id)),
+        # A moderator's alert about someone in danger stays: leaving is a common step in a
+        # crisis, and these notices never name the author.
+        Notification.kind.not_in(MODERATOR_NOTICES),
     ))
     if erase_posts:
         await session.execute(delete(Notification).where(

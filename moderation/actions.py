@@ -151,6 +151,8 @@ async def do_flag_post(session: AsyncSession, post: Post, *, flagger: Member, re
         and await mq.recent_welfare_notices(session, post.author_id, since)
         < WELFARE_NOTICES_PER_AUTHOR
     )
+    if reason == FlagReason.DANGER.value:
+        await mq.lock_for_welfare(session, post.id)
     first_danger = (reason == FlagReason.DANGER.value
                     and not await mq.is_welfare_item(session, post.id))
     flag = Flag(post_id=post.id, flagger_id=flagger.id, reason=reason, note=note,
@@ -177,11 +179,17 @@ async def _welfare_notice(session: AsyncSession, post: Post, author: Member) -> 
 
 async def _auto_hide(session: AsyncSession, post: Post) -> bool:
     """Enough established members flagged it: hidden until a moderator reads it. Never a post
-    the crisis screen found worrying (someone asking for help is read, not hidden)."""
+    the crisis screen found worrying (any answer, a quiet mark included), nor a welfare item
+    (a "danger" flag says "I am worried about this person", and closing one takes two
+    people): someone asking for help is read, not hidden. "Danger" flags never count."""
     threshold = post.thread.space.auto_hide_flags
-    if threshold <= 0 or post.status != PostStatus.VISIBLE or post.crisis_level != "none":
+    if (threshold <= 0 or post.status != PostStatus.VISIBLE or post.crisis_level != "none"
+            or post.crisis_answer != "none"):
         return False
-    if await mq.count_distinct_open_flaggers(session, post.id, established=True) < threshold:
+    if await mq.is_welfare_item(session, post.id):
+        return False
+    if await mq.count_distinct_open_flaggers(session, post.id, established=True,
+                                             danger=False) < threshold:
         return False
     await _set_status(session, post, PostStatus.HIDDEN)
     post.moderation_reason = AUTO_HIDE_REASON
@@ -592,15 +600,20 @@ async def do_raise_crisis_flag(session: AsyncSession, post: Post, space: Space,
     """The crisis screen found an urgent text: a priority welfare-concern flag for the space's
     moderators, from no member (so no flagger to thank, and no welfare notice: the author
     has just seen the lines before publishing), and the moderators are told at once. None if
-    one is already open on the post. ``details``: the screen's reasons, for the item page."""
+    one is already open on the post. ``details``: the screen's reasons, for the item page.
+    When a member's danger flag already made the post a welfare item, the moderators were
+    told then: the screen's reasons join the item without a second alert."""
+    await mq.lock_for_welfare(session, post.id)
     if await mq.has_open_screen_flag(session, post.id, FlagReason.DANGER.value):
         return None
+    already_told = await mq.is_welfare_item(session, post.id)
     flag = Flag(post_id=post.id, flagger_id=None, reason=FlagReason.DANGER.value,
                 note=CRISIS_SCREEN_NOTE, text_copy=post.source,
                 details={**(details or {}), "automatic": True})
     session.add(flag)
     await session.flush()
-    await _alert_moderators(session, post, space, NOTICE_SCREEN_ALERT)
+    if not already_told:
+        await _alert_moderators(session, post, space, NOTICE_SCREEN_ALERT)
     return flag
 
 
@@ -636,12 +649,15 @@ async def do_escalate_unclaimed(session: AsyncSession, *, now: datetime,
                                 after: timedelta) -> list[Post]:
     """Welfare items nobody has claimed ``after`` their flag: every moderator of the space
     and every admin is told, once per item, and the escalation is logged. Safe to run from
-    several processes at once: each item is taken by one conditional UPDATE."""
+    several processes at once: each item is taken by one conditional UPDATE, and an item
+    escalated once is never escalated again while it stays open (a flag added later
+    included)."""
     escalated: list[Post] = []
     for post in await mq.unclaimed_welfare_posts(session, now - after):
         taken = await session.execute(
             update(Flag).where(Flag.post_id == post.id, Flag.reason == FlagReason.DANGER.value,
-                               Flag.resolved_at.is_(None), Flag.escalated_at.is_(None))
+                               Flag.resolved_at.is_(None), Flag.escalated_at.is_(None),
+                               ~mq.escalated_already(post.id))
             .values(escalated_at=now).execution_options(synchronize_session=False))
         if not taken.rowcount:
             continue  # another process escalated it first

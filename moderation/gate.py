@@ -29,6 +29,9 @@ RENDER_FAILED = N_("Ce texte n'a pas pu être mis en forme. Simplifie la mise en
 logger = logging.getLogger(__name__)
 
 
+LEVEL_RANK = {"none": 0, "concern": 1, "urgent": 2}
+
+
 class ModerationGate:
     """Implements ``forum.gate.ContentGate``.
 
@@ -83,10 +86,19 @@ class ModerationGate:
 
     async def published(
         self, session: AsyncSession, post: Post, *, author: Member, space: Space,
-        verdict: Verdict,
+        verdict: Verdict, previous_level: str | None = None,
     ) -> None:
+        """Urgent: a welfare flag, the moderators told at once. Any other answer of the
+        screen: a quiet mark in the queue. Nothing with ``autoflag`` off. An edit
+        (``previous_level``) that leaves the post no more worrying than it was raises nothing
+        new: it was handled when published (a typo fixed, a content warning added)."""
         await rules.apply_after_publish(session, post, verdict.reasons)
-        if self.autoflag and verdict.crisis_level == "urgent":
+        if not self.autoflag:  # the instance tells its members the screen alerts nobody
+            return
+        if previous_level is not None and (
+                LEVEL_RANK[verdict.crisis_level] <= LEVEL_RANK.get(previous_level, 0)):
+            return
+        if verdict.crisis_level == "urgent":
             await do_raise_crisis_flag(session, post, space, verdict.crisis_details)
-        elif verdict.crisis_answer in ("line", "watch"):
+        elif verdict.crisis_answer != "none":
             await do_mark_for_review(session, post, verdict.crisis_details)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from litestar.exceptions import NotFoundException
 from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased, joinedload
 
 from forum.db import utcnow
 from forum.models import (
@@ -130,11 +131,14 @@ minutes ago cannot hide someone's cry for help. Their flags still reach moderato
 
 
 async def count_distinct_open_flaggers(session: AsyncSession, post_id: int, *,
-                                       established: bool = False) -> int:
+                                       established: bool = False, danger: bool = True) -> int:
     """Distinct members with an open flag on the post (``established``: only those whose
-    accounts count towards an automatic hide)."""
+    accounts count towards an automatic hide; ``danger=False``: not counting "danger" flags,
+    which are worry for the author, not a complaint about the post)."""
     query = (select(func.count(func.distinct(Flag.flagger_id)))
              .where(Flag.post_id == post_id, Flag.resolved_at.is_(None)))
+    if not danger:
+        query = query.where(Flag.reason != FlagReason.DANGER.value)
     if established:
         published = (select(func.count()).select_from(Post)
                      .where(Post.author_id == Member.id, Post.status == PostStatus.VISIBLE)
@@ -383,17 +387,30 @@ async def welfare_recipients(session: AsyncSession, space_id: int,
     """Who is told at once of an urgent post in a space: its moderators on duty, or all its
     moderators when nobody is on duty, and every admin; ``everyone``: all of them (an
     escalation). Suspended or banned members are never among them."""
+    now = utcnow()
     able = (Member.status == MemberStatus.ACTIVE, Member.banned.is_(False),
-            or_(Member.suspended_until.is_(None), Member.suspended_until <= utcnow()))
+            or_(Member.suspended_until.is_(None), Member.suspended_until <= now))
+    # A moderator taking a break is not told (their notices are muted): were the only one on
+    # duty on a break, the others would otherwise never hear of the post.
+    present = or_(Member.break_until.is_(None), Member.break_until <= now)
     moderators = select(SpaceModerator.member_id).join(
         Member, Member.id == SpaceModerator.member_id).where(
-        SpaceModerator.space_id == space_id, *able)
+        SpaceModerator.space_id == space_id, *able, present)
     chosen = set(await session.scalars(moderators))
     if not everyone:
         on_duty = set(await session.scalars(moderators.where(SpaceModerator.on_duty.is_(True))))
         chosen = on_duty or chosen
     admins = await session.scalars(select(Member.id).where(Member.role == Role.ADMIN, *able))
     return sorted(chosen | set(admins))
+
+
+def escalated_already(post_id: Any) -> Any:
+    """The post's welfare item was escalated (one of its open danger flags says so): a flag
+    added to it later does not make it escalate again."""
+    earlier = aliased(Flag)
+    return exists().where(
+        earlier.post_id == post_id, earlier.reason == FlagReason.DANGER.value,
+        earlier.resolved_at.is_(None), earlier.escalated_at.is_not(None))
 
 
 async def unclaimed_welfare_posts(session: AsyncSession, before: datetime) -> list[Post]:
@@ -404,8 +421,15 @@ async def unclaimed_welfare_posts(session: AsyncSession, before: datetime) -> li
         Flag.post_id == Post.id, Flag.reason == FlagReason.DANGER.value,
         Flag.resolved_at.is_(None), Flag.escalated_at.is_(None), Flag.created_at <= before)
     return list(await session.scalars(
-        select(Post).where(waiting, ~claimed).options(*_post_options()).order_by(Post.id)
-        .limit(QUEUE_LIMIT)))
+        select(Post).where(waiting, ~claimed, ~escalated_already(Post.id))
+        .options(*_post_options()).order_by(Post.id).limit(QUEUE_LIMIT)))
+
+
+async def lock_for_welfare(session: AsyncSession, post_id: int) -> None:
+    """Take the post's row lock before asking whether it is already a welfare item, so that
+    two flags raised at the same moment tell the moderators once (PostgreSQL; SQLite's
+    writers already take turns)."""
+    await session.execute(select(Post.id).where(Post.id == post_id).with_for_update())
 
 
 async def open_welfare_count(session: AsyncSession, mod: Moderator) -> int:
@@ -450,12 +474,14 @@ async def open_second_opinions(session: AsyncSession, post_ids: list[int]
 
 async def second_opinion_recipients(session: AsyncSession, space_id: int,
                                     asker_id: int) -> list[int]:
-    """The space's other moderators and every admin, once each, never the asker."""
+    """The space's other moderators and every admin, once each, never the asker; a suspended
+    or banned one is never among them (they moderate nothing, and the note quotes the post)."""
+    able = (Member.status == MemberStatus.ACTIVE, Member.banned.is_(False),
+            or_(Member.suspended_until.is_(None), Member.suspended_until <= utcnow()))
     moderators = await session.scalars(
-        select(SpaceModerator.member_id).where(SpaceModerator.space_id == space_id))
-    admins = await session.scalars(
-        select(Member.id).where(Member.role == Role.ADMIN,
-                                Member.status == MemberStatus.ACTIVE))
+        select(SpaceModerator.member_id).join(Member, Member.id == SpaceModerator.member_id)
+        .where(SpaceModerator.space_id == space_id, *able))
+    admins = await session.scalars(select(Member.id).where(Member.role == Role.ADMIN, *able))
     return sorted({*moderators, *admins} - {asker_id})
 
 

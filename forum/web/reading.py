@@ -105,8 +105,9 @@ async def post_revisions(request: Request[Any, Any, Any], db: Db,
     viewer = viewer_of(request)
     post = await queries.get_post_or_404(db, viewer, post_id)
     moderators = await queries.space_moderator_ids(db, post.thread.space_id)
-    may_read_texts = viewer is not None and (
-        viewer.id == post.author_id or viewer.id in moderators or viewer.role == "admin")
+    staff = viewer is not None and not permissions.is_restricted(viewer) and (
+        viewer.id in moderators or viewer.role == "admin")
+    may_read_texts = viewer is not None and (viewer.id == post.author_id or staff)
     if not (permissions.can_see_post_body(viewer, post) or may_read_texts):
         raise NotFoundException()
     revisions = await queries.post_revisions(db, post.id)

@@ -34,11 +34,12 @@ async def read(gate: ContentGate, form: PostForm, request: Request[Any, Any, Any
                errors: FormErrors) -> Reading | None:
     """The gate's reading of the body (Markdown, sanitising, the crisis screen), in a worker
     thread and before the request's transaction begins, so that no lock is held meanwhile.
-    None when the form already has errors, when the sender is not a member who may write
-    (the access check that follows answers them), or when the text cannot be rendered (an
-    error on the body field; the text is kept)."""
+    None when the form already has errors, when the sender is not logged in (the access check
+    that follows answers them), or when the text cannot be rendered (an error on the body
+    field; the text is kept). A suspended member's text is read too: not every route refuses
+    them before the gate (an edit), and a text read here is never read in the transaction."""
     viewer = viewer_of(request)
-    if errors or viewer is None or permissions.is_restricted(viewer):
+    if errors or viewer is None:
         return None
     try:
         return await gate.read(form.body, locale=viewer.locale)
@@ -193,12 +194,14 @@ async def reply(
     if posted.created:
         await gate.published(db, posted.post, author=member, space=thread.space,
                              verdict=verdict)
+    # Read in the same transaction (after the commit it would be a write transaction of its
+    # own on SQLite, for one read).
+    reply_count = await db.scalar(select(Thread.reply_count).where(Thread.id == thread.id))
     await commit(db)
     post_page = queries.page_of(posted.post.number)
     url = f"/t/{thread.id}?page={post_page}#post-{posted.post.id}"
     came_from = _current_page(request) or was_last_page
     if is_htmx(request) and posted.created and post_page == came_from:
-        reply_count = await db.scalar(select(Thread.reply_count).where(Thread.id == thread.id))
         return _reply_appended(request, thread, posted.post, reply_count or 0)
     return see_other(request, url)
 
@@ -269,9 +272,11 @@ async def edit_post(request: Request[Any, Any, Any], db: Db, gate: Gate,
     if needs_crisis_pause(verdict, values):
         return crisis_pause(request, verdict=verdict, form=form, space=space,
                             action=f"/p/{post_obj.id}/edit", autoflag=gate.autoflag)
+    previous_level = post_obj.crisis_level
     if await actions.do_edit_post(db, post_obj, editor=member, source=form.body,
                                   verdict=verdict, content_warning=form.stored_warning()):
-        await gate.published(db, post_obj, author=member, space=space, verdict=verdict)
+        await gate.published(db, post_obj, author=member, space=space, verdict=verdict,
+                             previous_level=previous_level)
     await commit(db)
     return see_other(request, f"/p/{post_obj.id}")
 

@@ -23,6 +23,7 @@ search queries, where a pause makes no sense and a few characters need no model)
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from moderation.crisis.lexicon import (
@@ -46,11 +47,23 @@ __all__ = [
 ]
 
 
+logger = logging.getLogger(__name__)
+
+
 def load_screen(extra_lexicon: Path | None = None, *, model: bool = True) -> Screen:
     """The lexicon (with an admin's extension) and, unless ``model=False``, the learned stage.
 
-    The model's files are read here; the sentence encoder is loaded on the first text."""
-    return Screen(load_lexicon(extra_lexicon), CrisisModel.shared() if model else None)
+    The model's files are read here; the sentence encoder is loaded on the first text. A head
+    that cannot be read (a broken install) leaves the lexicon alone, logged as an error: the
+    forum must still start and screen."""
+    lexicon = load_lexicon(extra_lexicon)
+    if not model:
+        return Screen(lexicon, None)
+    try:
+        return Screen(lexicon, CrisisModel.shared())
+    except HeadUnavailable:
+        logger.exception("crisis screen: the learned stage cannot be loaded; lexicon only")
+        return Screen(lexicon, None)
 
 
 def format_screening(screening: Screening, text: str) -> str:
