@@ -79,9 +79,9 @@ class ContentGate(Protocol):
 
     async def published(
         self, session: AsyncSession, post: Post, *, author: Member, space: Space,
-        verdict: Verdict, previous_level: str | None = None,
+        verdict: Verdict, previous_level: str | None = None, previous_answer: str = "none",
     ) -> None:
         """Called after a post is stored (new thread, reply or edit), in the same unit of work:
         moderation raises its flags here, so they land with the post or not at all. On an
-        edit, ``previous_level`` is the post's crisis level before it."""
+        edit, ``previous_level`` and ``previous_answer`` are the screen's before it."""
         ...

@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 
 LEVEL_RANK = {"none": 0, "concern": 1, "urgent": 2}
+ANSWER_RANK = {"none": 0, "watch": 1, "line": 2, "pause": 3}
 
 
 class ModerationGate:
@@ -86,7 +87,7 @@ class ModerationGate:
 
     async def published(
         self, session: AsyncSession, post: Post, *, author: Member, space: Space,
-        verdict: Verdict, previous_level: str | None = None,
+        verdict: Verdict, previous_level: str | None = None, previous_answer: str = "none",
     ) -> None:
         """Urgent: a welfare flag, the moderators told at once. Any other answer of the
         screen: a quiet mark in the queue. Nothing with ``autoflag`` off. An edit
@@ -96,7 +97,8 @@ class ModerationGate:
         if not self.autoflag:  # the instance tells its members the screen alerts nobody
             return
         if previous_level is not None and (
-                LEVEL_RANK[verdict.crisis_level] <= LEVEL_RANK.get(previous_level, 0)):
+                (LEVEL_RANK[verdict.crisis_level], ANSWER_RANK.get(verdict.crisis_answer, 0))
+                <= (LEVEL_RANK.get(previous_level, 0), ANSWER_RANK.get(previous_answer, 0))):
             return
         if verdict.crisis_level == "urgent":
             await do_raise_crisis_flag(session, post, space, verdict.crisis_details)

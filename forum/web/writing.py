@@ -272,11 +272,11 @@ async def edit_post(request: Request[Any, Any, Any], db: Db, gate: Gate,
     if needs_crisis_pause(verdict, values):
         return crisis_pause(request, verdict=verdict, form=form, space=space,
                             action=f"/p/{post_obj.id}/edit", autoflag=gate.autoflag)
-    previous_level = post_obj.crisis_level
+    previous_level, previous_answer = post_obj.crisis_level, post_obj.crisis_answer
     if await actions.do_edit_post(db, post_obj, editor=member, source=form.body,
                                   verdict=verdict, content_warning=form.stored_warning()):
         await gate.published(db, post_obj, author=member, space=space, verdict=verdict,
-                             previous_level=previous_level)
+                             previous_level=previous_level, previous_answer=previous_answer)
     await commit(db)
     return see_other(request, f"/p/{post_obj.id}")
 
