@@ -6,6 +6,7 @@ the way htmx would (``hx-post`` plus the headers from ``<body hx-headers>``).
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -16,6 +17,15 @@ from bs4 import BeautifulSoup, Tag
 from litestar.testing import AsyncTestClient
 
 DEFAULT_PASSWORD = "une phrase assez longue"
+
+# Consonants only: no digits (a run such as "112" or "3114" is a helpline's number, which the
+# forum refuses in a pseudonym), no vowels (no "modo", "admin" or other reserved word can form).
+_NAME_LETTERS = "bcdfghjkmnpqrstvwxz"
+
+
+def random_pseudonym(prefix: str) -> str:
+    """A fresh pseudonym the forum accepts whatever the draw: ``prefix`` then eight consonants."""
+    return prefix + "".join(secrets.choice(_NAME_LETTERS) for _ in range(8))
 
 
 @dataclass

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import itertools
-import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
+from tests.browsing import random_pseudonym
+
 PASSWORD = "une phrase assez longue pour ce test"
 MEMBERS_ONLY_SLUG = "idees-suicidaires"
-_pseudonyms = itertools.count(1)
 
 
 def new_pseudonym() -> str:
-    return f"Colibri{next(_pseudonyms)}{secrets.token_hex(2)}"
+    return random_pseudonym("Colibri")
 
 
 def sign_up(page: Any, pseudonym: str | None = None) -> tuple[str, str]:
@@ -27,7 +26,10 @@ def sign_up(page: Any, pseudonym: str | None = None) -> tuple[str, str]:
     for box in page.locator("form[action='/signup'] input[type=checkbox][required]").all():
         box.check()
     page.click("form[action='/signup'] button[type=submit]")
-    page.wait_for_selector("#recovery-code code", timeout=30_000)  # argon2 takes its time
+    # argon2 takes its time; a refusal is said at once, and the test says which.
+    page.wait_for_selector("#recovery-code code, .form-error", timeout=30_000)
+    refused = page.locator(".form-error, .field-error")
+    assert not refused.count(), f"sign-up of {pseudonym!r} refused: {refused.all_inner_texts()}"
     return pseudonym, page.inner_text("#recovery-code code").strip()
 
 

@@ -25,7 +25,7 @@ import pytest
 
 from forum.config import ROOT
 from forum.sessions import make_store
-from tests.browsing import Browser
+from tests.browsing import Browser, random_pseudonym
 from tests.conftest import require_service, reset_schema
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -120,7 +120,7 @@ def on(browser: Browser, base: str) -> Browser:
 
 
 def new_name(prefix: str) -> str:
-    return f"{prefix}{secrets.token_hex(3)}"
+    return random_pseudonym(prefix)
 
 
 async def test_a_session_made_on_one_process_works_on_the_other(
