@@ -27,8 +27,8 @@ async def count_queries(database_url: str, dataset: Dataset) -> dict[str, int]:
     def count(*_args: Any) -> None:
         seen.append("q")
 
-    engine = app.state.database.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
+    for engine in app.state.database.engines:
+        event.listen(engine.sync_engine, "before_cursor_execute", count)
     thread = f"/t/{dataset.thread_ids[0]}"
     member = {"entrepairs": dataset.session_token}
     results: dict[str, int] = {}

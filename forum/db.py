@@ -8,6 +8,14 @@ Two session factories share one engine:
   ``IMMEDIATE``, so the write lock is taken first and the busy timeout applies; a writer that
   read first and upgraded later would fail at once with "database is locked".
 
+On a SQLite file, writers have an engine of their own with ONE connection: a process's writers
+queue for it first come, first served (SQLAlchemy's pool queue, on the event loop) instead of
+all polling the file lock, whose busy handler sleeps up to 100 ms between tries and favours
+nobody; only that one connection per process competes for the lock with the other processes.
+A writer that waits ``WRITER_QUEUE_SECONDS`` for the connection, or the busy timeout for the
+lock, gets DatabaseUnavailable (503 with the text kept). On PostgreSQL, readers and writers
+share one pool: its row locks need no queue.
+
 Nothing here commits on its own: the code that writes calls :func:`commit`.
 """
 
@@ -38,6 +46,9 @@ from forum import changes
 from forum.redis_pool import is_redis_trouble
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+WRITER_QUEUE_SECONDS = 10.0
+"""How long a SQLite writer waits for its process's write connection before the request is
+answered 503 (then the busy timeout may add its 5 s for the file lock)."""
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -194,10 +205,16 @@ def create_private_sqlite_file(url: str) -> None:
         os.close(fd)
 
 
-def make_engine(url: str, *, pool: bool = True) -> AsyncEngine:
+def make_engine(url: str, *, pool: bool = True, writers: bool = False) -> AsyncEngine:
+    """The engine of ``url``; ``writers``: the one-connection engine of a SQLite file's writers
+    (the module docstring)."""
     if url.startswith("sqlite"):
         create_private_sqlite_file(url)
-        engine = create_async_engine(url, poolclass=None if pool else NullPool)
+        if writers:
+            engine = create_async_engine(url, pool_size=1, max_overflow=0,
+                                         pool_timeout=WRITER_QUEUE_SECONDS)
+        else:
+            engine = create_async_engine(url, poolclass=None if pool else NullPool)
         _install_sqlite_hooks(engine)
         return engine
     kwargs: dict[str, object] = {"pool_pre_ping": True}
@@ -221,11 +238,21 @@ class Database:
         """Where logged-in sessions live (``forum.sessions``): None is the database's table."""
         info = {"database": self}
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False, info=info)
-        write_engine = (
-            self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite
-            else self.engine
-        )
-        self._writer = async_sessionmaker(write_engine, expire_on_commit=False, info=info)
+        self.write_engine = self.engine
+        """The engine writers' sessions use: on a SQLite file, one of its own with one
+        connection (the module docstring)."""
+        if pool and sqlite_file(url) is not None:
+            self.write_engine = make_engine(url, writers=True)
+        write_bind = (self.write_engine.execution_options(sqlite_begin="IMMEDIATE")
+                      if self.is_sqlite else self.write_engine)
+        self._writer = async_sessionmaker(write_bind, expire_on_commit=False, info=info)
+
+    @property
+    def engines(self) -> tuple[AsyncEngine, ...]:
+        """Every engine this database opens connections with (to watch or dispose them all)."""
+        if self.write_engine is self.engine:
+            return (self.engine,)
+        return (self.engine, self.write_engine)
 
     def reader(self) -> AsyncSession:
         return self._reader()
@@ -247,7 +274,8 @@ class Database:
     async def dispose(self) -> None:
         if self.sessions is not None:
             await self.sessions.close()
-        await self.engine.dispose()
+        for engine in self.engines:
+            await engine.dispose()
 
 
 async def commit(session: AsyncSession) -> None:

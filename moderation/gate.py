@@ -4,14 +4,16 @@ This is the only path from what a member typed to stored HTML. It never stores a
 itself; the forum's ``do_*`` actions store the Verdict it returns.
 
 ``read`` does the slow part (Markdown, nh3, both stages of the crisis screen) in a worker
-thread, before the request's write transaction begins; ``review`` applies the space's rules
-(database reads); ``published`` raises moderation's flags in the transaction of the post.
+thread, before the request's write transaction begins, within ``READ_BUDGET_SECONDS``;
+``review`` applies the space's rules (database reads); ``published`` raises moderation's flags
+in the transaction of the post.
 """
 
 from __future__ import annotations
 
 import logging
 
+import anyio
 import anyio.to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +29,14 @@ RENDER_FAILED = N_("Ce texte n'a pas pu être mis en forme. Simplifie la mise en
                    "(listes, citations très imbriquées) et réessaie.")
 
 logger = logging.getLogger(__name__)
+
+READ_BUDGET_SECONDS = 10.0
+"""The longest a request waits for ``read`` (a thread of the pool, then the work): past it the
+request is answered 503 with ``Retry-After`` and the text shown back, like a busy database
+(TimeoutError is an outage for ``forum.db.is_unavailable``). Every step is linear (watched
+words on RE2, bounded Markdown rules): a 20,000-character hostile text takes a few hundred
+milliseconds, so only a machine far past its capacity reaches it. The thread itself cannot be
+stopped; it finishes in the background and its result is dropped."""
 
 
 LEVEL_RANK = {"none": 0, "concern": 1, "urgent": 2}
@@ -70,7 +80,14 @@ class ModerationGate:
             return Screen(self.screen.lexicon, None).assess(text, locale)
 
     async def read(self, text: str, *, locale: str | None) -> Reading:
-        return await anyio.to_thread.run_sync(self.read_now, text, locale)
+        try:
+            with anyio.fail_after(READ_BUDGET_SECONDS):
+                return await anyio.to_thread.run_sync(self.read_now, text, locale,
+                                                      abandon_on_cancel=True)
+        except TimeoutError:
+            logger.warning("content gate: reading a text of %d characters took longer than "
+                           "%.0f s; answered 503", len(text), READ_BUDGET_SECONDS)
+            raise
 
     async def review(
         self, session: AsyncSession, text: str, *, author: Member, space: Space,

@@ -17,9 +17,9 @@ from reliability.scenarios import Outcome, Run
 from reliability.seed import check_local
 
 AVAILABILITY_SCENARIOS = ("login-storm", "redis-kill", "redis-hang")
-SQLITE_SCENARIOS = ("storm", "double", "kill", "lock", "regex", "slow-clients", "full-disk",
-                    *AVAILABILITY_SCENARIOS)
-POSTGRES_SCENARIOS = ("storm", "double", "kill", "pg-restart", "regex", "slow-clients",
+SQLITE_SCENARIOS = ("storm", "writers", "double", "kill", "lock", "regex", "slow-clients",
+                    "full-disk", *AVAILABILITY_SCENARIOS)
+POSTGRES_SCENARIOS = ("storm", "writers", "double", "kill", "pg-restart", "regex", "slow-clients",
                       "full-disk", *AVAILABILITY_SCENARIOS)
 
 
@@ -34,17 +34,20 @@ def build_parser() -> argparse.ArgumentParser:
                         help="postgresql+asyncpg://…@127.0.0.1/DB (EMPTIED at each scenario); "
                              "default: fresh SQLite files in --workdir")
     parser.add_argument("--scenarios", default="",
-                        help="comma-separated, among storm,double,kill,regex, lock (SQLite), "
+                        help="comma-separated, among storm, writers (128 members, 2 workers, "
+                             "no 503), double, kill, regex, lock (SQLite), "
                              "pg-restart (PostgreSQL; restarts the machine's cluster), "
                              "slow-clients, full-disk (in a private mount namespace), "
                              "login-storm (through nginx when installed), redis-kill, "
                              "redis-hang (a redis-server of its own); "
                              "default: all for the database")
     parser.add_argument("--short", action="store_true",
-                        help="the CI sizes: 10×20 replies, 20 keys×5, 3 kills, 6 s lock, "
-                             "10 s regex attack, 1,500 idle connections")
-    parser.add_argument("--members", type=int, help="storm: concurrent members (50)")
-    parser.add_argument("--replies", type=int, help="storm: replies per member (100)")
+                        help="the CI sizes: 10×20 replies, writers 64×5, 20 keys×5, 3 kills, "
+                             "6 s lock, 10 s regex attack, 1,500 idle connections")
+    parser.add_argument("--members", type=int,
+                        help="storm: concurrent members (50); writers (128)")
+    parser.add_argument("--replies", type=int,
+                        help="storm: replies per member (100); writers (20)")
     parser.add_argument("--keys", type=int, help="double submit: keys (200)")
     parser.add_argument("--repeats", type=int, default=5, help="double submit: sends per key")
     parser.add_argument("--kills", type=int, help="kill -9 iterations (20)")
@@ -62,6 +65,11 @@ async def run_all(args: argparse.Namespace, run: Run, names: list[str]) -> list[
         if name == "storm":
             outcome = await scenarios.storm(run, members=args.members or (10 if short else 50),
                                             replies=args.replies or (20 if short else 100))
+        elif name == "writers":
+            outcome = await scenarios.storm(
+                run, members=args.members or (64 if short else 128),
+                replies=args.replies or (5 if short else 20), workers=2, max_503_share=0.0,
+                name="writers")
         elif name == "double":
             outcome = await scenarios.double_submit(run, keys=args.keys or (20 if short else 200),
                                                     repeats=args.repeats)

@@ -71,11 +71,11 @@ class Outcome:
 class Stage:
     """A seeded database, its server and its virtual members, torn down whatever happens."""
 
-    def __init__(self, run: Run, name: str, members: int) -> None:
+    def __init__(self, run: Run, name: str, members: int, *, workers: int = 1) -> None:
         self.run, self.name, self.members = run, name, members
         self.url = run.fresh_url(name)
         self.ledger = Ledger()
-        self.server = Server(self.url, run.workdir / f"{name}.log")
+        self.server = Server(self.url, run.workdir / f"{name}.log", workers=workers)
         self.seeded: Seeded | None = None
         self.vms: list[VirtualMember] = []
 
@@ -146,10 +146,13 @@ async def _bounded(coroutines: list[Awaitable[object]], limit: float) -> None:
 
 # -- L-3: hot-thread write storm ------------------------------------------------------------
 
-async def storm(run: Run, *, members: int, replies: int, max_503_share: float = 0.01) -> Outcome:
-    """``members`` members each post ``replies`` replies into ONE thread, all at once."""
+async def storm(run: Run, *, members: int, replies: int, max_503_share: float = 0.01,
+                workers: int = 1, name: str = "storm") -> Outcome:
+    """``members`` members each post ``replies`` replies into ONE thread, all at once, to a
+    server of ``workers`` processes. ``writers`` (issue 16) is this storm with 128 members
+    and 2 workers, the recommended deployment, where no reply may be answered 503."""
     started = time.monotonic()
-    async with Stage(run, "storm", members) as stage:
+    async with Stage(run, name, members, workers=workers) as stage:
         deadline = time.monotonic() + SCENARIO_LIMIT_SECONDS
 
         async def member_posts(index: int, vm: VirtualMember) -> None:
@@ -164,7 +167,8 @@ async def storm(run: Run, *, members: int, replies: int, max_503_share: float = 
         elapsed = time.monotonic() - started
         checks = await stage.final_checks(expected_posts=1 + members * replies,
                                           max_503_share=max_503_share)
-    return Outcome(f"storm {members}×{replies}", stage.ledger, elapsed, checks)
+    return Outcome(f"{name} {members}×{replies}, {workers} worker{'s' if workers > 1 else ''}",
+                   stage.ledger, elapsed, checks)
 
 
 # -- L-4: double submit ---------------------------------------------------------------------

@@ -31,7 +31,9 @@ async def test_writers_begin_immediate_and_readers_deferred(database: Database) 
         if statement.startswith("BEGIN"):
             statements.append(statement)
 
-    event.listen(database.engine.sync_engine, "before_cursor_execute", record)
+    engines = [engine.sync_engine for engine in database.engines]
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         async with database.writer() as session:
             await session.execute(select(Member.id))
@@ -39,7 +41,8 @@ async def test_writers_begin_immediate_and_readers_deferred(database: Database) 
         async with database.reader() as session:
             await session.execute(select(Member.id))
     finally:
-        event.remove(database.engine.sync_engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
     assert statements == ["BEGIN IMMEDIATE", "BEGIN DEFERRED"]
 
 

@@ -1,11 +1,13 @@
 """Hostile inputs through the full path: form -> stored -> thread page. Nothing script-capable
 or third-party-loading survives into the page that readers get (security.md §5, XSS-02)."""
 
+import time
 from collections import defaultdict
 from uuid import uuid4
 
 from sqlalchemy import select
 
+import moderation.gate
 from forum.db import Database
 from forum.models import Post
 from tests.browsing import Browser
@@ -74,3 +76,32 @@ async def test_titles_and_pseudonyms_are_escaped(browser: Browser, demo: None) -
     assert title.get_text() == '<script>window.__x=1</script> "titre" & <b>gras</b>'
     assert not title.find_all(["script", "b"])
     assert "<script>window.__x" not in page.response.text
+
+
+async def test_a_text_whose_reading_outlasts_the_budget_is_answered_503_and_kept(
+    app, browser: Browser, database: Database, demo: None, monkeypatch, caplog
+) -> None:
+    # Stands for a text (or a machine) so slow that the gate's worker thread is still busy
+    # when the budget ends: the request stops waiting for it.
+    await browser.signup("Sablier")
+    started = await browser.start_thread("bien-etre", "Un fil", "Bonjour.")
+    thread_id = int(started.response.headers["location"].split("/t/")[1].split("#")[0])
+    gate = app.state.gate
+    read_now = gate.read_now
+
+    def slow_read(text: str, locale: str | None = None):  # noqa: ANN202
+        time.sleep(3.0)
+        return read_now(text, locale)
+
+    monkeypatch.setattr(moderation.gate, "READ_BUDGET_SECONDS", 0.2)
+    monkeypatch.setattr(gate, "read_now", slow_read)
+    body = "Je voulais vous raconter ma semaine, elle a été longue."
+    started_at = time.monotonic()
+    page = await browser.reply(thread_id, body)
+    assert time.monotonic() - started_at < 2.5  # the answer did not wait for the thread
+    assert page.status == 503
+    assert page.response.headers["retry-after"].isdigit()
+    assert body in page.text()
+    assert "took longer than" in caplog.text and body not in caplog.text
+    async with database.reader() as session:
+        assert await session.scalar(select(Post.id).where(Post.source == body)) is None

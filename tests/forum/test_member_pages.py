@@ -245,13 +245,15 @@ async def test_on_sqlite_a_copy_is_answered_without_the_pooled_engine(
         def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
             statements.append(statement)
 
-        engine = database.engine.sync_engine
-        event.listen(engine, "before_cursor_execute", count)
+        engines = [engine.sync_engine for engine in database.engines]
+        for engine in engines:
+            event.listen(engine, "before_cursor_execute", count)
         try:
             hits = app.member_hits
             page = await member.get("/t/1")
         finally:
-            event.remove(engine, "before_cursor_execute", count)
+            for engine in engines:
+                event.remove(engine, "before_cursor_execute", count)
         assert app.member_hits == hits + 1 and name_in_header(page) == "Glycine"
         assert statements == []
 

@@ -64,18 +64,18 @@ def test_a_syntax_error_on_sqlite_is_not_an_outage() -> None:
 def _fill(database: Database, pages: int | None) -> None:
     """Every new connection may grow the file to ``pages`` pages at most (SQLite answers
     "database or disk is full" past it, as on a full disk); None lifts the limit."""
-    engine = database.engine.sync_engine
-    for listener in list(getattr(engine, "_test_full_disk", [])):
-        event.remove(engine, "connect", listener)
-    engine._test_full_disk = []  # type: ignore[attr-defined]
-    if pages is not None:
-        def limit(dbapi_conn: Any, _record: Any) -> None:
-            cursor = dbapi_conn.cursor()
-            cursor.execute(f"PRAGMA max_page_count = {pages}")
-            cursor.close()
+    for engine in (engine.sync_engine for engine in database.engines):
+        for listener in list(getattr(engine, "_test_full_disk", [])):
+            event.remove(engine, "connect", listener)
+        engine._test_full_disk = []  # type: ignore[attr-defined]
+        if pages is not None:
+            def limit(dbapi_conn: Any, _record: Any) -> None:
+                cursor = dbapi_conn.cursor()
+                cursor.execute(f"PRAGMA max_page_count = {pages}")
+                cursor.close()
 
-        event.listen(engine, "connect", limit)
-        engine._test_full_disk.append(limit)  # type: ignore[attr-defined]
+            event.listen(engine, "connect", limit)
+            engine._test_full_disk.append(limit)  # type: ignore[attr-defined]
 
 
 @pytest.mark.skipif(ON_POSTGRES, reason="a full disk is simulated with SQLite's max_page_count")
@@ -88,7 +88,8 @@ async def test_a_reply_on_a_full_disk_gets_503_with_retry_after_and_keeps_the_te
     async with database.reader() as session:
         pages = (await session.execute(text("PRAGMA page_count"))).scalar_one()
     body = "Ce soir j'écris longtemps pour ne pas y penser. " * 150  # several new pages
-    await database.engine.dispose()
+    for engine in database.engines:
+        await engine.dispose()
     _fill(database, pages)
     try:
         page = await browser.reply(thread_id, body)
@@ -96,7 +97,8 @@ async def test_a_reply_on_a_full_disk_gets_503_with_retry_after_and_keeps_the_te
         assert page.response.headers["retry-after"].isdigit()
         assert body.strip() in " ".join(page.soup.get_text(" ").split()) + " "
     finally:
-        await database.engine.dispose()
+        for engine in database.engines:
+            await engine.dispose()
         _fill(database, None)
     again = await browser.reply(thread_id, body)  # room again: no restart needed
     assert again.status == 303, again.text()
