@@ -35,7 +35,7 @@ from forum.passwords import Hasher
 from forum.privacy import CHARTER_VERSION
 from forum.sessions import make_store
 from forum.throttle import Throttle
-from forum.web import accounts, me, pages, reading, safety, social, system, writing
+from forum.web import accounts, me, pages, reading, safety, shown_code, social, system, writing
 from forum.web import notifications as web_notifications
 from forum.web import search as web_search
 from forum.web.auth import MemberAuthentication, csrf_cookie_name, sessions_available
@@ -101,6 +101,7 @@ def create_app(
             *reading.ROUTES, *writing.ROUTES, *accounts.ROUTES, *pages.ROUTES, *system.ROUTES,
             *me.ROUTES, *moderation_web.ROUTES, *safety.ROUTES,
             *web_search.ROUTES, *web_notifications.ROUTES, *social.ROUTES,
+            *shown_code.ROUTES,
             create_static_files_router(
                 path="/static", directories=[ROOT / "static"], name="static",
                 cache_control=CacheControlHeader(max_age=86400, public=True),

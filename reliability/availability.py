@@ -500,7 +500,7 @@ async def login_storm(run: Run, *, duration: float = 60.0, attackers: int = 20,
               *share("probe", 429)),
         Check("member and admin log in from devices they used before", *share("device", 303)),
         Check("other members log in from new devices", *share("member", 303)),
-        Check("newcomers sign up", *share("signup", 200)),
+        Check("newcomers sign up", *share("signup", 303)),
         Check("the attacker never got in", bool(attack) and not any(
             a.status in (200, 303) for a in attack),
               f"{len(attack)} attempts: {sum(a.status == 429 for a in attack)} refused 429 "

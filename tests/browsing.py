@@ -117,8 +117,10 @@ class Browser:
             "pseudonym": pseudonym, "password": password, "password_confirm": password,
             "consent": "yes",
         })
-        assert result.status == 200, result.text()
-        return result.one("#recovery-code code").get_text().strip()
+        assert result.status == 303, result.text()
+        assert result.response.headers["location"] == "/recovery-code"
+        shown = await self.follow(result)
+        return shown.one("#recovery-code code").get_text().strip()
 
     async def login(self, pseudonym: str, password: str = DEFAULT_PASSWORD) -> Page:
         page = await self.get("/login")

@@ -44,6 +44,7 @@ from forum.throttle import (
     record_attempt,
     retry_after_header,
 )
+from forum.web import shown_code
 from forum.web.auth import (
     device_cookie,
     device_cookie_name,
@@ -172,15 +173,12 @@ async def _start_session(db: Db, settings: AppSettings, member: Member, device: 
     return token
 
 
-def _code_page(request: Request[Any, Any, Any], response_code: str, member: Member,
-               settings: AppSettings, token: str, *, recovered: bool) -> Template:
-    # The member is logged in from this response on: show the page as theirs already.
-    request.scope["user"] = member
-    response = Template(
-        template_name="accounts/recovery_code/index.html",
-        context={"code": response_code, "pseudonym": member.pseudonym, "recovered": recovered},
-        headers={"Cache-Control": "no-store"},
-    )
+def _code_page(request: Request[Any, Any, Any], code: str, member: Member,
+               settings: AppSettings, token: str, *, recovered: bool) -> Response[Any]:
+    """Logged in from this answer on; the new code is shown on the page it redirects to
+    (``forum/web/shown_code.py``), so that a reload does not lose it."""
+    response = shown_code.show_next(request, settings, token,
+                                    "recovered" if recovered else "signup", code)
     set_login_cookies(response, settings, token)
     remember_device(request, response, account_subject(member.pseudonym))
     return response

@@ -36,6 +36,7 @@ from forum.config import Settings
 from forum.db import Database, commit, is_unavailable
 from forum.models import Member, MemberStatus
 from forum.throttle import KNOWN_DEVICE_DAYS, clock_of
+from forum.web.shown_code import expired_code_cookie
 
 TOUCH_EVERY = timedelta(hours=1)
 RETRY_AFTER_SECONDS = 5
@@ -89,6 +90,7 @@ def set_logout_cookies(response: Response[Any], settings: Settings) -> None:
     response.headers["Clear-Site-Data"] = '"cache", "storage"'
     response.set_cookie(expired_cookie(settings, session_cookie_name(settings)))
     response.set_cookie(expired_cookie(settings, csrf_cookie_name(settings)))
+    response.set_cookie(expired_code_cookie(settings))  # a recovery code not yet noted
 
 
 def session_lifetime(settings: Settings) -> timedelta:

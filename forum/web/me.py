@@ -23,6 +23,7 @@ from forum.passwords import MAX_LENGTH, generate_recovery_code, normalize_recove
 from forum.permissions import check_logged_in
 from forum.sessions import token_hash
 from forum.throttle import REAUTH_ACCOUNT, Throttled, check_attempt, clock_of, retry_after_header
+from forum.web import shown_code
 from forum.web.accounts import _password_error, throttled_error
 from forum.web.auth import session_lifetime, set_login_cookies, set_logout_cookies
 from forum.web.context import locale_of, viewer_of
@@ -165,8 +166,8 @@ async def recovery_code_form(request: Request[Any, Any, Any]) -> Template:
 
 
 @post("/me/recovery-code", name="me_new_recovery_code")
-async def new_recovery_code(request: Request[Any, Any, Any], db: Db,
-                            hasher: PasswordHasher) -> Template:
+async def new_recovery_code(request: Request[Any, Any, Any], db: Db, hasher: PasswordHasher,
+                            settings: AppSettings) -> Response[Any]:
     member = _member(request)
     form = await read_form(request)
     errors = FormErrors()
@@ -179,7 +180,7 @@ async def new_recovery_code(request: Request[Any, Any, Any], db: Db,
     recovery_hash = await hasher.hash(normalize_recovery_code(code))
     await actions.do_replace_recovery_code(db, member, recovery_hash=recovery_hash)
     await commit(db)
-    return _page("recovery_code", {"errors": errors, "code": code})
+    return shown_code.show_next(request, settings, _current_token(request), "renewed", code)
 
 
 # -- a break ---------------------------------------------------------------------------------

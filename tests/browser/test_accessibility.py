@@ -20,7 +20,7 @@ WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 BLOCKING = {"serious", "critical"}
 VISITOR_PAGES = [
     "/", "/s/anxiete", f"/s/{MEMBERS_ONLY_SLUG}", "/help", "/help?region=CA-QC", "/signup",
-    "/login", "/recover", "/charter", "/privacy", "/cette-page-n-existe-pas",
+    "/login", "/recover", "/recovery-code", "/charter", "/privacy", "/cette-page-n-existe-pas",
 ]
 AXE_RUN = """async (tags) => {
   const result = await axe.run(document, {runOnly: {type: 'tag', values: tags},

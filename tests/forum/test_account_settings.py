@@ -117,15 +117,18 @@ async def test_a_new_recovery_code_needs_the_password_and_replaces_the_old_one(
     page = await browser.get("/me/recovery-code")
     refused = await browser.submit(page.form(), {"current_password": "pas le bon"})
     assert refused.status == 422 and not refused.all("#recovery-code")
-    shown = await browser.submit(page.form(), {"current_password": DEFAULT_PASSWORD})
-    assert shown.status == 200
+    made = await browser.submit(page.form(), {"current_password": DEFAULT_PASSWORD})
+    assert made.status == 303
+    shown = await browser.follow(made)
     assert shown.response.headers["cache-control"] == "no-store"
     new_code = shown.one("#recovery-code code").get_text(strip=True)
+    noted = await browser.submit(shown.form("form[action='/recovery-code']"))
+    assert noted.response.headers["location"] == "/me"
     assert new_code and new_code != old_code
     again = await browser.get("/me/recovery-code")
     assert new_code not in again.response.text
     await browser.logout()
-    for code, expected in ((old_code, 422), (new_code, 200)):
+    for code, expected in ((old_code, 422), (new_code, 303)):
         page = await browser.get("/recover")
         result = await browser.submit(page.form(), {
             "pseudonym": "Clef", "code": code, "password": NEW_PASSWORD,

@@ -160,8 +160,10 @@ async def test_recovery_code_resets_the_password_and_issues_a_new_code(
         "pseudonym": "sauge", "code": code.lower().replace("-", " "),
         "password": "un tout nouveau secret", "password_confirm": "un tout nouveau secret",
     })
-    assert result.status == 200
-    new_code = result.one("#recovery-code code").get_text(strip=True)
+    assert result.status == 303
+    shown = await browser.follow(result)
+    assert "Te revoilà" in shown.text()
+    new_code = shown.one("#recovery-code code").get_text(strip=True)
     assert new_code != code
     await browser.logout()
     assert (await browser.login("Sauge", DEFAULT_PASSWORD)).status == 422

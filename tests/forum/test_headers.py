@@ -154,12 +154,16 @@ async def test_over_https_cookies_are_secure_host_prefixed_and_hsts_is_sent(
         "pseudonym": "Chiffree", "password": "une phrase assez longue",
         "password_confirm": "une phrase assez longue", "consent": "yes",
     })
-    assert result.status == 200
+    assert result.status == 303
     cookies = set_cookies(result.response)
     session = cookies["__Host-entrepairs"]
     assert session.value and session["secure"] and session["httponly"]
     assert session["samesite"].lower() == "lax" and session["path"] == "/"
     assert not session["domain"]
+    code = cookies["__Host-entrepairs-code"]  # the recovery code until noted
+    assert code.value and code["secure"] and code["httponly"] and code["path"] == "/"
+    assert code["samesite"].lower() == "strict" and not code["domain"]
+    assert 0 < int(code["max-age"]) <= 3600
     csrf = set_cookies(page.response)["__Host-csrftoken"]
     assert csrf["secure"] and csrf["path"] == "/" and not csrf["domain"]
 
