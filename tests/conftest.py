@@ -64,6 +64,19 @@ def database_url(tmp_path: Path) -> str:
     return TEST_DATABASE_URL or f"sqlite+aiosqlite:///{tmp_path / 'forum.db'}"
 
 
+async def empty_schema(url: str) -> None:
+    """No table at all on PostgreSQL (the state ``forum db upgrade`` starts from); a SQLite
+    file is left alone (a test gives each its own)."""
+    database = Database(url, pool=False)
+    try:
+        async with database.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+                await connection.execute(text("CREATE SCHEMA public"))
+    finally:
+        await database.dispose()
+
+
 async def reset_schema(url: str) -> None:
     """An empty schema with every table, the same way on both databases."""
     database = Database(url, pool=False)

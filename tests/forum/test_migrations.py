@@ -20,16 +20,7 @@ from forum.passwords import Hasher
 from forum.pseudonyms import uniqueness_key
 from forum.schema import include_object
 from tests.browsing import Browser
-from tests.conftest import ON_POSTGRES, TEST_DATABASE_URL
-
-
-async def _empty_database(url: str) -> None:
-    engine = create_async_engine(url)
-    async with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await connection.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
+from tests.conftest import ON_POSTGRES, TEST_DATABASE_URL, empty_schema
 
 
 def _upgrade_in_a_fresh_process(url: str) -> None:
@@ -58,7 +49,7 @@ async def _differences(url: str) -> list:
 
 async def test_upgrading_an_empty_database_gives_the_models_schema(tmp_path: Path) -> None:
     url = TEST_DATABASE_URL if ON_POSTGRES else f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
-    await _empty_database(url)
+    await empty_schema(url)
     await asyncio.to_thread(_upgrade_in_a_fresh_process, url)
     diffs, tables = await _differences(url)
     assert diffs == [], diffs
@@ -79,7 +70,7 @@ async def test_pseudonym_keys_lose_their_separators_and_both_look_alikes_still_l
     by separators the older takes the new key, the younger keeps its own, and each still logs
     in by the name it chose (on PostgreSQL too: a key may hold no NUL byte)."""
     url = TEST_DATABASE_URL if ON_POSTGRES else f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
-    await _empty_database(url)
+    await empty_schema(url)
     await asyncio.to_thread(_upgrade_to, url, "0004")
     hasher = Hasher(cheap=True)
 

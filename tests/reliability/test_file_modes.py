@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from forum.config import ROOT
 from forum.db import Database
-from tests.conftest import ON_POSTGRES, TEST_DATABASE_URL
+from tests.conftest import ON_POSTGRES, TEST_DATABASE_URL, empty_schema
 
 
 def mode(path: Path) -> int:
@@ -113,7 +113,9 @@ def test_a_postgresql_backup_is_readable_by_the_owner_only(tmp_path: Path,
                                                           usual_umask: object) -> None:
     if not shutil.which("pg_dump"):
         pytest.skip("pg_dump is missing")
-    assert forum("db", "upgrade", url=TEST_DATABASE_URL).returncode == 0
+    asyncio.run(empty_schema(TEST_DATABASE_URL))  # whatever the test before left there
+    upgraded = forum("db", "upgrade", url=TEST_DATABASE_URL)
+    assert upgraded.returncode == 0, upgraded.stderr
     copy = tmp_path / "copy.dump"
     done = forum("backup", str(copy), url=TEST_DATABASE_URL)
     assert done.returncode == 0, done.stderr
