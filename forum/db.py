@@ -11,10 +11,11 @@ Two session factories share one engine:
 On a SQLite file, writers have an engine of their own with ONE connection: a process's writers
 queue for it first come, first served (SQLAlchemy's pool queue, on the event loop) instead of
 all polling the file lock, whose busy handler sleeps up to 100 ms between tries and favours
-nobody; only that one connection per process competes for the lock with the other processes.
-A writer that waits ``WRITER_QUEUE_SECONDS`` for the connection, or the busy timeout for the
-lock, gets DatabaseUnavailable (503 with the text kept). On PostgreSQL, readers and writers
-share one pool: its row locks need no queue.
+nobody; and between processes that connection first takes ``forum.writer_lock`` (a ``flock``
+the kernel hands over the moment it is let go). A writer that waits ``WRITER_QUEUE_SECONDS``
+for the connection or for the other processes, or the busy timeout for SQLite's lock, gets
+DatabaseUnavailable (503 with the text kept). On PostgreSQL, readers and writers share one
+pool: its row locks need no queue.
 
 Nothing here commits on its own: the code that writes calls :func:`commit`.
 """
@@ -22,7 +23,7 @@ Nothing here commits on its own: the code that writes calls :func:`commit`.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,13 +43,16 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
-from forum import changes
+from forum import changes, writer_lock
 from forum.redis_pool import is_redis_trouble
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
-WRITER_QUEUE_SECONDS = 10.0
-"""How long a SQLite writer waits for its process's write connection before the request is
-answered 503 (then the busy timeout may add its 5 s for the file lock)."""
+WRITER_QUEUE_SECONDS = 20.0
+"""How long a SQLite writer waits for its process's write connection, then again at most as
+long for the other processes' writers (``forum.writer_lock``), before the request is answered
+503; the busy timeout may add its 5 s for another program's lock. All of it stays under the
+60 s a proxy waits for an answer (nginx's ``proxy_read_timeout``). A queue is served in order:
+answering 503 sooner would only send the person to its back."""
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -140,7 +144,8 @@ def is_unavailable(exc: BaseException) -> bool:
     return type(exc).__module__.startswith("asyncpg") and "Connection" in type(exc).__name__
 
 
-def _install_sqlite_hooks(engine: AsyncEngine) -> None:
+def _install_sqlite_hooks(engine: AsyncEngine,
+                          before_begin: Callable[[Any], None] | None = None) -> None:
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
@@ -170,6 +175,8 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn) -> None:  # noqa: ANN001
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        if before_begin is not None:
+            before_begin(conn)
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
@@ -205,16 +212,10 @@ def create_private_sqlite_file(url: str) -> None:
         os.close(fd)
 
 
-def make_engine(url: str, *, pool: bool = True, writers: bool = False) -> AsyncEngine:
-    """The engine of ``url``; ``writers``: the one-connection engine of a SQLite file's writers
-    (the module docstring)."""
+def make_engine(url: str, *, pool: bool = True) -> AsyncEngine:
     if url.startswith("sqlite"):
         create_private_sqlite_file(url)
-        if writers:
-            engine = create_async_engine(url, pool_size=1, max_overflow=0,
-                                         pool_timeout=WRITER_QUEUE_SECONDS)
-        else:
-            engine = create_async_engine(url, poolclass=None if pool else NullPool)
+        engine = create_async_engine(url, poolclass=None if pool else NullPool)
         _install_sqlite_hooks(engine)
         return engine
     kwargs: dict[str, object] = {"pool_pre_ping": True}
@@ -225,6 +226,18 @@ def make_engine(url: str, *, pool: bool = True, writers: bool = False) -> AsyncE
     else:
         kwargs = {"poolclass": NullPool, "connect_args": kwargs.get("connect_args", {})}
     return create_async_engine(url, **kwargs)
+
+
+def make_sqlite_write_engine(url: str, path: Path) -> AsyncEngine:
+    """The writers' engine of a SQLite file: one connection, queued for in the process
+    (FIFO) and across processes (``forum.writer_lock``); see the module docstring."""
+    create_private_sqlite_file(url)
+    engine = create_async_engine(url, pool_size=1, max_overflow=0,
+                                 pool_timeout=WRITER_QUEUE_SECONDS)
+    _install_sqlite_hooks(engine, before_begin=writer_lock.before_begin(
+        writer_lock.lock_path(path), patience=WRITER_QUEUE_SECONDS))
+    writer_lock.let_go_on_checkin(engine)
+    return engine
 
 
 class Database:
@@ -241,8 +254,8 @@ class Database:
         self.write_engine = self.engine
         """The engine writers' sessions use: on a SQLite file, one of its own with one
         connection (the module docstring)."""
-        if pool and sqlite_file(url) is not None:
-            self.write_engine = make_engine(url, writers=True)
+        if pool and (path := sqlite_file(url)) is not None:
+            self.write_engine = make_sqlite_write_engine(url, path)
         write_bind = (self.write_engine.execution_options(sqlite_begin="IMMEDIATE")
                       if self.is_sqlite else self.write_engine)
         self._writer = async_sessionmaker(write_bind, expire_on_commit=False, info=info)
