@@ -42,6 +42,20 @@ def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
     return headers
 
 
+def _cache_policy(headers: list[Any], *, member: bool) -> list[Any]:
+    """A member's page is never stored anywhere (``no-store``). A visitor's page holds their
+    own CSRF token (in its forms, and often in a ``Set-Cookie``): only their own browser may
+    keep it, and it asks again before reusing it (``private, no-cache``), so a shared cache in
+    front never hands one visitor's token or cookie to another. A handler's own policy (such
+    as ``no-store``) is kept for visitors. Static files keep their year-long public policy."""
+    if member:
+        return [*((k, v) for k, v in headers if k.lower() != b"cache-control"),
+                (b"cache-control", b"no-store")]
+    if any(k.lower() == b"cache-control" for k, _ in headers):
+        return headers
+    return [*headers, (b"cache-control", b"private, no-cache")]
+
+
 def make_before_send(settings: Settings) -> Any:
     """A Litestar ``before_send`` hook: it sees every response, errors and 404s included."""
     extra = security_headers(settings)
@@ -54,9 +68,8 @@ def make_before_send(settings: Settings) -> Any:
             (k, v) for k, v in message.get("headers", []) if k.lower() not in names
         ]
         headers.extend(extra)
-        if scope.get("user") is not None and not scope["path"].startswith("/static/"):
-            headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
-            headers.append((b"cache-control", b"no-store"))
+        if not scope["path"].startswith("/static/"):
+            headers = _cache_policy(headers, member=scope.get("user") is not None)
         message["headers"] = headers
 
     return add_security_headers

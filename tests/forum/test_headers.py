@@ -120,6 +120,23 @@ async def test_every_page_carries_the_security_headers(app: Litestar, member: Br
             assert headers["content-type"] == "text/html; charset=utf-8", path
 
 
+async def test_a_visitors_page_is_for_their_own_browser_only(
+    app: Litestar, browser: Browser, demo: None
+) -> None:
+    # Issue 19: the page holds the visitor's CSRF token, often with the cookie that goes with
+    # it; a shared cache in front must never hand them to another visitor.
+    for path in page_routes(app):
+        browser.client.cookies.clear()
+        first = await browser.client.get(path)  # the cookie set here, the page from the app
+        again = await browser.client.get(path)  # the cookie sent back (maybe the page cache)
+        for response in (first, again):
+            policy = response.headers.get("cache-control", "")
+            assert "private" in policy or "no-store" in policy, (path, policy)
+            assert "public" not in policy, path
+    static = await browser.client.get("/static/js/forum.js")
+    assert "public" in static.headers["cache-control"]
+
+
 @pytest.fixture
 async def https_app(settings: Settings) -> Litestar:
     await reset_schema(settings.database_url)
