@@ -298,12 +298,21 @@ def die_with_parent(sig: int = signal.SIGTERM) -> bool:
     return True
 
 
+GIL_SWITCH_SECONDS = 0.001
+"""How long a thread that holds the GIL keeps it while another waits (Python's default: 5 ms).
+The content gate reads posts (Markdown, the crisis screen) in worker threads; each time the
+event loop takes a step (a query's answer, a new request) it waits for the GIL up to this long,
+so at 5 ms a page with a few steps took tens of milliseconds more for everyone while long posts
+were being read (docs/RELIABILITY.md, the regex/size scenario)."""
+
+
 def create_worker_app() -> Any:
     """The app factory ``forum run`` gives uvicorn. In a worker of ``--workers N`` (a process
     uvicorn's supervisor spawned), first tie the worker's life to the supervisor's; with one
     worker uvicorn serves in its own process, which has no supervisor to outlive."""
     if multiprocessing.parent_process() is not None:
         die_with_parent()
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)
     from forum.app import create_server_app
 
     return create_server_app()

@@ -11,7 +11,9 @@ in the transaction of the post.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 
 import anyio
 import anyio.to_thread
@@ -41,6 +43,25 @@ stopped; it finishes in the background and its result is dropped."""
 
 LEVEL_RANK = {"none": 0, "concern": 1, "urgent": 2}
 ANSWER_RANK = {"none": 0, "watch": 1, "line": 2, "pause": 3}
+
+
+READERS_PER_PROCESS = 1
+"""Threads of a process that read posts at once. Markdown and the crisis screen are mostly
+pure Python: the GIL lets one thread run at a time anyway, and every further reading thread
+only takes the GIL from the event loop more often, which slows every page of that process
+while long posts are read (docs/RELIABILITY.md). Posts wait their turn on the event loop."""
+
+_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary())
+
+
+def _readers() -> anyio.CapacityLimiter:
+    """The process's reading limiter (one per event loop: tests run several loops)."""
+    loop = asyncio.get_running_loop()
+    limiter = _limiters.get(loop)
+    if limiter is None:
+        limiter = _limiters[loop] = anyio.CapacityLimiter(READERS_PER_PROCESS)
+    return limiter
 
 
 class ModerationGate:
@@ -83,7 +104,8 @@ class ModerationGate:
         try:
             with anyio.fail_after(READ_BUDGET_SECONDS):
                 return await anyio.to_thread.run_sync(self.read_now, text, locale,
-                                                      abandon_on_cancel=True)
+                                                      abandon_on_cancel=True,
+                                                      limiter=_readers())
         except TimeoutError:
             logger.warning("content gate: reading a text of %d characters took longer than "
                            "%.0f s; answered 503", len(text), READ_BUDGET_SECONDS)

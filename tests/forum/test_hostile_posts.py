@@ -1,6 +1,8 @@
 """Hostile inputs through the full path: form -> stored -> thread page. Nothing script-capable
 or third-party-loading survives into the page that readers get (security.md §5, XSS-02)."""
 
+import asyncio
+import threading
 import time
 from collections import defaultdict
 from uuid import uuid4
@@ -105,3 +107,32 @@ async def test_a_text_whose_reading_outlasts_the_budget_is_answered_503_and_kept
     assert "took longer than" in caplog.text and body not in caplog.text
     async with database.reader() as session:
         assert await session.scalar(select(Post.id).where(Post.source == body)) is None
+
+
+async def test_a_process_reads_one_post_at_a_time_and_every_post_gets_read(app) -> None:
+    # More reading threads would only take the GIL from the event loop more often.
+    gate = app.state.gate
+    read_now = gate.read_now
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    def counted(text: str, locale: str | None = None):  # noqa: ANN202
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            time.sleep(0.02)
+            return read_now(text, locale)
+        finally:
+            with lock:
+                running -= 1
+
+    gate.read_now = counted
+    try:
+        readings = await asyncio.gather(*(gate.read(f"Message numéro {n}.", locale="fr")
+                                          for n in range(6)))
+    finally:
+        gate.read_now = read_now
+    assert most == moderation.gate.READERS_PER_PROCESS == 1
+    assert [r.html for r in readings] == [f"<p>Message numéro {n}.</p>\n" for n in range(6)]
