@@ -93,7 +93,7 @@ async def test_the_safety_plan_is_private_and_one_click_from_help(
     assert again.one("textarea#what_helps").get_text() == "Marcher au bord de l'eau"
     assert again.response.headers["cache-control"] == "no-store"
     await browser.logout()
-    assert (await browser.get("/safety-plan")).status == 401
+    assert (await browser.get("/safety-plan", follow_redirects=False)).status == 303
     await browser.signup("Curieux")
     other = await browser.get("/safety-plan")
     assert other.one("textarea#what_helps").get_text() == ""
