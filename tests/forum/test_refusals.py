@@ -85,3 +85,35 @@ async def test_a_reply_to_a_locked_thread_says_so_and_keeps_the_text(
     text = page.text()
     assert "Ce fil est verrouillé" in text and "le voici" in text
     assert "Ce que je voulais dire, quand même." in text
+
+
+def _session_cookie_header(response) -> str:  # noqa: ANN001
+    found = [value for value in response.headers.get_list("set-cookie")
+             if value.startswith("entrepairs=")]
+    assert len(found) == 1, found
+    return found[0].lower()
+
+
+async def test_unticked_the_session_cookie_ends_with_the_browser(browser: Browser) -> None:
+    # Issue 19: "rester connecté·e" at log-in. On a shared device, closing the browser must be
+    # enough; the server's own limits still end the session either way.
+    await browser.signup("Partage")
+    await browser.logout()
+    page = await browser.get("/login")
+    assert page.one("#remember").get("checked") is None  # unticked by default
+    once = await browser.submit(page.form("form[action='/login']"), {
+        "pseudonym": "Partage", "password": DEFAULT_PASSWORD})
+    assert once.status == 303
+    cookie = _session_cookie_header(once.response)
+    assert "max-age" not in cookie and "expires" not in cookie
+    await browser.logout()
+    page = await browser.get("/login")
+    kept = await browser.submit(page.form("form[action='/login']"), {
+        "pseudonym": "Partage", "password": DEFAULT_PASSWORD, "remember": "yes"})
+    cookie = _session_cookie_header(kept.response)
+    assert "max-age=2592000" in cookie  # FORUM_SESSION_MAX_DAYS, 30 days
+    await browser.logout()
+    page = await browser.get("/login")
+    failed = await browser.submit(page.form("form[action='/login']"), {
+        "pseudonym": "Partage", "password": "pas le bon", "remember": "yes"})
+    assert failed.status == 422 and failed.one("#remember").has_attr("checked")
