@@ -12,13 +12,14 @@ Accept-Language, then ``FORUM_DEFAULT_LOCALE``.
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale, negotiate_locale
+from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime, format_timedelta
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
@@ -118,6 +119,11 @@ def format_date(value: datetime, locale: str, region: str) -> str:
     """A localised date and time in the reader's region, e.g. "23 nov. 2026, 08:14"."""
     pattern = "d MMM y, HH:mm" if locale == "fr" else "MMM d, y, h:mm a"
     return format_datetime(value, pattern, tzinfo=timezone_for(region), locale=locale)
+
+
+def format_day(value: date, locale: str) -> str:
+    """A localised day, e.g. "5 déc. 2026" or "Dec 5, 2026"."""
+    return babel_format_date(value, "d MMM y" if locale == "fr" else "MMM d, y", locale=locale)
 
 
 def format_ago(value: datetime, locale: str) -> str:

@@ -2,6 +2,8 @@
 
 A thing a viewer may not know exists raises NotFound (404), exactly as if it did not exist;
 a thing they may see but not do raises PermissionDenied (403) or NotAuthorized (401, "log in").
+A refusal says why in its ``detail`` (``REFUSED_*``), so the error page can tell the person:
+their account is suspended (until when), the thread is locked, the post is someone else's.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ from forum.db import utcnow
 from forum.models import Member, MemberStatus, Post, PostStatus, Role, Space, Thread, Visibility
 
 Viewer = Member | None
+
+REFUSED_RESTRICTED = "restricted"
+REFUSED_LOCKED = "locked"
+REFUSED_NOT_AUTHOR = "not-author"
 
 
 def is_admin(viewer: Viewer) -> bool:
@@ -63,7 +69,9 @@ def can_start_thread(viewer: Viewer, space: Space) -> bool:
 
 def check_start_thread(viewer: Viewer, space: Space) -> Member:
     member = check_logged_in(viewer)
-    if space.archived or is_restricted(member):
+    if is_restricted(member):
+        raise PermissionDeniedException(detail=REFUSED_RESTRICTED)
+    if space.archived:  # out of sight already (404): no more to say
         raise PermissionDeniedException()
     return member
 
@@ -80,8 +88,14 @@ def can_reply(viewer: Viewer, thread: Thread) -> bool:
 def check_reply(viewer: Viewer, thread: Thread) -> Member:
     member = check_logged_in(viewer)
     if not can_reply(member, thread):
-        raise PermissionDeniedException()
+        raise PermissionDeniedException(detail=_why_not_reply(member, thread))
     return member
+
+
+def _why_not_reply(member: Member, thread: Thread) -> str:
+    if is_restricted(member):
+        return REFUSED_RESTRICTED
+    return "" if thread.space.archived else REFUSED_LOCKED
 
 
 def can_edit_post(viewer: Viewer, post: Post, thread: Thread | None = None) -> bool:
@@ -98,8 +112,16 @@ def can_edit_post(viewer: Viewer, post: Post, thread: Thread | None = None) -> b
 def check_edit_post(viewer: Viewer, post: Post) -> Member:
     member = check_logged_in(viewer)
     if not can_edit_post(member, post):
-        raise PermissionDeniedException()
+        raise PermissionDeniedException(detail=_why_not_change(member, post))
     return member
+
+
+def _why_not_change(member: Member, post: Post) -> str:
+    if member.id != post.author_id:
+        return REFUSED_NOT_AUTHOR
+    if post.thread.locked:
+        return REFUSED_LOCKED
+    return ""  # a removed post: the generic answer
 
 
 def can_delete_post(viewer: Viewer, post: Post) -> bool:
@@ -113,5 +135,6 @@ def can_delete_post(viewer: Viewer, post: Post) -> bool:
 def check_delete_post(viewer: Viewer, post: Post) -> Member:
     member = check_logged_in(viewer)
     if not can_delete_post(member, post):
-        raise PermissionDeniedException()
+        raise PermissionDeniedException(
+            detail=REFUSED_NOT_AUTHOR if member.id != post.author_id else "")
     return member

@@ -51,6 +51,19 @@ def reason_text(ctx: Context, reason: str | None) -> str:
     return reason
 
 
+STATUS_LABELS = {"visible": N_("Visible"), "pending": N_("En attente de relecture"),
+                 "hidden": N_("Masqué"), "removed": N_("Retiré"),
+                 "deleted": N_("Supprimé par son auteur·e")}
+
+
+@pass_context
+def status_label(ctx: Context, status: str) -> str:
+    """A post's status, in the reader's language (never the stored value)."""
+    request = ctx.get("request")
+    locale = locale_of(request) if request is not None else i18n.SOURCE_LOCALE
+    return i18n.translations(locale).gettext(STATUS_LABELS.get(str(status), str(status)))
+
+
 SCREEN_LABELS = {"none": N_("rien d'inquiétant"), "concern": N_("inquiétude"),
                  "urgent": N_("urgent")}
 
@@ -83,5 +96,5 @@ def template_globals() -> dict[str, Any]:
         "mod_kind_label": kind_label, "mod_flag_reasons": FLAG_LABELS,
         "mod_is_moderator": is_moderator, "mod_reason": reason_text,
         "screen_label": screen_label, "mod_welfare_count": welfare_count,
-        "mod_auto_hidden": auto_hidden,
+        "mod_auto_hidden": auto_hidden, "mod_status_label": status_label,
     }

@@ -268,6 +268,7 @@ async def login(request: Request[Any, Any, Any], db: Db, reader: Reader,
     raw_name = form.get("pseudonym", "")
     password = form.get("password", "")
     next_url = safe_next(form.get("next"))
+    remember = form.get("remember") == "yes"
     subject = account_subject(raw_name)
     # From a device where this account logged in before, only that device's own limit
     # applies: failures elsewhere (an attacker's) never refuse the member here.
@@ -276,7 +277,8 @@ async def login(request: Request[Any, Any, Any], db: Db, reader: Reader,
     try:
         await check_attempt(request, *([(LOGIN_DEVICE, device)] if device else shared))
     except Throttled as exc:
-        return _login_page({"pseudonym": raw_name, "next": next_url}, TOO_MANY_ATTEMPTS,
+        return _login_page({"pseudonym": raw_name, "next": next_url,
+                            "remember": "yes" if remember else ""}, TOO_MANY_ATTEMPTS,
                            status=429, error_params={"minutes": exc.minutes},
                            headers=retry_after_header(exc))
     member = await _member_named(reader, raw_name)
@@ -286,7 +288,8 @@ async def login(request: Request[Any, Any, Any], db: Db, reader: Reader,
         log.info("login failed")
         if device:  # a wrong password still counts against the account, from anywhere
             await record_attempt(request, *shared)
-        return _login_page({"pseudonym": raw_name, "next": next_url}, LOGIN_FAILED, status=422)
+        return _login_page({"pseudonym": raw_name, "next": next_url,
+                            "remember": "yes" if remember else ""}, LOGIN_FAILED, status=422)
     if device:  # the account's count is others' business: a known device leaves it be
         await forget_attempts(request, LOGIN_DEVICE, device)
     else:
@@ -303,7 +306,7 @@ async def login(request: Request[Any, Any, Any], db: Db, reader: Reader,
         await actions.do_end_session(db, old_token)
     await commit(db)
     response = Redirect(path=next_url, status_code=303)
-    set_login_cookies(response, settings, token)
+    set_login_cookies(response, settings, token, remember=remember)
     remember_device(request, response, subject)
     return response
 

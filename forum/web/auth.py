@@ -64,10 +64,14 @@ def device_cookie(settings: Settings, value: str) -> Cookie:
     )
 
 
-def session_cookie(settings: Settings, token: str) -> Cookie:
+def session_cookie(settings: Settings, token: str, *, remember: bool = True) -> Cookie:
+    """``remember``: the cookie outlives the browser (up to ``FORUM_SESSION_MAX_DAYS``), as
+    the member asked at log-in ("Rester connecté·e"); otherwise it ends with the browser. The
+    session itself ends on the server as always (idle time, absolute end, log-out)."""
     return Cookie(
         key=session_cookie_name(settings), value=token, path="/", httponly=True,
-        secure=settings.https, samesite="lax", max_age=settings.session_max_days * 86400,
+        secure=settings.https, samesite="lax",
+        max_age=settings.session_max_days * 86400 if remember else None,
     )
 
 
@@ -78,9 +82,10 @@ def expired_cookie(settings: Settings, key: str) -> Cookie:
     )
 
 
-def set_login_cookies(response: Response[Any], settings: Settings, token: str) -> None:
+def set_login_cookies(response: Response[Any], settings: Settings, token: str, *,
+                      remember: bool = True) -> None:
     """The new session cookie, and a fresh CSRF token on the next page."""
-    response.set_cookie(session_cookie(settings, token))
+    response.set_cookie(session_cookie(settings, token, remember=remember))
     response.set_cookie(expired_cookie(settings, csrf_cookie_name(settings)))
 
 

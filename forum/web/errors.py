@@ -12,7 +12,7 @@ import logging
 import secrets
 import traceback
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from litestar import Request, Response
 from litestar.exceptions import (
@@ -22,7 +22,7 @@ from litestar.exceptions import (
     PermissionDeniedException,
 )
 from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash
-from litestar.response import Template
+from litestar.response import Redirect, Template
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_401_UNAUTHORIZED,
@@ -37,8 +37,10 @@ from litestar.types import Empty
 from litestar.utils.scope.state import ScopeState
 from sqlalchemy.exc import DBAPIError
 
+from forum import permissions
 from forum.db import is_unavailable
-from forum.i18n import N_
+from forum.i18n import N_, format_date
+from forum.web.context import locale_of, region_of, viewer_of
 from forum.web.htmx import is_htmx
 
 log = logging.getLogger("forum.errors")
@@ -60,7 +62,7 @@ MESSAGES: dict[int, tuple[str, str]] = {
     HTTP_403_FORBIDDEN: (
         N_("Ce n'est pas possible ici"),
         N_("Tu n'as pas la possibilité de faire cela ici, ou la page était ouverte depuis "
-           "longtemps. Recharge la page et réessaie ; ton texte est ci-dessous."),
+           "longtemps. Recharge la page et réessaie."),
     ),
     HTTP_404_NOT_FOUND: (
         N_("Cette page n'existe pas"),
@@ -90,6 +92,46 @@ MESSAGES: dict[int, tuple[str, str]] = {
            "signale-le à l'équipe avec le code ci-dessous."),
     ),
 }
+
+
+REFUSALS: dict[str, tuple[str, str]] = {
+    permissions.REFUSED_RESTRICTED: (
+        N_("Ton compte est suspendu pour l'instant"),
+        N_("L'équipe de modération a suspendu ton compte jusqu'au %(until)s : d'ici là, tu "
+           "peux lire le forum, mais pas y écrire. La raison t'a été envoyée dans tes "
+           "notifications."),
+    ),
+    permissions.REFUSED_LOCKED: (
+        N_("Ce fil est verrouillé"),
+        N_("L'équipe de modération l'a fermé aux nouveaux messages et aux modifications. Tu "
+           "peux toujours le lire."),
+    ),
+    permissions.REFUSED_NOT_AUTHOR: (
+        N_("Ce message n'est pas le tien"),
+        N_("Seule la personne qui l'a écrit peut le modifier ou le supprimer. S'il te pose "
+           "problème, tu peux le signaler à l'équipe de modération."),
+    ),
+}
+"""Why a 403 was answered (``forum.permissions.REFUSED_*``), told to the person."""
+
+BANNED = (
+    N_("Ton accès en écriture est fermé"),
+    N_("L'équipe de modération a fermé ton accès en écriture : tu peux lire le forum, mais pas "
+       "y écrire. La raison t'a été envoyée dans tes notifications."),
+)
+
+
+def _refusal(request: Request[Any, Any, Any], reason: str) -> tuple[str, str, dict[str, Any]]:
+    """Title, explanation and its parameters for a refusal with a known reason."""
+    title, explanation = REFUSALS[reason]
+    if reason != permissions.REFUSED_RESTRICTED:
+        return title, explanation, {}
+    viewer = viewer_of(request)
+    until = viewer.suspended_until if viewer is not None and not viewer.banned else None
+    if until is None:
+        return (*BANNED, {})
+    return title, explanation, {"until": format_date(until, locale_of(request),
+                                                     region_of(request))}
 
 
 def _from_this_site(request: Request[Any, Any, Any], form: dict[str, Any]) -> bool:
@@ -156,12 +198,15 @@ def _typed_text(request: Request[Any, Any, Any]) -> dict[str, str]:
 
 
 def render_error(request: Request[Any, Any, Any], status_code: int, *,
-                       incident: str | None = None, headers: dict[str, str] | None = None
-                       ) -> Response[Any]:
+                       incident: str | None = None, headers: dict[str, str] | None = None,
+                       reason: str = "") -> Response[Any]:
     title, explanation = MESSAGES.get(status_code, MESSAGES[500])
+    params: dict[str, Any] = {}
+    if reason in REFUSALS:
+        title, explanation, params = _refusal(request, reason)
     context = {
         "status_code": status_code, "title": title, "explanation": explanation,
-        "typed": _typed_text(request), "incident": incident,
+        "params": params, "typed": _typed_text(request), "incident": incident,
     }
     template = "errors/partial.html" if is_htmx(request) else "errors/index.html"
     headers = dict(headers or {})
@@ -192,7 +237,17 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
     headers = dict(exc.headers or {})
     if status == HTTP_401_UNAUTHORIZED:
         headers.pop("WWW-Authenticate", None)
-    return render_error(request, status, headers=headers)
+        if request.method == "GET" and not is_htmx(request):
+            # A visitor who opened a composer: log in (or sign up), then come back to it.
+            return Redirect(path=f"/login?{urlencode({'next': _here(request)})}",
+                            status_code=303)
+    reason = exc.detail if status == HTTP_403_FORBIDDEN and isinstance(exc.detail, str) else ""
+    return render_error(request, status, headers=headers, reason=reason)
+
+
+def _here(request: Request[Any, Any, Any]) -> str:
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return request.url.path + (f"?{query}" if query else "")
 
 
 REFUSED_TEXT_SQLSTATES = ("22021", "22P05")

@@ -153,7 +153,9 @@ async def change_password(request: Request[Any, Any, Any], db: Db, hasher: Passw
     )
     await commit(db)
     response = Redirect(path="/me?done=password", status_code=303)
-    set_login_cookies(response, settings, token)
+    # Whether the log-in asked to stay logged in is not known here: the new cookie ends with
+    # the browser, the safer of the two on a shared device.
+    set_login_cookies(response, settings, token, remember=False)
     return response
 
 

@@ -57,6 +57,17 @@ async def space_page(
     })
 
 
+@get("/sans-reponse", name="unanswered")
+async def unanswered_page(request: Request[Any, Any, Any], db: Db) -> Template:
+    """Across every space the member may read, the threads still waiting for a first answer
+    (the space page's "Sans réponse", forum-wide). For members: visitors cannot answer."""
+    viewer = permissions.check_logged_in(viewer_of(request))
+    hours = settings_of(request).unanswered_hours
+    unanswered = await queries.unanswered_threads(
+        db, viewer, older_than=utcnow() - timedelta(hours=hours))
+    return Template(template_name="unanswered/index.html", context={"unanswered": unanswered})
+
+
 async def thread_context(
     request: Request[Any, Any, Any], db: Db, thread_id: FromPath[int], page_number: int | None,
 ) -> dict[str, Any]:
@@ -117,4 +128,4 @@ async def post_revisions(request: Request[Any, Any, Any], db: Db,
     })
 
 
-ROUTES = [home, space_page, thread_page, permalink, post_revisions]
+ROUTES = [home, space_page, unanswered_page, thread_page, permalink, post_revisions]

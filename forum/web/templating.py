@@ -6,7 +6,7 @@ environment), so concurrent requests in two languages cannot mix.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
@@ -45,6 +45,23 @@ def _ngettext(ctx: Context, singular: str, plural: str, n: int) -> str:
 def _date(ctx: Context, value: datetime) -> str:
     request = _request(ctx)
     return i18n.format_date(value, locale_of(request), region_of(request))
+
+
+@pass_context
+def _when(ctx: Context, value: str | datetime | None) -> str:
+    """A moment the export holds as ISO text (a day, or a date and time), or a datetime, in
+    the reader's language and region; text that is not ISO is shown as it is."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if len(value) == len("2026-12-05"):
+            return i18n.format_day(parsed.date(), locale_of(_request(ctx)))
+        value = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return _date(ctx, value)
 
 
 @pass_context
@@ -107,7 +124,7 @@ def make_environment(
     env.policies["ext.i18n.trimmed"] = True
     env.install_gettext_callables(gettext=_gettext, ngettext=_ngettext, newstyle=True)
     env.globals.update(
-        format_date=_date, format_ago=_ago,
+        format_date=_date, format_ago=_ago, format_when=_when,
         format_number=_number, viewer=_viewer, locale=_locale, region=_region,
         settings=_settings, language_name=i18n.language_name, permissions=permissions,
         warning_label=_warning_label, region_name=_region_name,

@@ -80,7 +80,7 @@ def test_every_member_page_passes_axe(scheme_page: Any) -> None:
     sign_up(page)
     problems = axe_violations(page)  # the recovery code page
     thread_url = public_thread_url(page)
-    for url in ["/s/anxiete/new", "/settings", thread_url]:
+    for url in ["/s/anxiete/new", "/settings", "/sans-reponse", thread_url]:
         page.goto(url)
         problems += axe_violations(page)
     # The reply error, as htmx swaps it into the thread.

@@ -84,7 +84,7 @@ async def test_change_password_ends_other_sessions_and_rotates_this_one(
             "password_confirm": NEW_PASSWORD,
         })
         assert result.status == 303
-        assert (await elsewhere.get("/me")).status == 401
+        assert (await elsewhere.get("/me", follow_redirects=False)).status == 303
     new_cookie = result.response.cookies.get("entrepairs")
     assert new_cookie and new_cookie != old_cookie
     done = await browser.follow(result)
@@ -191,7 +191,9 @@ async def test_an_unknown_break_length_is_refused(browser: Browser, database: Da
 async def test_account_pages_are_for_members_only(browser: Browser) -> None:
     for path in ("/me", "/me/sessions", "/me/password", "/me/recovery-code", "/me/break",
                  "/me/export", "/me/export.json", "/me/delete"):
-        assert (await browser.get(path)).status == 401, path
+        page = await browser.get(path, follow_redirects=False)
+        assert page.status == 303, path
+        assert page.response.headers["location"].startswith("/login?next="), path
 
 
 async def test_the_privacy_page_follows_the_settings(settings: Settings) -> None:

@@ -103,3 +103,29 @@ async def test_export_page_shows_notices_as_sentences(
     page = await browser.get("/me/export")
     notices = page.text("#export-notices")
     assert "%(" not in notices
+
+
+ISO_MOMENT = re.compile(r"\b20\d\d-\d\d-\d\d(T|\b)")
+
+
+async def test_export_page_says_moments_and_devices_in_the_readers_language(
+    browser: Browser, demo: None
+) -> None:
+    # Issue 19: the page said "computer : ouverte le 2026-12-05" and raw ISO timestamps.
+    await browser.signup("Horlogere")
+    await start_thread(browser, "Un fil daté", "Un message.")
+    plan = await browser.get("/safety-plan")
+    await browser.submit(plan.form("form[action='/safety-plan']"), {"what_helps": "Marcher."})
+    for language, device, plan_label in (
+        ("fr", "Ordinateur", "Ce que je peux faire seul·e pour aller un peu mieux"),
+        ("en", "Computer", None),
+    ):
+        page = await browser.get("/me/export", headers={"Accept-Language": language})
+        body = page.text()
+        without_version = body.replace(page.text("#export-consents"), "")
+        assert not ISO_MOMENT.search(without_version), ISO_MOMENT.search(without_version)
+        for raw in ("computer", "phone", "tablet", "what_helps", "updated_at"):
+            assert raw not in body, (language, raw)
+        assert device in page.text("#export-sessions"), language
+        if plan_label:
+            assert plan_label in page.text("#export-safety-plan")

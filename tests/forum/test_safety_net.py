@@ -6,6 +6,7 @@ import subprocess
 import sys
 from datetime import timedelta
 
+from litestar import Litestar
 from sqlalchemy import select, update
 
 from forum import changes
@@ -93,7 +94,7 @@ async def test_the_safety_plan_is_private_and_one_click_from_help(
     assert again.one("textarea#what_helps").get_text() == "Marcher au bord de l'eau"
     assert again.response.headers["cache-control"] == "no-store"
     await browser.logout()
-    assert (await browser.get("/safety-plan")).status == 401
+    assert (await browser.get("/safety-plan", follow_redirects=False)).status == 303
     await browser.signup("Curieux")
     other = await browser.get("/safety-plan")
     assert other.one("textarea#what_helps").get_text() == ""
@@ -174,3 +175,37 @@ async def test_moderators_see_unanswered_threads_on_their_dashboard(
         queue = await moderator.get("/mod")
         titles = [a.get_text(strip=True) for a in queue.all(".mod-unanswered .thread-row__title")]
         assert "Seul·e ce soir" in titles
+
+
+async def test_threads_without_a_reply_are_listed_forum_wide_for_members(
+    app: Litestar, browser: Browser, database: Database, demo: None
+) -> None:
+    # Issue 19: one list across the spaces the member may read, linked from the home page.
+    await browser.signup("Verveine")
+    titles = {"anxiete": "Personne encore ici", "idees-suicidaires": "Un fil entre membres"}
+    ids = []
+    for slug, title in titles.items():
+        result = await browser.start_thread(slug, title, "Bonjour ?")
+        ids.append(int(result.response.headers["location"].split("/t/")[1].split("#")[0]))
+    async with database.writing() as session:
+        await session.execute(update(Thread).where(Thread.id.in_(ids))
+                              .values(created_at=utcnow() - timedelta(hours=13)))
+        for thread_id in ids:
+            changes.thread(session, thread_id)
+    home = await browser.get("/")
+    assert home.one("a[href='/sans-reponse']")
+    page = await browser.get("/sans-reponse")
+    rows = {a.get_text(strip=True): a.find_parent("li").get_text(" ", strip=True)
+            for a in page.all("#unanswered-list .thread-row__title")}
+    assert set(titles.values()) <= set(rows)
+    assert "Idées suicidaires" in rows["Un fil entre membres"]  # says where it is
+    await browser.reply(ids[0], "Je suis là.")
+    page = await browser.get("/sans-reponse")
+    assert "Personne encore ici" not in page.text()
+    english = await browser.get("/sans-reponse", headers={"Accept-Language": "en"})
+    assert english.one("h1").get_text(strip=True) == "Unanswered threads"
+    async with another_browser(app) as visitor:
+        refused = await visitor.get("/sans-reponse", follow_redirects=False)
+        assert refused.status == 303
+        assert refused.response.headers["location"] == "/login?next=%2Fsans-reponse"
+        assert not (await visitor.get("/")).all("a[href='/sans-reponse']")

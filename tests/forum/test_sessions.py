@@ -42,8 +42,8 @@ class FakeClock:
 
 
 async def is_member(browser: Browser) -> bool:
-    page = await browser.get("/me")
-    assert page.status in (200, 401), page.status
+    page = await browser.get("/me", follow_redirects=False)
+    assert page.status in (200, 303), page.status  # 303: to /login
     return page.status == 200
 
 
