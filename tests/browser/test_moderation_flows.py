@@ -66,7 +66,7 @@ def test_a_flag_through_the_htmx_dialog_reaches_the_moderator_who_hides_the_post
 
     hide_from_item_page(moderator, number, "Propos blessants envers un·e membre")
     assert moderator.url.endswith(f"/mod/posts/{number}")
-    assert "hidden" in moderator.inner_text("#item-post .badge")
+    assert moderator.inner_text("#item-post .badge") == "Masqué"  # a word, not "hidden"
     moderator.goto("/mod/log")
     assert "Propos blessants envers un·e membre" in moderator.inner_text(".mod-log tbody")
 
@@ -110,7 +110,7 @@ def test_a_hidden_reason_is_required_and_nothing_is_hidden_without_it(
                        "document.getElementById('reason-hide').removeAttribute('minlength')")
     moderator.click("#action-hide button[type=submit]")
     moderator.wait_for_selector("#action-hide .field-error")
-    assert "visible" in moderator.inner_text("#item-post .badge")
+    assert moderator.inner_text("#item-post .badge") == "Visible"
     page.goto(f"/t/{thread_id}")
     assert page.locator(f"#{post_id} .post__placeholder").count() == 0
 
