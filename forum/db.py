@@ -222,7 +222,9 @@ def make_engine(url: str, *, pool: bool = True) -> AsyncEngine:
     if url.startswith("postgresql+asyncpg"):
         kwargs["connect_args"] = {"timeout": 5, "command_timeout": 30}
     if pool:
-        kwargs.update(pool_size=10, max_overflow=10, pool_timeout=10)
+        # Requests past the pool's 20 connections wait their turn as SQLite's writers do
+        # (``WRITER_QUEUE_SECONDS``): 128 writers on two workers waited more than 10 s once.
+        kwargs.update(pool_size=10, max_overflow=10, pool_timeout=WRITER_QUEUE_SECONDS)
     else:
         kwargs = {"poolclass": NullPool, "connect_args": kwargs.get("connect_args", {})}
     return create_async_engine(url, **kwargs)
