@@ -352,3 +352,19 @@ async def test_post_dates_are_written_in_the_reader_s_language(
     assert get_month_names("abbreviated", locale="fr")[local.month] in fr_text
     assert get_month_names("abbreviated", locale="en")[local.month] in en_text
     assert re.search(r"\b(AM|PM)\b", en_text) and not re.search(r"\b(AM|PM)\b", fr_text)
+
+
+async def test_every_time_element_holds_a_datetime_html_accepts(browser: Browser,
+                                                                  demo: None) -> None:
+    # Issue 19: `isoformat()` gave microseconds and "+00:00", which the Nu HTML Checker refuses
+    # in `<time datetime>`; and the sessions page showed the raw ISO day as its text.
+    await browser.signup("Horaire")
+    await browser.reply(1, "Un message pour avoir une heure à montrer.")
+    for path in ("/t/1", "/me/sessions", "/search?q=message"):
+        page = await browser.get(path)
+        times = page.all("time[datetime]")
+        assert times, path
+        for element in times:
+            value = str(element["datetime"])
+            assert re.fullmatch(r"\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\dZ)?", value), (path, value)
+            assert not re.fullmatch(r"\d{4}-\d\d-\d\d", element.get_text(strip=True)), path
