@@ -52,3 +52,13 @@ def test_a_reply_is_written_and_sent_with_the_keyboard_only(page: Any) -> None:
     new_id = focused_id(page)
     assert "sans souris" in page.inner_text(f"#{new_id}")
     assert page.evaluate("window.__marker") == 1
+
+
+def test_the_quick_exit_lives_in_a_landmark_and_writers_are_told_of_shift(page: Any) -> None:
+    # Issue 19: the link sat outside every landmark; Shift×3 also leaves from a text field.
+    page.goto("/")
+    assert page.locator("nav[aria-label] > a[data-quick-exit]").count() == 1
+    sign_up(page)
+    page.goto("/s/anxiete/new")
+    hint = page.locator("#body-hint").inner_text()
+    assert "Maj" in hint and "gardé" in hint
