@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,6 +23,7 @@ from forum.config import Settings
 from forum.db import Database
 from forum.demo import seed_demo
 from forum.head import AnswerHead
+from forum.logging import JsonFormatter
 from forum.passwords import Hasher
 from forum.schema import create_all
 from tests.browsing import Browser
@@ -137,3 +140,20 @@ async def demo(app: Litestar) -> None:
 def browser(client: AsyncTestClient) -> Browser:
     """A visitor who reads pages and submits their forms, as a person would without JS."""
     return Browser(client)
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """Every log record of the test, from DEBUG up, as the forum's JSON lines."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)

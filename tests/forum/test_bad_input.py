@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import re
-from collections.abc import Iterator
 from uuid import uuid4
 
 import httpx
@@ -22,7 +20,6 @@ from sqlalchemy import func, select
 
 from forum import actions, pseudonyms, queries
 from forum.db import Database
-from forum.logging import JsonFormatter
 from forum.models import ID_MAX, Post, Role, Thread
 from forum.web.forms import BIDI_CONTROLS
 from tests.browsing import Browser, Page
@@ -331,22 +328,6 @@ async def test_a_nul_byte_in_a_pseudonym_is_refused_calmly(
 
 
 # -- the request log says what the client got -------------------------------------------------
-
-@pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    previous = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    try:
-        yield stream
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(previous)
-
 
 def request_lines(stream: io.StringIO) -> list[dict]:
     entries = [json.loads(line) for line in stream.getvalue().splitlines()]

@@ -6,34 +6,16 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 
-import pytest
 from litestar import Litestar, get
 from litestar.testing import AsyncTestClient
 
-from forum.logging import HANDLER_NAME, JsonFormatter, configure_logging
+from forum.logging import HANDLER_NAME, configure_logging
 from tests.browsing import Browser
 
 PSEUDONYM = "Alouette"
 PASSWORD = "ma-phrase-canari-4242"
 BODY = "Texte-canari-du-message-8181"
-
-
-@pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    previous = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
-        yield stream
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(previous)
 
 
 def parsed(stream: io.StringIO) -> list[dict]:
