@@ -52,7 +52,7 @@ from forum.web.auth import (
     set_login_cookies,
     set_logout_cookies,
 )
-from forum.web.context import viewer_of
+from forum.web.context import session_token_of, viewer_of
 from forum.web.deps import AppSettings, Db, PasswordHasher, Reader
 from forum.web.forms import FieldError, FormErrors, read_form
 
@@ -301,7 +301,7 @@ async def login(request: Request[Any, Any, Any], db: Db, reader: Reader,
         db, member, lifetime=session_lifetime(settings),
         device=privacy.device_class(request.headers.get("user-agent")),
     )
-    old_token = request.scope.get("state", {}).get("session_token")
+    old_token = session_token_of(request)
     if old_token:
         await actions.do_end_session(db, old_token)
     await commit(db)
@@ -314,7 +314,7 @@ async def login(request: Request[Any, Any, Any], db: Db, reader: Reader,
 @post("/logout", name="logout")
 async def logout(request: Request[Any, Any, Any], db: Db,
                  settings: AppSettings) -> Response[Any]:
-    token = request.scope.get("state", {}).get("session_token")
+    token = session_token_of(request)
     if token:
         await actions.do_end_session(db, token)
         await commit(db)

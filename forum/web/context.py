@@ -26,6 +26,11 @@ def viewer_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Member | None:
     return user if isinstance(user, Member) else None
 
 
+def session_token_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """The session token the auth middleware accepted for this request ("" for a visitor)."""
+    return str(connection.scope.get("state", {}).get("session_token") or "")
+
+
 def locale_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     state = connection.scope.setdefault("state", {})
     if "locale" not in state:

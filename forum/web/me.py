@@ -26,7 +26,7 @@ from forum.throttle import REAUTH_ACCOUNT, Throttled, check_attempt, clock_of, r
 from forum.web import shown_code
 from forum.web.accounts import _password_error, throttled_error
 from forum.web.auth import session_lifetime, set_login_cookies, set_logout_cookies
-from forum.web.context import locale_of, viewer_of
+from forum.web.context import locale_of, session_token_of, viewer_of
 from forum.web.deps import AppSettings, Db, PasswordHasher
 from forum.web.forms import FieldError, FormErrors, read_form
 
@@ -39,10 +39,6 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 def _member(request: Request[Any, Any, Any]) -> Member:
     return check_logged_in(viewer_of(request))
-
-
-def _current_token(request: Request[Any, Any, Any]) -> str:
-    return str(request.scope.get("state", {}).get("session_token", ""))
 
 
 async def _password_ok(request: Request[Any, Any, Any], hasher: PasswordHasher, member: Member,
@@ -95,7 +91,7 @@ async def overview(request: Request[Any, Any, Any], done: FromQuery[str | None] 
 async def sessions_page(request: Request[Any, Any, Any], db: Db) -> Template:
     member = _member(request)
     sessions = await queries.list_member_sessions(db, member.id)
-    current = token_hash(_current_token(request))
+    current = token_hash(session_token_of(request))
     return _page("sessions", {"sessions": sessions, "current": current})
 
 
@@ -107,7 +103,7 @@ async def end_session(request: Request[Any, Any, Any], db: Db,
     target = form.get("session", "")[:64]
     ended = await actions.do_end_member_session(db, member, target)
     await commit(db)
-    if ended and target == token_hash(_current_token(request)):
+    if ended and target == token_hash(session_token_of(request)):
         response = Redirect(path="/", status_code=303)
         set_logout_cookies(response, settings)
         return response
@@ -118,7 +114,7 @@ async def end_session(request: Request[Any, Any, Any], db: Db,
 async def end_other_sessions(request: Request[Any, Any, Any], db: Db) -> Response[Any]:
     member = _member(request)
     await read_form(request)
-    await actions.do_end_other_sessions(db, member, _current_token(request))
+    await actions.do_end_other_sessions(db, member, session_token_of(request))
     await commit(db)
     return Redirect(path="/me/sessions", status_code=303)
 
@@ -182,7 +178,7 @@ async def new_recovery_code(request: Request[Any, Any, Any], db: Db, hasher: Pas
     recovery_hash = await hasher.hash(normalize_recovery_code(code))
     await actions.do_replace_recovery_code(db, member, recovery_hash=recovery_hash)
     await commit(db)
-    return shown_code.show_next(request, settings, _current_token(request), "renewed", code)
+    return shown_code.show_next(request, settings, session_token_of(request), "renewed", code)
 
 
 # -- a break ---------------------------------------------------------------------------------

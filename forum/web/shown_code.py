@@ -29,7 +29,7 @@ from litestar.datastructures import Cookie
 from litestar.response import Template
 
 from forum.config import Settings
-from forum.web.context import viewer_of
+from forum.web.context import session_token_of, viewer_of
 from forum.web.deps import AppSettings
 from forum.web.htmx import see_other
 
@@ -102,13 +102,9 @@ def show_next(request: Request[Any, Any, Any], settings: Settings, token: str, k
     return response
 
 
-def _session_token(request: Request[Any, Any, Any]) -> str:
-    return str(request.scope.get("state", {}).get("session_token", ""))
-
-
 @get("/recovery-code", name="recovery_code_shown")
 async def recovery_code_shown(request: Request[Any, Any, Any], settings: AppSettings) -> Template:
-    found = unseal(settings.require_secret(), _session_token(request),
+    found = unseal(settings.require_secret(), session_token_of(request),
                    request.cookies.get(cookie_name(settings), ""))
     member = viewer_of(request)
     context: dict[str, Any] = {"code": None, "kind": None,
@@ -122,7 +118,7 @@ async def recovery_code_shown(request: Request[Any, Any, Any], settings: AppSett
 @post("/recovery-code", name="recovery_code_noted")
 async def recovery_code_noted(request: Request[Any, Any, Any],
                               settings: AppSettings) -> Response[Any]:
-    found = unseal(settings.require_secret(), _session_token(request),
+    found = unseal(settings.require_secret(), session_token_of(request),
                    request.cookies.get(cookie_name(settings), ""))
     response = see_other(request, KINDS[found[0]] if found else "/")
     response.set_cookie(expired_code_cookie(settings))
