@@ -40,14 +40,18 @@ AUTOMATIC_REASONS = frozenset({ma.AUTO_HIDE_REASON, ma.ESCALATION_REASON, ma.CRI
 words are shown as written (never passed through gettext, which would mark them safe)."""
 
 
+def _in_readers_language(ctx: Context, message: str) -> str:
+    request = ctx.get("request")
+    locale = locale_of(request) if request is not None else i18n.SOURCE_LOCALE
+    return i18n.translations(locale).gettext(message)
+
+
 @pass_context
 def reason_text(ctx: Context, reason: str | None) -> str:
     if not reason:
         return ""
     if reason in AUTOMATIC_REASONS:
-        request = ctx.get("request")
-        locale = locale_of(request) if request is not None else i18n.SOURCE_LOCALE
-        return i18n.translations(locale).gettext(reason)
+        return _in_readers_language(ctx, reason)
     return reason
 
 
@@ -59,9 +63,7 @@ STATUS_LABELS = {"visible": N_("Visible"), "pending": N_("En attente de relectur
 @pass_context
 def status_label(ctx: Context, status: str) -> str:
     """A post's status, in the reader's language (never the stored value)."""
-    request = ctx.get("request")
-    locale = locale_of(request) if request is not None else i18n.SOURCE_LOCALE
-    return i18n.translations(locale).gettext(STATUS_LABELS.get(str(status), str(status)))
+    return _in_readers_language(ctx, STATUS_LABELS.get(str(status), str(status)))
 
 
 SCREEN_LABELS = {"none": N_("rien d'inquiétant"), "concern": N_("inquiétude"),
@@ -71,9 +73,7 @@ SCREEN_LABELS = {"none": N_("rien d'inquiétant"), "concern": N_("inquiétude"),
 @pass_context
 def screen_label(ctx: Context, label: str) -> str:
     """A labelled example's label, in the reader's language."""
-    request = ctx.get("request")
-    locale = locale_of(request) if request is not None else i18n.SOURCE_LOCALE
-    return i18n.translations(locale).gettext(SCREEN_LABELS.get(label, label))
+    return _in_readers_language(ctx, SCREEN_LABELS.get(label, label))
 
 
 @pass_context
