@@ -29,8 +29,18 @@ test-unit: $(VENV)/.installed-test
 	$(BIN)/pytest -m "not browser" -q
 
 # Browser tests run in their own pytest process (sync Playwright and pytest-asyncio cannot
-# share one). Without Chromium they are skipped with a printed reason.
-test-browser: $(VENV)/.installed-test
+# share one). Without Chromium they are skipped with a printed reason. The Nu HTML Checker
+# (npm package vnu-jar, pinned in tests/browser/package-lock.json) needs npm and Java.
+NU_CHECKER := tests/browser/node_modules/vnu-jar/build/dist/vnu.jar
+
+$(NU_CHECKER): tests/browser/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/browser --ignore-scripts --no-audit --no-fund --loglevel=error && touch $@; \
+	else \
+		echo "npm is missing: the HTML validity test will be skipped (apt-get install npm)."; \
+	fi
+
+test-browser: $(VENV)/.installed-test $(NU_CHECKER)
 	@if [ -x /usr/bin/chromium ]; then \
 		$(BIN)/pip install -q -c requirements.lock -e ".[browser]" && $(BIN)/pytest -m browser -q tests/browser; \
 	else \

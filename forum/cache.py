@@ -12,7 +12,7 @@ What is cached, and why nothing personal is:
   session cookie and without htmx headers, answered 200 ``text/html`` without any cookie set;
 - the key holds everything a visitor's page depends on: path and query, the language (cookie,
   then Accept-Language) and the region (``?region=``, then Accept-Language);
-- the CSRF token is the one personal thing on a visitor's page (``<body hx-headers>``, the
+- the CSRF token is the one personal thing on a visitor's page (``<body data-hx-headers>``, the
   language form). A miss is rendered with a fixed placeholder as the CSRF cookie, so the stored
   bytes hold the placeholder, never a token; each response then gets the visitor's own token
   (their valid ``csrftoken`` cookie, or a fresh signed one set as a cookie, exactly as

@@ -73,6 +73,12 @@ class Watched:
     """The pattern as written (shown on the admin page)."""
 
 
+SHIPPED_LABELS = (N_("numéro de téléphone"), N_("adresse e-mail"), N_("adresse postale"),
+                  N_("médicament et quantité"), N_("demande de moyen"))
+"""The labels of the shipped patterns (``data/watched_words.json``): message ids, shown in the
+reader's language on the admin page. Labels the team writes are shown as written."""
+
+
 @cache
 def default_words() -> tuple[Watched, ...]:
     """The shipped patterns; each must compile with RE2 (a test checks), else import fails."""
@@ -80,6 +86,9 @@ def default_words() -> tuple[Watched, ...]:
     words = []
     for item in raw:
         compiled = patterns.compiled(item["pattern"])
+        if item["label"] not in SHIPPED_LABELS:
+            raise ValueError(f"shipped watched word {item['label']!r}: its label is not in "
+                             "SHIPPED_LABELS, so it would not be translated")
         if compiled is None:
             raise ValueError(f"shipped watched word {item['label']!r}: "
                              f"{patterns.problem(item['pattern'])}")

@@ -54,7 +54,7 @@ Choices, and why:
   ``://``, at most :data:`LINKIFY_SCHEME_MAX` characters: a longer run of scheme characters
   cannot be a scheme linkify-it knows (http, https, ftp, mailto), so what ordinary posts
   render is unchanged (docs/RELIABILITY.md has the figures for hostile inputs).
-* The element that turns htmx off around a post (``hx-disable``) is added by the templates.
+* The element that turns htmx off around a post (``data-hx-disable``) is added by the templates.
 """
 
 from __future__ import annotations

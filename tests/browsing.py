@@ -1,6 +1,6 @@
 """A tiny form-filling client: tests read pages and submit the forms on them, with their hidden
 fields (CSRF token, idempotency key), the way a person's browser would without JavaScript, or
-the way htmx would (``hx-post`` plus the headers from ``<body hx-headers>``).
+the way htmx would (``data-hx-post`` plus the headers from ``<body data-hx-headers>``).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class Page:
 
     def hx_headers(self) -> dict[str, str]:
         body = self.soup.body
-        raw = body.get("hx-headers") if body else None
+        raw = body.get("data-hx-headers") if body else None
         return json.loads(raw) if raw else {}
 
 
@@ -99,7 +99,7 @@ class Browser:
         headers: dict[str, str] = {}
         action = form.action
         if htmx:
-            action = str(form.element.get("hx-post") or action)
+            action = str(form.element.get("data-hx-post") or action)
             headers = {"HX-Request": "true", "HX-Current-URL": str(form.page.response.url),
                        **form.page.hx_headers()}
         response = await self.client.post(action, data=payload, headers=headers,

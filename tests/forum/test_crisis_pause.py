@@ -82,7 +82,7 @@ async def test_the_pause_works_through_htmx_and_publishing_appends_the_post(
     assert pause.name == "section" and pause["id"] == "reply-form"
     assert not page.all("html")
     form = page.form(".crisis-pause__form")
-    assert form.element["hx-post"] == "/t/1/reply"
+    assert form.element["data-hx-post"] == "/t/1/reply"
     result = await browser.client.post(
         "/t/1/reply", data={**form.values(), "crisis_ack": "1"},
         headers={"HX-Request": "true", "HX-Current-URL": "http://testserver.local/t/1",
@@ -90,7 +90,7 @@ async def test_the_pause_works_through_htmx_and_publishing_appends_the_post(
     )
     appended = Page(result)
     assert appended.status == 200
-    assert "fatigué·e de tout" in appended.one("[hx-swap-oob] article.post").get_text()
+    assert "fatigué·e de tout" in appended.one("[data-hx-swap-oob] article.post").get_text()
     assert appended.one("form#reply-form textarea[name=body]").get_text() == ""
 
 

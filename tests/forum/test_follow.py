@@ -60,7 +60,7 @@ async def test_following_with_htmx_swaps_the_button(browser: Browser, demo: None
     await browser.signup("Hirondelle")
     page = await browser.get("/t/3")
     form = page.form("#follow-form")
-    assert form.element["hx-target"] == "this"
+    assert form.element["data-hx-target"] == "this"
     fragment = await browser.submit(form, htmx=True)
     assert fragment.status == 200
     assert not fragment.all("html, body")

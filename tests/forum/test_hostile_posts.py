@@ -56,7 +56,7 @@ async def test_hostile_posts_are_harmless_on_the_page(
         if page.status == 404:
             break
         for body in page.all(".post__body"):
-            assert body.has_attr("hx-disable")
+            assert body.has_attr("data-hx-disable")
             assert check_invariants(body.decode_contents()) == []
         scripts = [s.get("src") for s in page.all("script")]
         assert all(src and src.startswith("/static/") for src in scripts), scripts

@@ -62,7 +62,7 @@ async def test_with_htmx_the_reactions_row_swaps_itself(
         await reader.signup("Martinet")
         page = await reader.get(f"/t/{thread_id}")
         form = page.form(f"#reactions-{post_id} form")
-        assert form.element["hx-target"] == f"#reactions-{post_id}"
+        assert form.element["data-hx-target"] == f"#reactions-{post_id}"
         fragment = await reader.submit(form, {"kind": "je-te-lis"}, htmx=True)
         assert fragment.status == 200
         assert fragment.response.headers["vary"] == "HX-Request"

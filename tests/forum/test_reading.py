@@ -62,7 +62,7 @@ async def test_thread_page_shows_posts_oldest_first_with_ids_authors_dates_and_p
     assert permalink["href"] == f"/p/{numbers[0]}"
     date_text = permalink.get_text(strip=True)
     assert re.search(r"\d{1,2} \w+\.? \d{4}, \d{2}:\d{2}", date_text), date_text
-    assert first.select_one(".post__body[hx-disable]") is not None
+    assert first.select_one(".post__body[data-hx-disable]") is not None
 
 
 async def test_permalink_redirects_to_the_right_page_and_anchor(

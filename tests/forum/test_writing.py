@@ -54,10 +54,10 @@ async def test_reply_through_htmx_returns_a_cleared_form_and_the_new_post(
     assert result.response.headers["vary"] == "HX-Request"
     form = result.one("form#reply-form")
     assert form.select_one("textarea[name=body]").get_text() == ""
-    oob = result.one("[hx-swap-oob^=beforeend]")
-    assert oob["hx-swap-oob"] == "beforeend:#posts"
+    oob = result.one("[data-hx-swap-oob^=beforeend]")
+    assert oob["data-hx-swap-oob"] == "beforeend:#posts"
     # The header's count follows without a reload ("0 réponses" stayed until one).
-    count = result.one("#thread-reply-count[hx-swap-oob=true]")
+    count = result.one("#thread-reply-count[data-hx-swap-oob=true]")
     assert count.get_text() == f"{int(before.split()[0]) + 1} réponses"
     new_post = oob.select_one("article.post")
     assert "Courage" in new_post.get_text()

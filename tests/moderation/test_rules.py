@@ -172,19 +172,19 @@ def test_every_watched_word_runs_on_re2_whatever_its_origin() -> None:
 
 
 @pytest.mark.parametrize(("text", "label"), [
-    ("Appelle-moi au 06 12 34 56 78 ce soir.", "phone number"),
-    ("mon numéro : +33 6 12 34 56 78", "phone number"),
-    ("0612345678", "phone number"),
-    ("écris à élodie.martin@exemple.fr", "e-mail address"),
-    ("j'habite au 12 bis, rue des Lilas", "street address"),
-    ("3 Allée des roses", "street address"),
-    ("12 av. Foch", "street address"),
-    ("j'ai pris 10 comprimés", "medication and quantity"),
-    ("3 comprimé ce soir", "medication and quantity"),
-    ("2 boîtes de doliprane", "medication and quantity"),
-    ("20mg", "medication and quantity"),
-    ("la meilleure façon de se tuer", "method phrasing"),
-    ("Comment SE PENDRE", "method phrasing"),
+    ("Appelle-moi au 06 12 34 56 78 ce soir.", "numéro de téléphone"),
+    ("mon numéro : +33 6 12 34 56 78", "numéro de téléphone"),
+    ("0612345678", "numéro de téléphone"),
+    ("écris à élodie.martin@exemple.fr", "adresse e-mail"),
+    ("j'habite au 12 bis, rue des Lilas", "adresse postale"),
+    ("3 Allée des roses", "adresse postale"),
+    ("12 av. Foch", "adresse postale"),
+    ("j'ai pris 10 comprimés", "médicament et quantité"),
+    ("3 comprimé ce soir", "médicament et quantité"),
+    ("2 boîtes de doliprane", "médicament et quantité"),
+    ("20mg", "médicament et quantité"),
+    ("la meilleure façon de se tuer", "demande de moyen"),
+    ("Comment SE PENDRE", "demande de moyen"),
 ])
 def test_the_shipped_patterns_find_what_they_watch_for_accents_or_not(text: str,
                                                                       label: str) -> None:
