@@ -15,7 +15,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from forum import actions, i18n, privacy, queries
+from forum import actions, privacy, queries
 from forum.db import commit
 from forum.i18n import N_
 from forum.models import Member
@@ -23,6 +23,7 @@ from forum.passwords import MAX_LENGTH, generate_recovery_code, normalize_recove
 from forum.permissions import check_logged_in
 from forum.sessions import token_hash
 from forum.throttle import REAUTH_ACCOUNT, Throttled, check_attempt, clock_of, retry_after_header
+from forum.web import notifications as web_notifications
 from forum.web import shown_code
 from forum.web.accounts import _password_error, throttled_error
 from forum.web.auth import session_lifetime, set_login_cookies, set_logout_cookies
@@ -216,17 +217,9 @@ async def export_page(request: Request[Any, Any, Any], db: Db) -> Template:
     member = _member(request)
     data = await privacy.export_member_data(db, member)
     locale = locale_of(request)
-    notices = [_notice_text(locale, n["message"], n["params"]) for n in data["notices_received"]]
+    notices = [web_notifications.notice_text(locale, n["message"], n["params"])
+               for n in data["notices_received"]]
     return _page("export", {"data": data, "notices": notices})
-
-
-def _notice_text(locale: str, message: str, params: dict[str, Any]) -> str:
-    """A notice as a sentence in the reader's language; its raw text if it cannot be filled."""
-    try:
-        return i18n.gettext(locale, message, **params) if params else i18n.gettext(locale,
-                                                                                   message)
-    except (KeyError, TypeError, ValueError):
-        return message
 
 
 @get("/me/export.json", name="me_export_json")

@@ -9,6 +9,7 @@ member GET by ``UnreadCount`` (one statement), never for visitors.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Any
 
 from jinja2 import pass_context
@@ -19,6 +20,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Receive, Scope, Send
+from markupsafe import Markup, escape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from forum import actions, i18n, notifications, permissions, queries
@@ -152,13 +154,53 @@ OUTCOMES``): stored in French like the notice, translated when shown, so an Engl
 never reads "Outcome: rien à retirer"."""
 
 
+DAY_PARAMS = frozenset({"until"})
+"""Notice parameters stored as an ISO day (``2026-12-08``): written in words when shown."""
+
+PEOPLES_WORDS_PARAMS = frozenset({"author", "title", "pseudonym", "space", "reason", "note",
+                                  "text"})
+"""Notice parameters that people wrote (a title, a pseudonym, a moderator's reason): isolated
+in ``<bdi dir="auto">`` so that a right-to-left or other-language title keeps its direction
+and is not read as part of the sentence's language."""
+
+
+def params_in(locale: str, params: dict[str, Any]) -> dict[str, Any]:
+    """A notice's parameters as ``locale`` says them, ready for a ``Markup`` sentence: people's
+    words are escaped inside ``<bdi>``, messages translated, days written in words."""
+    shown: dict[str, Any] = {}
+    for key, value in params.items():
+        if key in TRANSLATED_PARAMS:
+            value = i18n.gettext(locale, value)
+        elif key in DAY_PARAMS:
+            value = _day_in(locale, value)
+        elif key in PEOPLES_WORDS_PARAMS:
+            value = Markup('<bdi dir="auto">%s</bdi>') % value
+        shown[key] = value
+    return shown
+
+
+def _day_in(locale: str, value: Any) -> Any:
+    try:
+        return i18n.format_day(date.fromisoformat(str(value)[:10]), locale)
+    except ValueError:
+        return value
+
+
+def notice_text(locale: str, message: str, params: dict[str, Any]) -> Markup:
+    """A notice as a sentence in ``locale``, people's words escaped; its message id alone if
+    the parameters do not fit it (a notice stored by an older version)."""
+    sentence = escape(i18n.gettext(locale, message))  # plain text: no tag in any notice
+    try:
+        return sentence % params_in(locale, params) if params else sentence
+    except (KeyError, TypeError, ValueError):
+        return escape(message)
+
+
 @pass_context
-def notice_params(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    """A notice's parameters as the reader's language says them."""
-    locale = locale_of(ctx.get("request"))
-    return {key: i18n.gettext(locale, value) if key in TRANSLATED_PARAMS else value
-            for key, value in params.items()}
+def notice(ctx: Context, message: str, params: dict[str, Any]) -> Markup:
+    """A notice as the reader's language says it (``notice_text``)."""
+    return notice_text(locale_of(ctx.get("request")), message, params)
 
 
 ROUTES = [unread, notifications_page, mark_read, mark_all_read, settings_page, save_settings]
-TEMPLATE_GLOBALS: dict[str, Any] = {"unread_count": unread_count, "notice_params": notice_params}
+TEMPLATE_GLOBALS: dict[str, Any] = {"unread_count": unread_count, "notice": notice}
