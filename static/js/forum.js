@@ -13,13 +13,54 @@
     }
   });
 
+  // A control that htmx replaces (a support reaction, "Suivre ce fil") keeps the focus: its
+  // data-focus-key is remembered before the swap and found again in the new content, and the
+  // change is said in the polite live region (#alerts), never by moving the reader.
+  // Swaps of elements marked data-quiet-swap (the header counts, polled) never move focus.
+  var focusKey = null;
+  var quietSwap = false;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    quietSwap = Boolean(target && target.hasAttribute("data-quiet-swap"));
+    if (quietSwap) { return; }
+    var active = document.activeElement;
+    var inside = active && target && target.contains(active);
+    focusKey = inside ? active.getAttribute("data-focus-key") : null;
+  });
+
+  function announcement(control) {
+    var text = control.getAttribute("data-announce");
+    if (text) { return text; }
+    var strings = document.getElementById("announcements");
+    if (!strings || !control.hasAttribute("aria-pressed")) { return ""; }
+    var pressed = control.getAttribute("aria-pressed") === "true";
+    var template = strings.getAttribute(pressed ? "data-pressed" : "data-unpressed") || "";
+    return template.replace("{label}", control.textContent.trim());
+  }
+
+  function restoreFocus() {
+    if (!focusKey) { return false; }
+    var key = focusKey;
+    focusKey = null;
+    var control = document.querySelector('[data-focus-key="' + CSS.escape(key) + '"]');
+    if (!control) { return false; }
+    control.focus();
+    var alerts = document.getElementById("alerts");
+    var text = announcement(control);
+    if (alerts && text) { alerts.textContent = text; }
+    return true;
+  }
+
   // After an htmx swap (outerHTML replaces the target, so look in the document): the crisis
-  // pause takes the focus first, then a field with an error (its text is kept), then alerts.
+  // pause takes the focus first, then a field with an error (its text is kept), then the
+  // control that was used, then alerts.
   document.addEventListener("htmx:afterSettle", function () {
+    if (quietSwap) { quietSwap = false; return; }
     var pause = document.querySelector("[data-crisis-level]");
-    if (pause) { pause.focus(); return; }
+    if (pause) { focusKey = null; pause.focus(); return; }
     var invalid = document.querySelector("form [aria-invalid=true]");
-    if (invalid) { invalid.focus(); return; }
+    if (invalid) { focusKey = null; invalid.focus(); return; }
+    if (restoreFocus()) { return; }
     var alerts = document.getElementById("alerts");
     if (alerts && alerts.firstElementChild) {
       alerts.setAttribute("tabindex", "-1");
@@ -27,8 +68,10 @@
     }
   });
 
-  // Clear old alerts when a new request starts.
-  document.addEventListener("htmx:beforeRequest", function () {
+  // Clear old alerts when a new request of the reader's starts (not a polled count).
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    if (elt && elt.hasAttribute && elt.hasAttribute("data-quiet-swap")) { return; }
     var alerts = document.getElementById("alerts");
     if (alerts) { alerts.textContent = ""; }
   });

@@ -62,3 +62,39 @@ def test_the_quick_exit_lives_in_a_landmark_and_writers_are_told_of_shift(page: 
     page.goto("/s/anxiete/new")
     hint = page.locator("#body-hint").inner_text()
     assert "Maj" in hint and "gardé" in hint
+
+
+def _press_focused(page: Any, selector: str) -> None:
+    """Focus ``selector`` and press Enter, as a keyboard user would; wait for the swap."""
+    page.focus(selector)
+    with page.expect_response(lambda answer: answer.request.method == "POST"):
+        page.keyboard.press("Enter")
+    page.wait_for_function("() => document.getElementById('alerts').textContent.trim() !== ''")
+
+
+def test_a_reaction_keeps_the_focus_on_its_button_and_says_what_changed(page: Any) -> None:
+    # Issue 19: after a reaction the focus fell to <body> and the live region stayed empty.
+    sign_up(page)
+    page.goto(public_thread_url(page))
+    button = page.locator(".reactions__form button[aria-pressed=false]").first
+    key = button.get_attribute("data-focus-key")
+    label = button.inner_text().strip()
+    _press_focused(page, f"[data-focus-key='{key}']")
+    assert page.evaluate("document.activeElement.getAttribute('data-focus-key')") == key
+    assert page.evaluate("document.activeElement.getAttribute('aria-pressed')") == "true"
+    said = page.inner_text("#alerts")
+    assert label in said and "envoyé" in said
+
+    page.evaluate("document.getElementById('alerts').textContent = ''")
+    _press_focused(page, f"[data-focus-key='{key}']")
+    assert page.evaluate("document.activeElement.getAttribute('aria-pressed')") == "false"
+    assert "retiré" in page.inner_text("#alerts")
+
+
+def test_following_a_thread_keeps_the_focus_and_says_so(page: Any) -> None:
+    sign_up(page)
+    page.goto(public_thread_url(page))
+    _press_focused(page, "#follow-form button")
+    assert page.evaluate("document.activeElement.closest('#follow-form') !== null")
+    assert "Tu suis ce fil" in page.inner_text("#alerts")
+    assert page.inner_text("#follow-form button").strip() == "Ne plus suivre"
