@@ -19,10 +19,8 @@ from typing import Any
 
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
-from litestar.datastructures import CacheControlHeader
 from litestar.datastructures.state import State
 from litestar.middleware import DefineMiddleware
-from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from forum import pseudonyms
@@ -38,6 +36,8 @@ from forum.throttle import Throttle
 from forum.web import accounts, me, pages, reading, safety, shown_code, social, system, writing
 from forum.web import notifications as web_notifications
 from forum.web import search as web_search
+from forum.web.assets import Assets, static_routes
+from forum.web.assets import template_globals as asset_globals
 from forum.web.auth import MemberAuthentication, csrf_cookie_name, sessions_available
 from forum.web.deps import DEPENDENCIES
 from forum.web.errors import EXCEPTION_HANDLERS
@@ -72,12 +72,14 @@ def create_app(
     if settings.redis_url:
         database.sessions = make_store(settings.redis_url, settings.database_url)
     gate = make_gate(settings)
+    assets = Assets(ROOT / "static", watch=settings.env == "development")
     pseudonyms.reserve(settings.reserved_pseudonyms.split(","))
     environment = make_environment({"charter_version": CHARTER_VERSION,
                                     "crisis_level": lambda text: gate.screen_query(text).level,
                                     **social.TEMPLATE_GLOBALS,
                                     **web_notifications.TEMPLATE_GLOBALS,
-                                    **moderation_templating.template_globals()},
+                                    **moderation_templating.template_globals(),
+                                    **asset_globals(assets)},
                                    auto_reload=settings.env == "development")
     configure_logging(settings.log_level)
     throttle = Throttle(settings, database)
@@ -102,11 +104,7 @@ def create_app(
             *me.ROUTES, *moderation_web.ROUTES, *safety.ROUTES,
             *web_search.ROUTES, *web_notifications.ROUTES, *social.ROUTES,
             *shown_code.ROUTES,
-            create_static_files_router(
-                path="/static", directories=[ROOT / "static"], name="static",
-                cache_control=CacheControlHeader(max_age=86400, public=True),
-                include_in_schema=False,
-            ),
+            *static_routes(assets),
         ],
         dependencies=DEPENDENCIES,
         guards=[sessions_available],
