@@ -25,6 +25,7 @@ from litestar.template.config import TemplateConfig
 
 from forum import pseudonyms
 from forum.cache import with_page_cache
+from forum.compression import GzipAnswers
 from forum.config import ROOT, Settings
 from forum.db import Database, utcnow
 from forum.head import AnswerHead
@@ -38,7 +39,12 @@ from forum.web import notifications as web_notifications
 from forum.web import search as web_search
 from forum.web.assets import Assets, static_routes
 from forum.web.assets import template_globals as asset_globals
-from forum.web.auth import MemberAuthentication, csrf_cookie_name, sessions_available
+from forum.web.auth import (
+    MemberAuthentication,
+    csrf_cookie_name,
+    session_cookie_name,
+    sessions_available,
+)
 from forum.web.deps import DEPENDENCIES
 from forum.web.errors import EXCEPTION_HANDLERS
 from forum.web.guard import InputGuard
@@ -137,15 +143,26 @@ def create_app(
 
 
 def create_server_app(settings: Settings | None = None) -> Any:
-    """What ``forum run`` serves: the app behind the visitor page cache (``forum/cache.py``),
-    HEAD answered as GET without its body (``forum/head.py``).
-
-    The cache is an ASGI wrapper so that a hit answers before Litestar's middleware runs;
-    ``create_app`` keeps returning the plain Litestar app.
-    """
+    """What ``forum run`` serves: ``as_served(create_app(settings), settings)``."""
     settings = settings or Settings.from_env()
     limit_malloc_arenas()
-    return AnswerHead(with_page_cache(create_app(settings), settings))
+    return as_served(create_app(settings), settings)
+
+
+def as_served(app: Litestar, settings: Settings) -> Any:
+    """``app`` as ``forum run`` serves it, outermost first: HEAD answered as GET without its
+    body (``forum/head.py``), text answers gzip-compressed (``forum/compression.py``), the
+    page caches (``forum/cache.py``).
+
+    The cache is an ASGI wrapper so that a hit answers before Litestar's middleware runs;
+    compression is outside it, so hits are compressed too (after the visitor's own CSRF token
+    is written in), and inside ``AnswerHead``, so a HEAD gets its GET's headers.
+    ``create_app`` keeps returning the plain Litestar app.
+    """
+    compressed = GzipAnswers(with_page_cache(app, settings),
+                             secret_cookies=(session_cookie_name(settings),
+                                             csrf_cookie_name(settings)))
+    return AnswerHead(compressed)
 
 
 MALLOC_ARENAS = 2
