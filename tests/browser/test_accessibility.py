@@ -13,6 +13,8 @@ import pytest
 
 from tests.browser.flows import MEMBERS_ONLY_SLUG, public_thread_url, sign_up
 from tests.browser.live import axe_source
+from tests.browser.moderating import log_in
+from tests.browser.seed import ADMIN
 
 pytestmark = pytest.mark.browser
 
@@ -141,3 +143,60 @@ def test_reduced_motion_turns_transitions_off(page: Any) -> None:
         }""")
     assert durations["no-preference"] >= 0.1
     assert durations["reduce"] < 0.01
+
+
+def _cut_tables(page: Any) -> list[str]:
+    """Tables whose content is wider than what is shown of them."""
+    return page.evaluate("""() => [...document.querySelectorAll('main table')]
+        .filter(t => t.scrollWidth > t.clientWidth + 1
+                     || t.getBoundingClientRect().right > document.documentElement.clientWidth)
+        .map(t => t.className)""")
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_staff_pages_and_the_export_fit_without_cutting_a_table(page: Any, width: int) -> None:
+    # Issue 19: the log was cut even at 1280 px, three columns out of view at 375 px; the
+    # export and the watched words scrolled sideways at 375 px.
+    sign_up(page)
+    page.set_viewport_size({"width": width, "height": 900})
+    problems = []
+    page.goto("/me/export")
+    problems += [f"/me/export overflows by {_horizontal_overflow(page)}px"] * (
+        _horizontal_overflow(page) > 0)
+    page.context.clear_cookies()
+    log_in(page, ADMIN)
+    page.set_viewport_size({"width": width, "height": 900})
+    for url in ["/mod/log", "/admin", "/admin/watched-words", "/mod", "/mod/protocol"]:
+        page.goto(url)
+        if _horizontal_overflow(page) > 0:
+            problems.append(f"{url} overflows by {_horizontal_overflow(page)}px")
+        problems += [f"{url}: table {name} is cut" for name in _cut_tables(page)]
+    page.goto("/mod/log")
+    assert page.locator("table.mod-log > caption").count() == 1
+    assert page.locator("table.mod-log tbody tr").count() >= 1
+    assert problems == [], problems
+
+
+HEADER_ROWS = """() => {
+  const top = sel => { const el = document.querySelector(sel);
+                       const r = el.getBoundingClientRect(); return [r.top, r.bottom]; };
+  return {brand: top('.brand'), help: top('.help-link'), search: top('.search-link'),
+          nav: top('.account-nav > a, .account-nav > form')};
+}"""
+
+
+@pytest.mark.parametrize("member", [False, True])
+def test_the_header_is_two_tidy_rows_at_375_pixels(page: Any, member: bool) -> None:
+    # Issue 19: the header wrapped into two or three ragged rows at 375 px.
+    if member:
+        sign_up(page)
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.goto("/s/anxiete")
+    rows = page.evaluate(HEADER_ROWS)
+    (brand_top, brand_bottom), (help_top, help_bottom) = rows["brand"], rows["help"]
+    assert help_top < brand_bottom and brand_top < help_bottom, rows  # one first row
+    first_row_bottom = max(brand_bottom, help_bottom)
+    search_top, nav_top = rows["search"][0], rows["nav"][0]
+    assert search_top >= first_row_bottom and nav_top >= first_row_bottom, rows
+    assert abs(search_top - nav_top) < 12, rows  # the search link beside the account links
+    assert _horizontal_overflow(page) <= 0
