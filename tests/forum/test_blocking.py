@@ -17,6 +17,11 @@ def post_id_of(result: Page) -> int:
 
 async def block_from_post(browser: Browser, thread_id: int, post_id: int) -> Page:
     page = await browser.get(f"/t/{thread_id}")
+    # Issue 19: what blocking does is said in the page, not only in a tooltip, before it is done.
+    offer = page.one(f"#post-{post_id} details.post__block-details")
+    assert not offer.has_attr("open")
+    assert "Cette personne n’en saura rien" in offer.get_text()
+    assert not offer.select("[title]")
     return await browser.submit(page.form(f"#post-{post_id} form.post__block"))
 
 
