@@ -1,8 +1,9 @@
 """axe-core on every page, in the light and the dark theme; small screens and large text.
 
 axe-core 4.14.1 (npm, MPL-2.0) is vendored in ``tests/browser/vendor/`` and injected into the
-page by the test only: the forum never serves it. Any WCAG 2.2 A/AA violation (target size included) of serious or
-critical impact fails, with the rule, its impact and the elements it names.
+page by the test only: the forum never serves it. Any WCAG 2.2 A/AA violation (target size
+included) of serious or critical impact fails, with the rule, its impact and the elements it
+names.
 """
 
 from __future__ import annotations
