@@ -1,7 +1,11 @@
 """/help: the right lines for the reader's region, without JavaScript, nothing from elsewhere."""
 
+import json
+import re
+
 import pytest
 
+from forum.resources import DATA_FILE
 from tests.browsing import Browser
 
 
@@ -75,3 +79,22 @@ async def test_every_page_links_to_help_charter_and_privacy_in_the_footer(
     footer_links = {a["href"] for a in page.all("footer a")}
     assert {"/help", "/charter", "/privacy"} <= footer_links
     assert "ni un service de soins, ni un service d'urgence" in page.text("footer")
+
+
+def _french_texts(value: object) -> list[str]:
+    """Every French text of the crisis-lines data (the "fr" side of each translated field)."""
+    if isinstance(value, dict):
+        found = [value["fr"]] if isinstance(value.get("fr"), str) else []
+        return found + [t for v in value.values() for t in _french_texts(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _french_texts(v)]
+    return []
+
+
+def test_the_help_data_says_tu_like_the_rest_of_the_forum() -> None:
+    # Issue 19: "Ailleurs / International" said "vous", the rest of the forum "tu".
+    texts = _french_texts(json.loads(DATA_FILE.read_text(encoding="utf-8")))
+    assert len(texts) > 50
+    formal = [t for t in texts if re.search(r"\b(vous|votre|vos)\b|\b\w+ez\b(?= le| la| les| au)",
+                                            t, re.IGNORECASE)]
+    assert formal == []
