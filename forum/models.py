@@ -172,6 +172,11 @@ class Thread(Base):
     author: Mapped[Member | None] = relationship(lazy="raise")
 
 
+POST_LANGS: tuple[str, ...] = ("fr", "en")
+"""The languages an author may say a post is written in: the interface's own (``LOCALES``),
+the ones its readers, moderators and crisis screen read."""
+
+
 NEEDS_CARE = "status = 'visible' AND crisis_level IN ('concern', 'urgent')"
 """The posts that put the gentle help banner on their thread; a partial index holds only them,
 so asking whether a thread has one is a single index probe, however long the thread. Queries
@@ -201,6 +206,10 @@ class Post(Base):
     """The sanitised HTML: the only HTML ever marked safe in a template."""
     renderer_version: Mapped[int] = mapped_column(Integer)
     content_warning: Mapped[str | None] = mapped_column(String(64))
+    lang: Mapped[str | None] = mapped_column(String(8))
+    """The language the post is written in, as its author chose it ("fr", "en"; see
+    ``POST_LANGS``), marked ``lang`` on its body. None for posts older than the choice: they
+    carry no mark and read in the page's language."""
     status: Mapped[PostStatus] = mapped_column(
         _enum(PostStatus, "post_status"), default=PostStatus.VISIBLE
     )
@@ -232,6 +241,8 @@ class PostRevision(Base):
     source: Mapped[str] = mapped_column(Text)
     html: Mapped[str] = mapped_column(Text)
     renderer_version: Mapped[int] = mapped_column(Integer)
+    lang: Mapped[str | None] = mapped_column(String(8))
+    """The post's language while this text was current (an edit may change it)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

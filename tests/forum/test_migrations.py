@@ -10,12 +10,13 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from litestar.testing import AsyncTestClient
-from sqlalchemy import inspect, text
+from sqlalchemy import insert, inspect, select, text, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from forum.app import create_app
 from forum.config import ROOT, Settings
 from forum.db import Base, Database
+from forum.models import Member, Post, PostRevision, Space, Thread
 from forum.passwords import Hasher
 from forum.pseudonyms import uniqueness_key
 from forum.schema import include_object
@@ -61,6 +62,70 @@ def _upgrade_to(url: str, revision: str) -> None:
         [sys.executable, "-c", f"from forum.schema import upgrade; upgrade({url!r}, {revision!r})"],
         cwd=ROOT, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def _downgrade_to(url: str, revision: str) -> None:
+    code = ("from alembic import command; from forum.schema import alembic_config; "
+            f"command.downgrade(alembic_config({url!r}), {revision!r})")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, env={"PATH": "/usr/bin:/bin"}, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+async def _columns(url: str, table: str) -> set[str]:
+    engine = create_async_engine(url)
+    async with engine.connect() as connection:
+        found = await connection.run_sync(lambda c: inspect(c).get_columns(table))
+    await engine.dispose()
+    return {column["name"] for column in found}
+
+
+async def test_post_language_comes_and_goes_without_touching_the_posts(tmp_path: Path) -> None:
+    """Migration 0007 on real rows: posts and revisions gain a NULL ``lang`` (no mark, the
+    page's language); a downgrade drops it and keeps every post, and upgrading again gives
+    the models' schema."""
+    url = TEST_DATABASE_URL if ON_POSTGRES else f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
+    await empty_schema(url)
+    await asyncio.to_thread(_upgrade_to, url, "0006")
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:  # only columns that exist at 0006 are written
+        await connection.execute(insert(Member.__table__).values(
+            id=1, pseudonym="Glycine", pseudonym_key="glycine", password_hash="x",
+            recovery_hash="x"))
+        await connection.execute(insert(Space.__table__).values(id=1, slug="s", name="S"))
+        await connection.execute(insert(Thread.__table__).values(
+            id=1, space_id=1, author_id=1, title="Un fil"))
+        await connection.execute(insert(Post.__table__).values(
+            id=1, thread_id=1, number=1, author_id=1, source="Bonjour", html="<p>Bonjour</p>",
+            renderer_version=1))
+        await connection.execute(insert(PostRevision.__table__).values(
+            id=1, post_id=1, source="Salut", html="<p>Salut</p>", renderer_version=1))
+    await engine.dispose()
+    assert "lang" not in await _columns(url, "post")
+
+    await asyncio.to_thread(_upgrade_to, url, "0007")
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        assert (await connection.execute(select(Post.lang, Post.source))).all() == [
+            (None, "Bonjour")]
+        assert (await connection.execute(select(PostRevision.lang))).all() == [(None,)]
+        await connection.execute(update(Post.__table__).values(lang="en"))
+    await engine.dispose()
+
+    await asyncio.to_thread(_downgrade_to, url, "0006")
+    assert "lang" not in await _columns(url, "post")
+    assert "lang" not in await _columns(url, "post_revision")
+    engine = create_async_engine(url)
+    async with engine.connect() as connection:
+        assert (await connection.execute(text("SELECT source FROM post"))).all() == [
+            ("Bonjour",)]
+        assert (await connection.execute(text("SELECT source FROM post_revision"))).all() == [
+            ("Salut",)]
+    await engine.dispose()
+
+    await asyncio.to_thread(_upgrade_to, url, "head")
+    diffs, _ = await _differences(url)
+    assert diffs == [], diffs
 
 
 async def test_pseudonym_keys_lose_their_separators_and_both_look_alikes_still_log_in(
