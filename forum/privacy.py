@@ -138,7 +138,8 @@ async def export_member_data(session: AsyncSession, member: Member) -> dict[str,
         .where(Post.author_id == member.id).order_by(PostRevision.created_at, PostRevision.id)
     ):
         revisions.setdefault(revision.post_id, []).append(
-            {"replaced_at": _stamp(revision.created_at), "source": revision.source}
+            {"replaced_at": _stamp(revision.created_at), "source": revision.source,
+             "lang": revision.lang}
         )
     threads = await session.scalars(
         select(Thread).where(Thread.author_id == member.id)
@@ -175,7 +176,7 @@ async def export_member_data(session: AsyncSession, member: Member) -> dict[str,
             {"id": p.id, "url": f"/p/{p.id}", "thread_id": p.thread_id,
              "thread_title": p.thread.title, "number": p.number, "status": str(p.status),
              "created_at": _stamp(p.created_at), "edited_at": _stamp(p.edited_at),
-             "content_warning": p.content_warning, "source": p.source,
+             "content_warning": p.content_warning, "lang": p.lang, "source": p.source,
              "earlier_versions": revisions.get(p.id, [])}
             for p in posts
         ],
@@ -238,7 +239,7 @@ async def _erase_texts(session: AsyncSession, member: Member, now: datetime) -> 
     await session.execute(
         update(Post).where(Post.author_id == member.id, Post.status != PostStatus.DELETED)
         .values(status=PostStatus.DELETED, source="", html="", content_warning=None,
-                edited_at=now)
+                lang=None, edited_at=now)
     )
     await session.execute(
         update(Thread).where(Thread.author_id == member.id).values(title=ERASED_TITLE)
