@@ -152,11 +152,11 @@ async def _number_next_post(
 
 def _new_post(
     *, thread_id: int, number: int, author: Member, source: str, verdict: Verdict,
-    content_warning: str | None, idempotency_key: str | None, now: datetime,
+    content_warning: str | None, lang: str | None, idempotency_key: str | None, now: datetime,
 ) -> Post:
     return Post(
         thread_id=thread_id, number=number, author_id=author.id, source=source,
-        html=verdict.html, renderer_version=verdict.renderer_version,
+        html=verdict.html, renderer_version=verdict.renderer_version, lang=lang,
         status=verdict.status, crisis_level=verdict.crisis_level,
         crisis_answer=verdict.crisis_answer,
         content_warning=content_warning, idempotency_key=idempotency_key, created_at=now,
@@ -186,8 +186,10 @@ async def _already_posted(
 
 async def do_create_thread(
     session: AsyncSession, *, space: Space, author: Member, title: str, source: str,
-    verdict: Verdict, content_warning: str | None = None, idempotency_key: str | None = None,
+    verdict: Verdict, content_warning: str | None = None, lang: str | None = None,
+    idempotency_key: str | None = None,
 ) -> Posted:
+    """Open a thread with its first post; ``lang``: the post's language (``POST_LANGS``)."""
     if idempotency_key:
         existing = await find_post_by_key(session, author.id, idempotency_key)
         if existing is not None:
@@ -203,7 +205,8 @@ async def do_create_thread(
             await session.flush()
             post = _new_post(
                 thread_id=thread.id, number=1, author=author, source=source, verdict=verdict,
-                content_warning=content_warning, idempotency_key=idempotency_key, now=now,
+                content_warning=content_warning, lang=lang, idempotency_key=idempotency_key,
+                now=now,
             )
             session.add(post)
             await session.execute(
@@ -220,8 +223,10 @@ async def do_create_thread(
 
 async def do_reply(
     session: AsyncSession, *, thread: Thread, author: Member, source: str, verdict: Verdict,
-    content_warning: str | None = None, idempotency_key: str | None = None,
+    content_warning: str | None = None, lang: str | None = None,
+    idempotency_key: str | None = None,
 ) -> Posted:
+    """Add a post to ``thread``; ``lang``: its language (``POST_LANGS``)."""
     if idempotency_key:
         existing = await find_post_by_key(session, author.id, idempotency_key)
         if existing is not None:
@@ -235,7 +240,7 @@ async def do_reply(
             )
             post = _new_post(
                 thread_id=thread.id, number=number, author=author, source=source,
-                verdict=verdict, content_warning=content_warning,
+                verdict=verdict, content_warning=content_warning, lang=lang,
                 idempotency_key=idempotency_key, now=now,
             )
             session.add(post)
@@ -251,15 +256,19 @@ async def do_reply(
 
 async def do_edit_post(
     session: AsyncSession, post: Post, *, editor: Member, source: str, verdict: Verdict,
-    content_warning: str | None = None,
+    content_warning: str | None = None, lang: str | None = None,
 ) -> bool:
-    """Keep the current text as a revision, then store the new one. False if nothing changed."""
-    if source == post.source and content_warning == post.content_warning:
+    """Keep the current text as a revision, then store the new one. False if nothing changed.
+
+    ``lang``: the post's language from now on (None keeps it); a new language alone is an
+    edit, so that the pages showing the post are drawn again."""
+    lang = lang or post.lang
+    if (source, content_warning, lang) == (post.source, post.content_warning, post.lang):
         return False
     session.add(
         PostRevision(
             post_id=post.id, editor_id=editor.id, source=post.source, html=post.html,
-            renderer_version=post.renderer_version,
+            renderer_version=post.renderer_version, lang=post.lang,
         )
     )
     previous_source, post.source = post.source, source
@@ -268,6 +277,7 @@ async def do_edit_post(
     post.crisis_level = verdict.crisis_level
     post.crisis_answer = verdict.crisis_answer
     post.content_warning = content_warning
+    post.lang = lang
     post.edited_at = utcnow()
     if post.status == PostStatus.VISIBLE and verdict.status == PostStatus.PENDING:
         post.status = PostStatus.PENDING
@@ -294,6 +304,7 @@ async def do_delete_own_post(session: AsyncSession, post: Post, *, actor: Member
     post.source = ""
     post.html = ""
     post.content_warning = None
+    post.lang = None
     post.edited_at = utcnow()
     await session.execute(delete(PostRevision).where(PostRevision.post_id == post.id))
     if was_visible and post.number > 1:

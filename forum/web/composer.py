@@ -12,12 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from forum import content_warnings
-from forum.models import Thread
-from forum.web.forms import FormErrors, clean_text
+from forum.i18n import N_
+from forum.models import POST_LANGS, Thread
+from forum.web.forms import FieldError, FormErrors, clean_text
 
 TITLE_MIN, TITLE_MAX = 3, 150
 BODY_MIN, BODY_MAX = 1, 20_000
 _KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+UNKNOWN_LANG = N_("Choisis la langue de ton message dans la liste : Français ou English.")
 
 
 def new_idempotency_key() -> str:
@@ -32,6 +35,9 @@ class PostForm:
     title: str = ""
     content_warning: str = ""
     content_warning_label: str = ""
+    lang: str = ""
+    """The post's language as chosen ("" when none was sent: the handler decides, and the
+    composer preselects the author's interface language)."""
     idempotency_key: str = ""
 
     def stored_warning(self) -> str | None:
@@ -62,10 +68,14 @@ def parse_post_form(values: dict[str, str], *, with_title: bool) -> tuple[PostFo
         )
         if label_error:
             errors["content_warning_label"] = label_error
+    lang = values.get("lang", "")
+    if lang and lang not in POST_LANGS:
+        errors["lang"] = FieldError(UNKNOWN_LANG)
+        lang = ""
     key = values.get("idempotency_key", "")
     form = PostForm(
         body=body, title=title, content_warning=choice, content_warning_label=label_text,
-        idempotency_key=key if _KEY.match(key) else new_idempotency_key(),
+        lang=lang, idempotency_key=key if _KEY.match(key) else new_idempotency_key(),
     )
     return form, errors
 

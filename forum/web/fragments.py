@@ -10,9 +10,9 @@ every visitor), apart from the CSRF token in its forms, which is rendered as a p
 replaced by the reader's own token on the way out.
 
 The key is everything a plain post's HTML is made of (the post's id, status, edit time, body,
-content warning and number; its author's pseudonym and badges; the reader's language and
-region), so an entry never needs invalidating: a change makes a new key, and the old entry ages
-out of the LRU. Posts that are not plain are rendered as before, each time.
+language, content warning and number; its author's pseudonym and badges; the reader's language
+and region), so an entry never needs invalidating: a change makes a new key, and the old entry
+ages out of the LRU. Posts that are not plain are rendered as before, each time.
 
 Nothing personal is stored: a plain post carries no trace of its reader. The cache lives in the
 worker's memory only (never in Redis), bounded by ``MAX_BYTES``. Entries are kept compressed
@@ -104,7 +104,7 @@ def plain_key(ctx: Context, post: Post) -> bytes | None:
         "member" if viewer is not None else "visitor",
         post.id, post.number, post.created_at.isoformat(),
         post.edited_at.isoformat() if post.edited_at else None, post.content_warning,
-        hashlib.blake2b(post.html.encode(), digest_size=16).hexdigest(),
+        post.lang, hashlib.blake2b(post.html.encode(), digest_size=16).hexdigest(),
         author.pseudonym, author.trained_helper, str(author.role), post.author_id in moderator_ids,
         ctx.call(ctx["locale"]), ctx.call(ctx["region"]),
     )

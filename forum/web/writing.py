@@ -149,7 +149,8 @@ async def create_thread(
                             action=f"/s/{space.slug}/new", autoflag=gate.autoflag)
     posted = await actions.do_create_thread(
         db, space=space, author=member, title=form.title, source=form.body, verdict=verdict,
-        content_warning=form.stored_warning(), idempotency_key=form.idempotency_key,
+        content_warning=form.stored_warning(), lang=form.lang or locale_of(request),
+        idempotency_key=form.idempotency_key,
     )
     if posted.created:
         await gate.published(db, posted.post, author=member, space=space, verdict=verdict)
@@ -189,7 +190,8 @@ async def reply(
     was_last_page = queries.page_count(thread)
     posted = await actions.do_reply(
         db, thread=thread, author=member, source=form.body, verdict=verdict,
-        content_warning=form.stored_warning(), idempotency_key=form.idempotency_key,
+        content_warning=form.stored_warning(), lang=form.lang or locale_of(request),
+        idempotency_key=form.idempotency_key,
     )
     if posted.created:
         await gate.published(db, posted.post, author=member, space=thread.space,
@@ -249,7 +251,8 @@ async def edit_post_form(request: Request[Any, Any, Any], db: Db,
     post_obj = await queries.get_post_or_404(db, viewer_of(request), post_id)
     permissions.check_edit_post(viewer_of(request), post_obj)
     choice, free = content_warnings.form_values(post_obj.content_warning)
-    form = PostForm(body=post_obj.source, content_warning=choice, content_warning_label=free)
+    form = PostForm(body=post_obj.source, content_warning=choice, content_warning_label=free,
+                    lang=post_obj.lang or "")
     return _edit_page(post_obj, form, FormErrors())
 
 
@@ -263,6 +266,7 @@ async def edit_post(request: Request[Any, Any, Any], db: Db, gate: Gate,
     post_obj = await queries.get_post_or_404(db, viewer_of(request), post_id)
     member = permissions.check_edit_post(viewer_of(request), post_obj)
     space = post_obj.thread.space
+    form.lang = form.lang or post_obj.lang or ""  # none sent (or refused): the post's own
     if editing_again:
         return _edit_page(post_obj, form, FormErrors())
     verdict = await review(db, gate, form, author=member, space=space, errors=errors,
@@ -274,7 +278,8 @@ async def edit_post(request: Request[Any, Any, Any], db: Db, gate: Gate,
                             action=f"/p/{post_obj.id}/edit", autoflag=gate.autoflag)
     previous_level, previous_answer = post_obj.crisis_level, post_obj.crisis_answer
     if await actions.do_edit_post(db, post_obj, editor=member, source=form.body,
-                                  verdict=verdict, content_warning=form.stored_warning()):
+                                  verdict=verdict, content_warning=form.stored_warning(),
+                                  lang=form.lang or None):
         await gate.published(db, post_obj, author=member, space=space, verdict=verdict,
                              previous_level=previous_level, previous_answer=previous_answer)
     await commit(db)
