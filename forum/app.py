@@ -60,7 +60,7 @@ from moderation.gate import ModerationGate
 MAX_REQUEST_BYTES = 256 * 1024
 """Bodies are refused above this (413): a 20,000-character post in UTF-8 is at most 80 KB."""
 
-NOT_AUTHENTICATED_PATHS = ["^/static/", "^/healthz$", "^/robots.txt$"]
+NOT_AUTHENTICATED_PATHS = ["^/static/", "^/healthz$", "^/robots.txt$", "^/sortie$"]
 
 
 def make_gate(settings: Settings) -> ModerationGate:
