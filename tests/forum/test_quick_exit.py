@@ -82,3 +82,15 @@ def test_the_script_and_the_route_name_the_same_path() -> None:
     script = (ROOT / "static" / "js" / "quick-exit.js").read_text(encoding="utf-8")
     assert f'"{QUICK_EXIT_PATH}"' in script
 
+
+@pytest.mark.parametrize(("language", "remains", "without_script"), [
+    ("fr", "garde la liste des pages du forum", "Sans JavaScript, un seul Retour"),
+    ("en", "keeps the list of the forum pages", "Without JavaScript, a single Back"),
+])
+async def test_help_says_plainly_what_the_quick_exit_leaves_in_the_history(
+    browser: Browser, language: str, remains: str, without_script: str,
+) -> None:
+    page = await browser.get("/help", headers={"Accept-Language": language})
+    section = page.text("section[aria-labelledby=privacy-heading]")
+    assert remains in section and without_script in section
+    assert ("cinq fois" if language == "fr" else "five times") in section
