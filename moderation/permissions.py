@@ -100,6 +100,20 @@ def member_actions(mod: Moderator, member: Member, *, in_scope: bool) -> frozens
     return frozenset(allowed)
 
 
+def sees_restriction_appeal(mod: Moderator, space_id: int | None) -> bool:
+    """Whether ``mod`` sees the appeal of a suspension or ban taken in ``space_id``: a
+    moderator of that space or an admin; an action taken forum-wide (no space): admins."""
+    return mod.is_admin if space_id is None else mod.moderates(space_id)
+
+
+def decides_restriction_appeal(mod: Moderator, *, space_id: int | None, actor_id: int | None,
+                               member_id: int | None) -> bool:
+    """Who may grant or refuse it: someone who sees it, other than who took the action and
+    other than the member it restricts."""
+    return (sees_restriction_appeal(mod, space_id)
+            and mod.member.id not in (actor_id, member_id))
+
+
 def available_actions(mod: Moderator, item: Post | Thread) -> frozenset[str]:
     """The actions ``mod`` may take on a post or a thread, as the names in the routes."""
     if isinstance(item, Post):

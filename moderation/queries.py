@@ -364,7 +364,85 @@ async def action_for_appeal(session: AsyncSession, post_id: int) -> ModerationAc
 
 
 async def appeal_for(session: AsyncSession, action_id: int) -> Appeal | None:
-    return await session.scalar(select(Appeal).where(Appeal.action_id == action_id))
+    return await session.scalar(select(Appeal).where(Appeal.action_id == action_id)
+                                .options(joinedload(Appeal.action)))
+
+
+# -- appeals of a suspension or a ban --------------------------------------------------------
+
+RESTRICTION_KINDS = (int(ActionKind.MEMBER_SUSPENDED), int(ActionKind.MEMBER_BANNED))
+"""The actions that restrict a member, each of which they may appeal once."""
+
+
+async def latest_restriction(session: AsyncSession, member_id: int) -> ModerationAction | None:
+    """The member's latest suspension or ban in the log (whether or not it still holds)."""
+    return await session.scalar(
+        select(ModerationAction)
+        .where(ModerationAction.target_member_id == member_id,
+               ModerationAction.kind.in_(RESTRICTION_KINDS))
+        .order_by(ModerationAction.id.desc()).limit(1))
+
+
+async def restriction_for_appeal(session: AsyncSession, member: Member) -> ModerationAction | None:
+    """What a member restricted now may appeal: the suspension or ban that holds them (the
+    latest in the log). None when nothing restricts them, or when no decision was logged."""
+    if not is_restricted(member):
+        return None
+    return await latest_restriction(session, member.id)
+
+
+def _restriction_appeals(mod: Moderator | None) -> Select:
+    """Appeals of suspensions and bans, with their action; for ``mod``, only those they may
+    see: an admin all of them, a moderator those of actions taken in their spaces (an action
+    taken forum-wide, without a space, is for the admins)."""
+    query = (select(Appeal).join(ModerationAction, ModerationAction.id == Appeal.action_id)
+             .where(ModerationAction.kind.in_(RESTRICTION_KINDS),
+                    ModerationAction.target_post_id.is_(None))
+             .options(joinedload(Appeal.action)))
+    if mod is not None and not mod.is_admin:
+        query = query.where(ModerationAction.space_id.in_(mod.space_ids or {-1}))
+    return query
+
+
+async def open_restriction_appeals(session: AsyncSession, mod: Moderator) -> list[Appeal]:
+    """Undecided appeals of suspensions and bans that ``mod`` may see, oldest first (the
+    queue); not those of an erased account."""
+    return list(await session.scalars(
+        _restriction_appeals(mod).where(Appeal.decided_at.is_(None),
+                                        ModerationAction.target_member_id.is_not(None))
+        .order_by(Appeal.id).limit(QUEUE_LIMIT)))
+
+
+async def member_restriction_appeals(session: AsyncSession, mod: Moderator | None,
+                                     member_id: int) -> list[Appeal]:
+    """A member's appeals of their suspensions and bans, newest first: those ``mod`` may see
+    (None: all of them, for the member's own page)."""
+    return list(await session.scalars(
+        _restriction_appeals(mod).where(ModerationAction.target_member_id == member_id)
+        .order_by(Appeal.id.desc()).limit(HISTORY_LIMIT)))
+
+
+async def pending_restriction_appeals(session: AsyncSession, member_id: int) -> list[Appeal]:
+    """A member's undecided appeals of their suspensions and bans (a lift answers them)."""
+    return list(await session.scalars(
+        _restriction_appeals(None).where(ModerationAction.target_member_id == member_id,
+                                         Appeal.decided_at.is_(None))))
+
+
+async def appeal_decision(session: AsyncSession, appeal: Appeal) -> ModerationAction | None:
+    """The log row that decided a restriction's appeal (its reason is what the member is
+    told); None while it waits, or when a lift answered it."""
+    if appeal.decided_at is None or appeal.action.target_member_id is None:
+        return None
+    rows = await session.scalars(
+        select(ModerationAction)
+        .where(ModerationAction.target_member_id == appeal.action.target_member_id,
+               ModerationAction.id > appeal.action_id,
+               ModerationAction.kind.in_([int(ActionKind.APPEAL_GRANTED),
+                                          int(ActionKind.APPEAL_DENIED)]))
+        .order_by(ModerationAction.id))
+    return next((row for row in rows if (row.details or {}).get("appeal_id") == appeal.id),
+                None)
 
 
 async def find_member(session: AsyncSession, pseudonym: str) -> Member | None:

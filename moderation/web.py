@@ -32,7 +32,7 @@ from moderation import actions as ma
 from moderation import patterns, replies, rules
 from moderation import queries as mq
 from moderation.audit import KIND_LABELS
-from moderation.models import ActionKind, FlagReason, WatchedWord
+from moderation.models import ActionKind, Appeal, FlagReason, ModerationAction, WatchedWord
 from moderation.permissions import (
     MEMBER_ACTIONS,
     POST_ACTIONS,
@@ -41,8 +41,10 @@ from moderation.permissions import (
     check_action,
     check_admin,
     check_member,
+    decides_restriction_appeal,
     member_actions,
     post_actions,
+    sees_restriction_appeal,
     thread_actions,
 )
 from moderation.sanitize import RENDERER_VERSION, SanitizerError, render_markdown
@@ -161,6 +163,7 @@ async def mod_queue(request: Req, db: Db) -> Template:
         space_ids=None if mod.is_admin else sorted(mod.space_ids))
     return Template(template_name="mod/queue/index.html", context={
         "mod": mod, "items": items, "unanswered": unanswered,
+        "member_appeals": await mq.open_restriction_appeals(db, mod),
         "on_duty": await mq.on_duty(db, mod),
         "me_on_duty": await mq.is_on_duty(db, mod.member),
         "actions_for": lambda item: post_actions(mod, item.post),
@@ -414,19 +417,34 @@ async def mod_thread_action(request: Req, db: Db, thread_id: FromPath[int],
 
 async def _mod_member(db: AsyncSession, mod: Moderator, member_id: int
                       ) -> tuple[Member, frozenset[str]]:
+    """The member if ``mod`` may see them (they wrote in one of ``mod``'s spaces, or appealed
+    a restriction ``mod`` may decide), and the actions ``mod`` may take on them."""
     member = await mq.get_member(db, member_id)
-    if member is None or not await mq.member_in_scope(db, mod, member):
+    if member is None:
         raise NotFoundException()
-    return member, member_actions(mod, member, in_scope=True)
+    in_scope = await mq.member_in_scope(db, mod, member)
+    if not in_scope and not await mq.member_restriction_appeals(db, mod, member.id):
+        raise NotFoundException()
+    return member, member_actions(mod, member, in_scope=in_scope)
+
+
+def _decides(mod: Moderator, appeal: Appeal) -> bool:
+    return decides_restriction_appeal(mod, space_id=appeal.action.space_id,
+                                      actor_id=appeal.action.actor_id,
+                                      member_id=appeal.action.target_member_id)
 
 
 async def _member_page(db: AsyncSession, mod: Moderator, member: Member,
                        allowed: frozenset[str], *, values: dict[str, str] | None = None,
                        errors: FormErrors | None = None, status: int = 200) -> Template:
     history = await mq.moderation_log(db, mod, mq.LogFilter(member=member.pseudonym))
+    appeals = await mq.member_restriction_appeals(db, mod, member.id)
     return Template(template_name="mod/member/index.html", status_code=status, context={
         "member": member, "allowed": allowed, "history": history, "kind_labels": KIND_LABELS,
         "values": values or {}, "errors": errors or FormErrors(), "days": SUSPENSION_DAYS,
+        "appeals": appeals, "decisions": {a.id: await mq.appeal_decision(db, a)
+                                          for a in appeals if a.decided_at is not None},
+        "decides": lambda appeal: _decides(mod, appeal), "mod": mod,
     })
 
 
@@ -548,7 +566,12 @@ async def mod_appeal_decision(request: Req, db: Db, appeal_id: FromPath[int],
     values = await read_form(request)
     mod = await _moderator(request, db)
     appeal = await mq.get_appeal(db, appeal_id)
-    if appeal is None or decision not in ("grant", "deny") or appeal.action.target_post_id is None:
+    if appeal is None or decision not in ("grant", "deny"):
+        raise NotFoundException()
+    if appeal.action.kind in mq.RESTRICTION_KINDS:
+        return await _decide_restriction_appeal(request, db, mod, appeal, values,
+                                                grant=decision == "grant")
+    if appeal.action.target_post_id is None:
         raise NotFoundException()
     post_obj = await _mod_post(db, mod, appeal.action.target_post_id)
     if (appeal.action.actor_id == mod.member.id or appeal.decided_at is not None
@@ -562,6 +585,90 @@ async def mod_appeal_decision(request: Req, db: Db, appeal_id: FromPath[int],
                               grant=decision == "grant")
     await commit(db)
     return see_other(request, f"/mod/posts/{post_obj.id}")
+
+
+async def _decide_restriction_appeal(request: Req, db: AsyncSession, mod: Moderator,
+                                     appeal: Appeal, values: dict[str, str], *,
+                                     grant: bool) -> Response[Any]:
+    """An appeal of a suspension or a ban, decided from the member's page: by an admin or a
+    moderator of the space where the action was taken (an action without a space: admins),
+    never by who took it nor by the member."""
+    action = appeal.action
+    member = (await mq.get_member(db, action.target_member_id)
+              if action.target_member_id is not None else None)
+    if member is None or not sees_restriction_appeal(mod, action.space_id):
+        raise NotFoundException()
+    if appeal.decided_at is not None or not _decides(mod, appeal):
+        raise PermissionDeniedException()
+    errors = FormErrors()
+    reason = _reason(values, errors)
+    if errors:
+        allowed = member_actions(mod, member, in_scope=await mq.member_in_scope(db, mod, member))
+        return await _member_page(db, mod, member, allowed, values=values, errors=errors,
+                                  status=422)
+    await ma.do_decide_restriction_appeal(db, appeal, member, actor=mod.member, reason=reason,
+                                          grant=grant)
+    await commit(db)
+    return see_other(request, f"/mod/members/{member.id}#appeal-{appeal.id}")
+
+
+# -- a member's appeal of their own suspension or ban ----------------------------------------
+
+APPEAL_MAX = NOTE_MAX
+
+
+def _own_appeal_page(member: Member, action: ModerationAction | None, appeal: Appeal | None,
+                     decision: ModerationAction | None, values: dict[str, str],
+                     errors: FormErrors, *, status: int = 200,
+                     duplicate: bool = False) -> Template:
+    """``action`` None: nothing to appeal (404, said kindly)."""
+    return Template(template_name="me/appeal/index.html",
+                    status_code=404 if action is None else status, context={
+                        "member": member, "action": action, "appeal": appeal,
+                        "decision": decision, "values": values, "errors": errors,
+                        "duplicate": duplicate, "max_length": APPEAL_MAX,
+                    })
+
+
+async def _own_restriction(request: Req, db: AsyncSession
+                           ) -> tuple[Member, ModerationAction | None, Appeal | None]:
+    member = check_member(viewer_of(request))
+    action = await mq.restriction_for_appeal(db, member)
+    appeal = await mq.appeal_for(db, action.id) if action is not None else None
+    return member, action, appeal
+
+
+@get("/me/appeal", name="restriction_appeal_form")
+async def restriction_appeal_form(request: Req, db: Db) -> Template:
+    """A suspended or banned member: why, until when, and once per decision a text for
+    another person of the team to read."""
+    member, action, appeal = await _own_restriction(request, db)
+    decision = await mq.appeal_decision(db, appeal) if appeal is not None else None
+    return _own_appeal_page(member, action, appeal, decision, {}, FormErrors())
+
+
+@post("/me/appeal", name="restriction_appeal_post")
+async def restriction_appeal_post(request: Req, db: Db) -> Response[Any]:
+    values = await read_form(request)
+    member, action, appeal = await _own_restriction(request, db)
+    if action is None:
+        return _own_appeal_page(member, None, None, None, values, FormErrors())
+    errors = FormErrors()
+    message, error = clean_text(values.get("message"), min_length=3, max_length=APPEAL_MAX,
+                                multiline=True)
+    if error:
+        errors["message"] = error
+    if appeal is None and not errors:
+        appeal = await ma.do_appeal(db, action, member=member, message=message)
+        if appeal is not None:
+            await commit(db)
+            return see_other(request, "/me/appeal")
+        appeal = await mq.appeal_for(db, action.id)  # sent from another tab a moment ago
+    if appeal is not None:  # once per decision: say when it was sent; keep the new text
+        decision = await mq.appeal_decision(db, appeal)
+        return _own_appeal_page(member, action, appeal, decision, values, FormErrors(),
+                                status=409, duplicate=True)
+    return _own_appeal_page(member, action, None, None, values, errors, status=422)
 
 
 @post("/mod/duty", name="mod_duty")
@@ -710,7 +817,8 @@ ROUTES = [
     flag_form, flag_post, mod_queue, mod_welfare_count, mod_item, mod_post_action,
     mod_dismiss_flags,
     mod_thread_action, mod_member, mod_member_action, mod_log, moderation_public,
-    appeal_form, appeal_post, mod_appeal_decision, mod_duty, admin_spaces, admin_create_space,
+    appeal_form, appeal_post, mod_appeal_decision, restriction_appeal_form,
+    restriction_appeal_post, mod_duty, admin_spaces, admin_create_space,
     admin_space, admin_update_space, admin_add_moderator, admin_remove_moderator,
 ]
 """Every moderation route, registered by ``forum.app``."""
