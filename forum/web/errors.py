@@ -134,6 +134,15 @@ def _refusal(request: Request[Any, Any, Any], reason: str) -> tuple[str, str, di
                                                      region_of(request))}
 
 
+def _restriction(request: Request[Any, Any, Any]) -> dict[str, Any] | None:
+    """For a suspended or banned member's refusal: the reason they were given, and a link to
+    ask for another look (``/me/appeal``, served by moderation) in the template."""
+    viewer = viewer_of(request)
+    if viewer is None:
+        return None
+    return {"reason": viewer.restriction_reason or ""}
+
+
 def _from_this_site(request: Request[Any, Any, Any], form: dict[str, Any]) -> bool:
     """Whether the form was sent from one of the forum's own pages: its ``Origin`` is the
     forum's (browsers send it with every form post; a page that lost its token, after a long
@@ -207,6 +216,8 @@ def render_error(request: Request[Any, Any, Any], status_code: int, *,
     context = {
         "status_code": status_code, "title": title, "explanation": explanation,
         "params": params, "typed": _typed_text(request), "incident": incident,
+        "restricted": _restriction(request) if reason == permissions.REFUSED_RESTRICTED
+        else None,
     }
     template = "errors/partial.html" if is_htmx(request) else "errors/index.html"
     headers = dict(headers or {})
