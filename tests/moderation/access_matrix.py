@@ -3,7 +3,8 @@
 ``build_world`` creates, through the real ``do_*`` actions: spaces A (moderated by mod_this,
 who also moderates C) and B (moderated by mod_other); an author's thread in A with a reply
 flagged by member, a held (pending) reply, a hidden reply that the author appealed; a second
-thread in A, locked and pinned; a suspended member who posted in A; and an admin. ``as_role``
+thread in A, locked and pinned; a member who posted in A, suspended in A by mod_second, who
+appealed the suspension; and an admin. ``as_role``
 logs a test client in as one of them by giving it a real session cookie.
 """
 
@@ -18,7 +19,6 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from forum import actions, pseudonyms
-from forum.db import utcnow
 from forum.gate import Verdict
 from forum.models import Member, Post, PostStatus, Role, Space, Visibility
 from forum.web.auth import csrf_cookie_name, session_cookie_name
@@ -133,13 +133,15 @@ async def _fixtures(session, world: World, a: Space, suffix: str) -> dict[str, i
     other_thread.locked = True
     other_thread.pinned = True
     await reply(session, thread_id, suspended, "J'étais là aussi.")
-    suspended.suspended_until = utcnow() + timedelta(days=3)
-    suspended.restriction_reason = "Propos blessants"
-    await session.flush()
+    await ma.do_suspend_member(session, suspended, actor=m["mod_second"],
+                               reason="Propos blessants", days=3, space_id=a.id)
+    suspension = await mq.latest_restriction(session, suspended.id)
+    member_appeal = await ma.do_appeal(session, suspension, member=suspended,
+                                       message="Je regrette, je voudrais revenir.")
     ids = {"post": flagged.id, "pending": pending.id, "hidden": hidden.id, "thread": thread_id,
            "thread2": other_thread.id, "flag": flag.id, "appeal": appeal.id,
            "hidden2": hidden2.id, "post2": post2.id, "author": author.id,
-           "suspended": suspended.id}
+           "suspended": suspended.id, "member_appeal": member_appeal.id}
     return {key + suffix: value for key, value in ids.items()}
 
 

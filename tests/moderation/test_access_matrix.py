@@ -1,5 +1,6 @@
-"""Every /mod and /admin route (and flagging, appealing, the public counts) for visitor,
-member, author, moderator of another space, moderator of this space and admin.
+"""Every /mod and /admin route (and flagging, appealing a post or one's own suspension, the
+public counts) for visitor, member, author, moderator of another space, moderator of this
+space and admin.
 
 The table is ``access_matrix.csv``; a route the app serves without a row fails the
 completeness test. A refused request changes nothing (the moderation tables are compared).
@@ -28,7 +29,7 @@ from tests.moderation.access_matrix import (
 
 ROWS = load_matrix()
 PREFIXES = ("/mod", "/admin", "/moderation")
-EXTRA = {"/p/{post_id:int}/flag", "/p/{post_id:int}/appeal"}
+EXTRA = {"/p/{post_id:int}/flag", "/p/{post_id:int}/appeal", "/me/appeal"}
 PATH_ACTIONS = {
     "action": (*POST_ACTIONS, *THREAD_ACTIONS, *MEMBER_ACTIONS, "claim", "release"),
     "decision": ("grant", "deny"),

@@ -44,10 +44,10 @@ PAGES_BY_ROLE = {
                "/search?q=message"],
     "author": ["/t/{thread}", "/notifications", "/p/{hidden2}/appeal", "/p/{post2}/edit",
                "/p/{post2}/delete", "/p/{post2}/revisions", "/me/export"],
-    "suspended": ["/t/{thread}", "/s/alpha/new", "/notifications"],
+    "suspended": ["/t/{thread}", "/s/alpha/new", "/notifications", "/me/appeal"],
     "mod_this": ["/mod", "/mod/log", "/mod/protocol", "/mod/posts/{post}",
                  "/mod/posts/{pending}", "/mod/posts/{hidden}", "/mod/members/{author}",
-                 "/t/{thread}"],
+                 "/mod/members/{suspended}", "/t/{thread}"],
     "admin": ["/admin", "/admin/spaces/{space}", "/admin/watched-words", "/admin/templates",
               "/mod", "/mod/log"],
 }
