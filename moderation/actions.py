@@ -29,6 +29,7 @@ from forum.models import (
     Thread,
     Visibility,
 )
+from forum.permissions import is_restricted
 from forum.resources import lines_for, normalize_region
 from moderation import audit
 from moderation import queries as mq
@@ -52,7 +53,10 @@ DANGER_FLAGS_PER_FLAGGER = 3
 """A member's danger flags beyond this per day still reach moderators, without a notice."""
 
 MOD_NOTICE = "moderation"
+RESTRICTION_NOTICE = "restriction"
+"""A suspension or a ban: its notice leads to the page where the member may appeal it."""
 OUTCOME_NOTICE = "flag_outcome"
+APPEAL_NOTICE = "appeal_outcome"
 
 NOTICE_HIDDEN = N_("L'équipe de modération a masqué ton message. Raison : %(reason)s. "
                    "Tu peux contester cette décision depuis le message.")
@@ -74,6 +78,16 @@ NOTICE_FLAG_OUTCOME = N_("Merci pour ton signalement : l'équipe de modération 
 NOTICE_APPEAL_GRANTED = N_("Ton recours a été accepté : la décision est annulée.")
 NOTICE_APPEAL_DENIED = N_("Ton recours a été examiné par une autre personne de l'équipe de "
                           "modération, qui maintient la décision. Raison : %(reason)s.")
+NOTICE_RESTRICTION_APPEAL_GRANTED = N_("Ton recours a été accepté : tu peux de nouveau écrire "
+                                       "sur le forum. Raison : %(reason)s. Bon retour parmi "
+                                       "nous.")
+NOTICE_SUSPENSION_APPEAL_DENIED = N_("Ton recours a été relu par une autre personne de l'équipe "
+                                     "de modération, qui maintient ta suspension jusqu'au "
+                                     "%(until)s. Raison : %(reason)s. D'ici là, tu peux "
+                                     "toujours lire le forum.")
+NOTICE_BAN_APPEAL_DENIED = N_("Ton recours a été relu par une autre personne de l'équipe de "
+                              "modération, qui maintient la fermeture de ton accès en "
+                              "écriture. Raison : %(reason)s. Tu peux toujours lire le forum.")
 
 OUTCOMES = {
     "hidden": N_("message masqué"),
@@ -291,7 +305,8 @@ async def do_moderator_edit_post(
         return False
     if text_changed:
         session.add(PostRevision(post_id=post.id, editor_id=actor.id, source=post.source,
-                                 html=post.html, renderer_version=post.renderer_version))
+                                 html=post.html, renderer_version=post.renderer_version,
+                                 lang=post.lang))
         post.source = source
         post.html = verdict.html
         post.renderer_version = verdict.renderer_version
@@ -413,7 +428,7 @@ async def do_suspend_member(session: AsyncSession, member: Member, *, actor: Mem
     member.suspended_until = until
     member.restriction_reason = reason
     await session.flush()
-    await do_notify(session, member.id, kind=MOD_NOTICE, message=NOTICE_SUSPENDED,
+    await do_notify(session, member.id, kind=RESTRICTION_NOTICE, message=NOTICE_SUSPENDED,
                     params={"reason": reason, "until": until.date().isoformat()})
     await _member_audit(session, ActionKind.MEMBER_SUSPENDED, member, actor=actor,
                         reason=reason, space_id=space_id, days=days,
@@ -428,7 +443,7 @@ async def do_ban_member(session: AsyncSession, member: Member, *, actor: Member,
     member.banned = True
     member.restriction_reason = reason
     await session.flush()
-    await do_notify(session, member.id, kind=MOD_NOTICE, message=NOTICE_BANNED,
+    await do_notify(session, member.id, kind=RESTRICTION_NOTICE, message=NOTICE_BANNED,
                     params={"reason": reason})
     await _member_audit(session, ActionKind.MEMBER_BANNED, member, actor=actor, reason=reason,
                         space_id=space_id)
@@ -436,16 +451,25 @@ async def do_ban_member(session: AsyncSession, member: Member, *, actor: Member,
 
 
 async def do_lift_restriction(session: AsyncSession, member: Member, *, actor: Member,
-                              reason: str, space_id: int | None = None) -> bool:
+                              reason: str, space_id: int | None = None,
+                              notify: bool = True) -> bool:
+    """Lift a suspension or a ban. Its pending appeals are answered in the member's favour
+    (as a restore answers a post's). ``notify=False``: the caller tells the member itself
+    (a granted appeal says so in one notice)."""
     if not member.banned and (member.suspended_until is None
                               or member.suspended_until <= utcnow()):
         return False
     member.banned = False
     member.suspended_until = None
     member.restriction_reason = None
+    for appeal in await mq.pending_restriction_appeals(session, member.id):
+        appeal.decided_at = utcnow()
+        appeal.decided_by_id = actor.id
+        appeal.granted = True
     await session.flush()
-    await do_notify(session, member.id, kind=MOD_NOTICE, message=NOTICE_LIFTED,
-                    params={"reason": reason})
+    if notify:
+        await do_notify(session, member.id, kind=MOD_NOTICE, message=NOTICE_LIFTED,
+                        params={"reason": reason})
     await _member_audit(session, ActionKind.MEMBER_RESTRICTION_LIFTED, member, actor=actor,
                         reason=reason, space_id=space_id)
     return True
@@ -555,9 +579,45 @@ async def do_decide_appeal(session: AsyncSession, appeal: Appeal, post: Post, *,
     kind = ActionKind.APPEAL_GRANTED if grant else ActionKind.APPEAL_DENIED
     await _post_audit(session, kind, post, actor=actor, reason=reason, appeal_id=appeal.id)
     if appeal.member_id is not None:
-        await do_notify(session, appeal.member_id, kind="appeal_outcome",
+        await do_notify(session, appeal.member_id, kind=APPEAL_NOTICE,
                         message=NOTICE_APPEAL_GRANTED if grant else NOTICE_APPEAL_DENIED,
                         params={"reason": reason}, thread_id=post.thread_id, post_id=post.id)
+    return True
+
+
+async def do_decide_restriction_appeal(session: AsyncSession, appeal: Appeal, member: Member, *,
+                                       actor: Member, reason: str, grant: bool) -> bool:
+    """Grant or refuse a member's appeal of their suspension or ban. Never decided by who took
+    the action, nor by the member. Granting lifts the restriction through
+    ``do_lift_restriction`` (logged too) when the appealed action is still the one that holds
+    them; refusing keeps it. Either way the decision and its reason are logged, and the member
+    gets one notice that explains it."""
+    action = appeal.action
+    if (appeal.decided_at is not None or action.kind not in mq.RESTRICTION_KINDS
+            or actor.id in (action.actor_id, action.target_member_id, appeal.member_id)):
+        return False
+    appeal.decided_at = utcnow()
+    appeal.decided_by_id = actor.id
+    appeal.granted = grant
+    await session.flush()
+    await _member_audit(session, ActionKind.APPEAL_GRANTED if grant else ActionKind.APPEAL_DENIED,
+                        member, actor=actor, reason=reason, space_id=action.space_id,
+                        appeal_id=appeal.id, action_id=action.id)
+    latest = await mq.latest_restriction(session, member.id)
+    holds = is_restricted(member) and latest is not None and latest.id == action.id
+    params: dict[str, object] = {"reason": reason}
+    if grant:
+        lifted = holds and await do_lift_restriction(session, member, actor=actor, reason=reason,
+                                                     space_id=action.space_id, notify=False)
+        message = NOTICE_RESTRICTION_APPEAL_GRANTED if lifted else NOTICE_APPEAL_GRANTED
+    elif holds and member.banned:
+        message = NOTICE_BAN_APPEAL_DENIED
+    elif holds and member.suspended_until is not None:
+        message = NOTICE_SUSPENSION_APPEAL_DENIED
+        params["until"] = member.suspended_until.date().isoformat()
+    else:
+        message = NOTICE_APPEAL_DENIED
+    await do_notify(session, member.id, kind=APPEAL_NOTICE, message=message, params=params)
     return True
 
 
