@@ -52,7 +52,14 @@ class Page:
         return " ".join(self.one(selector).get_text(" ").split())
 
     def form(self, selector: str = "main form") -> Form:
-        return Form(self.one(selector), self)
+        """The form ``selector`` names, or, when it names a submit button, the button's form
+        as that button sends it (its ``formaction``, its name and value)."""
+        found = self.one(selector)
+        if found.name == "button" or found.get("type") == "submit":
+            owner = found.find_parent("form")
+            assert owner is not None, f"{selector!r} is a button outside any form"
+            return Form(owner, self, submitter=found)
+        return Form(found, self)
 
     def hx_headers(self) -> dict[str, str]:
         body = self.soup.body
@@ -64,9 +71,12 @@ class Page:
 class Form:
     element: Tag
     page: Page
+    submitter: Tag | None = None
 
     @property
     def action(self) -> str:
+        if self.submitter is not None and self.submitter.get("formaction"):
+            return str(self.submitter["formaction"])
         return str(self.element.get("action") or self.page.response.url.path)
 
     def values(self) -> dict[str, str]:
@@ -83,6 +93,8 @@ class Form:
                     values[name] = str(field_tag.get("value", "on"))
             else:
                 values[name] = str(field_tag.get("value", ""))
+        if self.submitter is not None and self.submitter.get("name"):
+            values[str(self.submitter["name"])] = str(self.submitter.get("value", ""))
         return values
 
 

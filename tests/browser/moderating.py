@@ -30,6 +30,6 @@ def flag_with_htmx(page: Any, post_id: str, reason: str = "harassment") -> None:
 def hide_from_item_page(page: Any, post_id: str, reason: str) -> None:
     """On /mod/posts/{id}: give a reason and hide the post; lands back on the item."""
     page.goto(f"/mod/posts/{post_id}")
-    page.fill("#reason-hide", reason)
+    page.fill("#reason-decision", reason)
     with page.expect_navigation():
-        page.click("#action-hide button[type=submit]")
+        page.click("#action-hide")

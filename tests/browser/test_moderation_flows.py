@@ -106,10 +106,10 @@ def test_a_hidden_reason_is_required_and_nothing_is_hidden_without_it(
     moderator = open_page()
     log_in(moderator, MODERATOR)
     moderator.goto(f"/mod/posts/{number}")
-    moderator.evaluate("document.getElementById('reason-hide').removeAttribute('required');"
-                       "document.getElementById('reason-hide').removeAttribute('minlength')")
-    moderator.click("#action-hide button[type=submit]")
-    moderator.wait_for_selector("#action-hide .field-error")
+    moderator.evaluate("document.getElementById('reason-decision').removeAttribute('required');"
+                       "document.getElementById('reason-decision').removeAttribute('minlength')")
+    moderator.click("#action-hide")
+    moderator.wait_for_selector("#decide .field-error")
     assert moderator.inner_text("#item-post .badge") == "Visible"
     page.goto(f"/t/{thread_id}")
     assert page.locator(f"#{post_id} .post__placeholder").count() == 0

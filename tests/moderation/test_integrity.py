@@ -31,7 +31,7 @@ def hits(page: Page) -> list[str]:
 
 async def moderate(browser: Browser, post_id: int, action: str, **data: str) -> Page:
     item = await browser.get(f"/mod/posts/{post_id}")
-    return await browser.submit(item.form(f"form#action-{action}"),
+    return await browser.submit(item.form(f"#action-{action}"),
                                 {"reason": "Relu par l'équipe", **data})
 
 

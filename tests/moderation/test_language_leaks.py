@@ -161,7 +161,7 @@ async def test_no_page_shows_the_other_language_or_a_raw_value(
     await _outcomes(app, world)
     await as_role(client, app, world, "mod_this")
     item = await browser.get(f"/mod/posts/{world.ids['post2']}")
-    await browser.submit(item.form("form#action-dismiss"), {"reason": "Rien à signaler"})
+    await browser.submit(item.form("#action-dismiss"), {"reason": "Rien à signaler"})
     async with app.state.database.writing() as session:
         await session.execute(update(Member).values(locale=language))
     headers = {"accept-language": "en" if language == "en" else "fr"}

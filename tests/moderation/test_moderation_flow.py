@@ -42,7 +42,7 @@ async def test_flag_hide_appeal_restore_flow_through_the_forms(
     assert f"item-{post_id}" in first_ids
     item = await browser.get(f"/mod/posts/{post_id}")
     assert "harassment" in item.one(".mod-flags li")["class"][1]
-    hidden = await _submit(browser, item, "form#action-hide", {"reason": "Propos blessants"})
+    hidden = await _submit(browser, item, "#action-hide", {"reason": "Propos blessants"})
     assert hidden.status == 303
 
     await as_role(client, app, world, "visitor")
@@ -65,7 +65,7 @@ async def test_flag_hide_appeal_restore_flow_through_the_forms(
 
     await as_role(client, app, world, "admin")
     item = await browser.get(f"/mod/posts/{post_id}")
-    restored = await _submit(browser, item, "form#action-restore",
+    restored = await _submit(browser, item, "#action-restore",
                              {"reason": "Relu : le message parlait de son auteur·e"})
     assert restored.status == 303
 

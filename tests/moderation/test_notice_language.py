@@ -28,7 +28,7 @@ async def test_a_flaggers_notice_of_the_outcome_is_all_in_their_language(
                               note="")
     await as_role(client, app, world, "mod_this")
     item = await browser.get(f"/mod/posts/{post_id}")
-    dismissed = await browser.submit(item.form("form#action-dismiss"),
+    dismissed = await browser.submit(item.form("#action-dismiss"),
                                      {"reason": "Rien de contraire à la charte"})
     assert dismissed.status == 303
 

@@ -40,7 +40,7 @@ async def _open_flags(app: Litestar, post_id: int) -> int:
 
 async def _hide(browser: Browser, post_id: int, reason: str) -> int:
     item = await browser.get(f"/mod/posts/{post_id}")
-    sent = await browser.submit(item.form("form#action-hide"), {"reason": reason})
+    sent = await browser.submit(item.form("#action-hide"), {"reason": reason})
     return sent.status
 
 
@@ -71,7 +71,7 @@ async def test_the_same_moderator_confirming_twice_does_not_count(
     assert await _hide(browser, post_id, "Détails de méthode") == 303
     assert await _hide(browser, post_id, "Détails de méthode") == 303
     item = await browser.get(f"/mod/posts/{post_id}")
-    dismissed = await browser.submit(item.form("form#action-dismiss"),
+    dismissed = await browser.submit(item.form("#action-dismiss"),
                                      {"reason": "Rien à retirer"})
     assert dismissed.status == 303
     assert await _status(app, post_id) == PostStatus.VISIBLE
@@ -166,14 +166,14 @@ async def test_an_admin_can_be_the_second_person_and_a_different_choice_waits_ag
 
     await as_role(client, app, world, "mod_second")
     item = await browser.get(f"/mod/posts/{post_id}")
-    removed = await browser.submit(item.form("form#action-remove"), {"reason": "Plutôt retirer"})
+    removed = await browser.submit(item.form("#action-remove"), {"reason": "Plutôt retirer"})
     assert removed.status == 303
     assert await _status(app, post_id) == PostStatus.VISIBLE, "a new proposal, not a close"
 
     await as_role(client, app, world, "admin")
     item = await browser.get(f"/mod/posts/{post_id}")
     assert "Plutôt retirer" in item.text("#pending-decision")
-    confirmed = await browser.submit(item.form("form#action-remove"), {"reason": "D'accord"})
+    confirmed = await browser.submit(item.form("#action-remove"), {"reason": "D'accord"})
     assert confirmed.status == 303
     assert await _status(app, post_id) == PostStatus.REMOVED
     assert await _open_flags(app, post_id) == 0
