@@ -51,6 +51,7 @@ MEMBER_PAGES: dict[str, str] = {
     "notifications": "/notifications",
     "safety-plan": "/safety-plan",
     "delete-account": "/me/delete",
+    "export": "/me/export",
 }
 
 
@@ -117,6 +118,8 @@ def _staff_pages(page: Any, shoot: Callable[[str], Path]) -> None:
     shoot("mod-log")
     page.goto("/admin")
     shoot("admin-spaces")
+    page.goto("/admin/watched-words")
+    shoot("watched-words")
 
 
 def take_all(browser: Any, base_url: str) -> list[Path]:
