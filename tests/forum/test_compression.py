@@ -124,6 +124,45 @@ async def test_a_cache_hit_is_compressed_with_the_visitors_own_token_inside(
     assert tokens[0] != tokens[1]
 
 
+async def test_a_cache_hit_is_compressed_once_and_opens_to_the_plain_hit(
+    served: Any, demo: None
+) -> None:
+    # A hit used to be compressed again on every request (the page differs per visitor by
+    # its token): it now comes from the page compressed once, the token put in as stored
+    # deflate blocks. Same page, byte for byte; a new visitor gets a new token and cookie.
+    cache: PageCache = served.app.app
+    async with AsyncTestClient(app=served, base_url=BASE) as visitor:
+        await visitor.get("/t/1")
+        plain, plain_raw = await raw_get(visitor, "/t/1")
+        zipped, zipped_raw = await raw_get(visitor, "/t/1", **SAME_ORIGIN)
+        again, again_raw = await raw_get(visitor, "/t/1", **SAME_ORIGIN)
+    assert "content-encoding" not in plain.headers
+    assert zipped.headers["content-encoding"] == again.headers["content-encoding"] == "gzip"
+    assert gzip.decompress(zipped_raw) == plain_raw == gzip.decompress(again_raw)
+    assert int(zipped.headers["content-length"]) == len(zipped_raw)
+    assert "accept-encoding" in vary(zipped)
+    assert len(cache.gzip_templates._items) == 1  # built once, used twice
+    async with AsyncTestClient(app=served, base_url=BASE) as newcomer:
+        first, raw = await raw_get(newcomer, "/t/1", **SAME_ORIGIN)
+        assert first.headers["content-encoding"] == "gzip"
+        token = newcomer.cookies["csrftoken"]
+        page = gzip.decompress(raw)
+        assert token.encode() in page and cache.placeholder.encode() not in page
+    assert len(cache.gzip_templates._items) == 1
+
+
+def test_a_gzip_template_gives_the_bytes_of_any_filler() -> None:
+    from forum.compression import GzipTemplate
+
+    hole = b"PLACEHOLDER-" * 6
+    body = b"".join([b"<p>d\xc3\xa9but</p>", hole, b"milieu " * 3000, hole, b"fin", hole])
+    template = GzipTemplate.build(body, hole)
+    for filler in (b"", b"a", b"0123456789abcdef" * 4, bytes(range(256)) * 300):
+        assert gzip.decompress(template.render(body, filler)) == body.replace(hole, filler)
+    alone = GzipTemplate.build(b"rien a remplacer", hole)
+    assert gzip.decompress(alone.render(b"rien a remplacer", b"x")) == b"rien a remplacer"
+
+
 async def test_a_member_page_is_compressed_only_for_the_forums_own_pages(
     client: AsyncTestClient, demo: None
 ) -> None:
