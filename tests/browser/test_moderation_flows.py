@@ -115,6 +115,29 @@ def test_a_hidden_reason_is_required_and_nothing_is_hidden_without_it(
     assert page.locator(f"#{post_id} .post__placeholder").count() == 0
 
 
+def test_enter_in_the_reason_field_takes_no_decision(page: Any, open_page: OpenPage) -> None:
+    # One reason field sits before several decision buttons: Enter in it would have sent the
+    # first one (to publish, hide or restore). The form's default button is disabled.
+    thread_id, post_id = _warned_reply_in_a_new_thread(
+        page, "Un fil pour la touche Entrée", "Un message qu'on ne masque pas par mégarde.")
+    number = post_id.removeprefix("post-")
+    moderator = open_page()
+    log_in(moderator, MODERATOR)
+    moderator.goto(f"/mod/posts/{number}")
+    requests: list[str] = []
+    moderator.on("request", lambda r: requests.append(r.method))
+    moderator.fill("#reason-decision", "Hors sujet")
+    moderator.press("#reason-decision", "Enter")
+    moderator.wait_for_timeout(500)
+    assert "POST" not in requests
+    assert moderator.url.endswith(f"/mod/posts/{number}")
+    assert moderator.inner_text("#item-post .badge") == "Visible"
+    assert moderator.input_value("#reason-decision") == "Hors sujet"
+    with moderator.expect_navigation():
+        moderator.click("#action-hide")
+    assert "Masqué" in moderator.inner_text("#item-post .badge")
+
+
 def test_the_moderation_and_admin_pages_pass_axe(axe_page: Any) -> None:
     log_in(axe_page, ADMIN)
     axe_page.goto(public_thread_url(axe_page))
