@@ -24,6 +24,7 @@ from forum.models import (
     Post,
     PostRevision,
     PostStatus,
+    Role,
     Space,
     SpaceModerator,
     Thread,
@@ -588,13 +589,14 @@ async def do_decide_appeal(session: AsyncSession, appeal: Appeal, post: Post, *,
 async def do_decide_restriction_appeal(session: AsyncSession, appeal: Appeal, member: Member, *,
                                        actor: Member, reason: str, grant: bool) -> bool:
     """Grant or refuse a member's appeal of their suspension or ban. Never decided by who took
-    the action, nor by the member. Granting lifts the restriction through
-    ``do_lift_restriction`` (logged too) when the appealed action is still the one that holds
-    them; refusing keeps it. Either way the decision and its reason are logged, and the member
-    gets one notice that explains it."""
+    the action, nor by the member; a ban's only by an admin (only admins lift bans). Granting
+    lifts the restriction through ``do_lift_restriction`` (logged too) when the appealed action
+    is still the one that holds them; refusing keeps it. Either way the decision and its
+    reason are logged, and the member gets one notice that explains it."""
     action = appeal.action
     if (appeal.decided_at is not None or action.kind not in mq.RESTRICTION_KINDS
-            or actor.id in (action.actor_id, action.target_member_id, appeal.member_id)):
+            or actor.id in (action.actor_id, action.target_member_id, appeal.member_id)
+            or (action.kind == ActionKind.MEMBER_BANNED and actor.role != Role.ADMIN)):
         return False
     appeal.decided_at = utcnow()
     appeal.decided_by_id = actor.id

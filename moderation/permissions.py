@@ -14,6 +14,7 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException, Permi
 
 from forum.models import Member, MemberStatus, Post, PostStatus, Role, Thread
 from forum.permissions import Viewer, is_restricted
+from moderation.models import ActionKind
 
 POST_ACTIONS = ("approve", "hide", "restore", "remove", "edit")
 THREAD_ACTIONS = ("lock", "unlock", "pin", "unpin", "move")
@@ -100,17 +101,25 @@ def member_actions(mod: Moderator, member: Member, *, in_scope: bool) -> frozens
     return frozenset(allowed)
 
 
-def sees_restriction_appeal(mod: Moderator, space_id: int | None) -> bool:
-    """Whether ``mod`` sees the appeal of a suspension or ban taken in ``space_id``: a
-    moderator of that space or an admin; an action taken forum-wide (no space): admins."""
-    return mod.is_admin if space_id is None else mod.moderates(space_id)
+def sees_restriction_appeal(mod: Moderator, space_id: int | None, *, in_scope: bool) -> bool:
+    """Whether ``mod`` sees the appeal of a suspension or ban: an admin; a moderator of the
+    space where it was taken; for one taken forum-wide (from a member's page, no space), a
+    moderator who could lift it there, i.e. of a space the member has written in
+    (``in_scope``, as in ``member_actions``)."""
+    if mod.is_admin:
+        return True
+    return in_scope if space_id is None else mod.moderates(space_id)
 
 
-def decides_restriction_appeal(mod: Moderator, *, space_id: int | None, actor_id: int | None,
-                               member_id: int | None) -> bool:
-    """Who may grant or refuse it: someone who sees it, other than who took the action and
-    other than the member it restricts."""
-    return (sees_restriction_appeal(mod, space_id)
+def decides_restriction_appeal(mod: Moderator, *, space_id: int | None, kind: int,
+                               actor_id: int | None, member_id: int | None,
+                               in_scope: bool) -> bool:
+    """Who may grant or refuse it: someone who sees it and could lift it directly (a ban:
+    admins only, as in ``member_actions``), other than who took the action and other than
+    the member it restricts."""
+    if int(kind) == int(ActionKind.MEMBER_BANNED) and not mod.is_admin:
+        return False
+    return (sees_restriction_appeal(mod, space_id, in_scope=in_scope)
             and mod.member.id not in (actor_id, member_id))
 
 

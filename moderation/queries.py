@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from litestar.exceptions import NotFoundException
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, joinedload
 
@@ -393,14 +393,19 @@ async def restriction_for_appeal(session: AsyncSession, member: Member) -> Moder
 
 def _restriction_appeals(mod: Moderator | None) -> Select:
     """Appeals of suspensions and bans, with their action; for ``mod``, only those they may
-    see: an admin all of them, a moderator those of actions taken in their spaces (an action
-    taken forum-wide, without a space, is for the admins)."""
+    see (``moderation.permissions.sees_restriction_appeal``): an admin all of them, a
+    moderator those of actions taken in their spaces, and of actions taken forum-wide
+    (without a space) against a member who has written in one of their spaces."""
     query = (select(Appeal).join(ModerationAction, ModerationAction.id == Appeal.action_id)
              .where(ModerationAction.kind.in_(RESTRICTION_KINDS),
                     ModerationAction.target_post_id.is_(None))
              .options(joinedload(Appeal.action)))
     if mod is not None and not mod.is_admin:
-        query = query.where(ModerationAction.space_id.in_(mod.space_ids or {-1}))
+        spaces = mod.space_ids or {-1}
+        wrote_there = exists().where(Post.author_id == ModerationAction.target_member_id,
+                                     Post.thread_id == Thread.id, Thread.space_id.in_(spaces))
+        query = query.where(or_(ModerationAction.space_id.in_(spaces),
+                                and_(ModerationAction.space_id.is_(None), wrote_there)))
     return query
 
 

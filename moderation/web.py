@@ -428,10 +428,13 @@ async def _mod_member(db: AsyncSession, mod: Moderator, member_id: int
     return member, member_actions(mod, member, in_scope=in_scope)
 
 
-def _decides(mod: Moderator, appeal: Appeal) -> bool:
+def _decides(mod: Moderator, appeal: Appeal, *, in_scope: bool) -> bool:
+    """``in_scope``: the appealing member has written in one of ``mod``'s spaces."""
     return decides_restriction_appeal(mod, space_id=appeal.action.space_id,
+                                      kind=appeal.action.kind,
                                       actor_id=appeal.action.actor_id,
-                                      member_id=appeal.action.target_member_id)
+                                      member_id=appeal.action.target_member_id,
+                                      in_scope=in_scope)
 
 
 async def _member_page(db: AsyncSession, mod: Moderator, member: Member,
@@ -439,12 +442,13 @@ async def _member_page(db: AsyncSession, mod: Moderator, member: Member,
                        errors: FormErrors | None = None, status: int = 200) -> Template:
     history = await mq.moderation_log(db, mod, mq.LogFilter(member=member.pseudonym))
     appeals = await mq.member_restriction_appeals(db, mod, member.id)
+    in_scope = await mq.member_in_scope(db, mod, member)
     return Template(template_name="mod/member/index.html", status_code=status, context={
         "member": member, "allowed": allowed, "history": history, "kind_labels": KIND_LABELS,
         "values": values or {}, "errors": errors or FormErrors(), "days": SUSPENSION_DAYS,
         "appeals": appeals, "decisions": {a.id: await mq.appeal_decision(db, a)
                                           for a in appeals if a.decided_at is not None},
-        "decides": lambda appeal: _decides(mod, appeal), "mod": mod,
+        "decides": lambda appeal: _decides(mod, appeal, in_scope=in_scope), "mod": mod,
     })
 
 
@@ -590,20 +594,23 @@ async def mod_appeal_decision(request: Req, db: Db, appeal_id: FromPath[int],
 async def _decide_restriction_appeal(request: Req, db: AsyncSession, mod: Moderator,
                                      appeal: Appeal, values: dict[str, str], *,
                                      grant: bool) -> Response[Any]:
-    """An appeal of a suspension or a ban, decided from the member's page: by an admin or a
-    moderator of the space where the action was taken (an action without a space: admins),
-    never by who took it nor by the member."""
+    """An appeal of a suspension or a ban, decided from the member's page by someone who could
+    lift it directly (``moderation.permissions.decides_restriction_appeal``), never by who
+    took it nor by the member."""
     action = appeal.action
     member = (await mq.get_member(db, action.target_member_id)
               if action.target_member_id is not None else None)
-    if member is None or not sees_restriction_appeal(mod, action.space_id):
+    if member is None:
         raise NotFoundException()
-    if appeal.decided_at is not None or not _decides(mod, appeal):
+    in_scope = await mq.member_in_scope(db, mod, member)
+    if not sees_restriction_appeal(mod, action.space_id, in_scope=in_scope):
+        raise NotFoundException()
+    if appeal.decided_at is not None or not _decides(mod, appeal, in_scope=in_scope):
         raise PermissionDeniedException()
     errors = FormErrors()
     reason = _reason(values, errors)
     if errors:
-        allowed = member_actions(mod, member, in_scope=await mq.member_in_scope(db, mod, member))
+        allowed = member_actions(mod, member, in_scope=in_scope)
         return await _member_page(db, mod, member, allowed, values=values, errors=errors,
                                   status=422)
     await ma.do_decide_restriction_appeal(db, appeal, member, actor=mod.member, reason=reason,

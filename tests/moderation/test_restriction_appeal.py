@@ -1,8 +1,10 @@
 """Issue 19: a suspended or banned member is told why, until when and how to appeal, and may
-appeal the decision once; an admin or a moderator of the space where it was taken (never who
-took it, never the member) grants it, which lifts the restriction, or refuses it, which keeps
-it; the member is told either way, in their language, and the log keeps the decision and its
-reason. Everything through HTTP and the real forms."""
+appeal the decision once; whoever could lift the restriction directly (an admin, a moderator
+of the space where it was taken or, for one taken forum-wide, of a space the member wrote in;
+a ban: admins only; never who took it, never the member) grants it, which lifts the
+restriction, or refuses it, which keeps it; the member is told either way, in their
+language, and the log keeps the decision and its reason. Everything through HTTP and the real
+forms."""
 
 from __future__ import annotations
 
@@ -121,15 +123,18 @@ async def test_a_suspended_member_appeals_from_the_composer_and_a_granted_appeal
                                       follow_redirects=False)
     assert refused_actor.status_code == 403
 
-    # A forum-wide suspension is the admins' to decide: a space's moderator does not see it.
+    # A forum-wide suspension (taken from the member's page, no space) is decided by whoever
+    # could lift it: a moderator of a space the member wrote in (mod_this: alpha) sees it and
+    # may decide it; a moderator of a space they never wrote in (mod_other: beta) sees nothing.
     await as_role(client, app, world, "mod_this")
-    assert not (await browser.get("/mod")).all(f"#member-appeal-{appeal.id}")
+    assert (await browser.get("/mod")).all(f"#member-appeal-{appeal.id}")
     page = await browser.get(f"/mod/members/{member_id}")
-    assert not page.all(f"#appeal-{appeal.id}")
-    token = {"_csrf_token": page.form("form#action-warn").values()["_csrf_token"]}
+    assert page.all(f"form#action-appeal-{appeal.id}")
+    await as_role(client, app, world, "mod_other")
+    assert not (await browser.get("/mod")).all(f"#member-appeal-{appeal.id}")
     hidden = await client.post(f"/mod/appeals/{appeal.id}/grant",
-                               data={**token, "reason": "Le recours est fondé"},
-                               follow_redirects=False)
+                               data={"reason": "Le recours est fondé"},
+                               headers=csrf_headers(client, app), follow_redirects=False)
     assert hidden.status_code == 404
 
     # Another admin grants it: a reason is required, and what was typed stays.
@@ -279,6 +284,19 @@ async def test_a_banned_member_appeals_once_and_bad_input_keeps_what_they_typed(
     assert again.one("#appeal-unsent").get_text() == "Et je le redis encore."
     assert "Ce n'était pas du harcèlement" in again.text("blockquote")
     assert await appeal_count(app) == WORLD_APPEALS + 1
+
+    # A ban is the admins' to lift, so to decide: a moderator of the space the author wrote
+    # in sees the appeal but may not decide it.
+    async with app.state.database.reader() as session:
+        ban_appeal = await session.scalar(select(Appeal).where(Appeal.member_id == author_id)
+                                          .order_by(Appeal.id.desc()))
+    await as_role(client, app, world, "mod_this")
+    page = await browser.get(f"/mod/members/{author_id}")
+    assert not page.all(f"form#action-appeal-{ban_appeal.id}")
+    not_theirs = await client.post(f"/mod/appeals/{ban_appeal.id}/grant",
+                                   data={"reason": "Je lève l'exclusion"},
+                                   headers=csrf_headers(client, app), follow_redirects=False)
+    assert not_theirs.status_code == 403
 
     # A refusal says the access stays closed; the admin who banned could not decide it.
     await second_admin(app, world)
