@@ -16,13 +16,18 @@
   // A control that htmx replaces (a support reaction, "Suivre ce fil") keeps the focus: its
   // data-focus-key is remembered before the swap and found again in the new content, and the
   // change is said in the polite live region (#alerts), never by moving the reader.
-  // Swaps of elements marked data-quiet-swap (the header counts, polled) never move focus.
+  // Swaps of elements marked data-quiet-swap (the header counts, polled) never move focus;
+  // each event asks its own request's element (a poll may land between a reader's request
+  // and its settling).
+  function quiet(event) {
+    var elt = event.detail.elt || event.detail.target;
+    return Boolean(elt && elt.hasAttribute && elt.hasAttribute("data-quiet-swap"));
+  }
+
   var focusKey = null;
-  var quietSwap = false;
   document.addEventListener("htmx:beforeSwap", function (event) {
+    if (quiet(event)) { return; }
     var target = event.detail.target;
-    quietSwap = Boolean(target && target.hasAttribute("data-quiet-swap"));
-    if (quietSwap) { return; }
     var active = document.activeElement;
     var inside = active && target && target.contains(active);
     focusKey = inside ? active.getAttribute("data-focus-key") : null;
@@ -54,8 +59,8 @@
   // After an htmx swap (outerHTML replaces the target, so look in the document): the crisis
   // pause takes the focus first, then a field with an error (its text is kept), then the
   // control that was used, then alerts.
-  document.addEventListener("htmx:afterSettle", function () {
-    if (quietSwap) { quietSwap = false; return; }
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (quiet(event)) { return; }
     var pause = document.querySelector("[data-crisis-level]");
     if (pause) { focusKey = null; pause.focus(); return; }
     var invalid = document.querySelector("form [aria-invalid=true]");
@@ -70,8 +75,7 @@
 
   // Clear old alerts when a new request of the reader's starts (not a polled count).
   document.addEventListener("htmx:beforeRequest", function (event) {
-    var elt = event.detail.elt;
-    if (elt && elt.hasAttribute && elt.hasAttribute("data-quiet-swap")) { return; }
+    if (quiet(event)) { return; }
     var alerts = document.getElementById("alerts");
     if (alerts) { alerts.textContent = ""; }
   });

@@ -85,6 +85,15 @@ def test_a_reaction_keeps_the_focus_on_its_button_and_says_what_changed(page: An
     said = page.inner_text("#alerts")
     assert label in said and "envoyé" in said
 
+    # The header's unread count, polled, swaps in meanwhile: the focus and the words stay.
+    with page.expect_response(lambda answer: "/notifications/unread" in answer.url):
+        page.evaluate("""() => htmx.ajax('GET', '/notifications/unread', {
+            source: '#unread-notifications', target: '#unread-notifications',
+            swap: 'outerHTML'})""")
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.activeElement.getAttribute('data-focus-key')") == key
+    assert page.inner_text("#alerts") == said
+
     page.evaluate("document.getElementById('alerts').textContent = ''")
     _press_focused(page, f"[data-focus-key='{key}']")
     assert page.evaluate("document.activeElement.getAttribute('aria-pressed')") == "false"
