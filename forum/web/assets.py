@@ -123,6 +123,9 @@ class Assets:
         digest = self.digest(name, rescan=True)
         if digest is None:
             raise LookupError(f"no file static/{name}")
+        if "." not in name.rpartition("/")[2].lstrip("."):
+            # unhash() and nginx's location read a digest only before an extension.
+            raise LookupError(f"static/{name} has no extension: it cannot get a hashed name")
         return f"/static/{hashed_name(name, digest)}"
 
     def unhash(self, requested: str) -> tuple[str, bool] | None:
@@ -138,7 +141,19 @@ class Assets:
         digest = self.digest(name)
         if digest is None:
             return requested, False  # not a hashed name of ours: a file with dots in its name
-        return (name, True) if digest == found["digest"] else None
+        if digest != found["digest"] or not self._unchanged(name):
+            return None
+        return name, True
+
+    def _unchanged(self, name: str) -> bool:
+        """Whether the file is still the one hashed (size and date): without watching, a
+        checkout updated under a running process must not serve new bytes for a year under
+        the old digest's name (404 until the restart hashes it again)."""
+        known = self._files.get(name)
+        try:
+            return known is not None and _stamp(self.directory / name) == known.stamp
+        except OSError:
+            return False
 
 
 def static_routes(assets: Assets) -> list[Any]:

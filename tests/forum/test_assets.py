@@ -8,6 +8,7 @@ import os
 import re
 from pathlib import Path
 
+import pytest
 from litestar.testing import AsyncTestClient
 
 from forum.config import ROOT
@@ -64,6 +65,10 @@ def test_hashed_names_go_before_the_last_suffix(tmp_path: Path) -> None:
     assert hashed_name("css/entrepairs.css", "abc") == "css/entrepairs.abc.css"
     assert hashed_name("vendor/htmx-2.0.11.min.js", "abc") == "vendor/htmx-2.0.11.min.abc.js"
     assert hashed_name("LICENSE", "abc") == "LICENSE.abc"
+    (tmp_path / "LICENSE").write_text("MIT")
+    with pytest.raises(LookupError, match="no extension"):
+        Assets(tmp_path).url("LICENSE")  # unhash() and nginx read a digest before a suffix
+    (tmp_path / "LICENSE").unlink()
     (tmp_path / "js").mkdir()
     (tmp_path / "js" / "a.b.js").write_text("1")
     (tmp_path / ".hidden").write_text("secret")
@@ -84,6 +89,9 @@ def test_in_development_an_edited_file_gets_a_new_address(tmp_path: Path) -> Non
     after = watched.url("site.css")
     assert after != before and fixed.url("site.css") == before
     assert watched.unhash(before.removeprefix("/static/")) is None
+    # Not watching (production): the old name no longer answers with the new bytes, which
+    # would be kept a year; it is not found until a restart hashes the file again.
+    assert fixed.unhash(before.removeprefix("/static/")) is None
     (tmp_path / "new.js").write_text("1")
     assert watched.url("new.js").startswith("/static/new.")
 
