@@ -76,12 +76,12 @@ def nu_errors(pages: dict[str, str], folder: Path) -> list[str]:
     ]
 
 
-def _fetch(page: Any, urls: list[str]) -> dict[str, str]:
+def _fetch(page: Any, urls: list[str], who: str) -> dict[str, str]:
     pages = {}
     for url in urls:
         answer = page.request.get(url)
         assert answer.headers["content-type"].startswith("text/html"), url
-        pages[f"{url} ({answer.status})"] = answer.text()
+        pages[f"{who} {url} ({answer.status})"] = answer.text()
     return pages
 
 
@@ -94,24 +94,29 @@ def test_the_checker_reports_a_planted_error_so_a_clean_run_means_something(
 
 
 def test_every_page_is_valid_html(page: Any, tmp_path: Path) -> None:
-    pages = _fetch(page, [*VISITOR_PAGES, public_thread_url(page)])
+    pages = _fetch(page, [*VISITOR_PAGES, public_thread_url(page)], "visitor")
     sign_up(page)
-    pages |= _fetch(page, [page.url])  # the recovery code, shown after sign-up
+    pages |= _fetch(page, [page.url], "member")  # the recovery code, shown after sign-up
     thread_url = public_thread_url(page)
     page.goto(thread_url)
     post_id = page.get_attribute("article.post", "id").removeprefix("post-")
     pages |= _fetch(page, [*MEMBER_PAGES, thread_url, f"/p/{post_id}/flag",
-                           f"/p/{post_id}/revisions"])
+                           f"/p/{post_id}/revisions"], "member")
     # The reply form sent back with an error, without htmx.
     answer = page.request.post(f"{thread_url}/reply", form={
         "body": "", "_csrf_token": page.input_value("input[name=_csrf_token]"),
     })
-    pages[f"{thread_url}/reply (empty, {answer.status})"] = answer.text()
+    pages[f"member {thread_url}/reply (empty, {answer.status})"] = answer.text()
     page.context.clear_cookies()
-    for name, urls in ((MODERATOR, [*MODERATOR_PAGES, f"/mod/posts/{post_id}"]),
-                       (ADMIN, ADMIN_PAGES)):
-        log_in(page, name)
-        pages |= _fetch(page, urls)
-        page.context.clear_cookies()
+    log_in(page, MODERATOR)
+    page.goto(f"/mod/posts/{post_id}")
+    member_link = page.get_attribute("a[href^='/mod/members/']", "href")
+    pages |= _fetch(page, [*MODERATOR_PAGES, f"/mod/posts/{post_id}",
+                           *([member_link] if member_link else [])], "moderator")
+    page.context.clear_cookies()
+    log_in(page, ADMIN)
+    pages |= _fetch(page, [*ADMIN_PAGES, "/admin/spaces/1"], "admin")
+    page.context.clear_cookies()
+    assert len(pages) >= 46
     errors = nu_errors(pages, tmp_path)
     assert errors == [], f"{len(errors)} errors on {len(pages)} pages:\n" + "\n".join(errors)
