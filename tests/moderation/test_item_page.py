@@ -25,12 +25,15 @@ async def test_the_item_page_asks_one_reason_then_offers_the_decisions(
     decide = item.one("form#decide")
     reasons = decide.select("[name=reason]")
     assert len(reasons) == 1
-    buttons = decide.select("button[type=submit]")
+    default, *buttons = decide.select("button[type=submit]")
+    # Enter in the reason field presses the form's first button: it is disabled and hidden.
+    assert default.has_attr("disabled") and default.has_attr("hidden")
     assert {b["id"] for b in buttons} >= {"action-hide", "action-remove", "action-dismiss",
                                           "action-lock", "action-pin"}
-    # The reason comes first in the form; every button says where it sends it.
-    order = [tag for tag in decide.find_all(["input", "button"]) if tag.get("type") != "hidden"]
-    assert order[0] is reasons[0]
+    # The reason comes before the decisions; every button says where it sends it.
+    shown = [tag for tag in decide.find_all(["input", "button"])
+             if tag.get("type") != "hidden" and not tag.has_attr("hidden")]
+    assert shown[0] is reasons[0]
     assert all(b["formaction"].startswith("/mod/") for b in buttons)
     # No two fields of the page share a label, no two buttons a name.
     labels = Counter(_accessible_name(label) for label in item.all("main label"))
