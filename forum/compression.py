@@ -262,30 +262,34 @@ class _Answer:
             return
         compressed = gzip_bytes(body, self.owner.public_level if self.public
                                 else self.owner.level)
-        assert self.start is not None
+        start = self._held_start()
         headers = [
-            (name, value) for name, value in self.start["headers"]
+            (name, value) for name, value in start["headers"]
             if name.lower() not in (b"content-length", b"accept-ranges", b"etag")
         ]
-        for name, value in self.start["headers"]:
+        for name, value in start["headers"]:
             if name.lower() == b"etag":
                 headers.append((name, value if value.startswith(b"W/") else b"W/" + value))
         headers += [(b"content-encoding", b"gzip"),
                     (b"content-length", str(len(compressed)).encode())]
-        await self.downstream({**self.start, "headers": headers})
+        await self.downstream({**start, "headers": headers})
         await self.downstream({"type": "http.response.body", "body": compressed,
                                "more_body": False})
 
+    def _held_start(self) -> Message:
+        """The response start held while its body is gathered (set before any body is held)."""
+        if self.start is None:
+            raise RuntimeError("a response body came before its start")
+        return self.start
+
     async def _send_plain(self, body: bytes) -> None:
-        assert self.start is not None
-        await self.downstream(self.start)
+        await self.downstream(self._held_start())
         await self.downstream({"type": "http.response.body", "body": body, "more_body": False})
 
     async def _give_up(self) -> None:
         """Too long to hold: what was held goes on as it came, and the rest as it comes."""
-        assert self.start is not None
         self.holding = False
-        await self.downstream(self.start)
+        await self.downstream(self._held_start())
         await self.downstream({"type": "http.response.body", "body": b"".join(self.parts),
                                "more_body": True})
         self.parts = []
