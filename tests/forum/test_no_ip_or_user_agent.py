@@ -5,7 +5,6 @@ every row on PostgreSQL) nor the logs contain them."""
 from __future__ import annotations
 
 import io
-import logging
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,7 +17,6 @@ from sqlalchemy.engine import make_url
 
 from forum.config import Settings
 from forum.db import Base, Database
-from forum.logging import JsonFormatter
 from tests.browsing import DEFAULT_PASSWORD, Browser
 
 CLIENT_ADDRESS = "203.0.113.77"
@@ -35,23 +33,6 @@ def settings(request: pytest.FixtureRequest, database_url: str) -> Settings:
         env="test", database_url=database_url, secret_key="t" * 48,
         base_url="http://testserver.local", trust_proxy=request.param,
     ).validated()
-
-
-@pytest.fixture
-def captured_logs() -> AsyncIterator[io.StringIO]:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    handler.setLevel(logging.DEBUG)
-    root = logging.getLogger()
-    previous = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
-        yield stream
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(previous)
 
 
 @pytest.fixture
@@ -105,12 +86,12 @@ async def every_row(database: Database) -> str:
 
 async def test_neither_the_database_nor_the_logs_hold_the_clients_address_or_user_agent(
     canary_browser: Browser, database: Database, settings: Settings,
-    captured_logs: io.StringIO, demo: None,
+    log_lines: io.StringIO, demo: None,
 ) -> None:
     await scripted_session(canary_browser)
     rows = await every_row(database)
     assert "Gypaete" in rows  # the dump does see what was stored
-    logs = captured_logs.getvalue()
+    logs = log_lines.getvalue()
     assert '"event": "request"' in logs and '"event": "login failed"' in logs
     for canary in CANARIES:
         assert canary not in rows, canary
