@@ -97,15 +97,20 @@ def test_flagging_works_as_a_plain_page_without_javascript(
     assert moderator.locator(f"#item-{post_id}").count() == 1
 
 
+def _moderator_on_the_item(open_page: OpenPage, post_id: str) -> Any:
+    """The seeded moderator, logged in on their own page, on the item page of ``post_id``."""
+    moderator = open_page()
+    log_in(moderator, MODERATOR)
+    moderator.goto(f"/mod/posts/{post_id.removeprefix('post-')}")
+    return moderator
+
+
 def test_a_hidden_reason_is_required_and_nothing_is_hidden_without_it(
     page: Any, open_page: OpenPage,
 ) -> None:
     thread_id, post_id = _warned_reply_in_a_new_thread(
         page, "Un fil de plus", "Un message que personne ne devrait masquer sans raison.")
-    number = post_id.removeprefix("post-")
-    moderator = open_page()
-    log_in(moderator, MODERATOR)
-    moderator.goto(f"/mod/posts/{number}")
+    moderator = _moderator_on_the_item(open_page, post_id)
     moderator.evaluate("document.getElementById('reason-decision').removeAttribute('required');"
                        "document.getElementById('reason-decision').removeAttribute('minlength')")
     moderator.click("#action-hide")
@@ -118,12 +123,10 @@ def test_a_hidden_reason_is_required_and_nothing_is_hidden_without_it(
 def test_enter_in_the_reason_field_takes_no_decision(page: Any, open_page: OpenPage) -> None:
     # One reason field sits before several decision buttons: Enter in it would have sent the
     # first one (to publish, hide or restore). The form's default button is disabled.
-    thread_id, post_id = _warned_reply_in_a_new_thread(
+    _, post_id = _warned_reply_in_a_new_thread(
         page, "Un fil pour la touche Entrée", "Un message qu'on ne masque pas par mégarde.")
+    moderator = _moderator_on_the_item(open_page, post_id)
     number = post_id.removeprefix("post-")
-    moderator = open_page()
-    log_in(moderator, MODERATOR)
-    moderator.goto(f"/mod/posts/{number}")
     requests: list[str] = []
     moderator.on("request", lambda r: requests.append(r.method))
     moderator.fill("#reason-decision", "Hors sujet")
