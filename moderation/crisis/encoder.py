@@ -41,9 +41,11 @@ import tempfile
 import threading
 import unicodedata
 import zipfile
+from array import array
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import marisa_trie
 import numpy as np
 
 DIMENSIONS = 512
@@ -228,23 +230,28 @@ class SentenceEncoder:
     # -- tokenizer ---------------------------------------------------------------------------
 
     def _load_tokenizer(self, path: Path) -> list[int]:
-        """Read the kept pieces into the walk table; returns their ids, in order."""
+        """Read the kept pieces into the trie the walk uses; returns their ids, in order."""
         self._scores = np.zeros(_CHUNKS * 7530, dtype=np.float32)
-        # Every prefix of a piece is a key, so a walk stops at the first miss; a key maps to
-        # its piece id, or to 0 when it is only the prefix of longer pieces.
-        walk: dict[str, int] = {}
+        pieces: list[str] = []
         kept: list[int] = []
         for piece, piece_id, score in read_pieces(path):
             self._scores[piece_id] = score
+            pieces.append(piece)
             kept.append(piece_id)
-            for end in range(1, len(piece)):
-                walk.setdefault(piece[:end], 0)
-            walk[piece] = piece_id
         if not kept:
             raise ValueError("no piece kept from sp.model")
+        # The pieces in a trie held in one array (about 0.2 MB; a dict of the pieces and their
+        # prefixes cost a worker some 20 MB): one call gives every piece that starts a text.
+        self._walk = marisa_trie.Trie(pieces)
+        key_to_piece = np.zeros(len(self._walk), dtype=np.int64)
+        for piece, piece_id in zip(pieces, kept, strict=True):
+            key_to_piece[self._walk.key_id(piece)] = piece_id
+        del pieces
+        # Plain arrays: indexed one item at a time in the walk, faster than numpy there.
+        self._piece_of_key = array("l", key_to_piece.tolist())
+        self._score_of_key = array("d", self._scores[key_to_piece].astype(np.float64).tolist())
         self._unknown_score = float(self._scores[kept].min()) - 10.0
-        self._longest = max(map(len, walk))
-        self._walk = walk
+        self._longest = max(len(key) for key in self._walk.iterkeys())
         return kept
 
     @staticmethod
@@ -261,20 +268,17 @@ class SentenceEncoder:
         best = [0.0] + [float("-inf")] * size
         came_from = [0] * (size + 1)
         piece_at = [0] * (size + 1)
-        walk, longest, scores = self._walk, self._longest, self._scores
-        unknown_score = self._unknown_score
+        starting = self._walk.iter_prefixes_with_ids
+        piece_of_key, score_of_key = self._piece_of_key, self._score_of_key
+        longest, unknown_score = self._longest, self._unknown_score
         for start in range(size):
             base = best[start]
             single = False
-            for end in range(start + 1, min(size, start + longest) + 1):
-                piece_id = walk.get(normalized[start:end])
-                if piece_id is None:
-                    break
-                if piece_id == 0:
-                    continue
-                score = float(scores[piece_id])
-                if base + score > best[end]:
-                    best[end], came_from[end], piece_at[end] = base + score, start, piece_id
+            for piece, key in starting(normalized[start : start + longest]):
+                end = start + len(piece)
+                score = base + score_of_key[key]
+                if score > best[end]:
+                    best[end], came_from[end], piece_at[end] = score, start, piece_of_key[key]
                 single = single or end == start + 1
             if not single and base + unknown_score > best[start + 1]:
                 best[start + 1] = base + unknown_score
