@@ -56,6 +56,7 @@ async def count_queries(database_url: str, dataset: Dataset) -> dict[str, int]:
             response = await client.request(method, url, data=form, follow_redirects=False)
             if response.status_code < 400:
                 results[name] = len(seen)
-    event.remove(engine, "before_cursor_execute", count)
+    for engine in app.state.database.engines:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
     await app.state.database.dispose()
     return results
