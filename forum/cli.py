@@ -21,7 +21,7 @@ from forum import actions, backup, pseudonyms, queries, server
 from forum.config import ConfigError, Settings
 from forum.db import Database
 from forum.demo import seed_demo
-from forum.models import Role
+from forum.models import MemberStatus, Role
 from forum.passwords import (
     Hasher,
     PasswordPolicyError,
@@ -219,6 +219,39 @@ def cmd_moderator(args: argparse.Namespace) -> int:
     return 0
 
 
+HELPER_REASON = "forum helper"
+
+
+async def _helper(settings: Settings, command: str, name: str) -> tuple[str, bool]:
+    """Grant (``add``) or revoke (``remove``) the trained peer helper badge, audited like the
+    /admin/members forms; (the member's pseudonym, whether anything changed)."""
+    database = Database(settings.database_url, pool=False)
+    try:
+        async with database.writing() as session:
+            member = await moderation_queries.find_member(session, name)
+            if member is None or member.status != MemberStatus.ACTIVE:
+                raise SystemExit(f"forum: no member is called {name!r}")
+            do = (moderation_actions.do_grant_helper_badge if command == "add"
+                  else moderation_actions.do_revoke_helper_badge)
+            changed = await do(session, member, actor=None, reason=HELPER_REASON)
+            return member.pseudonym, changed
+    finally:
+        await database.dispose()
+
+
+def cmd_helper(args: argparse.Namespace) -> int:
+    settings = _settings()
+    upgrade(settings.database_url)
+    name, changed = asyncio.run(_helper(settings, args.helper_command, args.pseudonym))
+    if args.helper_command == "add":
+        print(f"{name} now has the trained peer helper badge." if changed else
+              f"Nothing to change: {name} already has the trained peer helper badge.")
+    else:
+        print(f"{name} no longer has the trained peer helper badge." if changed else
+              f"Nothing to change: {name} does not have the trained peer helper badge.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="forum", description="Entrepairs, the peer-support forum."
@@ -252,6 +285,14 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("pseudonym")
         command.add_argument("space", metavar="SPACE_SLUG")
         command.set_defaults(func=cmd_moderator)
+
+    helper = sub.add_parser("helper", help="the trained peer helper badge")
+    helper_sub = helper.add_subparsers(dest="helper_command", required=True)
+    for verb, what in (("add", "grant a member the"), ("remove", "revoke a member's")):
+        command = helper_sub.add_parser(
+            verb, help=f"{what} trained peer helper badge (written to the moderation log)")
+        command.add_argument("pseudonym")
+        command.set_defaults(func=cmd_helper)
 
     check = sub.add_parser("crisis-check", help="print the crisis screen's assessment of a text")
     check.add_argument("text", nargs="+")

@@ -509,6 +509,30 @@ async def do_remove_moderator(session: AsyncSession, space: Space, member: Membe
     return True
 
 
+async def _set_helper_badge(session: AsyncSession, member: Member, value: bool,
+                            kind: ActionKind, *, actor: Member | None, reason: str) -> bool:
+    if member.trained_helper == value:
+        return False
+    member.trained_helper = value
+    await session.flush()
+    changes.everyone(session)  # the badge beside each of their posts
+    await audit.record(session, kind, actor=actor, reason=reason, target=member)
+    return True
+
+
+async def do_grant_helper_badge(session: AsyncSession, member: Member, *,
+                                actor: Member | None, reason: str) -> bool:
+    """Give ``member`` the trained peer helper badge ("Pair-aidant·e formé·e")."""
+    return await _set_helper_badge(session, member, True, ActionKind.HELPER_GRANTED,
+                                   actor=actor, reason=reason)
+
+
+async def do_revoke_helper_badge(session: AsyncSession, member: Member, *,
+                                 actor: Member | None, reason: str) -> bool:
+    return await _set_helper_badge(session, member, False, ActionKind.HELPER_REVOKED,
+                                   actor=actor, reason=reason)
+
+
 SPACE_FIELDS = ("slug", "name", "description", "charter", "visibility", "position",
                 "archived", "premoderated_posts", "auto_hide_flags", "new_member_hourly_limit")
 

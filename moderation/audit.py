@@ -49,6 +49,8 @@ KIND_LABELS: dict[ActionKind, str] = {
     ActionKind.SECOND_OPINION_GIVEN: N_("Second avis donné"),
     ActionKind.WELFARE_ESCALATED: N_("Message urgent sans prise en charge : toute l'équipe "
                                      "prévenue"),
+    ActionKind.HELPER_GRANTED: N_("Badge de pair-aidant·e formé·e donné"),
+    ActionKind.HELPER_REVOKED: N_("Badge de pair-aidant·e formé·e retiré"),
 }
 """What the log calls each kind (a test checks that every kind has one)."""
 

@@ -79,6 +79,8 @@ class ActionKind(enum.IntEnum):
     REPLY_TEMPLATE_UPDATED = 31
     SECOND_OPINION_GIVEN = 32
     WELFARE_ESCALATED = 33
+    HELPER_GRANTED = 34
+    HELPER_REVOKED = 35
 
 
 class Flag(Base):

@@ -458,6 +458,58 @@ async def find_member(session: AsyncSession, pseudonym: str) -> Member | None:
     return await find_member_by_key(session, uniqueness_key(name))
 
 
+MEMBERS_SHOWN = 30
+"""At most this many members on /admin/members; the page says how many more match."""
+
+
+@dataclass(frozen=True)
+class MemberSearch:
+    members: list[Member]
+    more: int
+    """How many more match than ``members`` holds."""
+
+
+async def search_members(session: AsyncSession, text: str, *,
+                         limit: int = MEMBERS_SHOWN) -> MemberSearch:
+    """Members (not deleted accounts) whose pseudonym holds ``text``, compared as the forum
+    compares pseudonyms (case, accents, separators and look-alikes ignored), shortest first so
+    the name typed comes first. An empty ``text``: the members who hold a role (admins,
+    moderators, trained peer helpers)."""
+    where: list[Any] = [Member.status == MemberStatus.ACTIVE]
+    if text.strip():
+        key = uniqueness_key(text.strip())
+        if not key:
+            return MemberSearch([], 0)
+        where.append(Member.pseudonym_key.contains(key, autoescape=True))
+    else:
+        where.append(or_(Member.role == Role.ADMIN, Member.is_peer_moderator.is_(True),
+                         Member.trained_helper.is_(True)))
+    members = list(await session.scalars(
+        select(Member).where(*where)
+        .order_by(func.length(Member.pseudonym_key), Member.pseudonym_key, Member.id)
+        .limit(limit)))
+    total = len(members)
+    if total == limit:
+        total = await session.scalar(select(func.count()).select_from(Member).where(*where)) or 0
+    return MemberSearch(members, total - len(members))
+
+
+async def moderated_spaces(session: AsyncSession, member_ids: list[int]
+                           ) -> dict[int, list[Space]]:
+    """The spaces each of ``member_ids`` moderates, in the home page's order."""
+    if not member_ids:
+        return {}
+    rows = await session.execute(
+        select(SpaceModerator.member_id, Space)
+        .join(Space, Space.id == SpaceModerator.space_id)
+        .where(SpaceModerator.member_id.in_(member_ids))
+        .order_by(Space.position, Space.id))
+    found: dict[int, list[Space]] = {}
+    for member_id, space in rows.all():
+        found.setdefault(member_id, []).append(space)
+    return found
+
+
 async def has_open_screen_flag(session: AsyncSession, post_id: int, reason: str) -> bool:
     """Whether the crisis screen already raised an open flag of this reason on this post."""
     return bool(await session.scalar(select(exists().where(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException
@@ -23,7 +24,7 @@ from forum import queries as forum_queries
 from forum.db import commit, utcnow
 from forum.gate import Verdict
 from forum.i18n import N_
-from forum.models import Member, Post, PostStatus, Space, Visibility
+from forum.models import Member, MemberStatus, Post, PostStatus, Space, Visibility
 from forum.web.context import viewer_of
 from forum.web.deps import Db
 from forum.web.forms import FieldError, FormErrors, clean_text, read_form
@@ -974,3 +975,133 @@ async def admin_save_template(request: Req, db: Db, key: FromPath[str],
 
 ROUTES.extend([admin_watched_words, admin_add_watched_word, admin_preview_watched_word,
                admin_remove_watched_word, admin_templates, admin_save_template])
+
+
+# -- admin: members, their roles and restrictions --------------------------------------------
+
+SEARCH_MAX = 32
+"""A pseudonym's longest length: a longer search finds nobody."""
+SEARCH_TOO_LONG = N_("Un pseudonyme fait au plus %(max)s caractères : raccourcis ta recherche.")
+MEMBER_DONE: dict[str, str] = {
+    "helper-granted": N_("%(pseudonym)s porte maintenant le badge « Pair-aidant·e formé·e »."),
+    "helper-revoked": N_("%(pseudonym)s ne porte plus le badge « Pair-aidant·e formé·e »."),
+    "moderator-added": N_("%(pseudonym)s modère maintenant l'espace « %(space)s »."),
+    "unchanged": N_("Rien n'a changé : c'était déjà le cas pour %(pseudonym)s."),
+}
+"""What the members page says after a change, above the member it concerns."""
+
+
+def _search_text(raw: str, errors: FormErrors) -> str:
+    if not raw.strip():
+        return ""
+    text, error = clean_text(raw, min_length=1, max_length=SEARCH_MAX, multiline=False)
+    if error and len(text) > SEARCH_MAX:
+        error = FieldError(SEARCH_TOO_LONG, {"max": SEARCH_MAX})
+    if error:
+        errors["q"] = error
+    return text
+
+
+async def _members_page(db: AsyncSession, raw: str, *, errors: FormErrors | None = None,
+                        values: dict[str, str] | None = None, concerned: Member | None = None,
+                        done: str = "", space_id: int | None = None,
+                        status: int = 200) -> Template:
+    """The search ``raw`` and its members. ``concerned``: the member a form (or the change
+    just made) was about, shown even when the search no longer finds them; ``errors`` of
+    that form, or of the search (``q``)."""
+    errors = errors or FormErrors()
+    search_errors = FormErrors()
+    text = _search_text(raw, search_errors)
+    found = (mq.MemberSearch([], 0) if search_errors
+             else await mq.search_members(db, text))
+    members = list(found.members)
+    if concerned is not None and all(m.id != concerned.id for m in members):
+        members.insert(0, concerned)
+    spaces = await mq.all_spaces(db)
+    return Template(template_name="admin/members/index.html",
+                    status_code=422 if search_errors else status, context={
+        "q": raw[:200], "searched": bool(text) and not search_errors, "members": members,
+        "more": found.more, "moderates": await mq.moderated_spaces(db, [m.id for m in members]),
+        "spaces": [s for s in spaces if not s.archived],
+        "space_names": {s.id: s.name for s in spaces},
+        "errors": FormErrors({**search_errors, **errors}), "values": values or {},
+        "concerned": concerned.id if concerned is not None else None,
+        "done": done if done in MEMBER_DONE else "", "done_messages": MEMBER_DONE,
+        "done_space": space_id,
+    })
+
+
+@get("/admin/members", name="admin_members")
+async def admin_members(request: Req, db: Db, q: FromQuery[str] = "",
+                        done: FromQuery[str] = "", m: FromQuery[str] = "",
+                        s: FromQuery[str] = "") -> Template:
+    check_admin(viewer_of(request))
+    member_id = _int_or_none(m)
+    concerned = await mq.get_member(db, member_id) if member_id and done else None
+    if concerned is not None and concerned.status != MemberStatus.ACTIVE:
+        concerned = None
+    return await _members_page(db, q, concerned=concerned,
+                               done=done if concerned is not None else "",
+                               space_id=_int_or_none(s))
+
+
+async def _admin_and_member(request: Req, db: AsyncSession, member_id: int
+                            ) -> tuple[Member, Member]:
+    admin = check_admin(viewer_of(request))
+    member = await mq.get_member(db, member_id)
+    if member is None or member.status != MemberStatus.ACTIVE:
+        raise NotFoundException()
+    return admin, member
+
+
+def _after_member_change(request: Req, values: dict[str, str], member: Member, done: str,
+                         space: Space | None = None) -> Response[Any]:
+    """Back to the admin's search (or, from the list of roles, to the member's own), the
+    change said above the member."""
+    query = {"q": (values.get("q") or "").strip()[:SEARCH_MAX] or member.pseudonym,
+             "done": done, "m": str(member.id)}
+    if space is not None:
+        query["s"] = str(space.id)
+    return see_other(request, f"/admin/members?{urlencode(query)}#member-{member.id}")
+
+
+@post("/admin/members/{member_id:int}/helper", name="admin_grant_helper")
+async def admin_grant_helper(request: Req, db: Db, member_id: FromPath[int]) -> Response[Any]:
+    values = await read_form(request)
+    admin, member = await _admin_and_member(request, db, member_id)
+    changed = await ma.do_grant_helper_badge(db, member, actor=admin, reason="admin")
+    await commit(db)
+    return _after_member_change(request, values, member,
+                                "helper-granted" if changed else "unchanged")
+
+
+@post("/admin/members/{member_id:int}/helper/remove", name="admin_revoke_helper")
+async def admin_revoke_helper(request: Req, db: Db, member_id: FromPath[int]) -> Response[Any]:
+    values = await read_form(request)
+    admin, member = await _admin_and_member(request, db, member_id)
+    changed = await ma.do_revoke_helper_badge(db, member, actor=admin, reason="admin")
+    await commit(db)
+    return _after_member_change(request, values, member,
+                                "helper-revoked" if changed else "unchanged")
+
+
+@post("/admin/members/{member_id:int}/moderators", name="admin_member_add_moderator")
+async def admin_member_add_moderator(request: Req, db: Db,
+                                     member_id: FromPath[int]) -> Response[Any]:
+    """Name the member a peer moderator of a space (the same action as the space's page)."""
+    values = await read_form(request)
+    admin, member = await _admin_and_member(request, db, member_id)
+    space = next((s for s in await mq.all_spaces(db)
+                  if str(s.id) == values.get("space") and not s.archived), None)
+    if space is None:
+        return await _members_page(db, values.get("q", ""), values=values, concerned=member,
+                                   errors=FormErrors(space=FieldError(NO_SUCH_SPACE)),
+                                   status=422)
+    changed = await ma.do_add_moderator(db, space, member, actor=admin, reason="admin")
+    await commit(db)
+    return _after_member_change(request, values, member,
+                                "moderator-added" if changed else "unchanged", space)
+
+
+ROUTES.extend([admin_members, admin_grant_helper, admin_revoke_helper,
+               admin_member_add_moderator])

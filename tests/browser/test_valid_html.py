@@ -38,7 +38,8 @@ MEMBER_PAGES = [
     "/me/recovery-code", "/safety-plan", "/search?q=sommeil",
 ]
 MODERATOR_PAGES = ["/mod", "/mod/log", "/mod/protocol", "/moderation"]
-ADMIN_PAGES = ["/admin", "/admin/watched-words", "/admin/templates"]
+ADMIN_PAGES = ["/admin", "/admin/watched-words", "/admin/templates", "/admin/members",
+               "/admin/members?q=e"]
 
 
 def _checker() -> list[str]:

@@ -15,7 +15,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
-from forum.models import Notification, Post, SpaceModerator, Thread
+from forum.models import Member, Notification, Post, SpaceModerator, Thread
 from moderation.models import Appeal, Claim, Flag, ModerationAction
 from moderation.permissions import MEMBER_ACTIONS, POST_ACTIONS, THREAD_ACTIONS
 from tests.moderation.access_matrix import (
@@ -99,7 +99,9 @@ async def _fingerprint(app: Litestar) -> tuple[object, ...]:
         statuses = tuple(await session.scalars(select(Post.status).order_by(Post.id)))
         threads = tuple((await session.execute(
             select(Thread.locked, Thread.pinned, Thread.space_id).order_by(Thread.id))).all())
-        return (*counts, statuses, threads)
+        helpers = tuple(await session.scalars(
+            select(Member.id).where(Member.trained_helper.is_(True)).order_by(Member.id)))
+        return (*counts, statuses, threads, helpers)
 
 
 @pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r.method} {r.path}")

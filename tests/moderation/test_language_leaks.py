@@ -49,7 +49,7 @@ PAGES_BY_ROLE = {
                  "/mod/posts/{pending}", "/mod/posts/{hidden}", "/mod/members/{author}",
                  "/mod/members/{suspended}", "/t/{thread}"],
     "admin": ["/admin", "/admin/spaces/{space}", "/admin/watched-words", "/admin/templates",
-              "/mod", "/mod/log"],
+              "/admin/members", "/admin/members?q=suspended", "/mod", "/mod/log"],
 }
 RAW_VALUES = re.compile(
     r"\b(hidden|removed|pending|deleted|concern|urgent|none|computer|phone|tablet|"
