@@ -160,7 +160,8 @@ async def export_member_data(session: AsyncSession, member: Member) -> dict[str,
         "exported_at": _stamp(utcnow()),
         "member": {
             "pseudonym": member.pseudonym, "joined_at": _stamp(member.created_at),
-            "role": str(member.role), "locale": member.locale, "region": member.region,
+            "role": str(member.role), "trained_helper": member.trained_helper,
+            "locale": member.locale, "region": member.region,
             "break_until": _stamp(member.break_until),
         },
         "consents": [
