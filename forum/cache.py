@@ -60,7 +60,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
-from litestar.middleware.csrf import generate_csrf_token
+from litestar.middleware.csrf import generate_csrf_hash, generate_csrf_token
 from sqlalchemy.engine import make_url
 
 from forum import changes
@@ -80,7 +80,6 @@ ALL, LISTS, MEMBERS = "all", "lists", "members"
 """``members``: every member's pages (a write whose member could not be told)."""
 _THREAD_PATH = re.compile(r"^/t/(\d{1,18})$")
 _SPACE_PATH = re.compile(r"^/s/[^/]{1,64}$")
-_TOKEN = re.compile(r"^[0-9a-f]{128}$")
 INFO_KEY = "page_cache_tags"
 _PER_RESPONSE = frozenset({b"x-request-id", b"date", b"server"})
 """Headers that belong to one response and are never replayed from the cache."""
@@ -393,7 +392,7 @@ class PageCache:
     """ASGI middleware: answers cacheable visitor GETs from ``backend``, fills it on a miss."""
 
     def __init__(self, app: Any, settings: Settings, backend: Any) -> None:
-        from forum.web.auth import csrf_cookie_name, session_cookie_name
+        from forum.web.auth import csrf_cookie_name, csrf_token_signed, session_cookie_name
 
         self.app = app
         self.backend = backend
@@ -401,9 +400,12 @@ class PageCache:
         self.secret = settings.require_secret()
         self.session_cookie = session_cookie_name(settings)
         self.csrf_cookie = csrf_cookie_name(settings)
-        self.placeholder = hmac.new(
-            self.secret.encode(), b"entrepairs page cache placeholder", hashlib.sha512
-        ).hexdigest()
+        self._signed = csrf_token_signed
+        # Signed as Litestar signs its tokens, so the app takes it as a CSRF cookie of its own
+        # (forum.web.guard forgets any other); derived from the secret, never sent to anyone.
+        seed = hmac.new(self.secret.encode(), b"entrepairs page cache placeholder",
+                        hashlib.sha256).hexdigest()
+        self.placeholder = seed + generate_csrf_hash(seed, self.secret)
         self._placeholder_bytes = self.placeholder.encode()
         self._csrf_cookie_attrs = "; Path=/; SameSite=lax; HttpOnly" + (
             "; Secure" if settings.https else ""
@@ -693,8 +695,9 @@ class PageCache:
                                         (b"content-length", str(len(body)).encode())], body)
 
     def _token(self, csrf: str) -> tuple[str, list[tuple[bytes, bytes]]]:
-        """The visitor's CSRF token, or a new one with the header that sets it."""
-        if _TOKEN.match(csrf):
+        """The visitor's CSRF token if this forum signed it, or a new one with the header that
+        sets it."""
+        if self._signed(csrf, self.secret):
             return csrf, []
         token = generate_csrf_token(self.secret)
         return token, [(b"set-cookie",

@@ -21,7 +21,9 @@ a session for every visitor (``shared/reference/security.md`` §0.2).
 
 from __future__ import annotations
 
+import hmac
 import logging
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,6 +32,7 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.exceptions import ServiceUnavailableException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.middleware.csrf import generate_csrf_hash
 
 from forum import actions, queries
 from forum.config import Settings
@@ -42,6 +45,7 @@ TOUCH_EVERY = timedelta(hours=1)
 RETRY_AFTER_SECONDS = 5
 
 log = logging.getLogger("forum.auth")
+_HEX = re.compile(r"[0-9a-f]+")
 
 
 def session_cookie_name(settings: Settings) -> str:
@@ -50,6 +54,16 @@ def session_cookie_name(settings: Settings) -> str:
 
 def csrf_cookie_name(settings: Settings) -> str:
     return "__Host-csrftoken" if settings.https else "csrftoken"
+
+
+def csrf_token_signed(value: str, secret: str) -> bool:
+    """Whether *value* is a CSRF token this forum signed with *secret*, as Litestar makes them
+    (64 hexadecimal characters, then their HMAC-SHA256). A cookie that is not one, such as a
+    token from before the secret key was changed, is replaced on the next page instead of
+    failing every form the person sends."""
+    if len(value) != 128 or not value.isascii() or not _HEX.fullmatch(value):
+        return False
+    return hmac.compare_digest(value[64:], generate_csrf_hash(value[:64], secret))
 
 
 def device_cookie_name(settings: Settings) -> str:

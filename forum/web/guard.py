@@ -12,7 +12,10 @@ lookup and the handler, so every route, present and future, is covered by the sa
 - a NUL byte in the query string: 400;
 - a form body that cannot be decoded (invalid UTF-8, an unknown charset): 400;
 - a CSRF token (header, form field or cookie) that is not a short printable ASCII string: 403,
-  as for any other token that does not match.
+  as for any other token that does not match;
+- on a page read (GET, HEAD), a CSRF cookie this forum did not sign (a token from before the
+  secret key changed, a forged one): forgotten, so the page sets a fresh one. Litestar alone
+  would keep it, and every form of that browser would fail until its cookies were cleared.
 
 Each raises the usual Litestar exception, so the answer is the calm page of
 ``forum/web/errors.py`` (or its htmx fragment). NUL bytes in form fields are not refused here:
@@ -34,6 +37,7 @@ from litestar.exceptions import (
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from forum.models import ID_MAX
+from forum.web.auth import csrf_token_signed
 
 CSRF_TOKEN_MAX = 256
 """Litestar's tokens are 128 hexadecimal characters; anything much longer is not one."""
@@ -80,7 +84,14 @@ class InputGuard:
             except (UnicodeDecodeError, LookupError) as exc:
                 raise ClientException() from exc
         csrf = app.csrf_config
-        if csrf is None or scope["method"] in csrf.safe_methods:
+        if csrf is None:
+            return
+        if scope["method"] in csrf.safe_methods:
+            # Litestar would keep a cookie it cannot verify and put it in every form, so each
+            # of them would fail: forgetting it here makes Litestar set a fresh one.
+            cookie = request.cookies.get(csrf.cookie_name)
+            if cookie is not None and not csrf_token_signed(cookie, csrf.secret):
+                del request.cookies[csrf.cookie_name]
             return
         sources = [request.headers.get(csrf.header_name), request.cookies.get(csrf.cookie_name)]
         if form is not None:

@@ -242,6 +242,50 @@ async def test_a_non_ascii_csrf_cookie_is_a_calm_403(app: Litestar, demo: None) 
         assert_calm(response, 403, FORBIDDEN)
 
 
+STALE_CSRF = "0" * 64 + "1" * 64
+"""The shape of a Litestar token, signed by no secret this forum has (such as a token kept
+from before the secret key was changed)."""
+
+
+def replace_csrf_cookie(browser: Browser, value: str) -> None:
+    """Overwrite the browser's CSRF cookie where the forum set it (same domain and path)."""
+    jar = browser.client.cookies.jar
+    where = next(cookie for cookie in jar if cookie.name == "csrftoken")
+    browser.client.cookies.set("csrftoken", value, domain=where.domain, path=where.path)
+
+
+async def test_a_csrf_cookie_this_forum_did_not_sign_is_replaced_by_the_next_page(
+    browser: Browser, database: Database, demo: None
+) -> None:
+    """Litestar alone keeps such a cookie and writes it into every form, so every form of
+    that browser fails; the guard forgets it on a page read, and the page sets a fresh one."""
+    await browser.signup("Glycine")
+    replace_csrf_cookie(browser, STALE_CSRF)
+    page = await browser.get("/s/anxiete/new")  # rendered by the app, not the page cache
+    fresh = browser.client.cookies.get("csrftoken")
+    assert fresh and fresh != STALE_CSRF
+    form = page.form("form.composer")
+    assert form.values()["_csrf_token"] == fresh
+    before = await count(database, Thread)
+    sent = await browser.submit(form, {"title": "Me revoilà", "body": "Après une longue pause."})
+    assert sent.status == 303, sent.text
+    assert await count(database, Thread) == before + 1
+
+
+async def test_a_stale_csrf_cookie_still_fails_a_form_sent_with_it(
+    browser: Browser, database: Database, demo: None
+) -> None:
+    """Only page reads forget it: a form sent with it is refused, calmly, and stores nothing."""
+    await browser.signup("Glycine")
+    values = await reply_form_values(browser)
+    replace_csrf_cookie(browser, STALE_CSRF)
+    before = await count(database, Post)
+    response = await browser.client.post(
+        "/t/1/reply", data={**values, "_csrf_token": STALE_CSRF, "body": "Un texte"})
+    assert_calm(response, 403, FORBIDDEN)
+    assert await count(database, Post) == before
+
+
 async def test_a_csrf_token_sent_as_a_file_is_a_calm_403(
     browser: Browser, database: Database, demo: None
 ) -> None:

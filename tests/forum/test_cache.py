@@ -219,6 +219,21 @@ async def test_htmx_requests_and_forged_csrf_cookies_are_not_trusted(
     assert "csrftoken=" in page.headers["set-cookie"]
 
 
+async def test_a_well_formed_csrf_cookie_signed_by_another_secret_is_replaced_on_a_hit(
+    cached: PageCache, demo: None
+) -> None:
+    stale = "0" * 64 + "1" * 64
+    async with await new_client(cached) as client:
+        await client.get("/s/anxiete")
+        client.cookies.clear()
+        client.cookies.set("csrftoken", stale)
+        page = await client.get("/s/anxiete")
+    assert cached.hits == 1
+    token = Page(page).hx_headers()["x-csrftoken"]
+    assert TOKEN.fullmatch(token) and token != stale
+    assert f"csrftoken={token}" in page.headers["set-cookie"]
+
+
 async def test_unknown_pages_and_errors_are_never_stored(
     cached: PageCache, visitor: Browser, demo: None
 ) -> None:
