@@ -113,6 +113,11 @@ class Settings:
         "FORUM_UNANSWERED_HOURS", 12,
         "A thread without a reply after this many hours is listed for peers to answer.",
     )
+    search_budget_ms: int = setting(
+        "FORUM_SEARCH_BUDGET_MS", 250,
+        "How long one search may take, in milliseconds (default 250): past it, the database "
+        "stops the search and the page shows the newest matches, unranked, and says so.",
+    )
     rate_limits: str = setting(
         "FORUM_RATE_LIMITS", "on",
         "on or off: throttling of log-ins, sign-ups, recoveries and searches. Turn it off for "
@@ -162,6 +167,8 @@ class Settings:
             raise ConfigError("FORUM_UNANSWERED_HOURS must be at least 1")
         if self.welfare_escalation_minutes < 1:
             raise ConfigError("FORUM_WELFARE_ESCALATION_MINUTES must be at least 1")
+        if not 1 <= self.search_budget_ms <= 60_000:
+            raise ConfigError("FORUM_SEARCH_BUDGET_MS must be between 1 and 60000")
         if self.rate_limits not in ("on", "off") or self.trust_proxy not in ("on", "off"):
             raise ConfigError("FORUM_RATE_LIMITS and FORUM_TRUST_PROXY must be on or off")
         return self

@@ -39,6 +39,13 @@ of each word lies). Up to :data:`RANK_BUDGET`, the window is ranked by ``bm25``
 (``Ordering.TITLE_THEN_RECENT``), and the page says so: cruder than ``bm25``, but what a
 search can afford for words that common on a large forum.
 
+A prefix expands to at most :data:`MAX_EXPANSIONS` words and all of a query's prefixes to
+:data:`MAX_QUERY_WORDS` together; a broader one is asked as the whole word it is, and the page
+names it (``SearchResults.too_broad``). From the web, a search runs within a time budget
+(``forum.search_budget``, ``FORUM_SEARCH_BUDGET_MS``): past it the database stops it, and
+:func:`search` answers the newest matches, unranked (``Ordering.NEWEST``), or nothing
+(``SearchResults.gave_up``), and the page says which.
+
 Highlights are marked with two private-use characters that indexed text can never contain;
 the snippet is HTML-escaped first and only then are the markers turned into ``<mark>``.
 """
@@ -46,6 +53,7 @@ the snippet is HTML-escaped first and only then are the markers turned into ``<m
 from __future__ import annotations
 
 import html
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -69,11 +77,12 @@ from sqlalchemy import (
     select,
     table,
     text,
+    true,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from forum import changes
+from forum import changes, search_budget
 from forum.changes import Changes
 from forum.models import (
     Block,
@@ -87,6 +96,8 @@ from forum.models import (
     Visibility,
 )
 
+log = logging.getLogger("forum.search")
+
 RESULTS_PER_PAGE = 20
 MAX_PAGE = 50
 """Deeper pages are not served: refine the query instead (offsets grow costly)."""
@@ -95,8 +106,13 @@ RANK_WINDOW = 2000
 MIN_PREFIX = 3
 """Shorter terms match whole words only, not as prefixes."""
 MAX_EXPANSIONS = 40
-"""A prefix shared by more words than this (a very short one) is left to FTS5's own prefix
-query: slower on a large forum, but it finds every word."""
+"""A prefix shared by more words than this (a very short one) is too broad: it is asked as the
+whole word it is, and the page says so. (FTS5's own prefix query would find every word, but
+it gathers every match of every one of them first: its cost grows with the forum.)"""
+MAX_QUERY_WORDS = 120
+"""The words all the prefixes of one query may be asked as, together: twelve prefixes of forty
+words each would make one query of 480 words, each a list FTS5 walks. Past this, the
+prefixes that start the most words are asked as whole words, and the page says so."""
 RANK_BUDGET = 40_000
 """How many posts, summed over a query's words, ``bm25`` may count on SQLite (about 1 ms of
 reading); a query whose words are held by more is ordered by title, then recency."""
@@ -382,15 +398,14 @@ def query_terms(raw: str) -> list[str]:
 def fts5_query(terms: list[str], expansions: dict[str, list[str]] | None = None) -> str:
     """Each term quoted (no operator can slip through). A term of MIN_PREFIX letters or more
     is a prefix: the words of the vocabulary it starts (``expansions``, OR-ed, which FTS5
-    walks newest first and stops early), or FTS5's own prefix query when it starts too many
-    words or no vocabulary was read."""
+    walks newest first and stops early). A term without expansion (a short one, a prefix too
+    broad, or no vocabulary read) is asked as the whole word it is: FTS5's own prefix query
+    is never used (its cost grows with the forum)."""
     parts = []
     for term in terms:
         words = (expansions or {}).get(term)
-        if len(term) < MIN_PREFIX:
+        if words is None:
             asked = [f'"{spelling}"' for spelling in spellings(term)]
-        elif words is None:
-            asked = [f'"{spelling}"*' for spelling in spellings(term)]
         else:
             asked = [f'"{word}"' for word in words]
         parts.append(asked[0] if len(asked) == 1 else "(" + " OR ".join(asked) + ")")
@@ -399,7 +414,10 @@ def fts5_query(terms: list[str], expansions: dict[str, list[str]] | None = None)
 
 async def expand_prefixes(session: AsyncSession, terms: list[str]) -> dict[str, list[str]]:
     """For each prefix term, the words of ``search_term`` it starts (itself included), unless
-    there are more than MAX_EXPANSIONS of them. One statement."""
+    it is too broad: more than MAX_EXPANSIONS words (per spelling), or more than the query's
+    MAX_QUERY_WORDS once the narrower prefixes have theirs. A term left out is asked as a
+    whole word (:func:`too_broad` names them). One statement, reading at most
+    MAX_EXPANSIONS + 1 words per prefix and spelling."""
     prefixes = sorted({term for term in terms if len(term) >= MIN_PREFIX})
     if not prefixes:
         return {}
@@ -422,8 +440,20 @@ async def expand_prefixes(session: AsyncSession, terms: list[str]) -> dict[str, 
             n += 1
         if None not in words and len(words) <= 2 * MAX_EXPANSIONS:
             expansions[term] = sorted(words)
+    # Narrowest first: a query of many prefixes keeps the precise ones.
+    asked_words = 0
+    for term in sorted(expansions, key=lambda t: (len(expansions[t]), t)):
+        if asked_words + len(expansions[term]) > MAX_QUERY_WORDS:
+            del expansions[term]
+        else:
+            asked_words += len(expansions[term])
     return expansions
-    return expansions
+
+
+def too_broad(terms: list[str], expansions: dict[str, list[str]]) -> tuple[str, ...]:
+    """The prefix terms :func:`expand_prefixes` left out: asked as whole words."""
+    return tuple(dict.fromkeys(
+        term for term in terms if len(term) >= MIN_PREFIX and term not in expansions))
 
 
 def marked(value: str | None) -> Markup:
@@ -457,6 +487,9 @@ class Ordering(StrEnum):
     """``bm25`` on SQLite, ``ts_rank`` on PostgreSQL (a title counts more than a body)."""
     TITLE_THEN_RECENT = "title_then_recent"
     """Words this common: the posts whose thread title holds them, then the newest."""
+    NEWEST = "newest"
+    """The search ran out of its time budget: the newest matches, not ranked (the cheapest
+    answer, read within a budget of its own)."""
 
 
 @dataclass(frozen=True)
@@ -465,6 +498,11 @@ class SearchResults:
     page: int
     has_next: bool
     ordering: Ordering = Ordering.RELEVANCE
+    too_broad: tuple[str, ...] = ()
+    """Prefix terms that start too many words: asked as whole words (SQLite)."""
+    gave_up: bool = False
+    """Even the newest matches could not be read within the budget: no hits, and the page
+    says so calmly (the form keeps the query)."""
 
 
 def _space_visible(viewer: Member | None, space: Space | None):
@@ -541,7 +579,11 @@ def _sqlite_statement(terms: list[str], expansions: dict[str, list[str]], orderi
         .correlate(None).scalar_subquery()
     )
     in_window = _FTS.c.rowid >= func.coalesce(oldest_ranked, 0)
-    if ordering is Ordering.RELEVANCE:
+    if ordering is Ordering.NEWEST:
+        # No window and no ranking: FTS5 walks the matches newest first and stops at the page.
+        in_window = true()
+        rank = literal_column("0")
+    elif ordering is Ordering.RELEVANCE:
         rank = func.bm25(fts, 4.0, 1.0)
     else:
         # The window's posts whose title holds every word (an opening post's title column):
@@ -567,8 +609,10 @@ def _sqlite_statement(terms: list[str], expansions: dict[str, list[str]], orderi
     )
     if viewer is not None:
         ranked = ranked.join(Post, Post.id == _FTS.c.rowid).where(_author_visible(viewer))
+    order = (_FTS.c.rowid.desc(),) if ordering is Ordering.NEWEST else \
+        (ranked_by, _FTS.c.rowid.desc())
     ranked = (
-        ranked.order_by(ranked_by, _FTS.c.rowid.desc())
+        ranked.order_by(*order)
         .limit(RESULTS_PER_PAGE + 1).offset((page - 1) * RESULTS_PER_PAGE)
         .subquery("ranked")
     )
@@ -593,7 +637,8 @@ _HEADLINE = (f'StartSel="{START}", StopSel="{END}", MaxWords=30, MinWords=12, '
 _TITLE_HEADLINE = f'StartSel="{START}", StopSel="{END}", HighlightAll=true'
 
 
-def _postgres_statement(raw: str, viewer: Member | None, space: Space | None, page: int):
+def _postgres_statement(raw: str, viewer: Member | None, space: Space | None, page: int,
+                        ordering: Ordering = Ordering.RELEVANCE):
     config = literal_column("'forum_french'::regconfig")
     tsquery = func.websearch_to_tsquery(config, raw[:MAX_QUERY_LENGTH])
     document = literal_column("search_document.search_vector")
@@ -604,45 +649,82 @@ def _postgres_statement(raw: str, viewer: Member | None, space: Space | None, pa
         .order_by(inner.c.post_id.desc()).offset(RANK_WINDOW - 1).limit(1)
         .scalar_subquery()
     )
-    return (
+    statement = (
         select(*_columns(),
                func.ts_headline(config, SearchDocument.title, tsquery,
                                 _TITLE_HEADLINE).label("title_hl"),
                func.ts_headline(config, SearchDocument.body, tsquery,
                                 _HEADLINE).label("body_hl"))
         .select_from(SearchDocument)
-        .where(document.op("@@")(tsquery),
-               SearchDocument.post_id >= func.coalesce(oldest_ranked, 0))
+        .where(document.op("@@")(tsquery))
         .join(Post, Post.id == SearchDocument.post_id)
         .join(Thread, Thread.id == SearchDocument.thread_id)
         .join(Space, Space.id == Thread.space_id)
         .outerjoin(Member, Member.id == Post.author_id)
         .where(_visible_to(viewer, space))
-        .order_by(func.ts_rank(document, tsquery).desc(), SearchDocument.post_id.desc())
         .limit(RESULTS_PER_PAGE + 1).offset((page - 1) * RESULTS_PER_PAGE)
+    )
+    if ordering is Ordering.NEWEST:  # no window and no ranking: the newest matches
+        return statement.order_by(SearchDocument.post_id.desc())
+    return (
+        statement.where(SearchDocument.post_id >= func.coalesce(oldest_ranked, 0))
+        .order_by(func.ts_rank(document, tsquery).desc(), SearchDocument.post_id.desc())
     )
 
 
 async def search(
     session: AsyncSession, viewer: Member | None, raw: str, *, space: Space | None = None,
-    page: int = 1,
+    page: int = 1, budget_ms: int | None = None,
 ) -> SearchResults:
     """One page of the posts matching ``raw`` that ``viewer`` may read: one statement (three
-    on SQLite: the words the prefixes start, how common they are, then the page)."""
+    on SQLite: the words the prefixes start, how common they are, then the page).
+
+    With ``budget_ms``, the search's statements run within that time budget
+    (``forum.search_budget``). Past it the database stops them and the search does not fail:
+    it answers with the newest matches, unranked (``Ordering.NEWEST``), read within half the
+    budget again; if even that runs out, with no hits and ``gave_up`` (the page says so). The
+    event is logged, without the query."""
     terms = query_terms(raw)
     page = min(max(page, 1), MAX_PAGE)
     if not terms:
         return SearchResults([], page, has_next=False)
+    postgres = session.bind.dialect.name == "postgresql"
+    started = search_budget.clock()
+    expansions: dict[str, list[str]] = {}
+    broad: tuple[str, ...] = ()
     ordering = Ordering.RELEVANCE
-    if session.bind.dialect.name == "postgresql":
-        statement = _postgres_statement(raw, viewer, space, page)
-    else:
-        expansions = await expand_prefixes(session, terms)
-        postings = await estimated_postings(session, _term_groups(terms, expansions))
-        if postings is None or postings > RANK_BUDGET:
-            ordering = Ordering.TITLE_THEN_RECENT
-        statement = _sqlite_statement(terms, expansions, ordering, viewer, space, page)
-    rows = (await session.execute(statement)).all()
+    try:
+        async with search_budget.limited(session, budget_ms):
+            if postgres:
+                statement = _postgres_statement(raw, viewer, space, page)
+            else:
+                expansions = await expand_prefixes(session, terms)
+                broad = too_broad(terms, expansions)
+                postings = await estimated_postings(session, _term_groups(terms, expansions))
+                if postings is None or postings > RANK_BUDGET:
+                    ordering = Ordering.TITLE_THEN_RECENT
+                statement = _sqlite_statement(terms, expansions, ordering, viewer, space, page)
+            rows = (await session.execute(statement)).all()
+    except search_budget.OutOfTime:
+        stage = ordering
+        ordering = Ordering.NEWEST
+        # Without its words (the budget ran out reading them), a prefix is asked whole.
+        statement = (_postgres_statement(raw, viewer, space, page, ordering) if postgres else
+                     _sqlite_statement(terms, expansions, ordering, viewer, space, page))
+        try:
+            async with search_budget.limited(session, max(1, (budget_ms or 0) // 2)):
+                rows = (await session.execute(statement)).all()
+        except search_budget.OutOfTime:
+            rows = None
+        log.warning("search over its time budget", extra={"fields": {
+            "database": session.bind.dialect.name, "budget_ms": budget_ms,
+            "elapsed_ms": round((search_budget.clock() - started) * 1000, 1),
+            "ordering": str(stage), "terms": len(terms), "page": page,
+            "answered": "nothing" if rows is None else "newest",
+        }})
+        if rows is None:
+            return SearchResults([], page, has_next=False, ordering=ordering,
+                                 too_broad=broad, gave_up=True)
     hits = [
         SearchHit(
             post_id=r.post_id, post_number=r.number, created_at=r.created_at,
@@ -653,4 +735,5 @@ async def search(
         )
         for r in rows[:RESULTS_PER_PAGE]
     ]
-    return SearchResults(hits, page, has_next=len(rows) > RESULTS_PER_PAGE, ordering=ordering)
+    return SearchResults(hits, page, has_next=len(rows) > RESULTS_PER_PAGE, ordering=ordering,
+                         too_broad=broad)

@@ -55,7 +55,9 @@ async def search_page(
         chosen = next((s for s in spaces if s.slug == space), None)
         results = None
         if query:
-            results = await search.search(db, viewer, query, space=chosen, page=number)
+            results = await search.search(
+                db, viewer, query, space=chosen, page=number,
+                budget_ms=request.app.state.settings.search_budget_ms)
         hidden = await queries.hidden_warning_themes(db, viewer) if results else frozenset()
     return page("search", {
         "query": query, "spaces": spaces, "chosen_space": chosen, "results": results,

@@ -31,6 +31,8 @@ def test_settings_are_read_from_forum_variables_only() -> None:
     ("FORUM_ENV", "staging"),
     ("FORUM_SESSION_MAX_DAYS", "soon"),
     ("FORUM_BASE_URL", "ftp://example.org"),
+    ("FORUM_SEARCH_BUDGET_MS", "0"),
+    ("FORUM_SEARCH_BUDGET_MS", "ten"),
 ])
 def test_invalid_settings_are_refused_with_the_variable_named(variable: str, value: str) -> None:
     with pytest.raises(ConfigError, match=variable):

@@ -342,7 +342,8 @@ async def test_a_prefix_is_asked_as_the_words_it_starts(
 ) -> None:
     """FTS5's own prefix walk gathers every match before it can stop (its cost grows with the
     forum); a prefix becomes the few words it starts, OR-ed. A prefix starting more than
-    MAX_EXPANSIONS words falls back to the prefix walk and still finds them all."""
+    MAX_EXPANSIONS words is too broad: it is asked as the whole word it is (never as FTS5's
+    prefix walk), and the page says so."""
     await browser.signup("Hirondelle")
     for word in ("marelle", "marelles", "marellerie"):
         assert (await browser.reply(1, f"Une {word} dessinée à la craie.")).status == 303
@@ -352,11 +353,15 @@ async def test_a_prefix_is_asked_as_the_words_it_starts(
     assert search.fts5_query(["marel", "la"], expansions) == (
         '("marel" OR "marelle" OR "marellerie" OR "marelles") AND "la"')
     assert len((await browser.get("/search?q=marel")).all(".search-hit")) == 3
+    assert not (await browser.get("/search?q=marel")).all(".search-broad")
     monkeypatch.setattr(search, "MAX_EXPANSIONS", 2)
     async with database.reader() as session:
         assert await search.expand_prefixes(session, ["marel"]) == {}
-    assert search.fts5_query(["marel"], {}) == '"marel"*'
-    assert len((await browser.get("/search?q=marel")).all(".search-hit")) == 3
+    assert search.fts5_query(["marel"], {}) == '"marel"'
+    broad = await browser.get("/search?q=marel")
+    assert not broad.all(".search-hit")
+    assert "« marel » est le début de trop de mots" in broad.text(".search-broad")
+    assert len((await browser.get("/search?q=marelles")).all(".search-hit")) == 1
 
 
 @sqlite_only
