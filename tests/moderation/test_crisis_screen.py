@@ -114,6 +114,18 @@ def test_the_corpus_files_follow_the_labelling_guide() -> None:
             assert 0 <= start < end <= len(row.text)
 
 
+def test_the_labelled_text_kept_beside_the_corpus_is_well_formed_and_apart_from_the_frozen_file(
+) -> None:
+    """moderation/data/crisis_extra/ (its README says why it is not trained on)."""
+    frozen = {row.text.casefold() for row in corpus.read_labelled(corpus.FROZEN_TEST_PATH)}
+    files = sorted((corpus.DATA_DIR / "crisis_extra").glob("*.tsv"))
+    assert files
+    for path in files:
+        rows = corpus.read_labelled(path)
+        assert len(rows) > 500 and {row.label for row in rows} == {"none", "concern", "urgent"}
+        assert not frozen & {row.text.casefold() for row in rows}, path.name
+
+
 def test_one_crisis_sentence_inside_a_long_ordinary_post_is_found(head: CrisisModel) -> None:
     ordinary = ("Bonjour à toutes et à tous. Cette semaine j'ai repris le travail à mi-temps. "
                 "Mon chat Pilou va mieux depuis sa visite chez le vétérinaire. Le groupe du "
