@@ -17,7 +17,6 @@ import re
 import zlib
 from array import array
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import Stemmer
@@ -109,17 +108,56 @@ PAIR_CACHE = 16_384
 def ngram_counts(text: str) -> dict[int, float]:
     """Hashed n-gram counts of one unit: character n-grams inside each padded folded word
     ("c:" prefix), stemmed words and pairs of stemmed words ("w:" and "b:")."""
-    words = _WORD.findall(fold(text))
-    keys: list[int] = []
-    for word in words:
-        keys.extend(_word_keys(word))
+    read = _read(text)
+    return Counter(read.word_keys + read.pair_keys)  # type: ignore[return-value]  # int counts
+
+
+def ngram_counts_of_units(texts: list[str]) -> tuple[list[dict[int, float]], dict[int, float]]:
+    """Each unit's counts, and the counts of the units joined by spaces (the whole text), equal
+    to ``ngram_counts(" ".join(texts))``, keys in the same order, without reading every word a
+    second time: the whole's word keys are the units' in turn, and its pairs are the units'
+    inner pairs joined by the pairs across each boundary (a space never joins two words)."""
+    reads = [_read(text) for text in texts]
+    units = [Counter(read.word_keys + read.pair_keys) for read in reads]
+    word_keys: list[int] = []
+    pair_keys: list[int] = []
     previous: tuple[str, ...] = ("<s>",)
-    for current in [*(_stems(word) for word in words), ("</s>",)]:
+    for read in reads:
+        word_keys.extend(read.word_keys)
+        if not read.first:
+            continue  # no word: its only pair is ("<s>", "</s>"), not part of the whole
+        pair_keys.extend(_pair_key(left, right) for left in previous for right in read.first)
+        pair_keys.extend(read.pair_keys[len(read.first) : len(read.pair_keys) - len(read.last)])
+        previous = read.last
+    pair_keys.extend(_pair_key(left, "</s>") for left in previous)
+    return units, Counter(word_keys + pair_keys)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class _Read:
+    """One unit's keys in the order ``ngram_counts`` lists them, with the stems of its first
+    and last words (empty when it has no word)."""
+
+    word_keys: list[int]
+    pair_keys: list[int]
+    first: tuple[str, ...]
+    last: tuple[str, ...]
+
+
+def _read(text: str) -> _Read:
+    words = _WORD.findall(fold(text))
+    word_keys: list[int] = []
+    for word in words:
+        word_keys.extend(_word_keys(word))
+    stems = [_stems(word) for word in words]
+    pair_keys: list[int] = []
+    previous: tuple[str, ...] = ("<s>",)
+    for current in [*stems, ("</s>",)]:
         for left in previous:
             for right in current:
-                keys.append(_pair_key(left, right))
+                pair_keys.append(_pair_key(left, right))
         previous = current
-    return Counter(keys)  # type: ignore[return-value]  # int counts, used as floats
+    return _Read(word_keys, pair_keys, stems[0] if stems else (), stems[-1] if stems else ())
 
 
 @functools.lru_cache(maxsize=PAIR_CACHE)
@@ -143,10 +181,3 @@ def _stems(word: str) -> tuple[str, ...]:
     return (french,) if french == english else (french, english)
 
 
-def merged(counts: Iterable[dict[int, float]]) -> dict[int, float]:
-    """The sum of several units' counts (the whole text)."""
-    total: dict[int, float] = {}
-    for part in counts:
-        for key, value in part.items():
-            total[key] = total.get(key, 0.0) + value
-    return total

@@ -171,17 +171,18 @@ class CrisisModel:
 
     # -- heads -------------------------------------------------------------------------------
 
-    def ngram_probabilities(self, unit_texts: list[str]) -> np.ndarray:
-        """All units at once: one gather of weight rows, summed per unit."""
-        vectors = [ngram_vector(features.ngram_counts(text)) for text in unit_texts]
+    def ngram_probabilities(self, counts: list[dict[int, float]]) -> np.ndarray:
+        """All units at once (their ``features.ngram_counts``): one gather of weight rows,
+        summed per unit."""
+        vectors = [ngram_vector(unit) for unit in counts]
         sizes = np.fromiter((len(indices) for indices, _ in vectors), dtype=np.int64,
                             count=len(vectors))
-        logits = np.tile(self.ngram_bias, (len(unit_texts), 1))
+        logits = np.tile(self.ngram_bias, (len(counts), 1))
         if sizes.sum():
             indices = np.concatenate([indices for indices, _ in vectors])
             values = np.concatenate([values for _, values in vectors])
             weighted = self.ngram_weights[indices] * values[:, None]
-            owners = np.repeat(np.arange(len(unit_texts)), sizes)
+            owners = np.repeat(np.arange(len(counts)), sizes)
             np.add.at(logits, owners, weighted)
         return _softmax(logits)
 
@@ -224,7 +225,8 @@ class CrisisModel:
         if not pieces:
             return NO_SCORE
         unit_texts = [piece.text for piece in pieces]
-        probabilities = self.ngram_probabilities(unit_texts)
+        unit_counts, whole_counts = features.ngram_counts_of_units(unit_texts)
+        probabilities = self.ngram_probabilities(unit_counts)
         order = np.argsort(-(1.0 - probabilities[:, 0]), kind="stable")
         chosen: list[int] = []
         spent = 0
@@ -239,7 +241,7 @@ class CrisisModel:
         probabilities[chosen] = (probabilities[chosen] + self.vector_probabilities(vectors)
                                  + self.neighbour_probabilities(projected)) / 3
         if len(unit_texts) > 1:  # the text as a whole, last
-            whole = self.ngram_probabilities([" ".join(unit_texts)])
+            whole = self.ngram_probabilities([whole_counts])
             probabilities = np.concatenate([probabilities, whole])
         crisis = 1.0 - probabilities[:, 0]
         top = int(np.argmax(crisis))

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from moderation.crisis import corpus
+from moderation.crisis import corpus, features
 from moderation.crisis.encoder import SentenceEncoder
 from moderation.crisis.lexicon import NONE, assess
 from moderation.crisis.model import CrisisModel, ModelScore, Thresholds
@@ -124,6 +124,22 @@ def test_the_labelled_text_kept_beside_the_corpus_is_well_formed_and_apart_from_
         rows = corpus.read_labelled(path)
         assert len(rows) > 500 and {row.label for row in rows} == {"none", "concern", "urgent"}
         assert not frozen & {row.text.casefold() for row in rows}, path.name
+
+
+def test_the_whole_texts_counts_are_those_of_its_units_joined() -> None:
+    """The screen reads a post's words once: the whole post's n-gram counts, built from its
+    units', are ``ngram_counts`` of the units joined, key for key and in the same order."""
+    texts = [row.text for row in corpus.read_corpus()[::5]] + [
+        "Salut. ... Merci.", "…\n\n!!", "Ça va ?   Non… l' x. y-z !", "😔 😔. Bon.", "a",
+        " ".join(["mot"] * 500) + ". Fin."]
+    for text in texts:
+        units = [unit.text for unit in features.units(features.plain(text), limit=400)]
+        if not units:
+            continue
+        each, whole = features.ngram_counts_of_units(units)
+        assert list(whole.items()) == list(features.ngram_counts(" ".join(units)).items())
+        assert [list(c.items()) for c in each] == [
+            list(features.ngram_counts(unit).items()) for unit in units]
 
 
 def test_one_crisis_sentence_inside_a_long_ordinary_post_is_found(head: CrisisModel) -> None:
