@@ -138,3 +138,12 @@ def test_the_systemd_unit_leaves_no_orphan_and_allows_many_connections() -> None
     assert service["KillMode"] == "control-group"
     assert int(service["LimitNOFILE"]) >= 8192  # systemd's default is 1,024
     assert service["UMask"] == "0077"
+
+
+def test_the_error_log_is_kept_above_the_level_where_nginx_names_clients() -> None:
+    """nginx writes "client: <address>" in its error-level lines (an upstream that cannot be
+    reached, a refused request): at "crit" no address reaches the disk (docs/DEPLOYMENT.md)."""
+    config = directives((DEPLOY / "nginx.conf").read_text())
+    levels = [line.rstrip(";").split()[-1] for line in config if line.startswith("error_log ")]
+    assert levels and all(level in ("crit", "alert", "emerg") for level in levels), levels
+    assert "limit_req_log_level info;" in config
