@@ -480,6 +480,9 @@ class SearchHit:
     content_warning: str | None = None
     """The post's content warning: its snippet is folded behind it (or left out for a theme
     the reader hides)."""
+    lang: str | None = None
+    """The post's language (``Post.lang``), for its snippet's ``lang``, and its title's when
+    the post opens the thread; None for posts written before languages were kept."""
 
 
 class Ordering(StrEnum):
@@ -530,7 +533,7 @@ def _visible_to(viewer: Member | None, space: Space | None):
 def _columns():
     return (SearchDocument.post_id, Post.number, Post.created_at, Post.content_warning,
             Thread.id.label("thread_id"), Thread.title.label("thread_title"), Space.slug,
-            Space.name, Member.pseudonym)
+            Space.name, Member.pseudonym, Post.lang)
 
 
 _FTS = table("search_fts", column("rowid"))
@@ -731,7 +734,7 @@ async def search(
             thread_id=r.thread_id, thread_title=r.thread_title,
             title=marked(r.title_hl) if r.number == 1 and r.title_hl else marked(r.thread_title),
             snippet=marked(r.body_hl), space_slug=r.slug, space_name=r.name,
-            author=r.pseudonym, content_warning=r.content_warning,
+            author=r.pseudonym, content_warning=r.content_warning, lang=r.lang,
         )
         for r in rows[:RESULTS_PER_PAGE]
     ]

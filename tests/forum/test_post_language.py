@@ -213,3 +213,23 @@ async def test_the_crisis_pause_keeps_the_chosen_language_both_ways(
     published = await browser.submit(paused.form(".crisis-pause__form"), {"crisis_ack": "1"})
     assert published.status == 303
     assert (await stored_langs(database))[-1] == "en"
+
+
+async def test_search_results_carry_each_posts_language(
+    browser: Browser, database: Database, demo: None
+) -> None:
+    """A snippet is the post's words: it carries the post's ``lang``; the thread's title does
+    when the hit is the opening post (whose language the title shares)."""
+    await browser.signup("Glycine")
+    thread_id = thread_of(await browser.start_thread(
+        "anxiete", "Sleeping badly lately", IN_ENGLISH, lang="en"))
+    assert (await browser.reply(thread_id, "Je dors mal aussi, la tisane m'aide un peu.")).status \
+        == 303
+    english = await browser.get("/search?q=weeks")
+    hit = english.one(".search-hit")
+    assert hit.select_one(".search-hit__snippet")["lang"] == "en"
+    assert hit.select_one(".search-hit__title")["lang"] == "en"
+    french = await browser.get("/search?q=tisane")
+    hit = french.one(".search-hit")
+    assert hit.select_one(".search-hit__snippet")["lang"] == "fr"
+    assert hit.select_one(".search-hit__title").get("lang") is None  # a reply: title unknown
