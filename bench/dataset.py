@@ -1,40 +1,58 @@
 """A realistic dataset, written fast: spaces, members, threads and posts of French Markdown.
 
-A few hundred distinct bodies (300 to 1,500 characters: sentences, lists, quotes, links) go
-through the real content gate once; the 200,000 posts reuse their stored HTML. Rows are
-bulk-inserted with SQLAlchemy Core (so column defaults apply) into a fresh database, then the
-search index is rebuilt through ``forum.search.rebuild_index`` when search exists.
+Every post has its own text, 300 to 1,500 characters of Markdown (paragraphs, lists, quotes,
+links, bold) whose words are drawn by their real frequency (``bench.words``: wordfreq's French
+and English lists), so the vocabulary follows the language's Zipf curve and grows with the
+forum; a tenth of the posts are in English (``Post.lang``). Each text is rendered by the
+content gate's own renderer and sanitiser (``moderation.sanitize.render_markdown``: the HTML
+the gate would store), in a pool of processes. Rows are bulk-inserted with SQLAlchemy Core
+(so column defaults apply) into a fresh database, then the search index is rebuilt through
+``forum.search.rebuild_index``.
 
-The SQLite file is cached under ``bench/data/`` by size: a second run reuses it.
+The same seed and size give the same dataset. The SQLite file is cached under ``bench/data/``
+by size and ``DATASET_VERSION``: a second run reuses it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import multiprocessing
+import os
 import random
 import secrets
 import time
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 import forum.app  # noqa: F401 - registers every model and its DDL (search, moderation)
+from bench.words import Vocabulary, vocabulary
 from forum.db import Base, Database, utcnow
 from forum.models import Member, MemberSession, Post, PostStatus, Space, Thread, Visibility
 from forum.schema import create_all
-from moderation.gate import ModerationGate
+from moderation.sanitize import RENDERER_VERSION, render_markdown
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
+DATASET_VERSION = 2
+"""Bumped when the generator changes what it writes: a dataset of another version is made
+again (2: every post its own text, words by frequency, a tenth in English; 1: 400 bodies
+repeated, 239 distinct words)."""
 BENCH_PSEUDONYM = "banc-essai"
-DISTINCT_BODIES = 400
 MEMBERS = 2000
 LONG_THREADS = 100
 """The first threads are long (300 posts: 10 pages), the ones the thread benchmarks read."""
 LONG_THREAD_POSTS = 300
+ENGLISH_SHARE = 0.1
+"""The share of posts written in English."""
+POOL_FROM = 20_000
+"""From this many posts, the texts are rendered in a pool of processes (one per CPU)."""
 
 SPACE_NAMES = [
     "Anxiété et angoisses", "Dépression", "Bipolarité", "Addictions : alcool",
@@ -44,72 +62,49 @@ SPACE_NAMES = [
     "Troubles obsessionnels", "Schizophrénie et psychoses", "Café des pairs",
 ]
 
-SENTENCES = [
-    "Je voulais partager ce qui m'a aidé ces dernières semaines.",
-    "Au début, je pensais que personne ne pouvait comprendre ce que je vivais.",
-    "Ce qui a changé, c'est d'en parler à une personne de confiance.",
-    "Les matins sont encore difficiles, mais je me lève un peu plus facilement.",
-    "J'ai appris à repérer les signes qui annoncent une mauvaise passe.",
-    "Mon entourage ne comprend pas toujours, et c'est fatigant de devoir expliquer.",
-    "Le groupe de parole du jeudi m'a fait beaucoup de bien.",
-    "Je me suis remis·e à marcher tous les jours, même dix minutes.",
-    "Parfois je rechute, et j'essaie de ne pas me juger trop durement.",
-    "Merci pour vos messages, ils me donnent de la force.",
-    "Est-ce que quelqu'un a déjà vécu quelque chose de semblable ?",
-    "J'ai pris rendez-vous avec mon médecin traitant pour en discuter.",
-    "Écrire ici m'aide à mettre des mots sur ce que je ressens.",
-    "Je garde un carnet où je note les petites victoires de la journée.",
-    "La respiration lente m'aide quand l'angoisse monte d'un coup.",
-    "Mes proches ont fini par comprendre que ce n'était pas un caprice.",
-    "Ça fait maintenant six mois, et je suis fier·e du chemin parcouru.",
-    "Je ne sais pas trop par où commencer, alors je commence ici.",
-    "Prendre soin de soi, ce n'est pas égoïste, c'est nécessaire.",
-    "On avance à son rythme, et chaque pas compte, même les plus petits.",
-    "J'ai l'impression de tourner en rond, mais vos témoignages me rassurent.",
-    "Le sommeil reste compliqué : je me réveille souvent vers quatre heures.",
-    "Une amie m'a conseillé une association près de chez moi.",
-    "Je me suis senti·e écouté·e pour la première fois depuis longtemps.",
-    "Je crois que l'essentiel, c'est de ne pas rester seul·e avec ça.",
-]
-LIST_ITEMS = [
-    "boire un grand verre d'eau", "sortir prendre l'air", "appeler quelqu'un",
-    "écrire trois choses positives", "faire une pause sans écran", "me coucher plus tôt",
-    "cuisiner un vrai repas", "écouter une musique douce",
-]
-QUOTES = [
-    "Le courage, ce n'est pas l'absence de peur, c'est d'avancer avec elle.",
-    "Un jour après l'autre.",
-    "Tu n'es pas seul·e, même quand ça en a l'air.",
-]
 LINKS = [
     "[le site de Psycom](https://www.psycom.org)",
     "[la page d'aide du forum](/help)",
     "[Drogues info service](https://www.drogues-info-service.fr)",
 ]
+PHRASES = {
+    "fr": {"list": "Ce qui m'aide :", "link": "J'ai trouvé des infos utiles sur {link}."},
+    "en": {"list": "What helps me:", "link": "I found useful information on {link}."},
+}
 
 
-def french_body(rng: random.Random) -> str:
-    """300 to 1,500 characters of French Markdown: paragraphs, sometimes a list, a quote, a link."""
+def post_body(rng: random.Random, words: Vocabulary) -> str:
+    """300 to 1,500 characters of Markdown in ``words``' language: paragraphs, sometimes a
+    list, a quote, a link, a word in bold."""
+    phrases = PHRASES[words.lang]
     target = rng.randint(300, 1500)
     parts: list[str] = []
     length = 0
     while length < target:
         roll = rng.random()
         if roll < 0.12:
-            items = rng.sample(LIST_ITEMS, rng.randint(2, 4))
-            block = "Ce qui m'aide :\n\n" + "\n".join(f"- {item}" for item in items)
+            items = [words.phrase(rng, 2, 6) for _ in range(rng.randint(2, 4))]
+            block = phrases["list"] + "\n\n" + "\n".join(f"- {item}" for item in items)
         elif roll < 0.2:
-            block = "> " + rng.choice(QUOTES)
+            block = "> " + words.sentence(rng)
         elif roll < 0.26:
-            block = f"J'ai trouvé des infos utiles sur {rng.choice(LINKS)}."
+            block = phrases["link"].format(link=rng.choice(LINKS))
         else:
-            block = " ".join(rng.sample(SENTENCES, rng.randint(2, 5)))
+            block = " ".join(words.sentence(rng) for _ in range(rng.randint(2, 5)))
             if rng.random() < 0.2:
                 word = rng.choice(block.split()[:4])
                 block = block.replace(word, f"**{word}**", 1)
         parts.append(block)
         length += len(block) + 2
     return "\n\n".join(parts)[:1500].rstrip()
+
+
+def thread_title(rng: random.Random, words: Vocabulary) -> str:
+    return words.sentence(rng, 3, 10).rstrip(" .?")[:140]
+
+
+def language(rng: random.Random) -> str:
+    return "en" if rng.random() < ENGLISH_SHARE else "fr"
 
 
 def thread_sizes(threads: int, posts: int, rng: random.Random) -> list[int]:
@@ -148,31 +143,46 @@ class Dataset:
 
 
 def sqlite_path(posts: int) -> Path:
-    return DATA_DIR / f"forum-{posts}.db"
-
-
-async def _render_bodies(database: Database, rng: random.Random) -> list[tuple[str, str, int]]:
-    """(source, html, renderer_version) for each distinct body, through the real gate,
-    as written by the bench member (a long-standing member) in the first space."""
-    gate = ModerationGate()
-    bodies: list[tuple[str, str, int]] = []
-    async with database.reader() as session:
-        author = await session.scalar(select(Member).where(Member.pseudonym == BENCH_PSEUDONYM))
-        space = await session.scalar(select(Space).order_by(Space.id).limit(1))
-        for _ in range(DISTINCT_BODIES):
-            source = french_body(rng)
-            verdict = await gate.review(session, source, author=author, space=space)
-            if verdict.status == PostStatus.VISIBLE:
-                bodies.append((source, verdict.html, verdict.renderer_version))
-    if not bodies:
-        raise RuntimeError("The content gate held every generated body: check moderation rules.")
-    return bodies
+    return DATA_DIR / f"forum-{posts}-v{DATASET_VERSION}.db"
 
 
 async def _insert(database: Database, table: object, rows: list[dict], batch: int = 5000) -> None:
     async with database.engine.begin() as connection:
         for start in range(0, len(rows), batch):
             await connection.execute(insert(table), rows[start:start + batch])
+
+
+@dataclass
+class _Batch:
+    """Threads and their posts, the posts' HTML still being rendered."""
+
+    threads: list[dict]
+    posts: list[dict]
+    html: Iterator[str]
+
+    @classmethod
+    def rendered(cls, threads: list[dict], posts: list[dict], pool: Executor | None) -> _Batch:
+        sources = [row["source"] for row in posts]
+        html = (pool.map(render_markdown, sources, chunksize=250) if pool is not None
+                else map(render_markdown, sources))
+        return cls(threads, posts, html)
+
+    async def write(self, database: Database) -> None:
+        for row, html in zip(self.posts, self.html, strict=True):
+            row["html"] = html
+        await _insert(database, Thread.__table__, self.threads)
+        await _insert(database, Post.__table__, self.posts)
+
+
+@contextmanager
+def _renderer(posts: int) -> Iterator[Executor | None]:
+    """A pool of processes for a large dataset (rendering is most of its time), else None."""
+    if posts < POOL_FROM or (os.cpu_count() or 1) < 2:
+        yield None
+        return
+    context = multiprocessing.get_context("spawn")  # this process runs threads (aiosqlite)
+    with ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=context) as pool:
+        yield pool
 
 
 async def _load(database: Database, spaces: int, threads: int, posts: int, seed: int) -> None:
@@ -193,43 +203,53 @@ async def _load(database: Database, spaces: int, threads: int, posts: int, seed:
         for i in range(MEMBERS)
     ] + [{"id": MEMBERS + 1, "pseudonym": BENCH_PSEUDONYM, "pseudonym_key": BENCH_PSEUDONYM,
           "password_hash": "!", "recovery_hash": "!", "created_at": start}])
-    bodies = await _render_bodies(database, rng)
+    words = {lang: vocabulary(lang) for lang in ("fr", "en")}
     sizes = thread_sizes(threads, posts, rng)
     span = (now - start).total_seconds()
-    thread_rows, post_rows, post_id = [], [], 0
+    thread_rows: list[dict] = []
+    post_rows: list[dict] = []
+    post_id = 0
     space_activity: dict[int, object] = {}
     space_threads: dict[int, int] = {}
-    for index, size in enumerate(sizes):
-        thread_id = index + 1
-        space_id = index % spaces + 1
-        # Long threads are the most recent: they lead the home and space pages.
-        begin = start + timedelta(seconds=span * (0.5 + 0.45 * rng.random()))
-        times = sorted(begin + timedelta(seconds=rng.random() * (now - begin).total_seconds())
-                       for _ in range(size))
-        times[0] = begin
-        for number, when in enumerate(times, start=1):
-            post_id += 1
-            source, html, version = bodies[rng.randrange(len(bodies))]
-            post_rows.append({
-                "id": post_id, "thread_id": thread_id, "number": number,
-                "author_id": rng.randint(1, MEMBERS), "source": source, "html": html,
-                "renderer_version": version, "status": PostStatus.VISIBLE,
-                "created_at": when,
+    with _renderer(posts) as pool:
+        # A batch is rendered (in the pool) while the next one is written by this process.
+        pending: _Batch | None = None
+        for index, size in enumerate(sizes):
+            thread_id = index + 1
+            space_id = index % spaces + 1
+            # Long threads are the most recent: they lead the home and space pages.
+            begin = start + timedelta(seconds=span * (0.5 + 0.45 * rng.random()))
+            times = sorted(begin + timedelta(seconds=rng.random() * (now - begin).total_seconds())
+                           for _ in range(size))
+            times[0] = begin
+            title = ""
+            for number, when in enumerate(times, start=1):
+                post_id += 1
+                lang = language(rng)
+                if number == 1:
+                    title = thread_title(rng, words[lang])
+                post_rows.append({
+                    "id": post_id, "thread_id": thread_id, "number": number,
+                    "author_id": rng.randint(1, MEMBERS), "source": post_body(rng, words[lang]),
+                    "lang": lang, "renderer_version": RENDERER_VERSION,
+                    "status": PostStatus.VISIBLE, "created_at": when,
+                })
+            thread_rows.append({
+                "id": thread_id, "space_id": space_id, "author_id": rng.randint(1, MEMBERS),
+                "title": title, "created_at": times[0],
+                "last_activity_at": times[-1], "post_count": size, "reply_count": size - 1,
             })
-        thread_rows.append({
-            "id": thread_id, "space_id": space_id, "author_id": rng.randint(1, MEMBERS),
-            "title": " ".join(rng.sample(SENTENCES, 1))[:140], "created_at": times[0],
-            "last_activity_at": times[-1], "post_count": size, "reply_count": size - 1,
-        })
-        space_threads[space_id] = space_threads.get(space_id, 0) + 1
-        last = space_activity.get(space_id)
-        space_activity[space_id] = times[-1] if last is None or times[-1] > last else last
-        if len(post_rows) >= 50_000:
-            await _insert(database, Thread.__table__, thread_rows)
-            await _insert(database, Post.__table__, post_rows)
-            thread_rows, post_rows = [], []
-    await _insert(database, Thread.__table__, thread_rows)
-    await _insert(database, Post.__table__, post_rows)
+            space_threads[space_id] = space_threads.get(space_id, 0) + 1
+            last = space_activity.get(space_id)
+            space_activity[space_id] = times[-1] if last is None or times[-1] > last else last
+            if len(post_rows) >= 50_000:
+                if pending is not None:
+                    await pending.write(database)
+                pending = _Batch.rendered(thread_rows, post_rows, pool)
+                thread_rows, post_rows = [], []
+        if pending is not None:
+            await pending.write(database)
+        await _Batch.rendered(thread_rows, post_rows, pool).write(database)
     async with database.engine.begin() as connection:
         for space_id, count in space_threads.items():
             await connection.execute(
@@ -274,6 +294,27 @@ async def _post_count(database: Database) -> int:
         return 0
 
 
+async def _is_current(database: Database, posts: int) -> bool:
+    """Whether the database holds a whole dataset of this size made by this version."""
+    try:
+        async with database.reader() as session:
+            version = await session.scalar(text("SELECT version FROM bench_dataset"))
+    except Exception:  # noqa: BLE001 - no marker: an older generator, or none finished
+        return False
+    return version == DATASET_VERSION and await _post_count(database) == posts
+
+
+async def _write_version(database: Database) -> None:
+    """The marker of a finished dataset, ``bench_dataset`` (the bench's own table, not a model: on
+    PostgreSQL the models' tables are dropped and made again, this one is emptied)."""
+    async with database.engine.begin() as connection:
+        await connection.execute(text(
+            "CREATE TABLE IF NOT EXISTS bench_dataset (version INTEGER NOT NULL)"))
+        await connection.execute(text("DELETE FROM bench_dataset"))
+        await connection.execute(text("INSERT INTO bench_dataset (version) VALUES (:v)"),
+                                 {"v": DATASET_VERSION})
+
+
 async def prepare(*, posts: int, threads: int, spaces: int, database_url: str | None,
                   seed: int = 7) -> Dataset:
     """The dataset (generated, or reused when already there) and a fresh bench session."""
@@ -281,20 +322,22 @@ async def prepare(*, posts: int, threads: int, spaces: int, database_url: str | 
         DATA_DIR.mkdir(parents=True, exist_ok=True)
         path = sqlite_path(posts)
         url = f"sqlite+aiosqlite:///{path}"
-        if path.exists() and (not catch_up_schema(path) or await _post_count_of(url) != posts):
+        if path.exists() and (not catch_up_schema(path) or not await _is_current_at(url, posts)):
             _remove_sqlite(path)
     else:
         url = database_url
     database = Database(url)
     try:
-        if await _post_count(database) != posts:
+        if not await _is_current(database, posts):
             began = time.monotonic()
             print(f"Generating {posts:,} posts in {threads:,} threads ({url.split('://')[0]})…",
                   flush=True)
-            if not database.is_sqlite:
-                async with database.engine.begin() as connection:
+            async with database.engine.begin() as connection:
+                await connection.execute(text("DROP TABLE IF EXISTS bench_dataset"))
+                if not database.is_sqlite:
                     await connection.run_sync(Base.metadata.drop_all)
             await _load(database, spaces, threads, posts, seed)
+            await _write_version(database)
             if database.is_sqlite:
                 write_fingerprint(sqlite_path(posts))
             print(f"Dataset ready in {time.monotonic() - began:.0f} s.", flush=True)
@@ -383,10 +426,10 @@ def _remove_sqlite(path: Path) -> None:
         Path(str(path) + suffix).unlink(missing_ok=True)
 
 
-async def _post_count_of(url: str) -> int:
+async def _is_current_at(url: str, posts: int) -> bool:
     database = Database(url)
     try:
-        return await _post_count(database)
+        return await _is_current(database, posts)
     finally:
         await database.dispose()
 

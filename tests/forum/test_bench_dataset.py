@@ -1,11 +1,16 @@
-"""The benchmark's dataset is built through the real content gate and serves real pages.
+"""The benchmark's dataset looks like a forum's text and serves real pages.
 
 ``make bench`` is only run by hand; this keeps its dataset builder working as the models and
-the moderation rules grow (a small dataset, on SQLite, in a temporary directory).
+the renderer grow (a small dataset, on SQLite, in a temporary directory): every post its own
+text, rendered by the content gate's renderer, words drawn by their frequency in French and
+English (a vocabulary far beyond the 239 words of the first generator), a tenth in English,
+the same for the same seed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -13,6 +18,8 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
 from bench import dataset
+from bench.__main__ import SEARCH_WORDS
+from bench.words import vocabulary
 from forum.app import create_app
 from forum.config import Settings
 from forum.db import Database
@@ -60,3 +67,57 @@ async def test_the_bench_member_reads_a_long_thread(small: dataset.Dataset) -> N
         assert member.status_code == 200
         assert 'action="/logout"' in member.text
         assert member.text.count('<article class="post ') == 30
+
+
+def _terms_and_languages(url: str) -> tuple[int, dict[str | None, int]]:
+    with sqlite3.connect(url.split("///", 1)[1]) as db:
+        terms = db.execute("SELECT count(*) FROM search_term").fetchone()[0]
+        langs = dict(db.execute("SELECT lang, count(*) FROM post GROUP BY lang").fetchall())
+    return terms, langs
+
+
+async def test_the_vocabulary_is_a_language_s(small: dataset.Dataset) -> None:
+    terms, langs = _terms_and_languages(small.database_url)
+    # 1,200 posts of the first generator held 239 distinct words; words drawn by their
+    # frequency give about 15,000 here (and about 250,000 at 200,000 posts).
+    assert terms > 8000
+    assert set(langs) == {"fr", "en"}
+    assert 0.07 < langs["en"] / 1200 < 0.13
+
+
+async def test_the_bench_searches_are_words_of_the_vocabulary() -> None:
+    french = set(vocabulary("fr").words)
+    assert {word for query in SEARCH_WORDS for word in query.split()} <= french
+
+
+def _content(url: str) -> str:
+    with sqlite3.connect(url.split("///", 1)[1]) as db:
+        rows = db.execute(
+            "SELECT p.id, p.thread_id, p.number, p.author_id, p.lang, p.source, p.html,"
+            " t.title FROM post p JOIN thread t ON t.id = p.thread_id ORDER BY p.id").fetchall()
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+async def test_the_same_seed_gives_the_same_dataset(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    made = []
+    for name, seed in (("a", 11), ("b", 11), ("c", 12)):
+        monkeypatch.setattr(dataset, "DATA_DIR", tmp_path / name)
+        facts = await dataset.prepare(posts=300, threads=15, spaces=2, database_url=None,
+                                      seed=seed)
+        made.append(_content(facts.database_url))
+    assert made[0] == made[1]
+    assert made[0] != made[2]
+
+
+async def test_a_dataset_of_another_version_is_not_reused(small: dataset.Dataset) -> None:
+    database = Database(small.database_url)
+    try:
+        assert await dataset._is_current(database, 1200)
+        assert not await dataset._is_current(database, 1300)
+        with sqlite3.connect(small.database_url.split("///", 1)[1]) as db:
+            db.execute("UPDATE bench_dataset SET version = version - 1")
+        assert not await dataset._is_current(database, 1200)
+    finally:
+        await database.dispose()
+    assert f"-v{dataset.DATASET_VERSION}" in small.database_url
