@@ -30,7 +30,6 @@ from forum.models import (
     Thread,
     Visibility,
 )
-from forum.permissions import is_restricted
 from forum.resources import lines_for, normalize_region
 from moderation import audit
 from moderation import queries as mq
@@ -86,6 +85,19 @@ NOTICE_SUSPENSION_APPEAL_DENIED = N_("Ton recours a été relu par une autre per
                                      "de modération, qui maintient ta suspension jusqu'au "
                                      "%(until)s. Raison : %(reason)s. D'ici là, tu peux "
                                      "toujours lire le forum.")
+NOTICE_APPEAL_REPLACED_BY_BAN = N_("Ton recours contre ta suspension est clos sans décision, "
+                                   "parce qu'une décision plus récente la remplace : l'équipe "
+                                   "de modération a fermé ton accès en écriture. Si tu penses "
+                                   "que cette nouvelle décision est injuste, tu peux la "
+                                   "contester à son tour.")
+NOTICE_APPEAL_REPLACED_BY_SUSPENSION = N_("Ton recours contre ta suspension précédente est clos "
+                                          "sans décision, parce qu'une nouvelle suspension la "
+                                          "remplace, jusqu'au %(until)s. Si tu penses que cette "
+                                          "nouvelle décision est injuste, tu peux la contester "
+                                          "à son tour.")
+NOTICE_LIFTED_APPEAL_CLOSED = N_("L'équipe de modération a levé ta restriction : tu peux de "
+                                 "nouveau écrire sur le forum. Ton recours n'a donc plus besoin "
+                                 "d'être examiné, il est clos. Bienvenue.")
 NOTICE_BAN_APPEAL_DENIED = N_("Ton recours a été relu par une autre personne de l'équipe de "
                               "modération, qui maintient la fermeture de ton accès en "
                               "écriture. Raison : %(reason)s. Tu peux toujours lire le forum.")
@@ -266,19 +278,26 @@ async def do_restore_post(session: AsyncSession, post: Post, *, actor: Member,
     await _set_status(session, post, PostStatus.VISIBLE)
     post.moderation_reason = None
     await _resolve_flags(session, post, actor=actor, outcome="approved")
-    await _settle_appeals(session, post, actor=actor)
+    await _settle_appeals(session, post, actor=actor, reason=reason)
     await _post_audit(session, ActionKind.POST_RESTORED, post, actor=actor, reason=reason)
     await _tell_author(session, post, NOTICE_RESTORED, reason)
     return True
 
 
-async def _settle_appeals(session: AsyncSession, post: Post, *, actor: Member) -> None:
-    """A restore answers the post's pending appeals in the member's favour."""
-    for appeal in await mq.pending_appeals(session, post.id):
+async def _settle_appeals(session: AsyncSession, post: Post, *, actor: Member,
+                          reason: str) -> None:
+    """A restore answers the post's pending appeals in the member's favour, and the log says
+    so (``APPEAL_GRANTED`` for each, with the restore's reason), as a decision on the appeal
+    does: also when granting an appeal on a welfare item is confirmed by a second person."""
+    appeals = await mq.pending_appeals(session, post.id)
+    for appeal in appeals:
         appeal.decided_at = utcnow()
         appeal.decided_by_id = actor.id
         appeal.granted = True
     await session.flush()
+    for appeal in appeals:
+        await _post_audit(session, ActionKind.APPEAL_GRANTED, post, actor=actor, reason=reason,
+                          appeal_id=appeal.id, via="restore")
 
 
 async def do_remove_post(session: AsyncSession, post: Post, *, actor: Member,
@@ -406,10 +425,33 @@ async def do_move_thread(session: AsyncSession, thread: Thread, *, actor: Member
 
 async def _member_audit(session: AsyncSession, kind: ActionKind, member: Member, *,
                         actor: Member, reason: str, space_id: int | None,
-                        **details: object) -> None:
+                        **details: object) -> ModerationAction:
     changes.members(session, member.id)  # where their composer was, the restriction shows
-    await audit.record(session, kind, actor=actor, reason=reason, space_id=space_id,
-                       target=member, details=dict(details))
+    return await audit.record(session, kind, actor=actor, reason=reason, space_id=space_id,
+                              target=member, details=dict(details))
+
+
+async def _close_replaced_appeals(session: AsyncSession, member: Member, *, actor: Member,
+                                  reason: str, cause: str,
+                                  replaced_by: int | None = None) -> int:
+    """A later decision (``cause``: "ban", "suspension" or "lift") replaced or ended the
+    restriction a pending appeal contests: the appeal is closed without a decision (decided,
+    ``granted`` None), leaves the queue, and each one is logged (``APPEAL_CLOSED``, with the
+    later decision's reason). Returns how many; the caller tells the member."""
+    appeals = await mq.pending_restriction_appeals(session, member.id)
+    for appeal in appeals:
+        appeal.decided_at = utcnow()
+        appeal.decided_by_id = None  # nobody decided it
+        appeal.granted = None
+    await session.flush()
+    for appeal in appeals:
+        details: dict[str, object] = {"appeal_id": appeal.id, "action_id": appeal.action_id,
+                                      "cause": cause}
+        if replaced_by is not None:
+            details["replaced_by"] = replaced_by
+        await _member_audit(session, ActionKind.APPEAL_CLOSED, member, actor=actor,
+                            reason=reason, space_id=appeal.action.space_id, **details)
+    return len(appeals)
 
 
 async def do_warn_member(session: AsyncSession, member: Member, *, actor: Member, reason: str,
@@ -431,9 +473,14 @@ async def do_suspend_member(session: AsyncSession, member: Member, *, actor: Mem
     await session.flush()
     await do_notify(session, member.id, kind=RESTRICTION_NOTICE, message=NOTICE_SUSPENDED,
                     params={"reason": reason, "until": until.date().isoformat()})
-    await _member_audit(session, ActionKind.MEMBER_SUSPENDED, member, actor=actor,
-                        reason=reason, space_id=space_id, days=days,
-                        until=until.isoformat())
+    row = await _member_audit(session, ActionKind.MEMBER_SUSPENDED, member, actor=actor,
+                              reason=reason, space_id=space_id, days=days,
+                              until=until.isoformat())
+    if await _close_replaced_appeals(session, member, actor=actor, reason=reason,
+                                     cause="suspension", replaced_by=row.id):
+        await do_notify(session, member.id, kind=RESTRICTION_NOTICE,
+                        message=NOTICE_APPEAL_REPLACED_BY_SUSPENSION,
+                        params={"until": until.date().isoformat()})
     return True
 
 
@@ -446,33 +493,37 @@ async def do_ban_member(session: AsyncSession, member: Member, *, actor: Member,
     await session.flush()
     await do_notify(session, member.id, kind=RESTRICTION_NOTICE, message=NOTICE_BANNED,
                     params={"reason": reason})
-    await _member_audit(session, ActionKind.MEMBER_BANNED, member, actor=actor, reason=reason,
-                        space_id=space_id)
+    row = await _member_audit(session, ActionKind.MEMBER_BANNED, member, actor=actor,
+                              reason=reason, space_id=space_id)
+    if await _close_replaced_appeals(session, member, actor=actor, reason=reason, cause="ban",
+                                     replaced_by=row.id):
+        await do_notify(session, member.id, kind=RESTRICTION_NOTICE,
+                        message=NOTICE_APPEAL_REPLACED_BY_BAN, params={})
     return True
 
 
 async def do_lift_restriction(session: AsyncSession, member: Member, *, actor: Member,
                               reason: str, space_id: int | None = None,
                               notify: bool = True) -> bool:
-    """Lift a suspension or a ban. Its pending appeals are answered in the member's favour
-    (as a restore answers a post's). ``notify=False``: the caller tells the member itself
-    (a granted appeal says so in one notice)."""
+    """Lift a suspension or a ban. Its pending appeals are closed without a decision (nothing
+    is left to decide, and who lifts may be who decided: a lift is not a verdict on the
+    appeal), logged, and the member's one notice says so. ``notify=False``: the caller tells
+    the member itself (a granted appeal says so in one notice)."""
     if not member.banned and (member.suspended_until is None
                               or member.suspended_until <= utcnow()):
         return False
     member.banned = False
     member.suspended_until = None
     member.restriction_reason = None
-    for appeal in await mq.pending_restriction_appeals(session, member.id):
-        appeal.decided_at = utcnow()
-        appeal.decided_by_id = actor.id
-        appeal.granted = True
     await session.flush()
+    row = await _member_audit(session, ActionKind.MEMBER_RESTRICTION_LIFTED, member,
+                              actor=actor, reason=reason, space_id=space_id)
+    closed = await _close_replaced_appeals(session, member, actor=actor, reason=reason,
+                                           cause="lift", replaced_by=row.id)
     if notify:
-        await do_notify(session, member.id, kind=MOD_NOTICE, message=NOTICE_LIFTED,
+        await do_notify(session, member.id, kind=MOD_NOTICE,
+                        message=NOTICE_LIFTED_APPEAL_CLOSED if closed else NOTICE_LIFTED,
                         params={"reason": reason})
-    await _member_audit(session, ActionKind.MEMBER_RESTRICTION_LIFTED, member, actor=actor,
-                        reason=reason, space_id=space_id)
     return True
 
 
@@ -614,13 +665,16 @@ async def do_decide_restriction_appeal(session: AsyncSession, appeal: Appeal, me
                                        actor: Member, reason: str, grant: bool) -> bool:
     """Grant or refuse a member's appeal of their suspension or ban. Never decided by who took
     the action, nor by the member; a ban's only by an admin (only admins lift bans). Granting
-    lifts the restriction through ``do_lift_restriction`` (logged too) when the appealed action
-    is still the one that holds them; refusing keeps it. Either way the decision and its
-    reason are logged, and the member gets one notice that explains it."""
+    lifts the restriction through ``do_lift_restriction`` (logged too); refusing keeps it.
+    Either way the decision and its reason are logged, and the member gets one notice that
+    explains it. Only while the appealed action still holds the member
+    (``queries.appeal_in_force``): an appeal of a suspension that ran out, or that a later
+    decision replaced, is not decided (False), so granting never lifts another decision."""
     action = appeal.action
     if (appeal.decided_at is not None or action.kind not in mq.RESTRICTION_KINDS
             or actor.id in (action.actor_id, action.target_member_id, appeal.member_id)
-            or (action.kind == ActionKind.MEMBER_BANNED and actor.role != Role.ADMIN)):
+            or (action.kind == ActionKind.MEMBER_BANNED and actor.role != Role.ADMIN)
+            or not await mq.appeal_in_force(session, appeal, member)):
         return False
     appeal.decided_at = utcnow()
     appeal.decided_by_id = actor.id
@@ -629,20 +683,16 @@ async def do_decide_restriction_appeal(session: AsyncSession, appeal: Appeal, me
     await _member_audit(session, ActionKind.APPEAL_GRANTED if grant else ActionKind.APPEAL_DENIED,
                         member, actor=actor, reason=reason, space_id=action.space_id,
                         appeal_id=appeal.id, action_id=action.id)
-    latest = await mq.latest_restriction(session, member.id)
-    holds = is_restricted(member) and latest is not None and latest.id == action.id
     params: dict[str, object] = {"reason": reason}
     if grant:
-        lifted = holds and await do_lift_restriction(session, member, actor=actor, reason=reason,
-                                                     space_id=action.space_id, notify=False)
-        message = NOTICE_RESTRICTION_APPEAL_GRANTED if lifted else NOTICE_APPEAL_GRANTED
-    elif holds and member.banned:
+        await do_lift_restriction(session, member, actor=actor, reason=reason,
+                                  space_id=action.space_id, notify=False)
+        message = NOTICE_RESTRICTION_APPEAL_GRANTED
+    elif member.banned:
         message = NOTICE_BAN_APPEAL_DENIED
-    elif holds and member.suspended_until is not None:
-        message = NOTICE_SUSPENSION_APPEAL_DENIED
-        params["until"] = member.suspended_until.date().isoformat()
     else:
-        message = NOTICE_APPEAL_DENIED
+        message = NOTICE_SUSPENSION_APPEAL_DENIED
+        params["until"] = member.suspended_until.date().isoformat()  # type: ignore[union-attr]
     await do_notify(session, member.id, kind=APPEAL_NOTICE, message=message, params=params)
     return True
 

@@ -51,6 +51,8 @@ KIND_LABELS: dict[ActionKind, str] = {
                                      "prévenue"),
     ActionKind.HELPER_GRANTED: N_("Badge de pair-aidant·e formé·e donné"),
     ActionKind.HELPER_REVOKED: N_("Badge de pair-aidant·e formé·e retiré"),
+    ActionKind.APPEAL_CLOSED: N_("Recours clos sans décision : la décision contestée a été "
+                                 "remplacée ou levée"),
 }
 """What the log calls each kind (a test checks that every kind has one)."""
 

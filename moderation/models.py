@@ -81,6 +81,9 @@ class ActionKind(enum.IntEnum):
     WELFARE_ESCALATED = 33
     HELPER_GRANTED = 34
     HELPER_REVOKED = 35
+    APPEAL_CLOSED = 36
+    """An appeal of a suspension or ban closed without a decision: a later decision (a ban,
+    a new suspension, a lift) replaced or ended the restriction it contested."""
 
 
 class Flag(Base):

@@ -409,13 +409,62 @@ def _restriction_appeals(mod: Moderator | None) -> Select:
     return query
 
 
+def _in_force() -> Any:
+    """The SQL condition "the appealed action still holds its member": they are banned or
+    suspended now, and no later suspension or ban replaced it. A suspension that ran out, a
+    lifted restriction or a replaced one leaves nothing to decide (``appeal_in_force``)."""
+    later = aliased(ModerationAction)
+    replaced = exists().where(later.target_member_id == ModerationAction.target_member_id,
+                              later.kind.in_(RESTRICTION_KINDS), later.id > ModerationAction.id)
+    restricted = exists().where(Member.id == ModerationAction.target_member_id,
+                                or_(Member.banned.is_(True), Member.suspended_until > utcnow()))
+    return and_(restricted, ~replaced)
+
+
 async def open_restriction_appeals(session: AsyncSession, mod: Moderator) -> list[Appeal]:
     """Undecided appeals of suspensions and bans that ``mod`` may see, oldest first (the
-    queue); not those of an erased account."""
+    queue); not those of an erased account, nor those whose restriction no longer holds (it
+    ran out, was lifted or was replaced: nothing is left to decide)."""
     return list(await session.scalars(
         _restriction_appeals(mod).where(Appeal.decided_at.is_(None),
-                                        ModerationAction.target_member_id.is_not(None))
+                                        ModerationAction.target_member_id.is_not(None),
+                                        _in_force())
         .order_by(Appeal.id).limit(QUEUE_LIMIT)))
+
+
+async def appeal_in_force(session: AsyncSession, appeal: Appeal, member: Member) -> bool:
+    """Whether the action ``appeal`` contests still holds ``member``: only then may it be
+    granted or refused (granting lifts that restriction, never another one)."""
+    if not is_restricted(member) or appeal.action.target_member_id != member.id:
+        return False
+    latest = await latest_restriction(session, member.id)
+    return latest is not None and latest.id == appeal.action_id
+
+
+async def ended_suspension(session: AsyncSession, member: Member
+                           ) -> tuple[ModerationAction, Appeal | None] | None:
+    """The member's suspension that ran out by itself (a lift clears ``suspended_until``), and
+    its appeal if they sent one: what ``/me/appeal`` explains once nothing holds them."""
+    if is_restricted(member) or member.suspended_until is None:
+        return None
+    latest = await latest_restriction(session, member.id)
+    if latest is None or latest.kind != int(ActionKind.MEMBER_SUSPENDED):
+        return None
+    return latest, await appeal_for(session, latest.id)
+
+
+async def nobody_else_decides(session: AsyncSession, action: ModerationAction) -> bool:
+    """A ban taken by the forum's only admin (or whose other admins are all restricted or
+    gone): nobody may decide its appeal, since only admins lift a ban and never who took
+    it. The member is told so when they appeal, and the admin on the member's page."""
+    if action.kind != int(ActionKind.MEMBER_BANNED):
+        return False
+    others = await session.scalars(
+        select(Member).where(Member.role == Role.ADMIN, Member.status == MemberStatus.ACTIVE,
+                             Member.id.not_in([i for i in (action.actor_id,
+                                                           action.target_member_id)
+                                               if i is not None] or [-1])))
+    return not any(not is_restricted(admin) for admin in others)
 
 
 async def member_restriction_appeals(session: AsyncSession, mod: Moderator | None,
@@ -428,7 +477,8 @@ async def member_restriction_appeals(session: AsyncSession, mod: Moderator | Non
 
 
 async def pending_restriction_appeals(session: AsyncSession, member_id: int) -> list[Appeal]:
-    """A member's undecided appeals of their suspensions and bans (a lift answers them)."""
+    """A member's undecided appeals of their suspensions and bans (a later suspension, a ban
+    or a lift closes them)."""
     return list(await session.scalars(
         _restriction_appeals(None).where(ModerationAction.target_member_id == member_id,
                                          Appeal.decided_at.is_(None))))
@@ -436,7 +486,8 @@ async def pending_restriction_appeals(session: AsyncSession, member_id: int) -> 
 
 async def appeal_decision(session: AsyncSession, appeal: Appeal) -> ModerationAction | None:
     """The log row that decided a restriction's appeal (its reason is what the member is
-    told); None while it waits, or when a lift answered it."""
+    told) or closed it without a decision (``APPEAL_CLOSED``: a later decision replaced or
+    lifted the restriction); None while it waits."""
     if appeal.decided_at is None or appeal.action.target_member_id is None:
         return None
     rows = await session.scalars(
@@ -444,7 +495,8 @@ async def appeal_decision(session: AsyncSession, appeal: Appeal) -> ModerationAc
         .where(ModerationAction.target_member_id == appeal.action.target_member_id,
                ModerationAction.id > appeal.action_id,
                ModerationAction.kind.in_([int(ActionKind.APPEAL_GRANTED),
-                                          int(ActionKind.APPEAL_DENIED)]))
+                                          int(ActionKind.APPEAL_DENIED),
+                                          int(ActionKind.APPEAL_CLOSED)]))
         .order_by(ModerationAction.id))
     return next((row for row in rows if (row.details or {}).get("appeal_id") == appeal.id),
                 None)

@@ -444,11 +444,16 @@ async def _member_page(db: AsyncSession, mod: Moderator, member: Member,
     history = await mq.moderation_log(db, mod, mq.LogFilter(member=member.pseudonym))
     appeals = await mq.member_restriction_appeals(db, mod, member.id)
     in_scope = await mq.member_in_scope(db, mod, member)
+    pending = [a for a in appeals if a.decided_at is None]
+    in_force = {a.id for a in pending if await mq.appeal_in_force(db, a, member)}
     return Template(template_name="mod/member/index.html", status_code=status, context={
         "member": member, "allowed": allowed, "history": history, "kind_labels": KIND_LABELS,
         "values": values or {}, "errors": errors or FormErrors(), "days": SUSPENSION_DAYS,
         "appeals": appeals, "decisions": {a.id: await mq.appeal_decision(db, a)
                                           for a in appeals if a.decided_at is not None},
+        "in_force": in_force,
+        "nobody_else": {a.id for a in pending
+                        if a.id in in_force and await mq.nobody_else_decides(db, a.action)},
         "decides": lambda appeal: _decides(mod, appeal, in_scope=in_scope), "mod": mod,
     })
 
@@ -606,8 +611,9 @@ async def _decide_restriction_appeal(request: Req, db: AsyncSession, mod: Modera
     in_scope = await mq.member_in_scope(db, mod, member)
     if not sees_restriction_appeal(mod, action.space_id, in_scope=in_scope):
         raise NotFoundException()
-    if appeal.decided_at is not None or not _decides(mod, appeal, in_scope=in_scope):
-        raise PermissionDeniedException()
+    if (appeal.decided_at is not None or not _decides(mod, appeal, in_scope=in_scope)
+            or not await mq.appeal_in_force(db, appeal, member)):
+        raise PermissionDeniedException()  # decided, not theirs, or nothing left to decide
     errors = FormErrors()
     reason = _reason(values, errors)
     if errors:
@@ -627,15 +633,18 @@ APPEAL_MAX = NOTE_MAX
 
 def _own_appeal_page(member: Member, action: ModerationAction | None, appeal: Appeal | None,
                      decision: ModerationAction | None, values: dict[str, str],
-                     errors: FormErrors, *, status: int = 200,
-                     duplicate: bool = False) -> Template:
-    """``action`` None: nothing to appeal (404, said kindly)."""
-    return Template(template_name="me/appeal/index.html",
-                    status_code=404 if action is None else status, context={
-                        "member": member, "action": action, "appeal": appeal,
-                        "decision": decision, "values": values, "errors": errors,
-                        "duplicate": duplicate, "max_length": APPEAL_MAX,
-                    })
+                     errors: FormErrors, *, status: int = 200, duplicate: bool = False,
+                     nobody_else: bool = False,
+                     ended: tuple[ModerationAction, Appeal | None] | None = None) -> Template:
+    """``action`` None: nothing to appeal (404, said kindly); with ``ended``, a suspension
+    that ran out by itself, and its appeal if any, closed without a decision (200)."""
+    if action is None:
+        status = status if ended is not None else 404
+    return Template(template_name="me/appeal/index.html", status_code=status, context={
+        "member": member, "action": action, "appeal": appeal, "decision": decision,
+        "values": values, "errors": errors, "duplicate": duplicate, "max_length": APPEAL_MAX,
+        "nobody_else": nobody_else, "ended": ended,
+    })
 
 
 async def _own_restriction(request: Req, db: AsyncSession
@@ -649,18 +658,25 @@ async def _own_restriction(request: Req, db: AsyncSession
 @get("/me/appeal", name="restriction_appeal_form")
 async def restriction_appeal_form(request: Req, db: Db) -> Template:
     """A suspended or banned member: why, until when, and once per decision a text for
-    another person of the team to read."""
+    another person of the team to read (or, for a ban its only admin took, that nobody else
+    can read it for now). Once a suspension has run out: that nothing is left to appeal."""
     member, action, appeal = await _own_restriction(request, db)
+    if action is None:
+        return _own_appeal_page(member, None, None, None, {}, FormErrors(),
+                                ended=await mq.ended_suspension(db, member))
     decision = await mq.appeal_decision(db, appeal) if appeal is not None else None
-    return _own_appeal_page(member, action, appeal, decision, {}, FormErrors())
+    return _own_appeal_page(member, action, appeal, decision, {}, FormErrors(),
+                            nobody_else=await mq.nobody_else_decides(db, action))
 
 
 @post("/me/appeal", name="restriction_appeal_post")
 async def restriction_appeal_post(request: Req, db: Db) -> Response[Any]:
     values = await read_form(request)
     member, action, appeal = await _own_restriction(request, db)
-    if action is None:
-        return _own_appeal_page(member, None, None, None, values, FormErrors())
+    if action is None:  # nothing holds them (any more): nothing is sent, the text is kept
+        ended = await mq.ended_suspension(db, member)
+        return _own_appeal_page(member, None, None, None, values, FormErrors(),
+                                status=409 if ended is not None else 404, ended=ended)
     errors = FormErrors()
     message, error = clean_text(values.get("message"), min_length=3, max_length=APPEAL_MAX,
                                 multiline=True)
@@ -675,8 +691,10 @@ async def restriction_appeal_post(request: Req, db: Db) -> Response[Any]:
     if appeal is not None:  # once per decision: say when it was sent; keep the new text
         decision = await mq.appeal_decision(db, appeal)
         return _own_appeal_page(member, action, appeal, decision, values, FormErrors(),
-                                status=409, duplicate=True)
-    return _own_appeal_page(member, action, None, None, values, errors, status=422)
+                                status=409, duplicate=True,
+                                nobody_else=await mq.nobody_else_decides(db, action))
+    return _own_appeal_page(member, action, None, None, values, errors, status=422,
+                            nobody_else=await mq.nobody_else_decides(db, action))
 
 
 @post("/mod/duty", name="mod_duty")

@@ -20,9 +20,12 @@ ACTION_ROWS = [row for row in load_matrix()
                and row.path.startswith("/mod/")
                and "/claim" not in row.path and "/release" not in row.path
                and "/duty" not in row.path]
-LOG_ROWS = {"/mod/appeals/{member_appeal}/grant": 2}
+LOG_ROWS = {"/mod/appeals/{member_appeal}/grant": 2, "/mod/posts/{hidden}/restore": 2,
+            "/mod/members/{suspended}/unban": 2}
 """Granting the appeal of a suspension lifts it through ``do_lift_restriction``: the log keeps
-the decision and the lift, each with its reason."""
+the decision and the lift, each with its reason. Restoring the hidden post answers its
+author's appeal (``APPEAL_GRANTED`` too); lifting the suspension closes its pending appeal
+without a decision (``APPEAL_CLOSED``)."""
 
 
 async def _log_count(app: Litestar) -> int:

@@ -318,7 +318,8 @@ async def test_nobody_decides_the_appeal_of_their_own_suspension(
     app: Litestar, client: AsyncTestClient, browser: Browser,
 ) -> None:
     """mod_this, suspended in space A (which they moderate), appeals: they may not decide it,
-    neither while suspended nor once the suspension has run out; mod_second may."""
+    neither while suspended nor once the suspension has run out; mod_second may, while it
+    holds them."""
     world = await build_world(app)
     mod_id = world.members["mod_this"].id
     async with app.state.database.writing() as session:
@@ -338,18 +339,6 @@ async def test_nobody_decides_the_appeal_of_their_own_suspension(
                                         follow_redirects=False)
     assert while_suspended.status_code == 403
 
-    async with app.state.database.writing() as session:
-        await session.execute(update(Member).where(Member.id == mod_id)
-                              .values(suspended_until=utcnow() - timedelta(minutes=1)))
-    await as_role(client, app, world, "mod_this")
-    page = await browser.get(f"/mod/members/{mod_id}")
-    assert page.status == 200 and not page.all(f"form#action-appeal-{appeal.id}")
-    afterwards = await client.post(f"/mod/appeals/{appeal.id}/grant", data=data,
-                                   headers=csrf_headers(client, app), follow_redirects=False)
-    assert afterwards.status_code == 403
-    async with app.state.database.reader() as session:
-        assert (await session.get(Appeal, appeal.id)).decided_at is None
-
     await as_role(client, app, world, "mod_second")
     page = await browser.get(f"/mod/members/{mod_id}")
     granted = await browser.submit(page.form(f"form#action-appeal-{appeal.id}"),
@@ -360,7 +349,31 @@ async def test_nobody_decides_the_appeal_of_their_own_suspension(
         assert decided.granted is True and decided.decided_by_id == world.members["mod_second"].id
     await as_role(client, app, world, "mod_this")
     inbox = notices(await browser.get("/notifications"))
-    assert "Ton recours a été accepté : la décision est annulée." in inbox  # nothing to lift
+    assert "Ton recours a été accepté : tu peux de nouveau écrire" in inbox
+
+    # Suspended again, appealed again, and the suspension runs out: the member still may not
+    # decide their own appeal (nor may anyone: nothing is left to decide).
+    async with app.state.database.writing() as session:
+        mod = await session.get(Member, mod_id)
+        admin = await session.get(Member, world.members["admin"].id)
+        assert await ma.do_suspend_member(session, mod, actor=admin, days=3,
+                                          reason="Encore", space_id=world.ids["space"])
+    page = await browser.get("/me/appeal")
+    assert (await browser.submit(page.form("form#appeal-form"),
+                                 {"message": "Je conteste encore."})).status == 303
+    async with app.state.database.writing() as session:
+        again = await session.scalar(select(Appeal).where(Appeal.member_id == mod_id)
+                                     .order_by(Appeal.id.desc()))
+        await session.execute(update(Member).where(Member.id == mod_id)
+                              .values(suspended_until=utcnow() - timedelta(minutes=1)))
+    await as_role(client, app, world, "mod_this")
+    page = await browser.get(f"/mod/members/{mod_id}")
+    assert page.status == 200 and not page.all(f"form#action-appeal-{again.id}")
+    afterwards = await client.post(f"/mod/appeals/{again.id}/grant", data=data,
+                                   headers=csrf_headers(client, app), follow_redirects=False)
+    assert afterwards.status_code == 403
+    async with app.state.database.reader() as session:
+        assert (await session.get(Appeal, again.id)).granted is None
 
 
 async def test_a_member_who_is_not_restricted_is_told_there_is_nothing_to_appeal(
@@ -385,6 +398,14 @@ async def test_without_the_csrf_token_nothing_is_sent_nor_decided(
     app: Litestar, client: AsyncTestClient, browser: Browser,
 ) -> None:
     world = await build_world(app)
+    await as_role(client, app, world, "mod_this")
+    forged = await client.post(f"/mod/appeals/{world.ids['member_appeal']}/grant",
+                               data={"reason": "Envoyé par un autre site"},
+                               follow_redirects=False)
+    assert forged.status_code == 403
+    async with app.state.database.reader() as session:
+        assert (await session.get(Appeal, world.ids["member_appeal"])).decided_at is None
+
     async with app.state.database.writing() as session:  # a new decision, not yet appealed
         member = await session.get(Member, world.ids["suspended"])
         admin = await session.get(Member, world.members["admin"].id)
@@ -397,27 +418,232 @@ async def test_without_the_csrf_token_nothing_is_sent_nor_decided(
     assert forged.status_code == 403
     assert await appeal_count(app) == WORLD_APPEALS
 
-    await as_role(client, app, world, "mod_this")
-    forged = await client.post(f"/mod/appeals/{world.ids['member_appeal']}/grant",
-                               data={"reason": "Envoyé par un autre site"},
-                               follow_redirects=False)
-    assert forged.status_code == 403
-    async with app.state.database.reader() as session:
-        assert (await session.get(Appeal, world.ids["member_appeal"])).decided_at is None
 
-
-async def test_lifting_a_suspension_answers_its_pending_appeal(
+async def test_lifting_a_suspension_closes_its_pending_appeal_without_a_decision(
     app: Litestar, client: AsyncTestClient, browser: Browser,
 ) -> None:
+    """A lift is not a verdict on the appeal (who lifts may be who suspended): the appeal is
+    closed, neither granted nor refused, logged, and the member's one notice says so."""
     world = await build_world(app)
-    appeal_id = world.ids["member_appeal"]
-    await as_role(client, app, world, "mod_this")
-    page = await browser.get(f"/mod/members/{world.ids['suspended']}")
+    appeal_id, member_id = world.ids["member_appeal"], world.ids["suspended"]
+    await as_role(client, app, world, "mod_second")  # who suspended lifts it early
+    page = await browser.get(f"/mod/members/{member_id}")
     lifted = await browser.submit(page.form("form#action-unban"), {"reason": "Levée anticipée"})
     assert lifted.status == 303
     async with app.state.database.reader() as session:
         appeal = await session.get(Appeal, appeal_id)
-        assert appeal.granted is True and appeal.decided_at is not None
+        assert appeal.granted is None and appeal.decided_at is not None
+        assert appeal.decided_by_id is None
+    rows = await log_rows(app, member_id)
+    assert [row.kind for row in rows[-2:]] == [ActionKind.MEMBER_RESTRICTION_LIFTED,
+                                               ActionKind.APPEAL_CLOSED]
+    assert rows[-1].details["appeal_id"] == appeal_id and rows[-1].details["cause"] == "lift"
+    assert rows[-1].details["replaced_by"] == rows[-2].id
     assert not (await browser.get("/mod")).all(f"#member-appeal-{appeal_id}")
-    page = await browser.get(f"/mod/members/{world.ids['suspended']}")
-    assert "Recours accepté le" in page.text(f"#appeal-{appeal_id}")
+    page = await browser.get(f"/mod/members/{member_id}")
+    assert "Recours clos sans décision le" in page.text(f"#appeal-{appeal_id}")
+    assert "levée" in page.text(f"#appeal-{appeal_id}")
+
+    await as_role(client, app, world, "suspended")
+    inbox = notices(await browser.get("/notifications"))
+    assert "tu peux de nouveau écrire sur le forum. Ton recours n'a donc plus besoin" in inbox
+    assert inbox.count("Bienvenue.") == 1, "one notice"
+    assert "accepté" not in inbox
+
+
+# -- a later decision, or the end of the suspension, leaves nothing to decide ------------------
+
+async def test_a_ban_closes_the_pending_appeal_of_the_suspension_it_replaces(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    """The world's member, suspended in space A, appealed; an admin then bans them. The old
+    appeal is closed without a decision, logged, out of the queue, and can no longer be
+    granted (which told the member "la décision est annulée" while the ban stood); the member
+    is told why, in their language, and may appeal the ban."""
+    world = await build_world(app)
+    await second_admin(app, world)
+    member_id, appeal_id = world.ids["suspended"], world.ids["member_appeal"]
+    async with app.state.database.writing() as session:
+        await session.execute(update(Member).where(Member.id == member_id).values(locale="en"))
+
+    await as_role(client, app, world, "admin")
+    page = await browser.get(f"/mod/members/{member_id}")
+    banned = await browser.submit(page.form("form#action-ban"), {"reason": "Menaces"})
+    assert banned.status == 303
+
+    async with app.state.database.reader() as session:
+        appeal = await session.get(Appeal, appeal_id)
+        assert appeal.decided_at is not None and appeal.granted is None
+        assert appeal.decided_by_id is None
+    rows = await log_rows(app, member_id)
+    assert [row.kind for row in rows[-2:]] == [ActionKind.MEMBER_BANNED, ActionKind.APPEAL_CLOSED]
+    assert rows[-1].details == {"appeal_id": appeal_id, "action_id": rows[-1].details["action_id"],
+                                "cause": "ban", "replaced_by": rows[-2].id}
+    log = await browser.get("/mod/log")
+    entries = [" ".join(row.get_text(" ").split()) for row in log.all("tr.mod-log__entry")]
+    assert any("Recours clos sans décision" in e for e in entries)
+
+    for role in ("admin", "admin2", "mod_this"):
+        await as_role(client, app, world, role)
+        assert not (await browser.get("/mod")).all(f"#member-appeal-{appeal_id}"), role
+        page = await browser.get(f"/mod/members/{member_id}")
+        assert "Recours clos sans décision le" in page.text(f"#appeal-{appeal_id}")
+        assert not page.all(f"form#action-appeal-{appeal_id}")
+    grant = await client.post(f"/mod/appeals/{appeal_id}/grant",
+                              data={"reason": "Je lève"}, headers=csrf_headers(client, app),
+                              follow_redirects=False)
+    assert grant.status_code == 403
+    await as_role(client, app, world, "admin2")
+    grant = await client.post(f"/mod/appeals/{appeal_id}/grant",
+                              data={"reason": "Je lève"}, headers=csrf_headers(client, app),
+                              follow_redirects=False)
+    assert grant.status_code == 403
+    async with app.state.database.reader() as session:
+        assert (await session.get(Member, member_id)).banned
+
+    await as_role(client, app, world, "suspended")
+    inbox_page = await browser.get("/notifications", headers={"accept-language": "en"})
+    inbox = notices(inbox_page)
+    assert "Your appeal against your suspension was closed without a decision" in inbox
+    assert "you can appeal it in turn" in inbox
+    assert "cancelled" not in inbox and "recours" not in inbox
+    assert len(inbox_page.all("a.notification__appeal[href='/me/appeal']")) >= 2
+    fresh = await browser.get("/me/appeal")
+    assert "Menaces" in fresh.text("#appeal-decision")
+    assert fresh.one("form#appeal-form"), "the ban is a new decision, appealable once"
+
+
+async def test_a_longer_suspension_closes_the_appeal_of_the_one_it_replaces(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await build_world(app)
+    member_id, appeal_id = world.ids["suspended"], world.ids["member_appeal"]
+    async with app.state.database.writing() as session:
+        member = await session.get(Member, member_id)
+        admin = await session.get(Member, world.members["admin"].id)
+        assert await ma.do_suspend_member(session, member, actor=admin, days=30,
+                                          reason="Récidive")
+    async with app.state.database.reader() as session:
+        assert (await session.get(Appeal, appeal_id)).granted is None
+    rows = await log_rows(app, member_id)
+    assert [row.kind for row in rows[-2:]] == [ActionKind.MEMBER_SUSPENDED,
+                                               ActionKind.APPEAL_CLOSED]
+    assert rows[-1].details["cause"] == "suspension"
+    await as_role(client, app, world, "mod_this")
+    assert not (await browser.get("/mod")).all(f"#member-appeal-{appeal_id}")
+    await as_role(client, app, world, "suspended")
+    inbox = notices(await browser.get("/notifications"))
+    assert ("Ton recours contre ta suspension précédente est clos sans décision, parce "
+            "qu'une nouvelle suspension la remplace, jusqu'au") in inbox
+    assert not ISO_DAY.search(inbox)
+    assert (await browser.get("/me/appeal")).one("form#appeal-form")
+
+
+async def test_an_appeal_left_open_by_an_older_version_is_never_granted_once_replaced(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    """Rows written before appeals were closed: a suspension's appeal still open under a ban.
+    It is out of the queue, shown as moot, and granting it is refused (the ban stays)."""
+    world = await build_world(app)
+    await second_admin(app, world)
+    member_id, appeal_id = world.ids["suspended"], world.ids["member_appeal"]
+    async with app.state.database.writing() as session:
+        member = await session.get(Member, member_id)
+        admin = await session.get(Member, world.members["admin"].id)
+        assert await ma.do_ban_member(session, member, actor=admin, reason="Menaces")
+        await session.execute(update(Appeal).where(Appeal.id == appeal_id)
+                              .values(decided_at=None, granted=None))
+    await as_role(client, app, world, "admin2")
+    assert not (await browser.get("/mod")).all(f"#member-appeal-{appeal_id}")
+    page = await browser.get(f"/mod/members/{member_id}")
+    assert "Sans objet" in page.text(f"#appeal-{appeal_id}")
+    assert not page.all(f"form#action-appeal-{appeal_id}")
+    token = {"_csrf_token": page.form("form#action-warn").values()["_csrf_token"]}
+    grant = await client.post(f"/mod/appeals/{appeal_id}/grant",
+                              data={**token, "reason": "Je lève"}, follow_redirects=False)
+    assert grant.status_code == 403
+    async with app.state.database.reader() as session:
+        assert (await session.get(Member, member_id)).banned
+        assert (await session.get(Appeal, appeal_id)).decided_at is None
+    await as_role(client, app, world, "suspended")
+    assert "annulée" not in notices(await browser.get("/notifications"))
+
+
+async def test_when_a_suspension_runs_out_its_pending_appeal_leaves_the_queue(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    """No background job: an appeal whose suspension ran out is out of the queue, shown as
+    moot on the member's page, cannot be decided, and the member's /me/appeal says calmly
+    that the suspension is over and nothing is left to appeal (200; a POST: 409, text kept)."""
+    world = await build_world(app)
+    member_id, appeal_id = world.ids["suspended"], world.ids["member_appeal"]
+    await as_role(client, app, world, "mod_this")
+    assert (await browser.get("/mod")).one(f"#member-appeal-{appeal_id}")
+    async with app.state.database.writing() as session:
+        await session.execute(update(Member).where(Member.id == member_id)
+                              .values(suspended_until=utcnow() - timedelta(minutes=1)))
+
+    assert not (await browser.get("/mod")).all(f"#member-appeal-{appeal_id}")
+    page = await browser.get(f"/mod/members/{member_id}")
+    assert "Sans objet" in page.text(f"#appeal-{appeal_id}")
+    assert not page.all(f"form#action-appeal-{appeal_id}")
+    token = {"_csrf_token": page.form("form#action-warn").values()["_csrf_token"]}
+    grant = await client.post(f"/mod/appeals/{appeal_id}/grant",
+                              data={**token, "reason": "Trop tard"}, follow_redirects=False)
+    assert grant.status_code == 403
+    kinds_before = [row.kind for row in await log_rows(app, member_id)]
+
+    await as_role(client, app, world, "suspended")
+    ended = await browser.get("/me/appeal")
+    assert ended.status == 200
+    assert "Ta suspension est terminée" in ended.text("h1")
+    assert "plus rien à contester" in ended.text("#appeal-ended")
+    assert "clos sans décision" in ended.text("#appeal-state")
+    assert not ended.all("form#appeal-form")
+    posted = await client.post("/me/appeal", data={"message": "Et maintenant ?"},
+                               headers=csrf_headers(client, app), follow_redirects=False)
+    assert posted.status_code == 409
+    assert Page(posted).one("#appeal-unsent").get_text() == "Et maintenant ?"
+    assert await appeal_count(app) == WORLD_APPEALS
+    assert [row.kind for row in await log_rows(app, member_id)] == kinds_before
+
+
+# -- a ban by the only admin ------------------------------------------------------------------
+
+async def test_a_ban_by_the_only_admin_says_plainly_that_nobody_else_can_review_it(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    """Only admins decide a ban's appeal, never who banned: on a forum with one admin, the
+    member is told before writing that nobody can read it for now, may still send it, and the
+    admin is told on the member's page why no one can decide it; a second admin then can."""
+    world = await build_world(app)
+    author_id = world.members["author"].id
+    await as_role(client, app, world, "admin")
+    page = await browser.get(f"/mod/members/{author_id}")
+    assert (await browser.submit(page.form("form#action-ban"),
+                                 {"reason": "Harcèlement grave"})).status == 303
+
+    await as_role(client, app, world, "author")
+    form_page = await browser.get("/me/appeal")
+    assert "pas d'autre admin" in form_page.text("#appeal-nobody-else")
+    sent = await browser.submit(form_page.form("form#appeal-form"), {"message": "Je conteste."})
+    assert sent.status == 303
+    state = await browser.follow(sent)
+    assert "personne d'autre que l'admin qui a pris la décision" in state.text("#appeal-state")
+    async with app.state.database.reader() as session:
+        appeal = await session.scalar(select(Appeal).where(Appeal.member_id == author_id)
+                                      .order_by(Appeal.id.desc()))
+
+    await as_role(client, app, world, "admin")
+    assert (await browser.get("/mod")).one(f"#member-appeal-{appeal.id}")
+    page = await browser.get(f"/mod/members/{author_id}")
+    assert "Personne ne peut trancher ce recours" in page.text(f"#appeal-nobody-else-{appeal.id}")
+    assert not page.all(f"form#action-appeal-{appeal.id}")
+
+    await second_admin(app, world)
+    await as_role(client, app, world, "admin2")
+    page = await browser.get(f"/mod/members/{author_id}")
+    assert page.one(f"form#action-appeal-{appeal.id}")
+    assert not page.all(f"#appeal-nobody-else-{appeal.id}")
+    await as_role(client, app, world, "author")
+    assert "Une autre personne" in (await browser.get("/me/appeal")).text("#appeal-state")
