@@ -13,7 +13,7 @@ from forum import actions
 from forum.models import Member, Notification, Post, PostStatus, Space, Visibility
 from moderation import actions as ma
 from moderation import queries as mq
-from moderation.models import Appeal, ModerationAction
+from moderation.models import ActionKind, Appeal, ModerationAction
 from tests.browsing import Browser, Page
 from tests.moderation.access_matrix import (
     as_role,
@@ -226,6 +226,42 @@ async def test_granting_an_appeal_on_a_welfare_item_needs_a_second_person(
     async with app.state.database.reader() as session:
         assert (await session.get(Post, post_id)).status == PostStatus.VISIBLE
         assert (await session.get(Appeal, appeal_id)).granted is True
+
+
+async def test_a_confirmed_grant_on_a_welfare_item_is_logged_as_an_appeal_granted(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    """On a welfare item the second person's grant goes through the restore: the log keeps
+    ``APPEAL_GRANTED`` for the appeal (with its id and the reason), as for any other appeal,
+    beside the proposal and the restore."""
+    world = await build_world(app)
+    post_id, appeal_id = world.ids["hidden"], world.ids["appeal"]
+    async with app.state.database.writing() as session:
+        post = await mq.get_post(session, post_id)
+        await ma.do_flag_post(session, post, flagger=world.members["member"], reason="danger",
+                              note="Je crois que cette personne va mal.")
+    await as_role(client, app, world, "mod_this")
+    item = await browser.get(f"/mod/posts/{post_id}")
+    assert (await browser.submit(item.form(f"form#action-appeal-{appeal_id}"),
+                                 {"reason": "On peut rétablir"})).status == 303
+    await as_role(client, app, world, "admin")
+    item = await browser.get(f"/mod/posts/{post_id}")
+    assert (await browser.submit(item.form(f"form#action-appeal-{appeal_id}"),
+                                 {"reason": "D'accord, on rétablit"})).status == 303
+    async with app.state.database.reader() as session:
+        rows = list(await session.scalars(
+            select(ModerationAction).where(ModerationAction.target_post_id == post_id)
+            .order_by(ModerationAction.id)))
+    granted = [row for row in rows if row.kind == ActionKind.APPEAL_GRANTED]
+    assert len(granted) == 1
+    assert granted[0].details["appeal_id"] == appeal_id
+    assert granted[0].reason == "D'accord, on rétablit"
+    assert granted[0].actor_id == world.members["admin"].id
+    assert ActionKind.DECISION_PROPOSED in [row.kind for row in rows]
+    assert rows[-1].kind == ActionKind.POST_RESTORED
+    log = await browser.get("/mod/log")
+    entries = [" ".join(row.get_text(" ").split()) for row in log.all("tr.mod-log__entry")]
+    assert any("Recours accepté" in e and "D'accord, on rétablit" in e for e in entries)
 
 
 async def test_pre_moderation_counts_approved_posts_only(
