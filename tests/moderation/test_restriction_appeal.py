@@ -66,6 +66,20 @@ async def suspend_through_the_form(browser: Browser, member_id: int, reason: str
     assert done.status == 303
 
 
+async def assert_moot_for_moderators(client: AsyncTestClient, browser: Browser, member_id: int,
+                                    appeal_id: int) -> None:
+    """The appeal is out of the queue, shown as moot on the member's page with no form, and a
+    grant sent anyway is refused (403)."""
+    assert not (await browser.get("/mod")).all(f"#member-appeal-{appeal_id}")
+    page = await browser.get(f"/mod/members/{member_id}")
+    assert "Sans objet" in page.text(f"#appeal-{appeal_id}")
+    assert not page.all(f"form#action-appeal-{appeal_id}")
+    token = {"_csrf_token": page.form("form#action-warn").values()["_csrf_token"]}
+    grant = await client.post(f"/mod/appeals/{appeal_id}/grant",
+                              data={**token, "reason": "Je lève"}, follow_redirects=False)
+    assert grant.status_code == 403
+
+
 def notices(page: Page) -> str:
     return " ".join(page.text(".notifications").split())
 
@@ -554,14 +568,7 @@ async def test_an_appeal_left_open_by_an_older_version_is_never_granted_once_rep
         await session.execute(update(Appeal).where(Appeal.id == appeal_id)
                               .values(decided_at=None, granted=None))
     await as_role(client, app, world, "admin2")
-    assert not (await browser.get("/mod")).all(f"#member-appeal-{appeal_id}")
-    page = await browser.get(f"/mod/members/{member_id}")
-    assert "Sans objet" in page.text(f"#appeal-{appeal_id}")
-    assert not page.all(f"form#action-appeal-{appeal_id}")
-    token = {"_csrf_token": page.form("form#action-warn").values()["_csrf_token"]}
-    grant = await client.post(f"/mod/appeals/{appeal_id}/grant",
-                              data={**token, "reason": "Je lève"}, follow_redirects=False)
-    assert grant.status_code == 403
+    await assert_moot_for_moderators(client, browser, member_id, appeal_id)
     async with app.state.database.reader() as session:
         assert (await session.get(Member, member_id)).banned
         assert (await session.get(Appeal, appeal_id)).decided_at is None
@@ -583,14 +590,7 @@ async def test_when_a_suspension_runs_out_its_pending_appeal_leaves_the_queue(
         await session.execute(update(Member).where(Member.id == member_id)
                               .values(suspended_until=utcnow() - timedelta(minutes=1)))
 
-    assert not (await browser.get("/mod")).all(f"#member-appeal-{appeal_id}")
-    page = await browser.get(f"/mod/members/{member_id}")
-    assert "Sans objet" in page.text(f"#appeal-{appeal_id}")
-    assert not page.all(f"form#action-appeal-{appeal_id}")
-    token = {"_csrf_token": page.form("form#action-warn").values()["_csrf_token"]}
-    grant = await client.post(f"/mod/appeals/{appeal_id}/grant",
-                              data={**token, "reason": "Trop tard"}, follow_redirects=False)
-    assert grant.status_code == 403
+    await assert_moot_for_moderators(client, browser, member_id, appeal_id)
     kinds_before = [row.kind for row in await log_rows(app, member_id)]
 
     await as_role(client, app, world, "suspended")
