@@ -435,10 +435,8 @@ async def open_restriction_appeals(session: AsyncSession, mod: Moderator) -> lis
 async def appeal_in_force(session: AsyncSession, appeal: Appeal, member: Member) -> bool:
     """Whether the action ``appeal`` contests still holds ``member``: only then may it be
     granted or refused (granting lifts that restriction, never another one)."""
-    if not is_restricted(member) or appeal.action.target_member_id != member.id:
-        return False
-    latest = await latest_restriction(session, member.id)
-    return latest is not None and latest.id == appeal.action_id
+    holding = await restriction_for_appeal(session, member)
+    return holding is not None and holding.id == appeal.action_id
 
 
 async def ended_suspension(session: AsyncSession, member: Member
