@@ -21,7 +21,7 @@ from litestar.exceptions import (
     NotFoundException,
     PermissionDeniedException,
 )
-from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash
+from litestar.middleware.csrf import CSRF_SECRET_LENGTH
 from litestar.response import Redirect, Template
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
@@ -40,6 +40,7 @@ from sqlalchemy.exc import DBAPIError
 from forum import permissions
 from forum.db import is_unavailable
 from forum.i18n import N_, format_date
+from forum.web.auth import csrf_token_signed
 from forum.web.context import locale_of, region_of, viewer_of
 from forum.web.htmx import is_htmx
 
@@ -171,16 +172,8 @@ def _csrf_passed(request: Request[Any, Any, Any], form: dict[str, Any]) -> bool:
     cookie = request.cookies.get(config.cookie_name)
     if not isinstance(sent, str) or not cookie:
         return False
-
-    def secret_of(token: str) -> str | None:
-        if not token.isascii() or len(token) <= CSRF_SECRET_LENGTH:
-            return None
-        secret, signature = token[:CSRF_SECRET_LENGTH], token[CSRF_SECRET_LENGTH:]
-        expected = generate_csrf_hash(token=secret, secret=config.secret)
-        return secret if secrets.compare_digest(signature, expected) else None
-
-    mine, theirs = secret_of(cookie), secret_of(sent)
-    return mine is not None and theirs is not None and secrets.compare_digest(mine, theirs)
+    return (csrf_token_signed(cookie, config.secret) and csrf_token_signed(sent, config.secret)
+            and secrets.compare_digest(cookie[:CSRF_SECRET_LENGTH], sent[:CSRF_SECRET_LENGTH]))
 
 
 def _typed_text(request: Request[Any, Any, Any]) -> dict[str, str]:
