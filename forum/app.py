@@ -29,12 +29,25 @@ from forum.compression import GzipAnswers
 from forum.config import ROOT, Settings
 from forum.db import Database, utcnow
 from forum.head import AnswerHead
+from forum.live import LiveBus
+from forum.live import register as register_live
 from forum.logging import RequestLogMiddleware, configure_logging
 from forum.passwords import Hasher
 from forum.privacy import CHARTER_VERSION
 from forum.sessions import make_store
 from forum.throttle import Throttle
-from forum.web import accounts, me, pages, reading, safety, shown_code, social, system, writing
+from forum.web import (
+    accounts,
+    live,
+    me,
+    pages,
+    reading,
+    safety,
+    shown_code,
+    social,
+    system,
+    writing,
+)
 from forum.web import notifications as web_notifications
 from forum.web import search as web_search
 from forum.web.assets import Assets, static_routes
@@ -89,6 +102,8 @@ def create_app(
                                    auto_reload=settings.env == "development")
     configure_logging(settings.log_level)
     throttle = Throttle(settings, database)
+    live_bus = LiveBus(settings.redis_url, settings.database_url)
+    register_live(settings.database_url, live_bus)
     watch = WelfareWatch(database, after=timedelta(minutes=settings.welfare_escalation_minutes),
                          clock=utcnow)
 
@@ -101,6 +116,7 @@ def create_app(
             yield
         finally:
             await watch.stop()
+            await live_bus.close()
             await throttle.close()
             await database.dispose()
 
@@ -109,7 +125,7 @@ def create_app(
             *reading.ROUTES, *writing.ROUTES, *accounts.ROUTES, *pages.ROUTES, *system.ROUTES,
             *me.ROUTES, *moderation_web.ROUTES, *safety.ROUTES,
             *web_search.ROUTES, *web_notifications.ROUTES, *social.ROUTES,
-            *shown_code.ROUTES,
+            *shown_code.ROUTES, *live.ROUTES,
             *static_routes(assets),
         ],
         dependencies=DEPENDENCIES,
@@ -130,7 +146,7 @@ def create_app(
         before_send=[make_before_send(settings)],
         state=State({
             "throttle": throttle, "clock": utcnow, "welfare_watch": watch,
-            "settings": settings, "database": database, "gate": gate,
+            "settings": settings, "database": database, "gate": gate, "live": live_bus,
             "hasher": hasher or Hasher(),
             "search_slots": asyncio.Semaphore(web_search.SEARCH_SLOTS),
         }),

@@ -723,8 +723,9 @@ def pages_are_shared_by(member: Any) -> bool:
 
 def make_backend(settings: Settings, max_bytes: int) -> Any:
     if settings.redis_url:
-        namespace = hashlib.sha256(settings.database_url.encode()).hexdigest()[:12]
-        backend: Any = RedisBackend(settings.redis_url, namespace)
+        from forum.redis_pool import namespace_of
+
+        backend: Any = RedisBackend(settings.redis_url, namespace_of(settings.database_url))
     else:
         backend = MemoryBackend(GenerationFile(generation_path(settings.database_url)), max_bytes)
     register(settings.database_url, backend)

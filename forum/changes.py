@@ -12,7 +12,8 @@ brings itself in step from the record, and only from it:
   post), then the search index (``forum.search``: each changed post's entry re-read from the
   post as it now is);
 - after the commit: the page caches (``forum.cache``: the counters of the pages that show what
-  changed). A rolled-back unit of work changes nothing anywhere.
+  changed), then the live events (``forum.live``: hints to the pages open on what changed).
+  A rolled-back unit of work changes nothing anywhere.
 
 A view reads the current rows by id, so recording the same thing twice, or a post whose insert
 was undone by a savepoint, is harmless.
@@ -38,6 +39,9 @@ class Changes:
     """Posts whose text, status, warning or place changed (or that are new): id -> thread id."""
     published: set[int] = field(default_factory=set)
     """Posts that became visible (new, approved, restored): their readers may be told."""
+    newest: dict[int, int] = field(default_factory=dict)
+    """Threads where posts became visible: thread id -> the highest number among them (the
+    pages open on the thread are told how far it now goes, ``forum.live``)."""
     edited: dict[int, str] = field(default_factory=dict)
     """Posts whose text an edit changed: id -> the text before the first edit of this unit."""
     threads: set[int] = field(default_factory=set)
@@ -49,9 +53,13 @@ class Changes:
     choices, restrictions): only their own copies of pages are forgotten."""
     everyone: bool = False
     """Something every page can show changed (a space, a pseudonym, a badge)."""
+    queues: set[int] = field(default_factory=set)
+    """Spaces whose moderation queue changed (a flag raised, claimed or settled): their
+    moderators' welfare count may have changed (``forum.live``)."""
 
     def __bool__(self) -> bool:
-        return bool(self.posts or self.threads or self.members or self.everyone)
+        return bool(self.posts or self.threads or self.members or self.everyone
+                    or self.queues)
 
 
 def of(session: AsyncSession | Any) -> Changes:
@@ -71,6 +79,8 @@ def post(session: AsyncSession, changed: Any, *, published: bool = False,
     record.threads.add(changed.thread_id)
     if published:
         record.published.add(changed.id)
+        number = int(changed.number or 0)
+        record.newest[changed.thread_id] = max(number, record.newest.get(changed.thread_id, 0))
     if previous_source is not None:
         record.edited.setdefault(changed.id, previous_source)
 
@@ -99,6 +109,11 @@ def everyone(session: AsyncSession) -> None:
     of(session).everyone = True
 
 
+def queue(session: AsyncSession, *space_ids: int | None) -> None:
+    """The moderation queue of these spaces changed (flags raised, claimed or settled)."""
+    of(session).queues.update(s for s in space_ids if s is not None)
+
+
 # -- the views --------------------------------------------------------------------------------
 
 BeforeCommit = Callable[[AsyncSession, Changes], Awaitable[None]]
@@ -107,7 +122,7 @@ AfterCommit = Callable[[AsyncSession, Changes], Awaitable[None]]
 _before: list[tuple[str, BeforeCommit]] = []
 _after: list[tuple[str, AfterCommit]] = []
 
-VIEW_MODULES = ("forum.notifications", "forum.search", "forum.cache")
+VIEW_MODULES = ("forum.notifications", "forum.search", "forum.cache", "forum.live")
 """The modules that register the views, in the order their hooks run (notifications before
 the search index). Imported before the first commit of every process, whatever it imported
 itself: a command or a script that never imports the web layer still keeps every view in step

@@ -243,6 +243,16 @@ async def space_moderator_ids(session: AsyncSession, space_id: int) -> frozenset
     return frozenset(result)
 
 
+async def moderated_space_ids(session: AsyncSession, member_id: int) -> frozenset[int]:
+    """The spaces a member moderates (their live stream hears those queues): one query."""
+    from forum.models import SpaceModerator  # appended model; local import keeps the head stable
+
+    result = await session.scalars(
+        select(SpaceModerator.space_id).where(SpaceModerator.member_id == member_id)
+    )
+    return frozenset(result)
+
+
 async def space_on_duty_count(session: AsyncSession, space_id: int) -> int:
     """How many of a space's moderators say they are present now."""
     from forum.models import SpaceModerator

@@ -27,6 +27,7 @@ rendering the page.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 import weakref
 from types import TracebackType
@@ -57,6 +58,12 @@ REST_SECONDS = 1.0
 TROUBLE = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
 """What a missing, stopped, hung or saturated Redis raises (MaxConnectionsError and the
 blocking pool's "No connection available" are ConnectionErrors)."""
+
+
+def namespace_of(database_url: str) -> str:
+    """The part of every Redis key and channel that keeps forums on different databases
+    apart when they share one Redis."""
+    return hashlib.sha256(database_url.encode()).hexdigest()[:12]
 
 
 class RedisResting(RedisConnectionError):

@@ -15,12 +15,19 @@ httptools protocol with four limits) closes:
 - a request head larger than ``MAX_HEAD_BYTES`` (answered 431 at once; httptools has no such
   limit of its own, and uvicorn keeps every header in memory).
 
-And it bounds the connections of one worker (:func:`connection_limit`, under the open-file
-limit): past the bound, a new connection closes an idle one (no request in progress): the one
-that has waited longest for its first request, or else the one kept alive longest after a
-response. So a newcomer always gets in, and a client already answered is closed last. Only
-when every connection has a request in progress is a new request refused at once with a 503
-and ``Retry-After``, instead of piling up until the process runs out of file descriptors.
+Live streams (``GET /live``, ``forum/web/live.py``) are requests that never end: they are
+counted apart, up to :func:`stream_limit` per worker, and past that bound a new stream closes
+the oldest one (its page reconnects a few seconds later, or keeps its poll). A stream never
+takes an ordinary connection's place, and at shutdown streams are closed at once instead of
+holding the worker for the graceful timeout.
+
+And it bounds the other connections of one worker (:func:`connection_limit`, under the
+open-file limit): past the bound, a new connection closes an idle one (no request in
+progress): the one that has waited longest for its first request, or else the one kept
+alive longest after a response. So a newcomer always gets in, and a client already answered
+is closed last. Only when every connection has a request in progress is a new request
+refused at once with a 503 and ``Retry-After``, instead of piling up until the process runs
+out of file descriptors.
 
 The worker side of ``forum run --workers N``: :func:`create_worker_app` is the app factory
 the workers load; in a worker (a child of uvicorn's supervisor) it first asks Linux to send
@@ -59,6 +66,10 @@ that nginx never reuses a connection the app is closing."""
 MAX_HEAD_BYTES = 64 * 1024
 """Request line plus headers (nginx: 4 × 8 KB by default)."""
 MAX_CONNECTIONS_PER_WORKER = 1000
+MAX_STREAMS_PER_WORKER = 4000
+"""Open live streams per worker (``docs/LIVE.md``: 2,000 were measured within the worker's
+memory budget)."""
+STREAM_PATH = b"/live"
 FD_RESERVE = 256
 """File descriptors kept for everything but client connections: database connections and
 their files (SQLite: the file, its WAL and shared memory per pooled connection), Redis, the
@@ -97,6 +108,21 @@ def connection_limit(open_files: int | None = None) -> int:
     return min(MAX_CONNECTIONS_PER_WORKER, max(16, soft - FD_RESERVE))
 
 
+def stream_limit(open_files: int | None = None) -> int:
+    """The most live streams one worker keeps: ``MAX_STREAMS_PER_WORKER``, or what the
+    open-file limit leaves beside ``FD_RESERVE`` and the ordinary connections."""
+    soft = open_files or resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY:
+        return MAX_STREAMS_PER_WORKER
+    room = soft - FD_RESERVE - connection_limit(open_files)
+    return max(0, min(MAX_STREAMS_PER_WORKER, room))
+
+
+def is_stream(url: bytes) -> bool:
+    path = url.split(b"?", 1)[0]
+    return path == STREAM_PATH
+
+
 class GuardedHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with header, body and send timeouts, a head size limit and
     a bounded number of connections per worker (see the module's docstring)."""
@@ -111,7 +137,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._over_limit = False
         self._arm(HEADER_TIMEOUT_SECONDS)
         self._idle(kept=False)[self] = None
-        if len(self.connections) > self._limit():
+        if len(self.connections) - len(self._streams()) > self._limit():
             self._make_room()
 
     # -- bookkeeping ------------------------------------------------------------------------
@@ -126,6 +152,21 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             idle = {}
             setattr(self.server_state, name, idle)
         return idle
+
+    def _streams(self) -> dict[GuardedHttpProtocol, None]:
+        """This server's connections serving a live stream, oldest first."""
+        streams = getattr(self.server_state, "forum_streams", None)
+        if streams is None:
+            streams = {}
+            self.server_state.forum_streams = streams  # type: ignore[attr-defined]
+        return streams
+
+    def _stream_limit(self) -> int:
+        limit = getattr(self.server_state, "forum_stream_limit", None)
+        if limit is None:
+            limit = stream_limit()
+            self.server_state.forum_stream_limit = limit  # type: ignore[attr-defined]
+        return int(limit)
 
     def _not_idle(self) -> None:
         self._idle(kept=False).pop(self, None)
@@ -193,6 +234,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     # -- uvicorn's hooks ----------------------------------------------------------------------
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._streams().pop(self, None)
         self._disarm()
         if self._send_deadline is not None:
             self._send_deadline.cancel()
@@ -234,7 +276,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             return
         self._head_complete = True
         self._not_idle()
-        if self._over_limit and len(self.connections) > self._limit():
+        if is_stream(self.url):
+            if not self._start_stream():
+                return
+        elif self._over_limit and len(self.connections) - len(self._streams()) > self._limit():
             log.warning("every connection of this worker has a request in progress: "
                         "a new request was answered 503")
             self._refuse(b"503 Service Unavailable",
@@ -243,6 +288,19 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._over_limit = False
         self._arm(BODY_TIMEOUT_SECONDS)
         super().on_headers_complete()
+
+    def _start_stream(self) -> bool:
+        """This request is a live stream: counted apart; past the bound the oldest stream
+        is closed to make room. False when there is no room at all (this one closed)."""
+        streams = self._streams()
+        streams[self] = None
+        while len(streams) > self._stream_limit():
+            oldest = next(iter(streams))
+            streams.pop(oldest, None)
+            oldest._drop()
+            if oldest is self:
+                return False
+        return True
 
     def on_body(self, body: bytes) -> None:
         if not self._refused:
@@ -255,11 +313,21 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
+        self._streams().pop(self, None)
         super().on_response_complete()
         if not self.transport.is_closing() and (self.cycle is None
                                                 or self.cycle.response_complete):
             self._not_idle()
             self._idle(kept=True)[self] = None  # now the most recently idle
+
+    def shutdown(self) -> None:
+        """uvicorn's graceful shutdown waits for requests in progress: a live stream never
+        ends by itself, so it is closed now (its page reconnects to another worker)."""
+        if self in self._streams():
+            self._streams().pop(self, None)
+            self._drop()
+            return
+        super().shutdown()
 
     def pause_writing(self) -> None:
         super().pause_writing()

@@ -29,7 +29,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from forum.models import Member, MemberSession
-from forum.redis_pool import RedisClients
+from forum.redis_pool import RedisClients, namespace_of
 
 MAX_SESSIONS_PER_MEMBER = 20
 """A member's open sessions at most: a new one ends the oldest beyond it (SESS-10)."""
@@ -274,8 +274,7 @@ def store_of(db: AsyncSession) -> SessionStore:
 def make_store(redis_url: str, database_url: str) -> SessionStore:
     if not redis_url:
         return TABLE
-    namespace = hashlib.sha256(database_url.encode()).hexdigest()[:12]
-    return RedisSessions(redis_url, namespace)
+    return RedisSessions(redis_url, namespace_of(database_url))
 
 
 class SessionProbe:

@@ -129,6 +129,15 @@ async def _set_status(session: AsyncSession, post: Post, status: PostStatus) -> 
     changes.post(session, post, published=published)
 
 
+async def _queue_changed(session: AsyncSession, post: Post) -> None:
+    """The moderation queue of the post's space changed (``forum.live`` tells its
+    moderators' pages); the thread is read only when the post came without it."""
+    thread = post.__dict__.get("thread")  # loaded with the post, or not at all
+    space_id = thread.space_id if thread is not None else await session.scalar(
+        select(Thread.space_id).where(Thread.id == post.thread_id))
+    changes.queue(session, space_id)
+
+
 async def _resolve_flags(session: AsyncSession, post: Post, *, actor: Member | None,
                          outcome: str) -> int:
     """Close the post's open flags and tell each flagger the outcome (never who acted)."""
@@ -145,6 +154,8 @@ async def _resolve_flags(session: AsyncSession, post: Post, *, actor: Member | N
     await session.execute(delete(Claim).where(Claim.post_id == post.id))
     await session.execute(delete(PendingDecision).where(PendingDecision.post_id == post.id))
     await session.flush()
+    if flags:
+        await _queue_changed(session, post)
     return len(flags)
 
 
@@ -187,6 +198,7 @@ async def do_flag_post(session: AsyncSession, post: Post, *, flagger: Member, re
     session.add(flag)
     await session.flush()
     changes.members(session, flagger.id)
+    await _queue_changed(session, post)
     if notify_author and post.author is not None:
         await _welfare_notice(session, post, post.author)
     if first_danger:
@@ -231,6 +243,7 @@ async def do_claim(session: AsyncSession, post: Post, *, actor: Member) -> bool:
         return False
     session.add(Claim(post_id=post.id, member_id=actor.id))
     await session.flush()
+    await _queue_changed(session, post)
     return True
 
 
@@ -240,6 +253,7 @@ async def do_release_claim(session: AsyncSession, post: Post, *, actor: Member) 
         return False
     await session.delete(claim)
     await session.flush()
+    await _queue_changed(session, post)
     return True
 
 
@@ -416,6 +430,7 @@ async def do_move_thread(session: AsyncSession, thread: Thread, *, actor: Member
     await session.execute(update(Space).where(Space.id == to.id)
                           .values(thread_count=Space.thread_count + 1))
     await session.flush()
+    changes.queue(session, source_id, to.id)  # its flags go with it
     await _thread_audit(session, ActionKind.THREAD_MOVED, thread, actor=actor, reason=reason,
                         source_space_id=source_id)
     return True
@@ -748,6 +763,7 @@ async def do_raise_crisis_flag(session: AsyncSession, post: Post, space: Space,
                 details={**(details or {}), "automatic": True})
     session.add(flag)
     await session.flush()
+    changes.queue(session, space.id)
     if not already_told:
         await _alert_moderators(session, post, space, NOTICE_SCREEN_ALERT)
     return flag
@@ -764,6 +780,7 @@ async def do_mark_for_review(session: AsyncSession, post: Post,
                 details={**(details or {}), "automatic": True})
     session.add(flag)
     await session.flush()
+    await _queue_changed(session, post)
     return flag
 
 

@@ -62,6 +62,16 @@ def require_redis() -> str:
     return TEST_REDIS_URL
 
 
+@pytest.fixture(autouse=True)
+def short_live_streams(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The in-process test client reads a whole response before it returns: a ``/live``
+    stream (tests that visit every page visit it too) ends after a moment instead of 30
+    minutes. The stream tests on a real server (tests/forum/test_live.py) set it back."""
+    from forum.web import live
+
+    monkeypatch.setattr(live, "MAX_SECONDS", 0.3)
+
+
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
     return TEST_DATABASE_URL or f"sqlite+aiosqlite:///{tmp_path / 'forum.db'}"

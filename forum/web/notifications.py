@@ -49,7 +49,8 @@ class UnreadCount(ASGIMiddleware):
     ``more`` counts (a moderator's open welfare items), into the request's state."""
 
     scopes = (ScopeType.HTTP,)
-    exclude_path_pattern = ("^/static/", "^/healthz$", "^/robots.txt$", f"^{UNREAD_PATH}$")
+    exclude_path_pattern = ("^/static/", "^/healthz$", "^/robots.txt$", f"^{UNREAD_PATH}$",
+                            "^/live$")
 
     def __init__(self, more: HeaderCounts | None = None) -> None:
         self.more = more

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from litestar import Request, get
+from litestar import Request, Response, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
@@ -16,8 +16,8 @@ from forum.resources import lines_for
 from forum.web.composer import reply_form_context
 from forum.web.context import region_of, settings_of, viewer_of
 from forum.web.deps import Db
+from forum.web.htmx import VARY, is_htmx, page_or_partial
 from forum.web.htmx import page as render_page
-from forum.web.htmx import page_or_partial
 
 
 @get("/", name="home")
@@ -86,6 +86,7 @@ async def thread_context(
         "hidden_themes": await queries.hidden_warning_themes(db, viewer),
         "moderator_ids": await queries.space_moderator_ids(db, thread.space_id),
         "social": await queries.social_for_posts(db, viewer, posts, thread=thread),
+        "posts_per_page": queries.POSTS_PER_PAGE,
         **reply_form_context(thread),
     }
 
@@ -96,6 +97,23 @@ async def thread_page(
 ) -> Template:
     context = await thread_context(request, db, thread_id, page)
     return Template(template_name="thread/index.html", context=context)
+
+
+@get("/t/{thread_id:int}/nouveaux", name="thread_news")
+async def thread_news(
+    request: Request[Any, Any, Any], db: Db, thread_id: FromPath[int], apres: FromQuery[int] = 0
+) -> Response[Any]:
+    """The posts after number ``apres`` on its page, for a reader whose page was told by its
+    live stream that the thread grew (``forum/web/live.py``); opened without htmx, the
+    thread's page where they are."""
+    thread = await queries.get_thread_or_404(db, viewer_of(request), thread_id)
+    after = max(0, min(apres, thread.post_count))
+    current = min(queries.page_of(after + 1), queries.page_count(thread))
+    if not is_htmx(request):
+        return Redirect(path=f"/t/{thread_id}?page={current}", status_code=303, headers=VARY)
+    context = await thread_context(request, db, thread_id, current)
+    context["posts"] = [post for post in context["posts"] if post.number > after]
+    return Template(template_name="thread/_new_posts.html", context=context, headers=VARY)
 
 
 @get("/p/{post_id:int}", name="permalink")
@@ -128,4 +146,4 @@ async def post_revisions(request: Request[Any, Any, Any], db: Db,
     })
 
 
-ROUTES = [home, space_page, unanswered_page, thread_page, permalink, post_revisions]
+ROUTES = [home, space_page, unanswered_page, thread_page, thread_news, permalink, post_revisions]

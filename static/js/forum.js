@@ -79,4 +79,83 @@
     var alerts = document.getElementById("alerts");
     if (alerts) { alerts.textContent = ""; }
   });
+
+  // Live updates (forum/web/live.py): one event stream per page, for a member (their notices,
+  // the queues they moderate) and on a thread page (its new posts). An event is only a hint:
+  // the page asks the usual route, which checks access. Without this, pages poll as before.
+  var posts = document.getElementById("posts");
+  var thread = posts && posts.getAttribute("data-thread");
+  var member = document.getElementById("unread-notifications");
+  if (!window.EventSource || !window.htmx || !(thread || member)) { return; }
+
+  function refresh(id) {
+    var element = document.getElementById(id);
+    if (element) { window.htmx.trigger(element, "forum:live"); }
+  }
+
+  var news = document.getElementById("thread-news");
+  var newest = posts ? Number(posts.getAttribute("data-last")) || 0 : 0;
+
+  function shown() {
+    return Number(posts.getAttribute("data-last")) || 0;
+  }
+
+  function showNews() {
+    var count = newest - shown();
+    if (!news || count <= 0) { if (news) { news.textContent = ""; } return; }
+    var onThisPage = newest <= Number(posts.getAttribute("data-page-end"));
+    var text = count === 1 ? news.getAttribute("data-one")
+      : news.getAttribute("data-many").replace("{count}", String(count));
+    var link = document.createElement("a");
+    link.className = "button button--small";
+    link.href = news.getAttribute("data-href");
+    link.textContent = news.getAttribute(onThisPage ? "data-show" : "data-go");
+    if (onThisPage) {
+      link.addEventListener("click", function (event) {
+        event.preventDefault();
+        showNewPosts();
+      });
+    }
+    news.textContent = text + " ";
+    news.appendChild(link);
+  }
+
+  function showNewPosts() {
+    var before = shown();
+    var url = "/t/" + thread + "/nouveaux?apres=" + before;
+    window.htmx.ajax("GET", url, { target: "#posts", swap: "beforeend" }).then(function () {
+      var cards = posts.querySelectorAll("article.post[data-number]");
+      var last = cards.length ? Number(cards[cards.length - 1].getAttribute("data-number")) : before;
+      posts.setAttribute("data-last", String(Math.max(before, last)));
+      newest = Math.max(newest, last);
+      news.textContent = news.getAttribute("data-added");
+      var first = posts.querySelector('article.post[data-number="' + (before + 1) + '"]')
+        || (cards.length ? cards[cards.length - 1] : null);
+      if (first && Number(first.getAttribute("data-number")) > before) {
+        first.focus({ preventScroll: false });
+      }
+    });
+  }
+
+  // A reply of this reader's own, appended by htmx, raises what the page already shows.
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!posts) { return; }
+    var cards = posts.querySelectorAll("article.post[data-number]");
+    if (!cards.length) { return; }
+    var last = Number(cards[cards.length - 1].getAttribute("data-number"));
+    if (last > shown()) { posts.setAttribute("data-last", String(last)); showNews(); }
+  });
+
+  var url = "/live" + (thread ? "?thread=" + encodeURIComponent(thread) : "");
+  var stream = new EventSource(url);
+  stream.addEventListener("notices", function () { refresh("unread-notifications"); });
+  stream.addEventListener("queue", function () { refresh("mod-link"); });
+  stream.addEventListener("posts", function (event) {
+    var data = JSON.parse(event.data || "{}");
+    if (!posts || String(data.thread) !== thread) { return; }
+    newest = Math.max(newest, Number(data.last) || 0);
+    showNews();
+  });
+  stream.addEventListener("ended", function () { stream.close(); });
+  window.addEventListener("pagehide", function () { stream.close(); });
 })();

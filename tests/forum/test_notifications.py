@@ -103,7 +103,7 @@ async def test_the_unread_fragment_refreshes_at_most_every_minute_and_is_a_plain
 ) -> None:
     await browser.signup("Hirondelle")
     link = (await browser.get("/")).one("#unread-notifications")
-    assert link["data-hx-trigger"] == "every 60s"
+    assert link["data-hx-trigger"] == "every 60s, forum:live"
     assert link["href"] == "/notifications"
     async with database.writing() as session:
         await actions.do_notify(session, await member_id(database, "Hirondelle"),

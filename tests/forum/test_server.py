@@ -7,21 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import uvicorn
 
 from forum import server as guarded
+from tests.serving import serving
 
 HOST = "127.0.0.1"
 
 
 class Gate:
-    """A tiny ASGI app: /wait holds its request until ``release`` is set; anything else 200."""
+    """A tiny ASGI app: /wait (and /live, a stream to the server) holds its request until
+    ``release`` is set; anything else 200."""
 
     def __init__(self, expected: int = 0) -> None:
         self.release = asyncio.Event()
@@ -32,34 +31,33 @@ class Gate:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        if scope["path"] == "/wait":
+        if scope["path"] in ("/wait", "/live"):
             self.waiting += 1
             if self.waiting >= self.expected:
                 self.all_waiting.set()
-            await self.release.wait()
+            if not await self._released_before_disconnect(scope, receive):
+                return
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"text/plain"),
                                 (b"content-length", b"2")]})
         await send({"type": "http.response.body", "body": b"ok"})
 
+    async def _released_before_disconnect(self, scope: Any, receive: Any) -> bool:
+        """Wait for ``release``; a stream (as Litestar's do) also ends when its client
+        goes away."""
+        if scope["path"] != "/live":
+            await self.release.wait()
+            return True
+        async def disconnected() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
 
-@contextlib.asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[int]:
-    sock = socket.socket()
-    sock.bind((HOST, 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, http=guarded.GuardedHttpProtocol, log_level="warning",
-                            lifespan="off", timeout_keep_alive=guarded.KEEP_ALIVE_SECONDS)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for it
-        await asyncio.sleep(0.01)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
-        sock.close()
+        released = asyncio.ensure_future(self.release.wait())
+        gone = asyncio.ensure_future(disconnected())
+        done, pending = await asyncio.wait({released, gone}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        return released in done
 
 
 async def closed_within(reader: asyncio.StreamReader, seconds: float) -> bytes:
@@ -185,3 +183,57 @@ async def test_when_every_connection_is_busy_a_new_request_gets_503_with_retry_a
 def test_the_connection_bound_stays_under_the_open_file_limit() -> None:
     assert guarded.connection_limit(1024) == 1024 - guarded.FD_RESERVE
     assert guarded.connection_limit(65536) == guarded.MAX_CONNECTIONS_PER_WORKER
+
+
+async def test_live_streams_never_take_the_place_of_other_requests(short_limits: None) -> None:
+    app = Gate(expected=6)
+    async with serving(app) as port:
+        streams = [await get(port, "/live?thread=1") for _ in range(6)]  # over the bound of 4
+        await asyncio.wait_for(app.all_waiting.wait(), 5)
+        reader, writer = await get(port)
+        assert (await answer(reader)).startswith(b"HTTP/1.1 200")
+        app.release.set()
+        for stream_reader, _ in streams:
+            assert (await answer(stream_reader)).startswith(b"HTTP/1.1 200"), "none was closed"
+        for _, w in [*streams, (reader, writer)]:
+            w.close()
+
+
+async def test_past_the_stream_bound_a_new_stream_closes_the_oldest(
+    short_limits: None, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(guarded, "MAX_STREAMS_PER_WORKER", 2)
+    app = Gate(expected=3)
+    async with serving(app) as port:
+        oldest = await get(port, "/live")
+        await asyncio.sleep(0.05)
+        younger = [await get(port, "/live") for _ in range(2)]
+        assert await closed_within(oldest[0], 2) == b""
+        await asyncio.wait_for(app.all_waiting.wait(), 5)
+        app.release.set()
+        for stream_reader, _ in younger:
+            assert (await answer(stream_reader)).startswith(b"HTTP/1.1 200")
+        for _, w in [oldest, *younger]:
+            w.close()
+
+
+async def test_shutting_down_closes_open_streams_at_once() -> None:
+    app = Gate(expected=2)
+    started = time.monotonic()
+    async with serving(app) as port:
+        streams = [await get(port, "/live") for _ in range(2)]
+        await asyncio.wait_for(app.all_waiting.wait(), 5)
+        started = time.monotonic()
+    assert time.monotonic() - started < 3.0, "uvicorn's graceful wait was not held by streams"
+    for stream_reader, w in streams:
+        assert await closed_within(stream_reader, 1) == b""
+        w.close()
+
+
+def test_the_stream_bound_stays_under_the_open_file_limit() -> None:
+    room = 4096 - guarded.FD_RESERVE - guarded.connection_limit(4096)
+    assert guarded.stream_limit(4096) == room
+    assert guarded.stream_limit(1024) == 0
+    assert guarded.stream_limit(1 << 20) == guarded.MAX_STREAMS_PER_WORKER
+    assert guarded.is_stream(b"/live?thread=3") and guarded.is_stream(b"/live")
+    assert not guarded.is_stream(b"/lively") and not guarded.is_stream(b"/t/1/live")

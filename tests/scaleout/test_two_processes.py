@@ -208,3 +208,30 @@ async def first_public_space(base: str) -> str:
         return slug
     finally:
         await database.dispose()
+
+
+async def test_a_reply_through_one_process_reaches_a_thread_page_open_on_the_other(
+    servers: tuple[str, str], member: Browser
+) -> None:
+    """Issue 18: live events travel through Redis pub/sub between processes."""
+    await on(member, servers[0]).signup(new_name("Charme"))
+    space_slug = await first_public_space(servers[0])
+    started = await member.start_thread(space_slug, "Un fil en direct", "Qui est là ce soir ?")
+    assert started.status == 303, started.text()
+    thread_id = int(started.response.headers["location"].split("#")[0].split("?")[0]
+                    .rsplit("/", 1)[1])
+    async with httpx.AsyncClient(base_url=servers[1], timeout=10) as reader:
+        async with reader.stream("GET", f"/live?thread={thread_id}") as stream:
+            assert stream.status_code == 200
+            lines = stream.aiter_lines()
+            assert await anext(lines) == "event: ready"
+            started_at = time.monotonic()
+            replied = await on(member, servers[0]).reply(thread_id, "Moi, je suis là.")
+            assert replied.status == 303
+            async with asyncio.timeout(5):
+                async for line in lines:
+                    if line == "event: posts":
+                        break
+            data = await anext(lines)
+    assert data == f'data: {{"thread":{thread_id},"last":2}}'
+    assert time.monotonic() - started_at < 5

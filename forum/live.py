@@ -1,0 +1,276 @@
+"""Live updates: committed changes become events for the pages open on them (issue 18).
+
+A page that JavaScript runs on holds one server-sent-events stream (``forum/web/live.py``).
+What travels on it is a *hint*, never content: "your notices changed", "N new posts in this
+thread", "this space's moderation queue changed". The page then asks the usual route (the
+unread count, the new posts, the welfare count), which checks access as it always does; so a
+stream can never show a word its reader may not read, and a lost event costs only the
+minute until the page's own poll.
+
+Events come from the declared changes of each unit of work (``forum.changes``), after the
+commit, so a rolled-back write tells nobody. The channels:
+
+- ``member:{id}``: that member's notices or own pages changed (``Changes.members``);
+- ``thread:{id}``: posts became visible in the thread, up to which number
+  (``Changes.newest``);
+- ``queue:{space id}`` and ``queue:all``: a space's moderation queue changed
+  (``Changes.queues``): its moderators listen to the first, admins to the second.
+
+How events travel (:class:`LiveBus`): in-process, each worker keeps its subscribers' queues
+and hands an event to each queue of its channel. With ``FORUM_REDIS_URL`` every worker of
+every machine publishes to one Redis pub/sub channel of this forum and listens to it, so an
+event published by one process reaches the pages held by all of them. Without Redis, an
+event reaches the pages held by the worker that committed it; pages on other workers learn
+of it by their poll (60 s), as they did before streams (``docs/LIVE.md``).
+
+Publishing never fails a write: Redis away means the event is lost and logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import weakref
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from forum import changes
+from forum.changes import Changes
+from forum.redis_pool import RedisClients, namespace_of
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 32
+"""Events waiting for one stream. A stream this far behind has a reader who is not reading:
+later events are dropped for it (they are hints; the page's poll catches up)."""
+RECONNECT_SECONDS = (0.5, 1.0, 2.0, 5.0)
+"""Waits between attempts to listen to Redis again after it failed (the last one repeats)."""
+
+NOTICES, POSTS, QUEUE = "notices", "posts", "queue"
+ALL_QUEUES = "queue:all"
+
+
+def member_channel(member_id: int) -> str:
+    return f"member:{member_id}"
+
+
+def thread_channel(thread_id: int) -> str:
+    return f"thread:{thread_id}"
+
+
+def queue_channel(space_id: int) -> str:
+    return f"queue:{space_id}"
+
+
+@dataclass
+class Event:
+    """One hint for the pages listening to ``channel``."""
+
+    channel: str
+    kind: str
+    data: dict[str, int] = field(default_factory=dict)
+    checked: dict[Any, bool] = field(default_factory=dict, compare=False, repr=False)
+    """Access already checked for this event, by the streams of this worker (a key per
+    viewer and target): many pages of one reader check once."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"c": self.channel, "k": self.kind, "d": self.data}
+
+    @classmethod
+    def from_json(cls, raw: Any) -> Event | None:
+        try:
+            data = {str(k): int(v) for k, v in dict(raw.get("d") or {}).items()}
+            return cls(channel=str(raw["c"]), kind=str(raw["k"]), data=data)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+
+
+def events_for(record: Changes) -> list[Event]:
+    """The events a committed unit of work gives."""
+    events = [Event(member_channel(member_id), NOTICES) for member_id in sorted(record.members)]
+    events += [Event(thread_channel(thread_id), POSTS, {"thread": thread_id, "last": last})
+               for thread_id, last in sorted(record.newest.items())]
+    for space_id in sorted(record.queues):
+        events.append(Event(queue_channel(space_id), QUEUE, {"space": space_id}))
+        events.append(Event(ALL_QUEUES, QUEUE, {"space": space_id}))
+    return events
+
+
+class Subscription:
+    """One stream's queue of events, for as long as the stream lasts."""
+
+    def __init__(self, bus: LiveBus, channels: frozenset[str]) -> None:
+        self.bus = bus
+        self.channels = channels
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=QUEUE_SIZE)
+        self.dropped = 0
+
+    def offer(self, event: Event) -> None:
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    async def next(self, within: float) -> Event | None:
+        """The next event, or None after ``within`` seconds without one."""
+        try:
+            return await asyncio.wait_for(self.queue.get(), within)
+        except TimeoutError:
+            return None
+
+
+class LiveBus:
+    """Where a worker's streams subscribe and its commits publish (see the module)."""
+
+    def __init__(self, redis_url: str = "", database_url: str = "") -> None:
+        self.redis_url = redis_url
+        self.channel = f"entrepairs:{namespace_of(database_url)}:live"
+        self._subscribers: dict[str, set[Subscription]] = {}
+        self._listener: asyncio.Task[None] | None = None
+        self._publisher: Any = None
+        self.streams = 0
+
+    # -- streams --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def subscribe(self, channels: Iterable[str]) -> Iterator[Subscription]:
+        subscription = Subscription(self, frozenset(channels))
+        for channel in subscription.channels:
+            self._subscribers.setdefault(channel, set()).add(subscription)
+        self.streams += 1
+        self._ensure_listener()
+        try:
+            yield subscription
+        finally:
+            self.streams -= 1
+            for channel in subscription.channels:
+                held = self._subscribers.get(channel)
+                if held is not None:
+                    held.discard(subscription)
+                    if not held:
+                        del self._subscribers[channel]
+
+    def deliver(self, event: Event) -> int:
+        """Hand ``event`` to this worker's streams of its channel; returns how many."""
+        held = self._subscribers.get(event.channel)
+        if not held:
+            return 0
+        for subscription in list(held):
+            subscription.offer(event)
+        return len(held)
+
+    # -- publishing -----------------------------------------------------------------------
+
+    async def publish(self, events: list[Event]) -> None:
+        """Send ``events`` to every stream that listens (through Redis when set). Never
+        raises: a write has committed, and a lost hint costs a page its poll interval."""
+        if not events:
+            return
+        if not self.redis_url:
+            for event in events:
+                self.deliver(event)
+            return
+        payload = json.dumps([event.as_json() for event in events], separators=(",", ":"))
+        try:
+            await self._redis().publish(self.channel, payload)
+        except Exception as exc:  # noqa: BLE001 - the write stands; pages poll
+            log.warning("live events not published: %s", type(exc).__name__)
+
+    def _redis(self) -> Any:
+        if self._publisher is None:
+            self._publisher = RedisClients(self.redis_url, pool_size=4)
+        return self._publisher.get()
+
+    # -- listening to Redis ---------------------------------------------------------------
+
+    def _ensure_listener(self) -> None:
+        if not self.redis_url:
+            return
+        if self._listener is not None and not self._listener.done():
+            if self._listener.get_loop() is asyncio.get_running_loop():
+                return
+        self._listener = asyncio.get_running_loop().create_task(
+            self._listen(), name="live-redis-listener")
+
+    async def _listen(self) -> None:
+        from redis.asyncio import Redis
+
+        attempt = 0
+        while True:
+            client = Redis.from_url(self.redis_url, socket_connect_timeout=1.0)
+            try:
+                async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(self.channel)
+                    attempt = 0
+                    while True:
+                        message = await pubsub.get_message(timeout=30.0)
+                        if message is not None:
+                            self._received(message.get("data"))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - Redis away: listen again shortly
+                log.warning("live events: listening to Redis failed: %s", type(exc).__name__)
+            finally:
+                with contextlib.suppress(Exception):
+                    await client.aclose()
+            await asyncio.sleep(RECONNECT_SECONDS[min(attempt, len(RECONNECT_SECONDS) - 1)])
+            attempt += 1
+
+    def _received(self, data: Any) -> None:
+        try:
+            raw_events = json.loads(data)
+        except (TypeError, ValueError):
+            return
+        if not isinstance(raw_events, list):
+            return
+        for raw in raw_events:
+            event = Event.from_json(raw) if isinstance(raw, dict) else None
+            if event is not None:
+                self.deliver(event)
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
+            self._listener = None
+        if self._publisher is not None:
+            await self._publisher.close()
+
+
+# -- the view: committed changes become events ------------------------------------------------
+
+_registry: dict[str, weakref.WeakSet[LiveBus]] = {}
+
+
+def _normalized(database_url: str) -> str:
+    return make_url(database_url).render_as_string(hide_password=False)
+
+
+def register(database_url: str, bus: LiveBus) -> None:
+    """Commits on ``database_url`` in this process publish to ``bus``."""
+    _registry.setdefault(_normalized(database_url), weakref.WeakSet()).add(bus)
+
+
+def _buses_of(session: Any) -> list[LiveBus]:
+    url = getattr(session.bind, "url", None)
+    if url is None:
+        return []
+    return list(_registry.get(url.render_as_string(hide_password=False), ()))
+
+
+async def follow_changes(session: Any, record: Changes) -> None:
+    buses = _buses_of(session)
+    if not buses:
+        return
+    events = events_for(record)
+    for bus in buses:
+        await bus.publish(events)
+
+
+changes.view("live", after_commit=follow_changes)

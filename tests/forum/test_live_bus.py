@@ -1,0 +1,100 @@
+"""forum/live.py: how committed changes become events, and how events travel (in one process,
+and through Redis between processes). The streams themselves: tests/forum/test_live.py."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+from litestar import Litestar
+
+from forum import live
+from forum.changes import Changes
+from forum.live import Event, LiveBus
+from tests.conftest import TEST_DATABASE_URL, require_redis
+from tests.moderation.access_matrix import build_world, reply
+
+DATABASE_URL = TEST_DATABASE_URL or "sqlite+aiosqlite:///unused.db"
+
+
+def test_a_committed_record_gives_one_event_per_member_thread_and_queue() -> None:
+    record = Changes(members={7, 3}, newest={12: 40}, queues={5})
+    events = [(e.channel, e.kind, e.data) for e in live.events_for(record)]
+    assert events == [
+        ("member:3", "notices", {}), ("member:7", "notices", {}),
+        ("thread:12", "posts", {"thread": 12, "last": 40}),
+        ("queue:5", "queue", {"space": 5}), ("queue:all", "queue", {"space": 5}),
+    ]
+    assert live.events_for(Changes()) == []
+
+
+async def test_an_event_reaches_the_streams_of_its_channel_only() -> None:
+    bus = LiveBus("", DATABASE_URL)
+    with bus.subscribe(["thread:1"]) as one, bus.subscribe(["thread:2", "member:4"]) as two:
+        assert bus.streams == 2
+        await bus.publish([Event("thread:1", "posts", {"thread": 1, "last": 3})])
+        assert (await one.next(1)).data == {"thread": 1, "last": 3}
+        assert await two.next(0.05) is None
+    assert bus.streams == 0
+    assert bus.deliver(Event("thread:1", "posts")) == 0, "a closed stream is forgotten"
+
+
+async def test_a_reader_who_does_not_read_loses_hints_not_the_worker() -> None:
+    bus = LiveBus("", DATABASE_URL)
+    with bus.subscribe(["member:1"]) as slow:
+        for _ in range(live.QUEUE_SIZE + 10):
+            bus.deliver(Event("member:1", "notices"))
+        assert slow.queue.qsize() == live.QUEUE_SIZE
+        assert slow.dropped == 10
+
+
+async def test_a_rolled_back_write_tells_nobody_and_a_committed_one_does(app: Litestar) -> None:
+    world = await build_world(app)
+    bus = LiveBus("", app.state.settings.database_url)
+    live.register(app.state.settings.database_url, bus)
+    thread_id = world.ids["thread"]
+    with bus.subscribe([live.thread_channel(thread_id)]) as page:
+        with pytest.raises(RuntimeError):
+            async with app.state.database.writing() as session:
+                await reply(session, thread_id, world.members["author"], "Pas publié.")
+                raise RuntimeError("rolled back")
+        assert await page.next(0.2) is None
+        async with app.state.database.writing() as session:
+            post = await reply(session, thread_id, world.members["author"], "Publié.")
+        event = await page.next(1)
+    assert event is not None and event.data == {"thread": thread_id, "last": post.number}
+
+
+async def test_publishing_with_redis_away_never_fails_the_write(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bus = LiveBus("redis://127.0.0.1:9/0", DATABASE_URL)
+    with caplog.at_level(logging.WARNING, logger="forum.live"):
+        await bus.publish([Event("member:1", "notices")])
+    assert "live events not published" in caplog.text
+    await bus.close()
+
+
+async def test_through_redis_an_event_published_by_one_process_reaches_another() -> None:
+    url = require_redis()
+    publisher, listener = LiveBus(url, DATABASE_URL), LiveBus(url, DATABASE_URL)
+    other_forum = LiveBus(url, DATABASE_URL + "-another-forum")
+    try:
+        with listener.subscribe(["thread:9"]) as page, other_forum.subscribe(["thread:9"]) as o:
+            for _ in range(50):  # the listener subscribes to Redis in its own task
+                await asyncio.sleep(0.05)
+                await publisher.publish([Event("thread:9", "posts", {"thread": 9, "last": 2})])
+                if (event := await page.next(0.05)) is not None:
+                    break
+            assert event is not None and event.data == {"thread": 9, "last": 2}
+            assert await o.next(0.3) is None, "another forum on the same Redis hears nothing"
+            # Garbage on the channel (anyone who can reach Redis can publish) is ignored.
+            client = publisher._redis()
+            for junk in (b"not json", b"{}", b'[{"c": "thread:9"}]', b'[{"c": 1, "k": 2, "d": 3}]'):
+                await client.publish(publisher.channel, junk)
+            await publisher.publish([Event("thread:9", "posts", {"thread": 9, "last": 3})])
+            assert (await page.next(2)).data == {"thread": 9, "last": 3}
+    finally:
+        for bus in (publisher, listener, other_forum):
+            await bus.close()
