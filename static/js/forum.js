@@ -85,6 +85,7 @@
   // the page asks the usual route, which checks access. Without this, pages poll as before.
   var posts = document.getElementById("posts");
   var thread = posts && posts.getAttribute("data-thread");
+  var queueNews = document.getElementById("queue-news");
   var member = document.getElementById("unread-notifications");
   if (!window.EventSource || !window.htmx || !(thread || member)) { return; }
 
@@ -149,7 +150,17 @@
   var url = "/live" + (thread ? "?thread=" + encodeURIComponent(thread) : "");
   var stream = new EventSource(url);
   stream.addEventListener("notices", function () { refresh("unread-notifications"); });
-  stream.addEventListener("queue", function () { refresh("mod-link"); });
+  stream.addEventListener("queue", function () {
+    refresh("mod-link");
+    if (queueNews && !queueNews.firstChild) {
+      var reload = document.createElement("a");
+      reload.className = "button button--small";
+      reload.href = window.location.pathname + window.location.search;
+      reload.textContent = queueNews.getAttribute("data-reload");
+      queueNews.textContent = queueNews.getAttribute("data-text") + " ";
+      queueNews.appendChild(reload);
+    }
+  });
   stream.addEventListener("posts", function (event) {
     var data = JSON.parse(event.data || "{}");
     if (!posts || String(data.thread) !== thread) { return; }
