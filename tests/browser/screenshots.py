@@ -23,13 +23,20 @@ from tests.browser.flows import (
 )
 from tests.browser.live import CHROMIUM, ROOT, launch_chromium, live_server
 from tests.browser.moderating import log_in
-from tests.browser.seed import ADMIN
+from tests.browser.seed import ADMIN, MODERATOR
 
 OUTPUT = ROOT / "docs" / "screenshots"
 WIDTHS = {"desktop": (1280, 900), "mobile": (375, 812)}
 SCHEMES = ("light", "dark")
 MEMBER_NAMES = {("desktop", "light"): "Brin_de_Thym", ("desktop", "dark"): "Petit_Phare",
                 ("mobile", "light"): "Pomme_de_Pin", ("mobile", "dark"): "Nuage_Lent"}
+LIVE_NAMES = {("desktop", "light"): ("Fil_de_Soie", "Vent_Doux"),
+              ("desktop", "dark"): ("Lune_Claire", "Goutte_de_Pluie"),
+              ("mobile", "light"): ("Caillou_Blanc", "Herbe_Folle"),
+              ("mobile", "dark"): ("Ciel_de_Nuit", "Plume_Grise")}
+"""The reader and the writer of the live pages (issue 18), one pair per width and scheme."""
+Shoot = Callable[..., Path]
+"""``shoot(name)`` saves the page of the person shown; ``shoot(name, other_page)`` another's."""
 
 VISITOR_PAGES: dict[str, str] = {
     "home": "/",
@@ -122,31 +129,75 @@ def _staff_pages(page: Any, shoot: Callable[[str], Path]) -> None:
     shoot("watched-words")
 
 
+NEWS_SAYS = """(text) => {
+    const news = document.getElementById('thread-news');
+    return news !== null && news.textContent.includes(text);
+}"""
+
+
+def _live_pages(page: Any, writer: Any, moderator: Any, shoot: Shoot,
+                names: tuple[str, str]) -> None:
+    """Live updates (issue 18), each page told by its event stream, never reloaded: a thread
+    page's news after two replies, then the moderator's header after an urgent post."""
+    reader_name, writer_name = names
+    sign_up(page, reader_name)
+    thread_id = start_thread(page, "Nos petites victoires de la semaine",
+                             "Je commence : j'ai réussi à sortir marcher trois fois.")
+    page.goto(f"/t/{thread_id}")  # not on the opening post, which it lands on (focused)
+    sign_up(writer, writer_name)
+    writer.goto(f"/t/{thread_id}")
+    reply_with_htmx(writer, "Bravo ! Moi, j'ai appelé ma sœur, ça faisait des mois.")
+    reply_with_htmx(writer, "Et j'ai dormi une nuit entière, pour la première fois.")
+    page.wait_for_function(NEWS_SAYS, arg="2 nouveaux messages")
+    shoot("thread-news")
+
+    log_in(moderator, MODERATOR)
+    moderator.goto("/")
+    moderator.wait_for_load_state("networkidle")  # its stream listens
+    before = moderator.inner_text("#mod-link")
+    writer.fill("#reply-body", "J'ai tout préparé, ce soir je vais en finir, "
+                               "je ne veux plus être là demain.")
+    writer.click("#reply-form button[type=submit]")
+    writer.wait_for_selector("[data-crisis-level=urgent]")
+    writer.click("[data-crisis-level] button[name=crisis_ack]")
+    writer.wait_for_selector("#reply-form textarea#reply-body")
+    moderator.wait_for_function("(before) => document.getElementById('mod-link')"
+                                ".innerText !== before", arg=before)
+    shoot("mod-header-live", moderator)
+
+
 def take_all(browser: Any, base_url: str) -> list[Path]:
     taken: list[Path] = []
     for width, (pixels, height) in WIDTHS.items():
         for scheme in SCHEMES:
-            def shoot(name: str, _w: str = width, _s: str = scheme) -> Path:
-                taken.append(_shoot(page, name, _w, _s))
+            def shoot(name: str, shot: Any = None, _w: str = width, _s: str = scheme) -> Path:
+                taken.append(_shoot(shot or page, name, _w, _s))
                 return taken[-1]
 
-            for who in ("visitor", "member", "staff"):
-                context = browser.new_context(
-                    base_url=base_url, locale="fr-FR", color_scheme=scheme,
-                    viewport={"width": pixels, "height": height},
+            def new_page(_p: int = pixels, _h: int = height, _s: str = scheme) -> Any:
+                return browser.new_context(
+                    base_url=base_url, locale="fr-FR", color_scheme=_s,
+                    viewport={"width": _p, "height": _h},
                     device_scale_factor=1, reduced_motion="reduce",
-                )
-                page = context.new_page()
+                ).new_page()
+
+            for who in ("visitor", "member", "staff", "live"):
+                page = new_page()
+                others: list[Any] = []
                 try:
                     if who == "member":
                         _member_pages(page, shoot, MEMBER_NAMES[(width, scheme)])
                         _care_pages(page, shoot)
                     elif who == "staff":
                         _staff_pages(page, shoot)
+                    elif who == "live":
+                        others = [new_page(), new_page()]
+                        _live_pages(page, *others, shoot, LIVE_NAMES[(width, scheme)])
                     else:
                         _visitor_pages(page, shoot)
                 finally:
-                    context.close()
+                    for opened in (page, *others):
+                        opened.context.close()
     return taken
 
 
