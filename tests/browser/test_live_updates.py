@@ -118,6 +118,7 @@ def test_a_reply_shows_as_news_on_an_open_thread_page_and_appends_without_a_relo
     assert reader.locator("#posts article.post").count() == 3
     assert focused_id(reader) == first_post, "the first new post does not have the focus"
     assert news.inner_text() == "Nouveaux messages ajoutés à la fin du fil."
+    assert reader.inner_text("#thread-reply-count") == "2 réponses", "the header's count"
     assert reader.evaluate("window.__marker") == 1, "showing the new posts reloaded the page"
     assert streams == [f"thread={thread_id}"], "the stream was opened again"
 

@@ -121,6 +121,7 @@ async def test_a_reply_reaches_a_visitor_reading_the_thread_within_two_seconds(
     assert f'id="post-{number}"' in fragment.text
     assert "Je te lis, et je suis là ce soir aussi." in fragment.text
     assert f'data-number="{before}"' not in fragment.text
+    assert 'id="thread-reply-count" data-hx-swap-oob="true"' in fragment.text
 
 
 async def test_the_new_posts_fragment_checks_access_and_its_input(
