@@ -117,9 +117,11 @@ class Subscription:
             self.dropped += 1
 
     async def next(self, within: float) -> Event | None:
-        """The next event, or None after ``within`` seconds without one."""
+        """The next event, or None after ``within`` seconds without one (a timer on the
+        stream's own task: ``wait_for`` would add a task per waiting stream)."""
         try:
-            return await asyncio.wait_for(self.queue.get(), within)
+            async with asyncio.timeout(within):
+                return await self.queue.get()
         except TimeoutError:
             return None
 
