@@ -104,6 +104,8 @@ messages: $(VENV)/.installed
 # The benchmark (bench/, docs/PERFORMANCE.md): generates the dataset once into bench/data/,
 # serves it with `forum run --workers 2`, drives it with wrk, writes bench/results.json.
 # Options: make bench BENCH_ARGS="--posts 1000000" (or --duration 10 --connections 32).
+# Live streams (bench/streams.py): --streams N per worker (0 skips them), --pages streams
+# runs that stage alone; it uses Redis at 127.0.0.1:6379/15 when it answers (--streams-redis).
 .PHONY: bench
 bench: $(VENV)/.installed-test
 	@command -v wrk >/dev/null 2>&1 || { echo "make bench needs wrk: sudo apt-get install wrk"; exit 1; }

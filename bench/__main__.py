@@ -9,7 +9,11 @@
 4. Count SQL statements per request in-process (``before_cursor_execute`` on the app's engine),
    for the same requests, against the same data.
 5. Measure the crisis screen's cost per post in process, on one core (``bench/crisis.py``).
-6. Print the table and write ``bench/results.json``.
+6. Live streams (``bench/streams.py``, the ``streams`` stage): on a forum of its own (through
+   Redis when it answers), ``--streams`` open ``/live`` streams per worker, each worker's RSS,
+   how long a reply's event takes to reach every stream, and the visitor thread page with and
+   without the streams. ``--pages streams`` runs this stage alone.
+7. Print the table and write ``bench/results.json``.
 """
 
 from __future__ import annotations
@@ -38,8 +42,9 @@ LUA = Path(__file__).resolve().parent / "lua"
 RESULTS = Path(__file__).resolve().parent / "results.json"
 SEARCH_WORDS = ["angoisse", "sommeil", "groupe de parole", "rechute", "respiration", "proches",
                 "marcher", "carnet", "association", "courage"]
-PAGES = ("thread_visitor", "thread_member", "space", "home", "reply", "search")
-"""Search last: slow searches still running would otherwise hold the workers for the next page."""
+PAGES = ("thread_visitor", "thread_member", "space", "home", "reply", "search", "streams")
+"""Search last: slow searches still running would otherwise hold the workers for the next page.
+``streams`` is a stage on a server of its own, after the others (``bench/streams.py``)."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -57,6 +62,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--pages", default=",".join(PAGES),
                         help="comma-separated subset of " + ", ".join(PAGES))
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--streams", type=int, default=2000,
+                        help="live streams per worker in the streams stage (0: skip it)")
+    parser.add_argument("--streams-threads", type=int, default=4,
+                        help="the threads the streams listen to (spread evenly)")
+    parser.add_argument("--streams-redis", default="redis://127.0.0.1:6379/15",
+                        help="Redis for the streams stage, so that events reach every worker "
+                             "('' for none; a Redis that does not answer means none)")
     return parser.parse_args(argv)
 
 
@@ -268,19 +280,9 @@ def measure_ceiling(args: argparse.Namespace, page_bytes: bytes) -> dict[str, An
         stop(process)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("bench: wrk is missing. Install it with: sudo apt-get install wrk")
-        return 1
-    pages = [p.strip() for p in args.pages.split(",") if p.strip()]
-    unknown = set(pages) - set(PAGES)
-    if unknown:
-        sys.exit(f"bench: unknown page(s): {', '.join(sorted(unknown))}")
-    threads = args.threads or max(1, args.posts // 20)
-    dataset = asyncio.run(prepare(posts=args.posts, threads=threads, spaces=args.spaces,
-                                  database_url=args.database))
-    database_url = run_database(args, dataset)
+def measure_pages(args: argparse.Namespace, dataset: Dataset, database_url: str,
+                  pages: list[str]) -> list[dict[str, Any]]:
+    """The ceiling, then each page under wrk on the forum, then the queries per request."""
     base = f"http://127.0.0.1:{args.port}"
     env = server_env(database_url, args.port)
     server = start([sys.executable, "-m", "forum.cli", "run", "--port", str(args.port),
@@ -328,11 +330,43 @@ def main(argv: list[str] | None = None) -> int:
         if row["rps"] is not None:
             row["queries"] = counts.get(row["page"])
     results.append({"page": "ceiling", **ceiling, "ceiling_fraction": 1.0, "queries": 0})
-    screen = crisis_bench.measure()
-    results.append({"page": "crisis_screen", "rps": None, **screen})
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("bench: wrk is missing. Install it with: sudo apt-get install wrk")
+        return 1
+    pages = [p.strip() for p in args.pages.split(",") if p.strip()]
+    unknown = set(pages) - set(PAGES)
+    if unknown:
+        sys.exit(f"bench: unknown page(s): {', '.join(sorted(unknown))}")
+    wrk_pages = [p for p in pages if p != "streams"]
+    threads = args.threads or max(1, args.posts // 20)
+    dataset = asyncio.run(prepare(posts=args.posts, threads=threads, spaces=args.spaces,
+                                  database_url=args.database))
+    database_url = run_database(args, dataset)
+    results: list[dict[str, Any]] = []
+    if wrk_pages:
+        results += measure_pages(args, dataset, database_url, wrk_pages)
+    streams = None
+    if "streams" in pages and args.streams > 0:
+        from bench import streams as streams_bench
+
+        streams = streams_bench.measure(args, dataset, database_url)
+        results.append(streams)
+    screen = None
+    if wrk_pages:  # the whole harness (not a run of the streams stage alone)
+        screen = crisis_bench.measure()
+        results.append({"page": "crisis_screen", "rps": None, **screen})
     args.output.write_text(json.dumps(results, indent=2) + "\n")
-    print_table(results)
-    print(crisis_bench.report(screen))
+    if wrk_pages:
+        print_table(results)
+    if streams is not None:
+        print(streams_bench.report(streams))
+    if screen is not None:
+        print(crisis_bench.report(screen))
     print(f"Written to {args.output}")
     return 0
 
@@ -341,8 +375,8 @@ def print_table(results: list[dict[str, Any]]) -> None:
     print(f"\n{'page':<16}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'ceiling':>9}{'RSS MB':>9}"
           f"{'queries':>9}")
     for row in results:
-        if row["page"] == "crisis_screen":
-            continue  # printed on its own (bench/crisis.py)
+        if row["page"] in ("crisis_screen", "live_streams"):
+            continue  # printed on their own (bench/crisis.py, bench/streams.py)
         if row["rps"] is None:
             print(f"{row['page']:<16}{'not measurable':>36}")
             continue
