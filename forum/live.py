@@ -74,9 +74,10 @@ class Event:
     channel: str
     kind: str
     data: dict[str, int] = field(default_factory=dict)
-    checked: dict[Any, bool] = field(default_factory=dict, compare=False, repr=False)
-    """Access already checked for this event, by the streams of this worker (a key per
-    viewer and target): many pages of one reader check once."""
+    checked: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Access checks of this event by the streams of this worker, done or in flight (a key
+    per viewer and target: ``forum.web.live.Listener.allows``): many pages of one reader,
+    or every visitor of a thread, check once."""
 
     def as_json(self) -> dict[str, Any]:
         return {"c": self.channel, "k": self.kind, "d": self.data}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import pytest
 from litestar import Litestar
@@ -98,3 +99,38 @@ async def test_through_redis_an_event_published_by_one_process_reaches_another()
     finally:
         for bus in (publisher, listener, other_forum):
             await bus.close()
+
+
+class _Request:
+    scope: dict[str, Any] = {}
+
+
+async def test_the_streams_woken_by_one_event_share_one_access_check(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    from forum.web.live import Listener
+
+    calls = 0
+
+    async def slow_check(self: Listener, event: Event) -> bool:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.05)
+        if event.channel == "thread:666":
+            raise ConnectionError("the database is away")
+        return True
+
+    monkeypatch.setattr(Listener, "_check", slow_check)
+    visitors = [Listener(None, _Request(), None, 1, frozenset(), False)  # type: ignore[arg-type]
+                for _ in range(200)]
+    event = Event("thread:1", "posts", {"thread": 1, "last": 2})
+    first = asyncio.ensure_future(visitors[0].allows(event))
+    await asyncio.sleep(0)
+    first.cancel()  # that page went away: the others still get their answer
+    verdicts = await asyncio.gather(*(v.allows(event) for v in visitors[1:]))
+    assert verdicts == [True] * 199
+    assert calls == 1, "one database check for every visitor stream of the worker"
+    with caplog.at_level(logging.WARNING, logger="forum.web.live"):
+        failing = Event("thread:666", "posts", {"thread": 666, "last": 2})
+        assert await asyncio.gather(*(v.allows(failing) for v in visitors[:3])) == [False] * 3
+    assert "live event not checked: ConnectionError" in caplog.text
