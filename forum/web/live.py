@@ -149,8 +149,7 @@ class Listener:
         return False
 
 
-async def _events(bus: LiveBus, subscription: Subscription, listener: Listener
-                  ) -> AsyncIterator[bytes]:
+async def _events(subscription: Subscription, listener: Listener) -> AsyncIterator[bytes]:
     yield ServerSentEventMessage(data="", event="ready", retry=RETRY_MS).encode()
     ends_at = time.monotonic() + MAX_SECONDS
     while (left := ends_at - time.monotonic()) > 0:
@@ -187,7 +186,7 @@ async def live(request: Request[Any, Any, Any], db: Db) -> Response[Any]:
 
     async def stream() -> AsyncIterator[bytes]:
         with bus.subscribe(listener.channels()) as subscription:
-            async for chunk in _events(bus, subscription, listener):
+            async for chunk in _events(subscription, listener):
                 yield chunk
 
     return Stream(stream(), media_type="text/event-stream", headers=NO_STORE)
