@@ -23,7 +23,8 @@ event published by one process reaches the pages held by all of them. Without Re
 event reaches the pages held by the worker that committed it; pages on other workers learn
 of it by their poll (60 s), as they did before streams (``docs/LIVE.md``).
 
-Publishing never fails a write: Redis away means the event is lost and logged.
+Publishing never fails or holds a write: it happens beside the write's answer, and Redis away
+means the event is lost and logged.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 QUEUE_SIZE = 32
 """Events waiting for one stream. A stream this far behind has a reader who is not reading:
 later events are dropped for it (they are hints; the page's poll catches up)."""
+PUBLISH_TIMEOUT_SECONDS = 0.5
+"""How long one publish may wait for Redis (in the background, after the write answered)."""
 RECONNECT_SECONDS = (0.5, 1.0, 2.0, 5.0)
 """Waits between attempts to listen to Redis again after it failed (the last one repeats)."""
 
@@ -136,6 +139,7 @@ class LiveBus:
         self._subscribers: dict[str, set[Subscription]] = {}
         self._listener: asyncio.Task[None] | None = None
         self._publisher: Any = None
+        self._sending: set[asyncio.Task[None]] = set()
         self.streams = 0
 
     # -- streams --------------------------------------------------------------------------
@@ -171,7 +175,9 @@ class LiveBus:
 
     async def publish(self, events: list[Event]) -> None:
         """Send ``events`` to every stream that listens (through Redis when set). Never
-        raises: a write has committed, and a lost hint costs a page its poll interval."""
+        raises and never waits for Redis: a write has committed and its answer goes now (a
+        hung Redis held each write's answer for the command's timeout); a lost hint costs a
+        page its poll interval."""
         if not events:
             return
         if not self.redis_url:
@@ -179,6 +185,11 @@ class LiveBus:
                 self.deliver(event)
             return
         payload = json.dumps([event.as_json() for event in events], separators=(",", ":"))
+        sending = asyncio.get_running_loop().create_task(self._send(payload))
+        self._sending.add(sending)
+        sending.add_done_callback(self._sending.discard)
+
+    async def _send(self, payload: str) -> None:
         try:
             await self._redis().publish(self.channel, payload)
         except Exception as exc:  # noqa: BLE001 - the write stands; pages poll
@@ -186,7 +197,8 @@ class LiveBus:
 
     def _redis(self) -> Any:
         if self._publisher is None:
-            self._publisher = RedisClients(self.redis_url, pool_size=4)
+            self._publisher = RedisClients(self.redis_url, pool_size=4,
+                                           socket_timeout=PUBLISH_TIMEOUT_SECONDS)
         return self._publisher.get()
 
     # -- listening to Redis ---------------------------------------------------------------
@@ -237,6 +249,9 @@ class LiveBus:
                 self.deliver(event)
 
     async def close(self) -> None:
+        """Stop listening; events still being sent get ``PUBLISH_TIMEOUT_SECONDS``."""
+        if self._sending:
+            await asyncio.wait(set(self._sending), timeout=PUBLISH_TIMEOUT_SECONDS * 2)
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

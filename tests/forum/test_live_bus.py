@@ -73,8 +73,27 @@ async def test_publishing_with_redis_away_never_fails_the_write(
     bus = LiveBus("redis://127.0.0.1:9/0", DATABASE_URL)
     with caplog.at_level(logging.WARNING, logger="forum.live"):
         await bus.publish([Event("member:1", "notices")])
+        await bus.close()
     assert "live events not published" in caplog.text
-    await bus.close()
+
+
+async def test_publishing_with_redis_hung_never_holds_the_write(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A Redis that accepts connections and never answers (SIGSTOP): the write's answer
+    does not wait for it; the event is given up after PUBLISH_TIMEOUT_SECONDS."""
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    bus = LiveBus(f"redis://127.0.0.1:{port}/0", DATABASE_URL)
+    try:
+        with caplog.at_level(logging.WARNING, logger="forum.live"):
+            started = asyncio.get_running_loop().time()
+            await bus.publish([Event("member:1", "notices")])
+            assert asyncio.get_running_loop().time() - started < 0.05
+            await bus.close()
+        assert "live events not published" in caplog.text
+    finally:
+        server.close()
 
 
 async def test_through_redis_an_event_published_by_one_process_reaches_another() -> None:
