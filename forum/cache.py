@@ -51,7 +51,6 @@ import struct
 import tempfile
 import threading
 import time
-import weakref
 import zlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
@@ -327,19 +326,12 @@ class RedisBackend:
 
 # --- invalidation: the declared changes of each unit of work ----------------------------------
 
-_registry: dict[str, weakref.WeakSet[Any]] = {}
-
-
-def _url_of(session: Any) -> str | None:
-    bind = session.bind
-    url = getattr(bind, "url", None)
-    return None if url is None else url.render_as_string(hide_password=False)
+_followers = changes.Followers()
 
 
 def register(database_url: str, backend: Any) -> None:
     """Writes committed on ``database_url`` in this process invalidate ``backend``."""
-    normalized = make_url(database_url).render_as_string(hide_password=False)
-    _registry.setdefault(normalized, weakref.WeakSet()).add(backend)
+    _followers.add(database_url, backend)
 
 
 def tags_for(record: Changes) -> set[str]:
@@ -361,7 +353,7 @@ async def follow_changes(session: Any, record: Changes) -> None:
     tags = tags_for(record)
     if not tags:
         return
-    for backend in list(_registry.get(_url_of(session) or "", ())):
+    for backend in _followers.of(session):
         try:
             await backend.bump(tags)
         except Exception as exc:  # noqa: BLE001 - the write stands; pages expire by TTL

@@ -22,10 +22,12 @@ was undone by a savepoint, is harmless.
 from __future__ import annotations
 
 import importlib
+import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 KEY = "declared_changes"
@@ -145,6 +147,25 @@ def view(name: str, *, before_commit: BeforeCommit | None = None,
     for hooks, hook in ((_before, before_commit), (_after, after_commit)):
         if hook is not None and all(existing != name for existing, _ in hooks):
             hooks.append((name, hook))
+
+
+class Followers:
+    """The objects of this process that follow the commits on each database (page cache
+    backends, live buses), held weakly: a view's after-commit hook hands the record to those
+    of the session's database, so two forums in one process (tests) never cross."""
+
+    def __init__(self) -> None:
+        self._by_url: dict[str, weakref.WeakSet[Any]] = {}
+
+    def add(self, database_url: str, follower: Any) -> None:
+        key = make_url(database_url).render_as_string(hide_password=False)
+        self._by_url.setdefault(key, weakref.WeakSet()).add(follower)
+
+    def of(self, session: AsyncSession) -> list[Any]:
+        url = getattr(session.bind, "url", None)
+        if url is None:
+            return []
+        return list(self._by_url.get(url.render_as_string(hide_password=False), ()))
 
 
 async def before_commit(session: AsyncSession) -> None:

@@ -33,12 +33,9 @@ import asyncio
 import contextlib
 import json
 import logging
-import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-
-from sqlalchemy.engine import make_url
 
 from forum import changes
 from forum.changes import Changes
@@ -108,8 +105,7 @@ def events_for(record: Changes) -> list[Event]:
 class Subscription:
     """One stream's queue of events, for as long as the stream lasts."""
 
-    def __init__(self, bus: LiveBus, channels: frozenset[str]) -> None:
-        self.bus = bus
+    def __init__(self, channels: frozenset[str]) -> None:
         self.channels = channels
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=QUEUE_SIZE)
         self.dropped = 0
@@ -140,21 +136,18 @@ class LiveBus:
         self._listener: asyncio.Task[None] | None = None
         self._publisher: Any = None
         self._sending: set[asyncio.Task[None]] = set()
-        self.streams = 0
 
     # -- streams --------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def subscribe(self, channels: Iterable[str]) -> Iterator[Subscription]:
-        subscription = Subscription(self, frozenset(channels))
+        subscription = Subscription(frozenset(channels))
         for channel in subscription.channels:
             self._subscribers.setdefault(channel, set()).add(subscription)
-        self.streams += 1
         self._ensure_listener()
         try:
             yield subscription
         finally:
-            self.streams -= 1
             for channel in subscription.channels:
                 held = self._subscribers.get(channel)
                 if held is not None:
@@ -263,27 +256,16 @@ class LiveBus:
 
 # -- the view: committed changes become events ------------------------------------------------
 
-_registry: dict[str, weakref.WeakSet[LiveBus]] = {}
-
-
-def _normalized(database_url: str) -> str:
-    return make_url(database_url).render_as_string(hide_password=False)
+_followers = changes.Followers()
 
 
 def register(database_url: str, bus: LiveBus) -> None:
     """Commits on ``database_url`` in this process publish to ``bus``."""
-    _registry.setdefault(_normalized(database_url), weakref.WeakSet()).add(bus)
-
-
-def _buses_of(session: Any) -> list[LiveBus]:
-    url = getattr(session.bind, "url", None)
-    if url is None:
-        return []
-    return list(_registry.get(url.render_as_string(hide_password=False), ()))
+    _followers.add(database_url, bus)
 
 
 async def follow_changes(session: Any, record: Changes) -> None:
-    buses = _buses_of(session)
+    buses = _followers.of(session)
     if not buses:
         return
     events = events_for(record)

@@ -45,6 +45,7 @@ import os
 import resource
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -142,42 +143,34 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     # -- bookkeeping ------------------------------------------------------------------------
 
+    def _shared(self, name: str, make: Callable[[], Any]) -> Any:
+        """Bookkeeping shared by this server's connections, kept on uvicorn's server state
+        (made on first use: the state object is uvicorn's and knows nothing of it)."""
+        value = getattr(self.server_state, name, None)
+        if value is None:
+            value = make()
+            setattr(self.server_state, name, value)
+        return value
+
     def _idle(self, *, kept: bool) -> dict[GuardedHttpProtocol, None]:
         """This server's connections with no request in progress, longest idle first: those
         that have not sent a whole request yet (``kept=False``), or those kept alive after a
         response (``kept=True``)."""
-        name = "forum_idle_kept" if kept else "forum_idle_new"
-        idle = getattr(self.server_state, name, None)
-        if idle is None:
-            idle = {}
-            setattr(self.server_state, name, idle)
-        return idle
+        return self._shared("forum_idle_kept" if kept else "forum_idle_new", dict)
 
     def _streams(self) -> dict[GuardedHttpProtocol, None]:
         """This server's connections serving a live stream, oldest first."""
-        streams = getattr(self.server_state, "forum_streams", None)
-        if streams is None:
-            streams = {}
-            self.server_state.forum_streams = streams  # type: ignore[attr-defined]
-        return streams
+        return self._shared("forum_streams", dict)
 
     def _stream_limit(self) -> int:
-        limit = getattr(self.server_state, "forum_stream_limit", None)
-        if limit is None:
-            limit = stream_limit()
-            self.server_state.forum_stream_limit = limit  # type: ignore[attr-defined]
-        return int(limit)
+        return int(self._shared("forum_stream_limit", stream_limit))
 
     def _not_idle(self) -> None:
         self._idle(kept=False).pop(self, None)
         self._idle(kept=True).pop(self, None)
 
     def _limit(self) -> int:
-        limit = getattr(self.server_state, "forum_connection_limit", None)
-        if limit is None:
-            limit = connection_limit()
-            self.server_state.forum_connection_limit = limit  # type: ignore[attr-defined]
-        return int(limit)
+        return int(self._shared("forum_connection_limit", connection_limit))
 
     def _make_room(self) -> None:
         """Close the connection that has waited longest for its first request or, when there

@@ -47,7 +47,7 @@ from forum.live import (
     queue_channel,
     thread_channel,
 )
-from forum.models import Member, Role
+from forum.models import Member
 from forum.throttle import clock_of
 from forum.web.auth import END, session_verdict
 from forum.web.context import settings_of, viewer_of
@@ -142,7 +142,7 @@ class Listener:
             if event.kind == QUEUE:
                 if permissions.is_restricted(member):
                     return False
-                if member.role == Role.ADMIN:
+                if permissions.is_admin(member):
                     return True
                 space_id = event.data.get("space")
                 return space_id in await queries.moderated_space_ids(session, member.id)
@@ -178,7 +178,7 @@ async def live(request: Request[Any, Any, Any], db: Db) -> Response[Any]:
     spaces: frozenset[int] = frozenset()
     admin = False
     if viewer is not None and not permissions.is_restricted(viewer):
-        admin = viewer.role == Role.ADMIN
+        admin = permissions.is_admin(viewer)
         if not admin:
             spaces = await queries.moderated_space_ids(db, viewer.id)
     await db.close()  # the stream holds no connection while it waits
@@ -188,6 +188,8 @@ async def live(request: Request[Any, Any, Any], db: Db) -> Response[Any]:
         with bus.subscribe(listener.channels()) as subscription:
             async for chunk in _events(subscription, listener):
                 yield chunk
+        if subscription.dropped:
+            log.info("a live stream fell behind: %d hints dropped", subscription.dropped)
 
     return Stream(stream(), media_type="text/event-stream", headers=NO_STORE)
 
