@@ -244,9 +244,10 @@ async def do_reply(
                 idempotency_key=idempotency_key, now=now,
             )
             session.add(post)
-            await session.execute(
-                update(Space).where(Space.id == thread.space_id).values(last_activity_at=now)
-            )
+            if thread.group_session_id is None:  # a live session is not the space's activity
+                await session.execute(
+                    update(Space).where(Space.id == thread.space_id).values(last_activity_at=now)
+                )
             await session.flush()
     except IntegrityError as exc:
         return await _already_posted(session, author, idempotency_key, exc)
@@ -329,7 +330,8 @@ async def _after_publishing(session: AsyncSession, post: Post, *, author: Member
                             thread: Thread) -> None:
     """A new post: its author follows the thread; the views follow the declared change (the
     index, the notices of followers and mentioned members, the pages)."""
-    await do_follow(session, author.id, thread.id)
+    if thread.group_session_id is None:  # a live session's messages notify nobody
+        await do_follow(session, author.id, thread.id)
     changes.post(session, post, published=post.status == PostStatus.VISIBLE)
 
 

@@ -148,6 +148,65 @@ class Space(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class GroupSessionStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    ENDED = "ended"
+    CANCELLED = "cancelled"
+
+
+class GroupSession(Base):
+    """A scheduled online "groupe de parole" in a space, held by a facilitator (a trained peer
+    helper or one of the space's moderators): at its start a live thread opens to its
+    registered members (``forum/groups.py``)."""
+
+    __tablename__ = "group_session"
+    __table_args__ = (Index("ix_group_session_space_start", "space_id", "starts_at"),
+                      Index("ix_group_session_due", "status", "starts_at"))
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    space_id: Mapped[int] = mapped_column(ForeignKey("space.id", ondelete="RESTRICT"))
+    facilitator_id: Mapped[int | None] = mapped_column(
+        ForeignKey("member.id", ondelete="SET NULL"))
+    title: Mapped[str] = mapped_column(String(150))
+    theme: Mapped[str] = mapped_column(Text, default="")
+    """What the group will talk about, in a few lines (plain text)."""
+    agreement: Mapped[str] = mapped_column(Text)
+    """The group's agreement (Markdown), accepted on registering and pinned in the session."""
+    agreement_html: Mapped[str] = mapped_column(Text)
+    """The agreement rendered and sanitised by the posting gate when it was written."""
+    renderer_version: Mapped[int] = mapped_column(Integer)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    minutes: Mapped[int] = mapped_column(Integer)
+    capacity: Mapped[int] = mapped_column(Integer)
+    open_listing: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Open: visitors see the session's page (not its messages). Members-only otherwise."""
+    keep_after: Mapped[bool] = mapped_column(Boolean, default=True)
+    """After the end, the messages are kept (locked, for the participants) or deleted."""
+    status: Mapped[GroupSessionStatus] = mapped_column(
+        _enum(GroupSessionStatus, "group_session_status"), default=GroupSessionStatus.SCHEDULED)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Paused by the facilitator: only they may write until they resume."""
+    reminded: Mapped[bool] = mapped_column(Boolean, default=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    space: Mapped[Space] = relationship(lazy="raise")
+    facilitator: Mapped[Member | None] = relationship(lazy="raise")
+
+
+class GroupSessionMember(Base):
+    """A member registered for a group session (having accepted its agreement)."""
+
+    __tablename__ = "group_session_member"
+
+    group_session_id: Mapped[int] = mapped_column(
+        ForeignKey("group_session.id", ondelete="CASCADE"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), primary_key=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class Thread(Base):
     __tablename__ = "thread"
     __table_args__ = (
@@ -167,9 +226,14 @@ class Thread(Base):
     """Visible replies (posts after the first), as readers count them."""
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    group_session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("group_session.id", ondelete="CASCADE"), unique=True, index=True)
+    """Set on a group session's live thread: read and written by its registered members, its
+    facilitator and the space's moderators only; never listed, searched or cached for others."""
 
     space: Mapped[Space] = relationship(lazy="raise")
     author: Mapped[Member | None] = relationship(lazy="raise")
+    group_session: Mapped[GroupSession | None] = relationship(lazy="raise")
 
 
 POST_LANGS: tuple[str, ...] = ("fr", "en")

@@ -18,6 +18,7 @@ Viewer = Member | None
 REFUSED_RESTRICTED = "restricted"
 REFUSED_LOCKED = "locked"
 REFUSED_NOT_AUTHOR = "not-author"
+REFUSED_PAUSED = "paused"
 
 
 def is_admin(viewer: Viewer) -> bool:
@@ -82,7 +83,18 @@ def can_reply(viewer: Viewer, thread: Thread) -> bool:
         and not thread.space.archived
         and (not thread.locked or is_admin(viewer))
         and not is_restricted(viewer)
+        and not paused_for(viewer, thread)
     )
+
+
+def paused_for(viewer: Viewer, thread: Thread) -> bool:
+    """A group session's thread its facilitator paused: only they write until they resume
+    (``thread.group_session`` loaded, as ``queries.get_thread_or_404`` does)."""
+    if thread.group_session_id is None:
+        return False
+    group = thread.group_session
+    return group is not None and group.paused and (
+        viewer is None or viewer.id != group.facilitator_id)
 
 
 def check_reply(viewer: Viewer, thread: Thread) -> Member:
@@ -95,6 +107,8 @@ def check_reply(viewer: Viewer, thread: Thread) -> Member:
 def _why_not_reply(member: Member, thread: Thread) -> str:
     if is_restricted(member):
         return REFUSED_RESTRICTED
+    if paused_for(member, thread) and not thread.locked:
+        return REFUSED_PAUSED
     return "" if thread.space.archived else REFUSED_LOCKED
 
 
@@ -138,3 +152,21 @@ def check_delete_post(viewer: Viewer, post: Post) -> Member:
         raise PermissionDeniedException(
             detail=REFUSED_NOT_AUTHOR if member.id != post.author_id else "")
     return member
+
+
+def can_schedule_group(viewer: Viewer, space: Space, *, moderates: bool) -> bool:
+    """Trained peer helpers, the space's moderators and admins schedule group sessions."""
+    return (
+        viewer is not None and viewer.status == MemberStatus.ACTIVE and not space.archived
+        and can_read_space_content(viewer, space) and not is_restricted(viewer)
+        and (viewer.trained_helper or moderates or is_admin(viewer))
+    )
+
+
+def can_facilitate(viewer: Viewer, facilitator_id: int | None, *, moderates: bool) -> bool:
+    """The facilitator of a session, the space's moderators and admins run it (pause, remove
+    a message, end, cancel)."""
+    return (
+        viewer is not None and viewer.status == MemberStatus.ACTIVE and not is_restricted(viewer)
+        and (viewer.id == facilitator_id or moderates or is_admin(viewer))
+    )

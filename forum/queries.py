@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from litestar.exceptions import NotFoundException
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, func, or_, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -21,6 +21,9 @@ from forum.models import (
     NEEDS_CARE,
     Block,
     Follow,
+    GroupSession,
+    GroupSessionMember,
+    GroupSessionStatus,
     Member,
     MemberStatus,
     Notification,
@@ -34,7 +37,7 @@ from forum.models import (
     Visibility,
     WarningPreference,
 )
-from forum.permissions import Viewer, check_read_space_content
+from forum.permissions import Viewer, check_read_space_content, is_admin
 from forum.pseudonyms import uniqueness_key
 from forum.sessions import store_of
 
@@ -59,6 +62,11 @@ def _readable_spaces(viewer: Viewer):
     return clause
 
 
+LISTED_THREADS = Thread.group_session_id.is_(None)
+"""The threads lists show: a group session's live thread is for its participants only
+(``check_thread_access``), so no list, feed or count of a space ever holds it."""
+
+
 async def list_spaces(session: AsyncSession) -> list[Space]:
     """Every open space, members-only ones included (their names are public)."""
     result = await session.scalars(
@@ -73,7 +81,7 @@ async def recent_threads(
     result = await session.scalars(
         select(Thread)
         .join(Space, Space.id == Thread.space_id)
-        .where(_readable_spaces(viewer))
+        .where(_readable_spaces(viewer), LISTED_THREADS)
         .options(joinedload(Thread.space), joinedload(Thread.author))
         .order_by(Thread.last_activity_at.desc(), Thread.id.desc())
         .limit(limit)
@@ -126,7 +134,8 @@ async def list_threads(
 ) -> ThreadList:
     """Pinned threads first (on the first page), then by latest activity, keyset-paginated."""
     check_read_space_content(viewer, space)
-    base = select(Thread).where(Thread.space_id == space.id).options(joinedload(Thread.author))
+    base = (select(Thread).where(Thread.space_id == space.id, LISTED_THREADS)
+            .options(joinedload(Thread.author)))
     pinned: list[Thread] = []
     if after is None:
         pinned = list(
@@ -160,12 +169,44 @@ async def get_thread_or_404(session: AsyncSession, viewer: Viewer, thread_id: in
     thread = await session.scalar(
         select(Thread)
         .where(Thread.id == thread_id)
-        .options(joinedload(Thread.space), joinedload(Thread.author))
+        .options(joinedload(Thread.space), joinedload(Thread.author),
+                 joinedload(Thread.group_session))
     )
     if thread is None or thread.space.archived:
         raise NotFoundException()
-    check_read_space_content(viewer, thread.space)
+    await check_thread_access(session, viewer, thread)
     return thread
+
+
+async def check_thread_access(session: AsyncSession, viewer: Viewer, thread: Thread) -> None:
+    """404 unless ``viewer`` may read ``thread``: its space's content and, for a group
+    session's live thread, being one of its participants (``group_session_participant``)."""
+    check_read_space_content(viewer, thread.space)
+    if thread.group_session_id is not None and not await group_session_participant(
+            session, viewer, thread.group_session_id, thread.space_id):
+        raise NotFoundException()
+
+
+async def group_session_participant(session: AsyncSession, viewer: Viewer,
+                                    group_session_id: int, space_id: int) -> bool:
+    """Who takes part in a group session: its registered members, its facilitator, the
+    space's moderators and the admins (one query at most)."""
+    if viewer is None:
+        return False
+    if is_admin(viewer):
+        return True
+    from forum.models import SpaceModerator
+
+    registered = select(GroupSessionMember.member_id).where(
+        GroupSessionMember.group_session_id == group_session_id,
+        GroupSessionMember.member_id == viewer.id)
+    facilitating = select(GroupSession.id).where(
+        GroupSession.id == group_session_id, GroupSession.facilitator_id == viewer.id)
+    moderating = select(SpaceModerator.member_id).where(
+        SpaceModerator.space_id == space_id, SpaceModerator.member_id == viewer.id)
+    found = await session.scalar(select(
+        registered.exists() | facilitating.exists() | moderating.exists()))
+    return bool(found)
 
 
 async def get_thread(session: AsyncSession, thread_id: int) -> Thread | None:
@@ -205,7 +246,7 @@ async def get_post_or_404(session: AsyncSession, viewer: Viewer, post_id: int) -
     )
     if post is None or post.thread.space.archived:
         raise NotFoundException()
-    check_read_space_content(viewer, post.thread.space)
+    await check_thread_access(session, viewer, post.thread)
     return post
 
 
@@ -399,7 +440,7 @@ async def unanswered_threads(
     query = (
         select(Thread)
         .join(Space, Space.id == Thread.space_id)
-        .where(Thread.reply_count == 0, Thread.locked.is_(False),
+        .where(Thread.reply_count == 0, Thread.locked.is_(False), LISTED_THREADS,
                Thread.created_at <= older_than, _readable_spaces(viewer))
         .options(joinedload(Thread.author), joinedload(Thread.space))
         .order_by(Thread.created_at, Thread.id)
@@ -425,3 +466,62 @@ async def hidden_warning_themes(session: AsyncSession, viewer: Viewer) -> frozen
         select(WarningPreference.theme).where(WarningPreference.member_id == viewer.id,
                                               WarningPreference.mode == "hide"))
     return frozenset(rows)
+
+
+# -- group sessions (issue 18; ``forum/groups.py``) --------------------------------------------
+
+PAST_SESSIONS = 10
+
+
+def _group_listing(viewer: Viewer):  # noqa: ANN202 - a SQL clause
+    """Visitors see the sessions whose facilitator opened their page to them."""
+    return GroupSession.open_listing.is_(True) if viewer is None else true()
+
+
+async def space_group_sessions(session: AsyncSession, viewer: Viewer, space: Space
+                               ) -> tuple[list[GroupSession], list[GroupSession]]:
+    """A space's sessions to come (and live), soonest first, and its last ended ones."""
+    base = (select(GroupSession).where(GroupSession.space_id == space.id,
+                                       _group_listing(viewer))
+            .options(joinedload(GroupSession.facilitator)))
+    coming = list(await session.scalars(
+        base.where(GroupSession.status.in_((GroupSessionStatus.SCHEDULED,
+                                            GroupSessionStatus.LIVE)))
+        .order_by(GroupSession.starts_at, GroupSession.id)))
+    past = list(await session.scalars(
+        base.where(GroupSession.status == GroupSessionStatus.ENDED)
+        .order_by(GroupSession.starts_at.desc(), GroupSession.id.desc())
+        .limit(PAST_SESSIONS)))
+    return coming, past
+
+
+async def get_group_session_or_404(session: AsyncSession, viewer: Viewer,
+                                   group_id: int) -> GroupSession:
+    """A session's page: for whoever may read its space (members-only sessions for members)."""
+    group = await session.scalar(
+        select(GroupSession).where(GroupSession.id == group_id)
+        .options(joinedload(GroupSession.space), joinedload(GroupSession.facilitator)))
+    if group is None or group.space.archived or (viewer is None and not group.open_listing):
+        raise NotFoundException()
+    check_read_space_content(viewer, group.space)
+    return group
+
+
+async def registered_group_ids(session: AsyncSession, member_id: int,
+                               group_ids: list[int]) -> frozenset[int]:
+    if not group_ids:
+        return frozenset()
+    return frozenset(await session.scalars(
+        select(GroupSessionMember.group_session_id).where(
+            GroupSessionMember.member_id == member_id,
+            GroupSessionMember.group_session_id.in_(group_ids))))
+
+
+async def registration_counts(session: AsyncSession, group_ids: list[int]) -> dict[int, int]:
+    if not group_ids:
+        return {}
+    rows = await session.execute(
+        select(GroupSessionMember.group_session_id, func.count())
+        .where(GroupSessionMember.group_session_id.in_(group_ids))
+        .group_by(GroupSessionMember.group_session_id))
+    return {group_id: int(count) for group_id, count in rows.all()}

@@ -1,6 +1,7 @@
 """Full-text search: what is indexed, how it is kept in step, and how it is queried.
 
-Only visible posts are searchable. ``search_document`` (``forum.models.SearchDocument``) holds
+Only visible posts are searchable, and never a group session's messages (they are for its
+participants: ``forum/groups.py``). ``search_document`` (``forum.models.SearchDocument``) holds
 one row per visible post: its plain text and, for an opening post, its thread's title. It is a
 view of the data that follows declared changes (``forum.changes``): every ``do_*`` of the
 forum and of moderation that changes a post (written, edited, deleted, hidden, restored,
@@ -235,12 +236,13 @@ async def reindex_post(session: AsyncSession, post: Post) -> None:
         before = index_words(old.title, old.body) if old else set()
     await session.execute(delete(SearchDocument).where(SearchDocument.post_id == post.id))
     after: set[str] = set()
-    if post.status == PostStatus.VISIBLE:
-        row = (
-            await session.execute(
-                select(Thread.title, Thread.space_id).where(Thread.id == post.thread_id)
-            )
-        ).one()
+    row = (
+        await session.execute(
+            select(Thread.title, Thread.space_id, Thread.group_session_id)
+            .where(Thread.id == post.thread_id)
+        )
+    ).one()
+    if post.status == PostStatus.VISIBLE and row.group_session_id is None:
         title = clean_indexed(row.title) if post.number == 1 else ""
         body = plain_text(post.html)
         await session.execute(
@@ -354,7 +356,8 @@ async def rebuild_index(session: AsyncSession, *, batch: int = 500) -> int:
                 select(Post.id, Post.thread_id, Post.number, Post.html, Thread.title,
                        Thread.space_id)
                 .join(Thread, Thread.id == Post.thread_id)
-                .where(Post.status == PostStatus.VISIBLE, Post.id > last_id)
+                .where(Post.status == PostStatus.VISIBLE, Post.id > last_id,
+                       Thread.group_session_id.is_(None))
                 .order_by(Post.id).limit(batch)
             )
         ).all()

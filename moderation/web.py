@@ -24,7 +24,8 @@ from forum import queries as forum_queries
 from forum.db import commit, utcnow
 from forum.gate import Verdict
 from forum.i18n import N_
-from forum.models import Member, MemberStatus, Post, PostStatus, Space, Visibility
+from forum.models import GroupSession, Member, MemberStatus, Post, PostStatus, Space, Visibility
+from forum.permissions import can_facilitate
 from forum.web.context import viewer_of
 from forum.web.deps import Db
 from forum.web.forms import FieldError, FormErrors, clean_text, read_form
@@ -383,6 +384,36 @@ THREAD_DO = {
     "lock": ma.do_lock_thread, "unlock": ma.do_unlock_thread, "pin": ma.do_pin_thread,
     "unpin": ma.do_unpin_thread,
 }
+
+
+# -- a group session's facilitator (issue 18; ``forum/groups.py``) ----------------------------
+
+SESSION_REMOVAL = N_("Retiré par la personne qui anime la session, pour que le groupe reste un "
+                     "espace sûr pour chacun·e.")
+
+
+@post("/sessions/{group_id:int}/messages/{post_id:int}/retirer", name="group_remove_message")
+async def group_remove_message(request: Req, db: Db, group_id: FromPath[int],
+                               post_id: FromPath[int]) -> Response[Any]:
+    """The facilitator removes a message of their live session: a moderation action like any
+    other (in the log, its author told why), open to the space's moderators too."""
+    values = await read_form(request)
+    member = check_member(viewer_of(request))
+    post_obj = await forum_queries.get_post_or_404(db, member, post_id)
+    thread = post_obj.thread
+    if thread.group_session_id != group_id:
+        raise NotFoundException()
+    group = await db.get(GroupSession, group_id)
+    moderates = member.id in await forum_queries.space_moderator_ids(db, thread.space_id)
+    if (group is None or post_obj.number == 1 or post_obj.author_id == member.id
+            or not can_facilitate(member, group.facilitator_id, moderates=moderates)):
+        raise PermissionDeniedException()
+    reason, _ = clean_text(values.get("reason"), min_length=1, max_length=REASON_MAX,
+                           multiline=False)
+    await ma.do_remove_post(db, post_obj, actor=member, reason=reason or SESSION_REMOVAL)
+    await commit(db)
+    page = forum_queries.page_of(post_obj.number)
+    return see_other(request, f"/t/{thread.id}?page={page}#post-{post_obj.id}")
 
 
 @post("/mod/threads/{thread_id:int}/{action:str}", name="mod_thread_action")
@@ -842,7 +873,8 @@ async def admin_remove_moderator(request: Req, db: Db, space_id: FromPath[int],
 ROUTES = [
     flag_form, flag_post, mod_queue, mod_welfare_count, mod_item, mod_post_action,
     mod_dismiss_flags,
-    mod_thread_action, mod_member, mod_member_action, mod_log, moderation_public,
+    mod_thread_action, group_remove_message, mod_member, mod_member_action, mod_log,
+    moderation_public,
     appeal_form, appeal_post, mod_appeal_decision, restriction_appeal_form,
     restriction_appeal_post, mod_duty, admin_spaces, admin_create_space,
     admin_space, admin_update_space, admin_add_moderator, admin_remove_moderator,

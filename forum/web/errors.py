@@ -107,6 +107,12 @@ REFUSALS: dict[str, tuple[str, str]] = {
         N_("L'équipe de modération l'a fermé aux nouveaux messages et aux modifications. Tu "
            "peux toujours le lire."),
     ),
+    permissions.REFUSED_PAUSED: (
+        N_("La session est en pause"),
+        N_("La personne qui anime le groupe a mis les échanges en pause un moment. Ton "
+           "message n'est pas perdu : reviens en arrière pour le retrouver, et envoie-le dès "
+           "que la session reprend."),
+    ),
     permissions.REFUSED_NOT_AUTHOR: (
         N_("Ce message n'est pas le tien"),
         N_("Seule la personne qui l'a écrit peut le modifier ou le supprimer. S'il te pose "

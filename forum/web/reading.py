@@ -12,6 +12,8 @@ from litestar.response import Redirect, Template
 
 from forum import permissions, queries
 from forum.db import utcnow
+from forum.models import Thread
+from forum.permissions import Viewer
 from forum.resources import lines_for
 from forum.web.composer import reply_form_context
 from forum.web.context import region_of, settings_of, viewer_of
@@ -78,17 +80,26 @@ async def thread_context(
     if current < 1 or current > pages:
         raise NotFoundException()
     posts = await queries.thread_page(db, thread, current)
+    moderator_ids = await queries.space_moderator_ids(db, thread.space_id)
     return {
         "thread": thread, "space": thread.space, "posts": posts, "page": current,
         "pages": pages, "can_reply": permissions.can_reply(viewer, thread),
         "indexable": thread.space.indexable,
         "needs_care": await queries.thread_needs_care(db, thread.id),
         "hidden_themes": await queries.hidden_warning_themes(db, viewer),
-        "moderator_ids": await queries.space_moderator_ids(db, thread.space_id),
+        "moderator_ids": moderator_ids,
         "social": await queries.social_for_posts(db, viewer, posts, thread=thread),
         "posts_per_page": queries.POSTS_PER_PAGE,
+        "session_facilitating": _facilitating(viewer, thread, moderator_ids),
         **reply_form_context(thread),
     }
+
+
+def _facilitating(viewer: Viewer, thread: Thread, moderator_ids: frozenset[int]) -> bool:
+    """Whether the reader runs this group session's live thread (its controls show)."""
+    group = thread.group_session
+    return group is not None and permissions.can_facilitate(
+        viewer, group.facilitator_id, moderates=viewer is not None and viewer.id in moderator_ids)
 
 
 @get("/t/{thread_id:int}", name="thread")

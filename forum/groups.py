@@ -1,0 +1,328 @@
+"""Scheduled group sessions: online "groupes de parole" held at a set time (issue 18).
+
+A trained peer helper or one of a space's moderators schedules a session in the space: title,
+theme, start and length, capacity, who may see it (members only, or visitors too), the group's
+agreement, and whether its messages are kept afterwards. Members register by accepting the
+agreement. Then time moves it along, whether or not anyone is looking (``GroupWatch``, and
+``catch_up`` on each page of a session):
+
+- ``REMINDER_BEFORE`` the start, every registered member gets an in-app reminder, once;
+- at the start a live thread opens (``Thread.group_session_id``), its first message the
+  agreement: only the participants read and write it (``queries.check_thread_access``); no list,
+  search index, count or shared cache ever holds it; replies there notify nobody by default;
+- the facilitator may pause it (only they write meanwhile), remove a message (a moderation
+  action, in the log) and end it; ``CLOSE_AFTER`` the planned end it ends by itself;
+- once ended the thread is locked, and deleted when the session was not to be kept (as soon as
+  no flag on it waits for the moderators, so a welfare item never loses its post).
+
+Every message goes through the posting gate like any post: the crisis screen, its pause, and
+the moderators' alert. Each step is one conditional UPDATE on the session's status, so several
+processes may run the watch at once and a step happens once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from forum import changes
+from forum.actions import do_notify
+from forum.db import Base, Database, DatabaseUnavailable, commit, utcnow
+from forum.i18n import N_
+from forum.models import (
+    GroupSession,
+    GroupSessionMember,
+    GroupSessionStatus,
+    Member,
+    Post,
+    PostStatus,
+    Space,
+    Thread,
+)
+
+log = logging.getLogger(__name__)
+
+REMINDER_BEFORE = timedelta(minutes=30)
+CLOSE_AFTER = timedelta(minutes=30)
+"""A session left open by its facilitator ends this long after its planned end."""
+MINUTES_CHOICES = (30, 45, 60, 75, 90, 120)
+MAX_CAPACITY = 30
+"""A group larger than this is no longer a "groupe de parole" (and is hard to facilitate)."""
+MAX_AHEAD = timedelta(days=180)
+WATCH_INTERVAL = 30.0
+
+GROUP_NOTICE = "group"
+REMINDER = N_("Rappel : la session « %(title)s » commence dans moins de 30 minutes.")
+OPENED = N_("La session « %(title)s » a commencé : tu peux la rejoindre.")
+CANCELLED = N_("La session « %(title)s » est annulée. Tu n'as rien à faire ; d'autres "
+               "sessions sont proposées dans l'espace.")
+
+LIVE_OR_SCHEDULED = (GroupSessionStatus.SCHEDULED, GroupSessionStatus.LIVE)
+
+
+def ends_at(group: GroupSession) -> datetime:
+    return group.starts_at + timedelta(minutes=group.minutes)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the scheduling form asks for, already checked (``forum/web/groups.py``)."""
+
+    title: str
+    theme: str
+    agreement: str
+    agreement_html: str
+    renderer_version: int
+    starts_at: datetime
+    minutes: int
+    capacity: int
+    open_listing: bool
+    keep_after: bool
+
+
+async def do_schedule(session: AsyncSession, *, space: Space, facilitator: Member,
+                      plan: Plan) -> GroupSession:
+    group = GroupSession(
+        space_id=space.id, facilitator_id=facilitator.id, title=plan.title, theme=plan.theme,
+        agreement=plan.agreement, agreement_html=plan.agreement_html,
+        renderer_version=plan.renderer_version, starts_at=plan.starts_at,
+        minutes=plan.minutes, capacity=plan.capacity, open_listing=plan.open_listing,
+        keep_after=plan.keep_after, status=GroupSessionStatus.SCHEDULED,
+    )
+    session.add(group)
+    await session.flush()
+    return group
+
+
+async def registered_count(session: AsyncSession, group_id: int) -> int:
+    return int(await session.scalar(
+        select(func.count()).select_from(GroupSessionMember)
+        .where(GroupSessionMember.group_session_id == group_id)) or 0)
+
+
+async def do_register(session: AsyncSession, group: GroupSession, member: Member) -> bool:
+    """Register ``member`` (who accepted the agreement). False when the group is full; True
+    when they are registered (again, a second submit changes nothing). The session's row is
+    locked first (PostgreSQL), so two last places are never both taken."""
+    await session.execute(select(GroupSession.id).where(GroupSession.id == group.id)
+                          .with_for_update())
+    already = await session.scalar(select(exists().where(
+        GroupSessionMember.group_session_id == group.id,
+        GroupSessionMember.member_id == member.id)))
+    if already:
+        return True
+    if await registered_count(session, group.id) >= group.capacity:
+        return False
+    await session.execute(insert(GroupSessionMember).values(
+        group_session_id=group.id, member_id=member.id, created_at=utcnow()))
+    changes.members(session, member.id)
+    return True
+
+
+async def do_unregister(session: AsyncSession, group: GroupSession, member: Member) -> None:
+    await session.execute(delete(GroupSessionMember).where(
+        GroupSessionMember.group_session_id == group.id,
+        GroupSessionMember.member_id == member.id))
+    changes.members(session, member.id)  # their own copy of the live thread is no longer theirs
+
+
+async def _tell_registered(session: AsyncSession, group: GroupSession, message: str,
+                           thread_id: int | None = None) -> None:
+    for member_id in await session.scalars(
+            select(GroupSessionMember.member_id)
+            .where(GroupSessionMember.group_session_id == group.id)):
+        await do_notify(session, member_id, kind=GROUP_NOTICE, message=message,
+                        params={"title": group.title, "group": group.id}, thread_id=thread_id)
+
+
+async def _take(session: AsyncSession, group: GroupSession, expected: GroupSessionStatus,
+                *also: Any, **values: object) -> bool:
+    """One conditional UPDATE from status ``expected`` (and ``also``): the step happens here,
+    or another process did it already."""
+    result = await session.execute(
+        update(GroupSession)
+        .where(GroupSession.id == group.id, GroupSession.status == expected, *also)
+        .values(**values))
+    if getattr(result, "rowcount", 0) != 1:
+        return False
+    for name, value in values.items():
+        setattr(group, name, value)
+    return True
+
+
+async def do_remind(session: AsyncSession, group: GroupSession) -> bool:
+    if not await _take(session, group, GroupSessionStatus.SCHEDULED,
+                       GroupSession.reminded.is_(False), reminded=True):
+        return False
+    await _tell_registered(session, group, REMINDER)
+    return True
+
+
+async def do_open(session: AsyncSession, group: GroupSession, *, now: datetime) -> Thread | None:
+    """The start: the live thread opens with the agreement as its first message."""
+    if not await _take(session, group, GroupSessionStatus.SCHEDULED,
+                       status=GroupSessionStatus.LIVE):
+        return None
+    thread = Thread(space_id=group.space_id, author_id=group.facilitator_id, title=group.title,
+                    created_at=now, last_activity_at=now, post_count=1, reply_count=0,
+                    group_session_id=group.id)
+    session.add(thread)
+    await session.flush()
+    post = Post(thread_id=thread.id, number=1, author_id=group.facilitator_id,
+                source=group.agreement, html=group.agreement_html,
+                renderer_version=group.renderer_version, status=PostStatus.VISIBLE,
+                created_at=now)
+    session.add(post)
+    await session.flush()
+    changes.post(session, post, published=True)
+    await _tell_registered(session, group, OPENED, thread_id=thread.id)
+    return thread
+
+
+async def thread_of(session: AsyncSession, group_id: int) -> Thread | None:
+    return await session.scalar(select(Thread).where(Thread.group_session_id == group_id))
+
+
+async def do_set_paused(session: AsyncSession, group: GroupSession, paused: bool) -> bool:
+    if not await _take(session, group, GroupSessionStatus.LIVE, paused=paused):
+        return False
+    thread = await thread_of(session, group.id)
+    if thread is not None:
+        changes.thread(session, thread.id)
+    return True
+
+
+async def do_end(session: AsyncSession, group: GroupSession, *, now: datetime) -> bool:
+    """The end: the thread is locked (and deleted when it was not to be kept, as soon as no
+    flag on it waits: ``erase_if_due``)."""
+    if not await _take(session, group, GroupSessionStatus.LIVE,
+                       status=GroupSessionStatus.ENDED, paused=False, ended_at=now):
+        return False
+    thread = await thread_of(session, group.id)
+    if thread is not None:
+        await session.execute(update(Thread).where(Thread.id == thread.id).values(locked=True))
+        changes.thread(session, thread.id)
+    await erase_if_due(session, group)
+    return True
+
+
+async def do_cancel(session: AsyncSession, group: GroupSession) -> bool:
+    """A session that has not started is called off; its registered members are told."""
+    if not await _take(session, group, GroupSessionStatus.SCHEDULED,
+                       status=GroupSessionStatus.CANCELLED):
+        return False
+    await _tell_registered(session, group, CANCELLED)
+    return True
+
+
+def _open_flags_on(thread_id: int):  # noqa: ANN202 - a SQL clause
+    """Flags still waiting on the thread's posts (moderation's table, when it is there)."""
+    flag = Base.metadata.tables.get("flag")
+    if flag is None:
+        return None
+    return exists().where(flag.c.post_id == Post.id, Post.thread_id == thread_id,
+                          flag.c.resolved_at.is_(None))
+
+
+async def erase_if_due(session: AsyncSession, group: GroupSession) -> bool:
+    """Delete the messages of an ended session that was not to be kept, unless a flag on one
+    of them still waits for the moderators (then a later look does it)."""
+    if group.keep_after or group.status != GroupSessionStatus.ENDED:
+        return False
+    thread = await thread_of(session, group.id)
+    if thread is None:
+        return False
+    waiting = _open_flags_on(thread.id)
+    if waiting is not None and await session.scalar(select(waiting)):
+        return False
+    post_ids = list(await session.scalars(select(Post.id).where(Post.thread_id == thread.id)))
+    changes.posts(session, [(post_id, thread.id) for post_id in post_ids])
+    await session.execute(delete(Thread).where(Thread.id == thread.id))
+    return True
+
+
+def is_due(group: GroupSession, now: datetime) -> bool:
+    """Whether ``catch_up`` has a step to take for ``group`` at ``now``."""
+    if group.status == GroupSessionStatus.SCHEDULED:
+        return now >= group.starts_at or (
+            not group.reminded and now >= group.starts_at - REMINDER_BEFORE)
+    if group.status == GroupSessionStatus.LIVE:
+        return now >= ends_at(group) + CLOSE_AFTER
+    return group.status == GroupSessionStatus.ENDED and not group.keep_after
+
+
+async def catch_up(session: AsyncSession, group: GroupSession, *, now: datetime) -> None:
+    """Bring one session to where its clock says it is (a page shows it as it is now, even
+    between two looks of the watch)."""
+    if group.status == GroupSessionStatus.SCHEDULED:
+        if now >= group.starts_at - REMINDER_BEFORE and now < group.starts_at:
+            await do_remind(session, group)
+        if now >= group.starts_at:
+            await do_open(session, group, now=now)
+    if group.status == GroupSessionStatus.LIVE and now >= ends_at(group) + CLOSE_AFTER:
+        await do_end(session, group, now=now)
+    elif group.status == GroupSessionStatus.ENDED and not group.keep_after:
+        await erase_if_due(session, group)
+
+
+async def catch_up_all(session: AsyncSession, *, now: datetime) -> int:
+    """Every session with a step due: reminders, starts, overdue ends, deletions."""
+    due = list(await session.scalars(select(GroupSession).where(
+        (GroupSession.status == GroupSessionStatus.SCHEDULED)
+        & (GroupSession.starts_at <= now + REMINDER_BEFORE)
+        | (GroupSession.status == GroupSessionStatus.LIVE)
+        & (GroupSession.starts_at <= now - CLOSE_AFTER)
+        | (GroupSession.status == GroupSessionStatus.ENDED)
+        & GroupSession.keep_after.is_(False)
+        & exists().where(Thread.group_session_id == GroupSession.id))
+        .order_by(GroupSession.starts_at, GroupSession.id)))
+    for group in due:
+        await catch_up(session, group, now=now)
+    return len(due)
+
+
+class GroupWatch:
+    """Runs ``catch_up_all`` every ``WATCH_INTERVAL`` seconds in the background of each app
+    process (as ``moderation.escalation.WelfareWatch`` does for welfare items)."""
+
+    def __init__(self, database: Database, *, clock: Callable[[], datetime]) -> None:
+        self.database = database
+        self.clock = clock
+        self._task: asyncio.Task[None] | None = None
+
+    async def run_once(self) -> int:
+        async with self.database.writing() as session:
+            looked = await catch_up_all(session, now=self.clock())
+            await commit(session)
+        return looked
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL)
+            try:
+                await self.run_once()
+            except DatabaseUnavailable:
+                log.warning("group sessions watch: database unavailable, trying again later")
+            except Exception:
+                log.exception("group sessions watch failed; trying again later")
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        if task.get_loop() is asyncio.get_running_loop():
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

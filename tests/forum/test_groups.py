@@ -1,0 +1,337 @@
+"""Scheduled group sessions (issue 18, second half), through the real forms and pages: a
+trained helper schedules one, members register by accepting the agreement, they are reminded,
+the live thread opens at the start to its participants only, the facilitator pauses it,
+removes a message (in the moderation log) and ends it; a session not to be kept is deleted.
+The app's clock is moved instead of waiting (``app.state.clock``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select, update
+
+from forum import actions, groups
+from forum.web.auth import session_cookie_name
+from forum.db import utcnow
+from forum.models import (
+    GroupSession,
+    GroupSessionStatus,
+    Member,
+    MemberSession,
+    Notification,
+    Post,
+    PostStatus,
+    SearchDocument,
+    Thread,
+)
+from moderation import actions as ma
+from moderation.models import ActionKind, ModerationAction
+from tests.browsing import Browser
+from tests.moderation.access_matrix import World, build_world, csrf_headers
+
+AGREEMENT = "On parle en « je », on s'écoute sans juger, ce qui se dit ici reste ici."
+URGENT = "J'ai tout préparé, ce soir je vais en finir, je ne veux plus être là demain."
+
+
+async def _world(app: Litestar) -> World:
+    world = await build_world(app)
+    async with app.state.database.writing() as session:
+        await session.execute(update(Member).where(Member.id == world.members["author"].id)
+                              .values(trained_helper=True))
+        await session.commit()
+    return world
+
+
+def _at(app: Litestar, moment: datetime) -> None:
+    app.state.clock = lambda: moment
+
+
+async def as_role(client: AsyncTestClient, app: Litestar, world: World, role: str) -> None:
+    """A log-in that lasts while the test moves the app's clock by hours (``as_role``'s lasts
+    one hour of real time); visitors have none."""
+    client.cookies.clear()
+    if role != "visitor":
+        async with app.state.database.writing() as session:
+            token = await actions.do_start_session(session, world.members[role],
+                                                   lifetime=timedelta(days=3))
+            await session.execute(update(MemberSession).values(last_seen_at=app.state.clock()))
+            await session.commit()
+        client.cookies.set(session_cookie_name(app.state.settings), token)
+    await client.get("/moderation")
+
+
+def _form_start(start: datetime) -> dict[str, str]:
+    local = start.astimezone(ZoneInfo("Europe/Paris"))
+    return {"day": local.date().isoformat(), "start": local.strftime("%H:%M"),
+            "timezone": "Europe/Paris"}
+
+
+async def schedule(browser: Browser, start: datetime, **extra: str) -> Browser | int:
+    page = await browser.get("/s/alpha/sessions/nouvelle")
+    assert page.status == 200, page.status
+    sent = await browser.submit(page.form("form.group-form"), {
+        "title": "Groupe du jeudi soir", "theme": "Traverser l'hiver",
+        "agreement": AGREEMENT, "minutes": "60", "capacity": "3", **_form_start(start),
+        **extra})
+    assert sent.status == 303, sent.text()
+    return int(sent.response.headers["location"].rsplit("/", 1)[1])
+
+
+async def register(browser: Browser, group_id: int, agree: bool = True) -> int:
+    page = await browser.get(f"/sessions/{group_id}")
+    sent = await browser.submit(page.form(f"form[action='/sessions/{group_id}/inscription']"),
+                                {"agree": "1"} if agree else {})
+    return sent.status
+
+
+async def _group(app: Litestar, group_id: int) -> GroupSession:
+    async with app.state.database.reader() as session:
+        found = await session.get(GroupSession, group_id)
+        assert found is not None
+        return found
+
+
+async def _thread_id(app: Litestar, group_id: int) -> int | None:
+    async with app.state.database.reader() as session:
+        return await session.scalar(select(Thread.id).where(Thread.group_session_id == group_id))
+
+
+async def _notices(app: Litestar, member: Member) -> list[Notification]:
+    async with app.state.database.reader() as session:
+        return list(await session.scalars(
+            select(Notification).where(Notification.member_id == member.id,
+                                       Notification.kind == groups.GROUP_NOTICE)
+            .order_by(Notification.id)))
+
+
+async def test_a_session_is_scheduled_registered_for_reminded_held_and_closed(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await _world(app)
+    now = utcnow()
+    start = (now + timedelta(hours=2)).replace(second=0, microsecond=0)
+    await as_role(client, app, world, "author")
+    group_id = await schedule(browser, start)
+    stored = await _group(app, group_id)
+    assert stored.starts_at == start and stored.facilitator_id == world.members["author"].id
+    listing = await browser.get("/s/alpha/sessions")
+    assert "Groupe du jeudi soir" in listing.text()
+
+    await as_role(client, app, world, "member")
+    page = await browser.get(f"/sessions/{group_id}")
+    assert AGREEMENT in page.text(".group-session__agreement")
+    assert page.all(".space-lines .line"), "the session page always shows the region's lines"
+    assert page.one("time.local-time")["datetime"] == start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    refused = await register(browser, group_id, agree=False)
+    assert refused == 422, "the agreement must be accepted"
+    assert await register(browser, group_id) == 303
+    again = await client.post(f"/sessions/{group_id}/inscription", data={"agree": "1"},
+                              headers=csrf_headers(client, app), follow_redirects=False)
+    assert again.status_code == 303, "a second submit changes nothing"
+    async with app.state.database.reader() as session:
+        assert await groups.registered_count(session, group_id) == 1
+
+    _at(app, start - timedelta(minutes=20))
+    await app.state.group_watch.run_once()
+    await app.state.group_watch.run_once()
+    reminders = await _notices(app, world.members["member"])
+    assert [n.message for n in reminders] == [groups.REMINDER], "reminded once"
+    assert await _thread_id(app, group_id) is None, "not open before the start"
+
+    _at(app, start + timedelta(minutes=1))
+    await as_role(client, app, world, "member")
+    page = await browser.get(f"/sessions/{group_id}")
+    thread_id = await _thread_id(app, group_id)
+    assert thread_id is not None, "the page opens a due session"
+    assert page.one(f"a[href='/t/{thread_id}']")
+    thread_page = await browser.get(f"/t/{thread_id}")
+    assert thread_page.status == 200
+    assert AGREEMENT in thread_page.text("#posts"), "the agreement is the first message"
+    assert thread_page.one(".group-banner")
+    sent = await browser.reply(thread_id, "Bonsoir à toutes et tous, contente d'être là.")
+    assert sent.status == 303
+
+    await as_role(client, app, world, "author")
+    thread_page = await browser.get(f"/t/{thread_id}")
+    assert "contente d'être là" in thread_page.text("#posts")
+    paused = await browser.submit(thread_page.form(
+        f".group-banner form[action='/sessions/{group_id}/pause']"))
+    assert paused.status == 303
+    await as_role(client, app, world, "member")
+    thread_page = await browser.get(f"/t/{thread_id}")
+    assert not thread_page.all("#reply-form")
+    assert "pause" in thread_page.text("main")
+    refused_reply = await client.post(f"/t/{thread_id}/reply", data={"body": "Encore moi."},
+                                      headers=csrf_headers(client, app), follow_redirects=False)
+    assert refused_reply.status_code == 403
+
+    await as_role(client, app, world, "author")
+    thread_page = await browser.get(f"/t/{thread_id}")
+    resumed = await browser.submit(thread_page.form(
+        f".group-banner form[action='/sessions/{group_id}/reprise']"))
+    assert resumed.status == 303
+    ended = await browser.submit((await browser.get(f"/sessions/{group_id}")).form(
+        f"form[action='/sessions/{group_id}/fin']"))
+    assert ended.status == 303
+    assert (await _group(app, group_id)).status == GroupSessionStatus.ENDED
+    await as_role(client, app, world, "member")
+    closed = await browser.get(f"/t/{thread_id}")
+    assert closed.status == 200 and not closed.all("#reply-form"), "kept, locked"
+
+
+async def test_only_participants_read_the_live_thread_and_nothing_lists_or_finds_it(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await _world(app)
+    start = utcnow() + timedelta(hours=3)
+    await as_role(client, app, world, "author")
+    group_id = await schedule(browser, start)
+    await as_role(client, app, world, "member")
+    assert await register(browser, group_id) == 303
+    _at(app, start + timedelta(minutes=1))
+    await app.state.group_watch.run_once()
+    thread_id = await _thread_id(app, group_id)
+    assert thread_id is not None
+    await browser.reply(thread_id, "Un mot très singulier : zorglubienne.")
+    for role, expected in (("member", 200), ("author", 200), ("mod_this", 200), ("admin", 200),
+                           ("mod_other", 404), ("author_2", 404), ("visitor", 404)):
+        await as_role(client, app, world, role)
+        answer = await client.get(f"/t/{thread_id}")
+        assert answer.status_code == expected, role
+        assert (await client.get(f"/live?thread={thread_id}")).status_code in (
+            (200,) if expected == 200 else (404,)), role
+        space_page = await client.get("/s/alpha")
+        assert f"/t/{thread_id}" not in space_page.text, role
+        home = await client.get("/")
+        assert f"/t/{thread_id}" not in home.text, role
+        found = await client.get("/search", params={"q": "zorglubienne"})
+        assert f"/t/{thread_id}" not in found.text, role
+    async with app.state.database.reader() as session:
+        indexed = await session.scalar(select(func.count()).select_from(SearchDocument)
+                                       .where(SearchDocument.thread_id == thread_id))
+    assert indexed == 0, "a session's messages are never in the search index"
+
+
+async def test_the_facilitator_removes_a_message_and_it_is_in_the_moderation_log(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await _world(app)
+    start = utcnow() + timedelta(hours=1)
+    await as_role(client, app, world, "author")
+    group_id = await schedule(browser, start)
+    await as_role(client, app, world, "member")
+    await register(browser, group_id)
+    _at(app, start)
+    thread_id = None
+    await browser.get(f"/sessions/{group_id}")
+    thread_id = await _thread_id(app, group_id)
+    assert thread_id is not None
+    sent = await browser.reply(thread_id, "Un message qui dépasse les limites du groupe.")
+    post_id = int(sent.response.headers["location"].rsplit("#post-", 1)[1])
+    assert not (await browser.get(f"/t/{thread_id}")).all(".post__facilitate"), \
+        "members get no facilitator controls"
+    forged = await client.post(f"/sessions/{group_id}/messages/{post_id}/retirer",
+                               data={"reason": "x"},
+                               headers=csrf_headers(client, app), follow_redirects=False)
+    assert forged.status_code == 403, "only the facilitator (or a moderator) removes"
+
+    await as_role(client, app, world, "author")
+    page = await browser.get(f"/t/{thread_id}")
+    removed = await browser.submit(page.form(f"#post-{post_id} .post__facilitate form"),
+                                   {"reason": "Hors de l'accord du groupe"})
+    assert removed.status == 303
+    async with app.state.database.reader() as session:
+        post = await session.get(Post, post_id)
+        assert post is not None and post.status == PostStatus.REMOVED
+        logged = await session.scalar(select(ModerationAction).where(
+            ModerationAction.target_post_id == post_id,
+            ModerationAction.kind == ActionKind.POST_REMOVED))
+        assert logged is not None and logged.actor_id == world.members["author"].id
+        told = await session.scalar(select(Notification).where(
+            Notification.member_id == world.members["member"].id,
+            Notification.post_id == post_id))
+        assert told is not None, "the author is told why"
+
+
+async def test_a_crisis_message_in_a_session_gets_the_pause_and_alerts_the_moderators(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await _world(app)
+    start = utcnow() + timedelta(hours=1)
+    await as_role(client, app, world, "author")
+    group_id = await schedule(browser, start)
+    await as_role(client, app, world, "member")
+    await register(browser, group_id)
+    _at(app, start)
+    await browser.get(f"/sessions/{group_id}")
+    thread_id = await _thread_id(app, group_id)
+    assert thread_id is not None
+    pause = await browser.reply(thread_id, URGENT)
+    assert pause.one("[data-crisis-level]")["data-crisis-level"] == "urgent"
+    published = await browser.submit(pause.form(".crisis-pause__form"), {"crisis_ack": "1"})
+    assert published.status == 303
+    post_id = int(published.response.headers["location"].rsplit("#post-", 1)[1])
+    async with app.state.database.reader() as session:
+        alerted = set(await session.scalars(select(Notification.member_id).where(
+            Notification.post_id == post_id, Notification.kind == ma.WELFARE_ALERT)))
+    assert world.members["admin"].id in alerted
+    assert world.members["mod_this"].id in alerted or world.members["mod_second"].id in alerted
+
+
+async def test_a_session_not_to_be_kept_is_deleted_at_its_end_and_a_full_one_says_so(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await _world(app)
+    start = utcnow() + timedelta(hours=1)
+    await as_role(client, app, world, "author")
+    group_id = await schedule(browser, start, keep_after="0", capacity="2")
+    for role in ("member", "author_2"):
+        await as_role(client, app, world, role)
+        assert await register(browser, group_id) == 303
+    await as_role(client, app, world, "mod_second")
+    assert await register(browser, group_id) == 409, "two places, both taken"
+    page = await browser.get(f"/sessions/{group_id}")
+    assert page.status == 200
+    await as_role(client, app, world, "member")
+    _at(app, start)
+    await app.state.group_watch.run_once()
+    thread_id = await _thread_id(app, group_id)
+    assert thread_id is not None
+    await browser.reply(thread_id, "Merci pour ce moment.")
+    _at(app, start + timedelta(minutes=60) + groups.CLOSE_AFTER)
+    await app.state.group_watch.run_once()
+    assert (await _group(app, group_id)).status == GroupSessionStatus.ENDED
+    assert await _thread_id(app, group_id) is None, "its messages are deleted"
+    page = await browser.get(f"/sessions/{group_id}")
+    assert "effacés" in page.text()
+
+
+async def test_scheduling_refuses_plainly_and_keeps_what_was_typed(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await _world(app)
+    await as_role(client, app, world, "member")
+    assert (await client.get("/s/alpha/sessions/nouvelle")).status_code == 403, \
+        "members who are not trained helpers or moderators do not schedule"
+    await as_role(client, app, world, "visitor")
+    asked = await client.get("/s/alpha/sessions/nouvelle", follow_redirects=False)
+    assert asked.status_code in (401, 303), asked.status_code
+    assert asked.status_code == 401 or asked.headers["location"].startswith("/login")
+    await as_role(client, app, world, "author")
+    page = await browser.get("/s/alpha/sessions/nouvelle")
+    past = datetime.now(UTC) - timedelta(days=1)
+    sent = await browser.submit(page.form("form.group-form"), {
+        "title": "Un titre gardé", "agreement": "court", "capacity": "500", "minutes": "7",
+        **_form_start(past)})
+    assert sent.status == 422
+    assert sent.one("#title")["value"] == "Un titre gardé"
+    for field in ("day", "agreement", "capacity", "minutes"):
+        assert sent.one(f"#{field}-error"), field
+    garbage = await browser.submit(page.form("form.group-form"), {
+        "title": "Encore", "agreement": AGREEMENT, "day": "demain", "start": "25:99"})
+    assert garbage.status == 422 and garbage.one("#day-error")
+    async with app.state.database.reader() as session:
+        assert await session.scalar(select(func.count()).select_from(GroupSession)) == 0
