@@ -161,12 +161,49 @@
       queueNews.appendChild(reload);
     }
   });
+  // A group session's calm pace (templates/thread/_session.html): new messages are announced
+  // together, at most every two minutes, for a reader who asks for it (kept in this browser).
+  var calm = document.querySelector("[data-calm-pace]");
+  var CALM_MS = 120000;
+  var calmTimer = null;
+  if (calm) {
+    try { calm.checked = window.localStorage.getItem("forum:calm-pace") === "1"; } catch (e) { /* private mode */ }
+    calm.addEventListener("change", function () {
+      try { window.localStorage.setItem("forum:calm-pace", calm.checked ? "1" : "0"); } catch (e) { /* private mode */ }
+      if (!calm.checked) { window.clearTimeout(calmTimer); calmTimer = null; showNews(); }
+    });
+  }
+
+  function announce() {
+    if (!(calm && calm.checked)) { showNews(); return; }
+    if (calmTimer === null) {
+      calmTimer = window.setTimeout(function () { calmTimer = null; showNews(); }, CALM_MS);
+    }
+  }
+
   stream.addEventListener("posts", function (event) {
     var data = JSON.parse(event.data || "{}");
     if (!posts || String(data.thread) !== thread) { return; }
     newest = Math.max(newest, Number(data.last) || 0);
-    showNews();
+    announce();
   });
   stream.addEventListener("ended", function () { stream.close(); });
   window.addEventListener("pagehide", function () { stream.close(); });
+})();
+
+// A group session's start, in the reader's own time zone (templates/groups/_when.html): the
+// server wrote it in their region's time; this browser knows better where its reader is.
+(function () {
+  "use strict";
+  if (!window.Intl || !window.Intl.DateTimeFormat) { return; }
+  var lang = document.documentElement.getAttribute("lang") || "fr";
+  var times = document.querySelectorAll("time.local-time[datetime]");
+  Array.prototype.forEach.call(times, function (element) {
+    var when = new Date(element.getAttribute("datetime"));
+    if (isNaN(when.getTime())) { return; }
+    var format = new window.Intl.DateTimeFormat(lang, { dateStyle: "full", timeStyle: "short" });
+    element.textContent = format.format(when);
+    var zone = element.parentNode && element.parentNode.querySelector(".local-time__zone");
+    if (zone) { zone.textContent = zone.getAttribute("data-local"); }
+  });
 })();

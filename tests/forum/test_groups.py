@@ -14,7 +14,6 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select, update
 
 from forum import actions, groups
-from forum.web.auth import session_cookie_name
 from forum.db import utcnow
 from forum.models import (
     GroupSession,
@@ -27,6 +26,7 @@ from forum.models import (
     SearchDocument,
     Thread,
 )
+from forum.web.auth import session_cookie_name
 from moderation import actions as ma
 from moderation.models import ActionKind, ModerationAction
 from tests.browsing import Browser
