@@ -174,3 +174,49 @@ async def test_pseudonym_keys_lose_their_separators_and_both_look_alikes_still_l
             assert page.status == 303, (typed, page.status)
             me = await client.get("/me")
             assert me.status_code == 200 and account in me.text, typed
+
+
+async def test_group_sessions_arrive_and_leave_without_touching_the_threads(
+        tmp_path: Path) -> None:
+    """Migration 0008 copies ``thread`` on SQLite (its new reference): every thread and post
+    stays, with no session; a downgrade keeps them too, and upgrading again gives the models'
+    schema."""
+    url = TEST_DATABASE_URL if ON_POSTGRES else f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
+    await empty_schema(url)
+    await asyncio.to_thread(_upgrade_to, url, "0007")
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(insert(Member.__table__).values(
+            id=1, pseudonym="Glycine", pseudonym_key="glycine", password_hash="x",
+            recovery_hash="x"))
+        await connection.execute(insert(Space.__table__).values(id=1, slug="s", name="S"))
+        await connection.execute(insert(Thread.__table__).values(
+            id=7, space_id=1, author_id=1, title="Un fil", pinned=True, post_count=1))
+        await connection.execute(insert(Post.__table__).values(
+            id=1, thread_id=7, number=1, author_id=1, source="Bonjour", html="<p>Bonjour</p>",
+            renderer_version=1, lang="fr"))
+    await engine.dispose()
+
+    await asyncio.to_thread(_upgrade_to, url, "0008")
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        assert (await connection.execute(select(
+            Thread.id, Thread.title, Thread.pinned, Thread.group_session_id))).all() == [
+            (7, "Un fil", True, None)]
+        assert (await connection.execute(select(Post.thread_id, Post.source))).all() == [
+            (7, "Bonjour")]
+    await engine.dispose()
+
+    await asyncio.to_thread(_downgrade_to, url, "0007")
+    assert "group_session_id" not in await _columns(url, "thread")
+    engine = create_async_engine(url)
+    async with engine.connect() as connection:
+        assert (await connection.execute(text("SELECT id, title FROM thread"))).all() == [
+            (7, "Un fil")]
+        assert (await connection.execute(text("SELECT source FROM post"))).all() == [
+            ("Bonjour",)]
+    await engine.dispose()
+
+    await asyncio.to_thread(_upgrade_to, url, "head")
+    diffs, _ = await _differences(url)
+    assert diffs == [], diffs
