@@ -101,6 +101,9 @@ OWN_TABLES: dict[str, tuple[str, str, frozenset[str]]] = {
     "flag": ("flags_raised", "flagger_id", frozenset({"text_copy", "resolved_by_id",
                                                       "details", "escalated_at"})),
     "appeal": ("appeals", "member_id", frozenset({"decided_by_id"})),
+    "group_session_member": ("group_sessions_joined", "member_id", frozenset()),
+    "group_session": ("group_sessions_facilitated", "facilitator_id",
+                      frozenset({"agreement_html", "renderer_version"})),
 }
 """Tables of any part of the forum holding what a member gave or chose: export key, the column
 naming the member, and columns that are not theirs (another member's text, who decided)."""

@@ -335,3 +335,25 @@ async def test_scheduling_refuses_plainly_and_keeps_what_was_typed(
     assert garbage.status == 422 and garbage.one("#day-error")
     async with app.state.database.reader() as session:
         assert await session.scalar(select(func.count()).select_from(GroupSession)) == 0
+
+
+async def test_the_reminder_leads_to_the_session_and_the_export_holds_the_registration(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await _world(app)
+    start = utcnow() + timedelta(minutes=40)
+    await as_role(client, app, world, "author")
+    group_id = await schedule(browser, start)
+    await as_role(client, app, world, "member")
+    await register(browser, group_id)
+    _at(app, start - timedelta(minutes=29))
+    await app.state.group_watch.run_once()
+    await as_role(client, app, world, "member")
+    inbox = await browser.get("/notifications")
+    link = inbox.one(f".notification__message[href='/sessions/{group_id}']")
+    assert "Groupe du jeudi soir" in link.get_text()
+    exported = (await client.get("/me/export.json")).json()
+    assert [row["group_session_id"] for row in exported["group_sessions_joined"]] == [group_id]
+    await as_role(client, app, world, "author")
+    mine = (await client.get("/me/export.json")).json()["group_sessions_facilitated"]
+    assert [row["title"] for row in mine] == ["Groupe du jeudi soir"]
