@@ -235,3 +235,95 @@ async def test_a_reply_through_one_process_reaches_a_thread_page_open_on_the_oth
             data = await anext(lines)
     assert data == f'data: {{"thread":{thread_id},"last":2}}'
     assert time.monotonic() - started_at < 5
+
+
+async def _in_database(work) -> object:  # noqa: ANN001 - an async function of a session
+    from forum.db import Database
+
+    database = Database(DATABASE_URL, pool=False)
+    try:
+        async with database.writing() as session:
+            found = await work(session)
+            await session.commit()
+            return found
+    finally:
+        await database.dispose()
+
+
+async def test_a_group_session_scheduled_on_one_process_is_held_live_across_both(
+    servers: tuple[str, str], member: Browser
+) -> None:
+    """Issue 18: a trained helper schedules a session through process one; a member registers
+    through process two; the session opens, the member's message through process two reaches
+    the facilitator's live stream on process one, and the end through process one locks the
+    thread for the member on process two."""
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from forum.db import utcnow
+    from forum.models import GroupSession, Member, Notification
+
+    helper_name = new_name("Saule")
+    await on(member, servers[0]).signup(helper_name)
+
+    async def make_helper(session):  # noqa: ANN001, ANN202
+        await session.execute(update(Member).where(Member.pseudonym == helper_name)
+                              .values(trained_helper=True))
+
+    await _in_database(make_helper)
+    space_slug = await first_public_space(servers[0])
+    start = utcnow() + timedelta(days=1)
+    form = (await member.get(f"/s/{space_slug}/sessions/nouvelle")).form("form.group-form")
+    sent = await member.submit(form, {
+        "title": "Groupe du soir", "agreement": "On s'écoute sans juger, ce qui est dit reste ici.",
+        "day": start.date().isoformat(), "start": start.strftime("%H:%M"), "timezone": "UTC",
+        "minutes": "60", "capacity": "5"})
+    assert sent.status == 303, sent.text()
+    group_id = int(sent.response.headers["location"].rsplit("/", 1)[1])
+
+    async with httpx.AsyncClient(base_url=servers[1], timeout=60) as other:
+        participant = Browser(other)  # type: ignore[arg-type]
+        await participant.signup(new_name("Frene"))
+        page = await participant.get(f"/sessions/{group_id}")
+        joined = await participant.submit(
+            page.form(f"form[action='/sessions/{group_id}/inscription']"), {"agree": "1"})
+        assert joined.status == 303
+
+        async def bring_forward(session):  # noqa: ANN001, ANN202
+            await session.execute(update(GroupSession).where(GroupSession.id == group_id)
+                                  .values(starts_at=utcnow() + timedelta(minutes=10)))
+
+        await _in_database(bring_forward)
+        await participant.get(f"/sessions/{group_id}")  # the page takes the due step: remind
+
+        async def reminders(session):  # noqa: ANN001, ANN202
+            return list(await session.scalars(select(Notification.message).where(
+                Notification.kind == "group")))
+
+        assert len(await _in_database(reminders)) == 1
+
+        async def start_now(session):  # noqa: ANN001, ANN202
+            await session.execute(update(GroupSession).where(GroupSession.id == group_id)
+                                  .values(starts_at=utcnow() - timedelta(minutes=1)))
+
+        await _in_database(start_now)
+        opened = await participant.get(f"/sessions/{group_id}")
+        link = opened.one("#inscription a.button")["href"]
+        thread_id = int(str(link).rsplit("/", 1)[1])
+        async with member.client.stream("GET", f"/live?thread={thread_id}") as stream:
+            assert stream.status_code == 200, "the facilitator, on process one"
+            lines = stream.aiter_lines()
+            assert await anext(lines) == "event: ready"
+            replied = await participant.reply(thread_id, "Bonsoir, merci d'être là.")
+            assert replied.status == 303
+            async with asyncio.timeout(5):
+                async for line in lines:
+                    if line == "event: posts":
+                        break
+        ended = await member.submit((await member.get(f"/sessions/{group_id}")).form(
+            f"form[action='/sessions/{group_id}/fin']"))
+        assert ended.status == 303
+        closed = await participant.get(f"/t/{thread_id}")
+        assert closed.status == 200 and not closed.all("#reply-form")
+        assert "Bonsoir, merci d'être là." in closed.text("#posts")
