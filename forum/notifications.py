@@ -30,8 +30,10 @@ from forum.models import (
     NotificationSetting,
     Post,
     PostStatus,
+    Thread,
 )
 from forum.pseudonyms import uniqueness_key
+from forum.queries import group_session_participant
 
 REPLY = "reply"
 MENTION = "mention"
@@ -80,6 +82,15 @@ async def _mentioned(session: AsyncSession, source: str, author_id: int) -> list
     return list(result)
 
 
+async def _taking_part(session: AsyncSession, member_ids: set[int], thread: Thread) -> set[int]:
+    """Of ``member_ids``, those who may read a group session's live thread: a mention tells
+    nobody else of it (``queries.group_session_participant``)."""
+    members = await session.scalars(select(Member).where(Member.id.in_(member_ids)))
+    return {member.id for member in members
+            if await group_session_participant(session, member, int(thread.group_session_id or 0),
+                                               thread.space_id)}
+
+
 async def _followers(session: AsyncSession, thread_id: int, author_id: int) -> list[int]:
     result = await session.scalars(
         select(Member.id)
@@ -114,6 +125,8 @@ async def notify_about_post(session: AsyncSession, post: Post, *, published: boo
     """Insert the notices about one visible post; returns who was told."""
     author, thread = post.author, post.thread
     mentioned = set(await _mentioned(session, post.source, author.id))
+    if thread.group_session_id is not None and mentioned:
+        mentioned = await _taking_part(session, mentioned, thread)
     followers: set[int] = set()
     if published:
         if post.number > 1:

@@ -357,3 +357,28 @@ async def test_the_reminder_leads_to_the_session_and_the_export_holds_the_regist
     await as_role(client, app, world, "author")
     mine = (await client.get("/me/export.json")).json()["group_sessions_facilitated"]
     assert [row["title"] for row in mine] == ["Groupe du jeudi soir"]
+
+
+async def test_a_mention_in_a_session_tells_only_those_who_take_part(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await _world(app)
+    start = utcnow() + timedelta(minutes=40)
+    await as_role(client, app, world, "author")
+    group_id = await schedule(browser, start)
+    for role in ("member", "author_2"):
+        await as_role(client, app, world, role)
+        await register(browser, group_id)
+    _at(app, start)
+    await app.state.group_watch.run_once()
+    thread_id = await _thread_id(app, group_id)
+    assert thread_id is not None
+    await as_role(client, app, world, "member")
+    members = world.members
+    sent = await browser.reply(thread_id, f"Merci @{members['author_2'].pseudonym} et "
+                                          f"@{members['mod_other'].pseudonym} !")
+    post_id = int(sent.response.headers["location"].rsplit("#post-", 1)[1])
+    async with app.state.database.reader() as session:
+        told = set(await session.scalars(select(Notification.member_id).where(
+            Notification.post_id == post_id)))
+    assert told == {members["author_2"].id}, "registered: told; not taking part: not told"
