@@ -291,6 +291,7 @@ def test_a_group_session_is_scheduled_registered_for_held_live_and_closed(
 
     # -- 4. The members write; the stream tells the one with JavaScript -----------------------
     _goto_listening(member_b, thread_path)
+    assert member_b.get_attribute("#posts", "data-thread") == str(thread_id)
     member_b.evaluate("window.__marker = 1")
     assert "Session de groupe en direct" in member_b.inner_text(".group-banner")
     assert "3114" in member_b.inner_text(".group-banner")
