@@ -115,12 +115,21 @@ def _why_not_reply(member: Member, thread: Thread) -> str:
 def can_edit_post(viewer: Viewer, post: Post, thread: Thread | None = None) -> bool:
     """Authors edit their own posts, unless the thread is locked. ``thread`` spares a load
     where the page already holds it."""
+    thread = thread or post.thread
     return (
         viewer is not None
         and viewer.id == post.author_id
         and post.status in (PostStatus.VISIBLE, PostStatus.PENDING, PostStatus.HIDDEN)
-        and not (thread or post.thread).locked
+        and not thread.locked
+        and not is_session_agreement(post, thread)
+        and not paused_for(viewer, thread)
     )
+
+
+def is_session_agreement(post: Post, thread: Thread) -> bool:
+    """A group session's agreement (its live thread's first message) belongs to the session:
+    it is changed nowhere but where it was written (``forum/groups.py``)."""
+    return thread.group_session_id is not None and post.number == 1
 
 
 def check_edit_post(viewer: Viewer, post: Post) -> Member:
@@ -135,14 +144,17 @@ def _why_not_change(member: Member, post: Post) -> str:
         return REFUSED_NOT_AUTHOR
     if post.thread.locked:
         return REFUSED_LOCKED
-    return ""  # a removed post: the generic answer
+    if paused_for(member, post.thread):
+        return REFUSED_PAUSED
+    return ""  # a removed post or a session's agreement: the generic answer
 
 
-def can_delete_post(viewer: Viewer, post: Post) -> bool:
+def can_delete_post(viewer: Viewer, post: Post, thread: Thread | None = None) -> bool:
     return (
         viewer is not None
         and viewer.id == post.author_id
         and post.status in (PostStatus.VISIBLE, PostStatus.PENDING, PostStatus.HIDDEN)
+        and not is_session_agreement(post, thread or post.thread)
     )
 
 

@@ -241,6 +241,7 @@ async def get_post_or_404(session: AsyncSession, viewer: Viewer, post_id: int) -
         .options(
             joinedload(Post.thread).joinedload(Thread.space),
             joinedload(Post.thread).joinedload(Thread.author),
+            joinedload(Post.thread).joinedload(Thread.group_session),
             joinedload(Post.author),
         )
     )

@@ -261,13 +261,13 @@ async def _session_page(request: Request[Any, Any, Any], db: AsyncSession, group
     lines = lines_for(region, topics=group.space.topics)
     return Template(template_name="groups/show.html", status_code=status, context={
         "group": group, "space": group.space, "errors": errors, "registered": registered,
-        "count": await groups.registered_count(db, group.id),
+        "registered_count": await groups.registered_count(db, group.id),
         "thread": thread if participant else None,
         "ends_at": groups.ends_at(group),
         "facilitating": permissions.can_facilitate(viewer, group.facilitator_id,
                                                     moderates=moderates),
         "can_register": viewer is not None and not permissions.is_restricted(viewer)
-        and group.status in groups.LIVE_OR_SCHEDULED,
+        and viewer.id != group.facilitator_id and group.status in groups.LIVE_OR_SCHEDULED,
         "lines": lines, "primary": lines.primary(),
         "region_label": region_name(region, locale_of(request)),
         "Status": GroupSessionStatus,
@@ -282,8 +282,8 @@ async def group_register(request: Request[Any, Any, Any], db: Db, group_id: From
     group = await _group(request, db, group_id)
     if permissions.is_restricted(member):
         raise PermissionDeniedException(detail=permissions.REFUSED_RESTRICTED)
-    if group.status not in groups.LIVE_OR_SCHEDULED:
-        return see_other(request, f"/sessions/{group.id}")
+    if group.status not in groups.LIVE_OR_SCHEDULED or member.id == group.facilitator_id:
+        return see_other(request, f"/sessions/{group.id}")  # nothing to do: no place taken
     if values.get("agree") != "1":
         return await _session_page(request, db, group,
                                    FormErrors(agree=FieldError(MISSED_AGREEMENT)), status=422)

@@ -15,12 +15,13 @@ Each person is in a browser context of their own, in a time zone (Toronto) other
 region's (France, from ``fr-FR``): the start is written by the server in Paris time and
 rewritten by the page's script in the device's. The pages are saved into docs/screenshots/ as
 ``make screenshots`` names them (``<page>-desktop-light.png``: these contexts are 1280 px wide,
-in the light scheme).
+in the light scheme) when ``FORUM_SCREENSHOTS=1`` is set.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -129,10 +130,12 @@ def _start_just_past(database_url: str, group_id: int) -> None:
 
 
 def _shoot_desktop(page: Any, name: str) -> None:
-    """Save ``page`` as ``make screenshots`` does, under its name for a 1280 px light page."""
+    """Save ``page`` as ``make screenshots`` does, under its name for a 1280 px light page,
+    when ``FORUM_SCREENSHOTS=1`` asks for it (a test run leaves the committed images alone)."""
     assert page.viewport_size["width"] == 1280
     assert page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches") is False
-    _shoot(page, name, "desktop", "light")
+    if os.environ.get("FORUM_SCREENSHOTS") == "1":
+        _shoot(page, name, "desktop", "light")
 
 
 def _register(page: Any, group_id: int) -> None:

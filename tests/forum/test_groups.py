@@ -382,3 +382,45 @@ async def test_a_mention_in_a_session_tells_only_those_who_take_part(
         told = set(await session.scalars(select(Notification.member_id).where(
             Notification.post_id == post_id)))
     assert told == {members["author_2"].id}, "registered: told; not taking part: not told"
+
+
+async def test_a_pause_stops_edits_and_the_agreement_is_the_sessions_own(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await _world(app)
+    start = utcnow() + timedelta(minutes=40)
+    await as_role(client, app, world, "author")
+    group_id = await schedule(browser, start)
+    page = await browser.get(f"/sessions/{group_id}")
+    assert not page.all(f"form[action='/sessions/{group_id}/inscription']"), \
+        "the facilitator takes no place"
+    await client.post(f"/sessions/{group_id}/inscription", data={"agree": "1"},
+                      headers=csrf_headers(client, app), follow_redirects=False)
+    async with app.state.database.reader() as session:
+        assert await groups.registered_count(session, group_id) == 0
+    await as_role(client, app, world, "member")
+    await register(browser, group_id)
+    _at(app, start)
+    await app.state.group_watch.run_once()
+    thread_id = await _thread_id(app, group_id)
+    assert thread_id is not None
+    sent = await browser.reply(thread_id, "Mon premier message.")
+    post_id = int(sent.response.headers["location"].rsplit("#post-", 1)[1])
+    page = await browser.get(f"/sessions/{group_id}")
+    assert "1 inscrit·es sur 3" in page.text(), page.text()
+
+    await as_role(client, app, world, "author")
+    thread_page = await browser.get(f"/t/{thread_id}")
+    agreement = thread_page.all("#posts article.post")[0]
+    assert not agreement.select(".post__actions a"), "no edit or delete of the agreement"
+    await browser.submit(thread_page.form(
+        f".group-banner form[action='/sessions/{group_id}/pause']"))
+    await as_role(client, app, world, "member")
+    thread_page = await browser.get(f"/t/{thread_id}")
+    assert not thread_page.all(f"a[href='/p/{post_id}/edit']"), "no edit during a pause"
+    edited = await client.post(f"/p/{post_id}/edit", data={"body": "Changé en pause."},
+                               headers=csrf_headers(client, app), follow_redirects=False)
+    assert edited.status_code == 403
+    async with app.state.database.reader() as session:
+        post = await session.get(Post, post_id)
+        assert post is not None and post.source == "Mon premier message."
