@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy import delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from forum import changes
@@ -108,23 +108,30 @@ async def registered_count(session: AsyncSession, group_id: int) -> int:
         .where(GroupSessionMember.group_session_id == group_id)) or 0)
 
 
-async def do_register(session: AsyncSession, group: GroupSession, member: Member) -> bool:
-    """Register ``member`` (who accepted the agreement). False when the group is full; True
-    when they are registered (again, a second submit changes nothing). The session's row is
-    locked first (PostgreSQL), so two last places are never both taken."""
-    await session.execute(select(GroupSession.id).where(GroupSession.id == group.id)
-                          .with_for_update())
+REGISTERED, FULL, CLOSED = "registered", "full", "closed"
+
+
+async def do_register(session: AsyncSession, group: GroupSession, member: Member) -> str:
+    """Register ``member`` (who accepted the agreement): ``REGISTERED`` (again, for a second
+    submit, which changes nothing), ``FULL``, or ``CLOSED`` (ended or cancelled meanwhile).
+    The session's row is locked first (PostgreSQL; SQLite writes one at a time), and its
+    status read under the lock, so two last places are never both taken and nobody joins a
+    session cancelled a moment before."""
+    status = await session.scalar(select(GroupSession.status).where(GroupSession.id == group.id)
+                                  .with_for_update())
+    if status not in LIVE_OR_SCHEDULED:
+        return CLOSED
     already = await session.scalar(select(exists().where(
         GroupSessionMember.group_session_id == group.id,
         GroupSessionMember.member_id == member.id)))
     if already:
-        return True
+        return REGISTERED
     if await registered_count(session, group.id) >= group.capacity:
-        return False
+        return FULL
     await session.execute(insert(GroupSessionMember).values(
         group_session_id=group.id, member_id=member.id, created_at=utcnow()))
     changes.members(session, member.id)
-    return True
+    return REGISTERED
 
 
 async def do_unregister(session: AsyncSession, group: GroupSession, member: Member) -> None:
@@ -183,7 +190,8 @@ async def do_open(session: AsyncSession, group: GroupSession, *, now: datetime) 
     session.add(post)
     await session.flush()
     changes.post(session, post, published=True)
-    await _tell_registered(session, group, OPENED, thread_id=thread.id)
+    if now < ends_at(group):  # a session the watch missed entirely opens only to end
+        await _tell_registered(session, group, OPENED, thread_id=thread.id)
     return thread
 
 
@@ -223,13 +231,34 @@ async def do_cancel(session: AsyncSession, group: GroupSession) -> bool:
     return True
 
 
-def _open_flags_on(thread_id: int):  # noqa: ANN202 - a SQL clause
-    """Flags still waiting on the thread's posts (moderation's table, when it is there)."""
-    flag = Base.metadata.tables.get("flag")
-    if flag is None:
-        return None
-    return exists().where(flag.c.post_id == Post.id, Post.thread_id == thread_id,
-                          flag.c.resolved_at.is_(None))
+async def do_leave_all(session: AsyncSession, member: Member, *, now: datetime) -> None:
+    """A facilitator's account is deleted: their sessions to come are cancelled (their members
+    told) and a live one ends (``forum.privacy`` blanks their texts when asked to erase)."""
+    for group in list(await session.scalars(select(GroupSession).where(
+            GroupSession.facilitator_id == member.id))):
+        if group.status == GroupSessionStatus.SCHEDULED:
+            await do_cancel(session, group)
+        elif group.status == GroupSessionStatus.LIVE:
+            await do_end(session, group, now=now)
+
+
+def _waiting_on(thread_id: int) -> list[Any]:
+    """What still waits for the moderators in the thread: a post held for review, an open flag
+    (a welfare item among them), an undecided appeal of an action on one of its posts. The
+    flags, actions and appeals are moderation's tables, used when they are there."""
+    in_thread = Post.thread_id == thread_id
+    waiting: list[Any] = [exists().where(in_thread, Post.status == PostStatus.PENDING)]
+    tables = Base.metadata.tables
+    flag = tables.get("flag")
+    if flag is not None:
+        waiting.append(exists().where(flag.c.post_id == Post.id, in_thread,
+                                      flag.c.resolved_at.is_(None)))
+    action, appeal = tables.get("moderation_action"), tables.get("appeal")
+    if action is not None and appeal is not None:
+        waiting.append(exists().where(appeal.c.action_id == action.c.id,
+                                      action.c.target_post_id == Post.id, in_thread,
+                                      appeal.c.decided_at.is_(None)))
+    return waiting
 
 
 async def erase_if_due(session: AsyncSession, group: GroupSession) -> bool:
@@ -240,8 +269,7 @@ async def erase_if_due(session: AsyncSession, group: GroupSession) -> bool:
     thread = await thread_of(session, group.id)
     if thread is None:
         return False
-    waiting = _open_flags_on(thread.id)
-    if waiting is not None and await session.scalar(select(waiting)):
+    if await session.scalar(select(or_(*_waiting_on(thread.id)))):
         return False
     post_ids = list(await session.scalars(select(Post.id).where(Post.thread_id == thread.id)))
     changes.posts(session, [(post_id, thread.id) for post_id in post_ids])
@@ -249,14 +277,17 @@ async def erase_if_due(session: AsyncSession, group: GroupSession) -> bool:
     return True
 
 
-def is_due(group: GroupSession, now: datetime) -> bool:
-    """Whether ``catch_up`` has a step to take for ``group`` at ``now``."""
+async def is_due(session: AsyncSession, group: GroupSession, now: datetime) -> bool:
+    """Whether ``catch_up`` has a step to take for ``group`` at ``now`` (reads only: a page
+    then takes the step in a write of its own)."""
     if group.status == GroupSessionStatus.SCHEDULED:
         return now >= group.starts_at or (
             not group.reminded and now >= group.starts_at - REMINDER_BEFORE)
     if group.status == GroupSessionStatus.LIVE:
         return now >= ends_at(group) + CLOSE_AFTER
-    return group.status == GroupSessionStatus.ENDED and not group.keep_after
+    if group.status == GroupSessionStatus.ENDED and not group.keep_after:
+        return await thread_of(session, group.id) is not None
+    return False
 
 
 async def catch_up(session: AsyncSession, group: GroupSession, *, now: datetime) -> None:
@@ -285,7 +316,12 @@ async def catch_up_all(session: AsyncSession, *, now: datetime) -> int:
         & exists().where(Thread.group_session_id == GroupSession.id))
         .order_by(GroupSession.starts_at, GroupSession.id)))
     for group in due:
-        await catch_up(session, group, now=now)
+        try:
+            async with session.begin_nested():  # one session's failure leaves the others be
+                await catch_up(session, group, now=now)
+        except Exception:
+            log.exception("group session %s: its due step failed; trying again later",
+                          group.id)
     return len(due)
 
 

@@ -129,7 +129,7 @@ async def notify_about_post(session: AsyncSession, post: Post, *, published: boo
         mentioned = await _taking_part(session, mentioned, thread)
     followers: set[int] = set()
     if published:
-        if post.number > 1:
+        if post.number > 1 and thread.group_session_id is None:  # a live session: nobody
             followers = set(await _followers(session, thread.id, author.id))
     elif previous_source is not None:
         mentioned -= set(await _mentioned(session, previous_source, author.id))

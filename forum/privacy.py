@@ -24,10 +24,11 @@ from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from forum import changes
+from forum import changes, groups
 from forum.db import Base, utcnow
 from forum.models import (
     Consent,
+    GroupSession,
     Member,
     MemberStatus,
     Notification,
@@ -248,6 +249,10 @@ async def _erase_texts(session: AsyncSession, member: Member, now: datetime) -> 
     await session.execute(
         update(Thread).where(Thread.author_id == member.id).values(title=ERASED_TITLE)
     )
+    await session.execute(  # their group sessions' texts, as their threads' titles
+        update(GroupSession).where(GroupSession.facilitator_id == member.id)
+        .values(title=ERASED_TITLE, theme="", agreement="", agreement_html="")
+    )
 
 
 MODERATOR_NOTICES = ("welfare_alert", "second_opinion")
@@ -300,6 +305,7 @@ async def do_delete_account(
     now = now or utcnow()
     await store_of(session).end_all(session, member.id)
     await _forget_notices_about(session, member, erase_posts=erase_posts)
+    await groups.do_leave_all(session, member, now=now)
     if erase_posts:
         await _erase_texts(session, member, now)
     await _unlink_member(session, member)

@@ -77,6 +77,10 @@ def post_actions(mod: Moderator, post: Post) -> frozenset[str]:
 def thread_actions(mod: Moderator, thread: Thread) -> frozenset[str]:
     if not mod.moderates(thread.space_id):
         return frozenset()
+    if thread.group_session_id is not None:
+        # A group session's thread belongs to its session (``forum/groups.py``): it stays in
+        # its space, unpinned, and is opened and closed by the session's steps only.
+        return frozenset() if thread.locked else frozenset({"lock"})
     return frozenset({
         "unlock" if thread.locked else "lock",
         "unpin" if thread.pinned else "pin",

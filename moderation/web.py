@@ -24,8 +24,18 @@ from forum import queries as forum_queries
 from forum.db import commit, utcnow
 from forum.gate import Verdict
 from forum.i18n import N_
-from forum.models import GroupSession, Member, MemberStatus, Post, PostStatus, Space, Visibility
-from forum.permissions import can_facilitate
+from forum.models import (
+    GroupSession,
+    GroupSessionStatus,
+    Member,
+    MemberStatus,
+    Post,
+    PostStatus,
+    Role,
+    Space,
+    Visibility,
+)
+from forum.permissions import REFUSED_WITH_MODERATORS, can_facilitate
 from forum.web.context import viewer_of
 from forum.web.deps import Db
 from forum.web.forms import FieldError, FormErrors, clean_text, read_form
@@ -404,10 +414,20 @@ async def group_remove_message(request: Req, db: Db, group_id: FromPath[int],
     if thread.group_session_id != group_id:
         raise NotFoundException()
     group = await db.get(GroupSession, group_id)
-    moderates = member.id in await forum_queries.space_moderator_ids(db, thread.space_id)
-    if (group is None or post_obj.number == 1 or post_obj.author_id == member.id
+    staff = await forum_queries.space_moderator_ids(db, thread.space_id)
+    moderates = member.id in staff
+    if (group is None or group.status != GroupSessionStatus.LIVE or thread.locked
+            or post_obj.number == 1 or post_obj.author_id == member.id
             or not can_facilitate(member, group.facilitator_id, moderates=moderates)):
         raise PermissionDeniedException()
+    author = post_obj.author
+    if not (moderates or member.role == Role.ADMIN) and (
+            post_obj.author_id in staff or (author is not None and author.role == Role.ADMIN)):
+        raise PermissionDeniedException()  # a facilitator does not moderate the moderators
+    if await mq.open_flags(db, post_obj.id):
+        # A flagged message (a welfare item among them) is the moderators' to settle: removing
+        # it here would close their item behind their back.
+        raise PermissionDeniedException(detail=REFUSED_WITH_MODERATORS)
     reason, _ = clean_text(values.get("reason"), min_length=1, max_length=REASON_MAX,
                            multiline=False)
     await ma.do_remove_post(db, post_obj, actor=member, reason=reason or SESSION_REMOVAL)

@@ -91,8 +91,9 @@ def plain_key(ctx: Context, post: Post) -> bytes | None:
     if post.status != PostStatus.VISIBLE or author is None:
         return None
     moderator_ids = ctx.get("moderator_ids") or frozenset()
-    if ctx.get("session_facilitating"):  # the facilitator's own controls are on each post
-        return None
+    thread = ctx.get("thread")
+    if thread is not None and thread.group_session_id is not None:
+        return None  # a group session's messages stay out of every cache shared by readers
     if viewer is not None:
         if viewer.id == post.author_id or viewer.role == "admin" or viewer.id in moderator_ids:
             return None

@@ -26,7 +26,7 @@ from forum.models import GroupSession, GroupSessionStatus, Member, Space
 from forum.resources import lines_for, region_name
 from forum.throttle import clock_of
 from forum.web.context import locale_of, region_of, viewer_of
-from forum.web.deps import SAFE_METHODS, Db, Gate
+from forum.web.deps import SAFE_METHODS, Db, Gate, Reader
 from forum.web.forms import FieldError, FormErrors, clean_text, read_form
 from forum.web.htmx import see_other
 
@@ -79,8 +79,16 @@ def _starts_at(form: GroupForm, errors: FormErrors, now: datetime) -> datetime |
         errors["start"] = FieldError(N_("Choisis l'heure de début (par exemple 20:30)."))
         return None
     zone = ZoneInfo(form.timezone if form.timezone in TIMEZONES else "UTC")
-    starts_at = datetime.combine(day, start.replace(second=0, microsecond=0), zone)
-    starts_at = starts_at.astimezone(UTC)
+    local = datetime.combine(day, start.replace(second=0, microsecond=0), zone)
+    try:
+        starts_at = local.astimezone(UTC)
+    except (OverflowError, ValueError):
+        errors["day"] = FieldError(N_("Choisis un jour dans les mois qui viennent."))
+        return None
+    if starts_at.astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
+        errors["start"] = FieldError(N_("Cette heure n'existe pas ce jour-là : on change "
+                                        "d'heure cette nuit-là. Choisis-en une autre."))
+        return None
     if starts_at <= now:
         errors["day"] = FieldError(N_("Ce moment est déjà passé : choisis un début à venir."))
         return None
@@ -193,9 +201,13 @@ async def new_group_session(request: Request[Any, Any, Any], db: Db, slug: FromP
 
 
 @post("/s/{slug:str}/sessions", name="schedule_group_session")
-async def schedule_group_session(request: Request[Any, Any, Any], db: Db, gate: Gate,
-                                 slug: FromPath[str]) -> Response[Any]:
+async def schedule_group_session(request: Request[Any, Any, Any], db: Db, reader: Reader,
+                                 gate: Gate, slug: FromPath[str]) -> Response[Any]:
+    """Access first (in a read-only session: nobody else makes the gate read a text), then the
+    agreement through the gate outside any write transaction, then one write."""
     values = await read_form(request)
+    space, facilitator = await _schedulable(request, reader, slug)
+    await reader.close()
     form, errors = parse_group_form(values, now=clock_of(request),
                                     default_timezone=_default_timezone(request))
     reading = None
@@ -204,7 +216,6 @@ async def schedule_group_session(request: Request[Any, Any, Any], db: Db, gate: 
             reading = await gate.read(form.agreement, locale=locale_of(request))
         except GateRefusal as refusal:
             errors["agreement"] = FieldError(refusal.message)
-    space, facilitator = await _schedulable(request, db, slug)
     if errors or reading is None or form.starts_at is None:
         return _schedule_page(request, space, form, errors, status=422)
     minutes = _whole(form.minutes, 1, 10_000) or 60
@@ -227,7 +238,7 @@ async def _group(request: Request[Any, Any, Any], db: AsyncSession, group_id: in
     viewer = viewer_of(request)
     group = await queries.get_group_session_or_404(db, viewer, group_id)
     now = clock_of(request)
-    if not groups.is_due(group, now):
+    if not await groups.is_due(db, group, now):
         return group
     if request.method not in SAFE_METHODS:
         await groups.catch_up(db, group, now=now)
@@ -287,7 +298,8 @@ async def group_register(request: Request[Any, Any, Any], db: Db, group_id: From
     if values.get("agree") != "1":
         return await _session_page(request, db, group,
                                    FormErrors(agree=FieldError(MISSED_AGREEMENT)), status=422)
-    if not await groups.do_register(db, group, member):
+    outcome = await groups.do_register(db, group, member)
+    if outcome == groups.FULL:
         return await _session_page(request, db, group,
                                    FormErrors(agree=FieldError(FULL)), status=409)
     await commit(db)

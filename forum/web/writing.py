@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Template
 from sqlalchemy import select
@@ -188,11 +189,14 @@ async def reply(
         return crisis_pause(request, verdict=verdict, form=form, space=thread.space,
                             action=f"/t/{thread.id}/reply", autoflag=gate.autoflag)
     was_last_page = queries.page_count(thread)
-    posted = await actions.do_reply(
-        db, thread=thread, author=member, source=form.body, verdict=verdict,
-        content_warning=form.stored_warning(), lang=form.lang or locale_of(request),
-        idempotency_key=form.idempotency_key,
-    )
+    try:
+        posted = await actions.do_reply(
+            db, thread=thread, author=member, source=form.body, verdict=verdict,
+            content_warning=form.stored_warning(), lang=form.lang or locale_of(request),
+            idempotency_key=form.idempotency_key,
+        )
+    except LookupError:  # the thread went meanwhile (a group session's, deleted at its end)
+        raise NotFoundException() from None
     if posted.created:
         await gate.published(db, posted.post, author=member, space=thread.space,
                              verdict=verdict)

@@ -83,6 +83,15 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Without its column a session's live thread would become an ordinary thread of its
+    # space, listed and searchable: refuse while one exists, so nothing private goes public.
+    held = op.get_bind().execute(
+        sa.text("SELECT count(*) FROM thread WHERE group_session_id IS NOT NULL")).scalar()
+    if held:
+        raise RuntimeError(
+            f"{held} group session thread(s) exist: their messages are for their participants "
+            "only, and would become public threads without this migration. Delete those "
+            "threads (or the sessions) first.")
     with op.batch_alter_table('thread') as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_thread_group_session_id_group_session'),
                                  type_='foreignkey')

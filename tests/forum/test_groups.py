@@ -26,6 +26,7 @@ from forum.models import (
     SearchDocument,
     Thread,
 )
+from forum.privacy import do_delete_account
 from forum.web.auth import session_cookie_name
 from moderation import actions as ma
 from moderation.models import ActionKind, ModerationAction
@@ -424,3 +425,130 @@ async def test_a_pause_stops_edits_and_the_agreement_is_the_sessions_own(
     async with app.state.database.reader() as session:
         post = await session.get(Post, post_id)
         assert post is not None and post.source == "Mon premier message."
+
+
+async def _live_session(app: Litestar, client: AsyncTestClient, browser: Browser, world: World,
+                        **extra: str) -> tuple[int, int]:
+    """A session scheduled by the helper ("author"), "member" registered, open now."""
+    start = utcnow() + timedelta(minutes=40)
+    await as_role(client, app, world, "author")
+    group_id = await schedule(browser, start, **extra)
+    await as_role(client, app, world, "member")
+    await register(browser, group_id)
+    _at(app, start)
+    await app.state.group_watch.run_once()
+    thread_id = await _thread_id(app, group_id)
+    assert thread_id is not None
+    return group_id, thread_id
+
+
+async def test_a_facilitator_leaves_a_flagged_message_to_the_moderators(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    """Removing it would settle the moderators' welfare item behind their back."""
+    world = await _world(app)
+    group_id, thread_id = await _live_session(app, client, browser, world, keep_after="0")
+    pause = await browser.reply(thread_id, URGENT)
+    published = await browser.submit(pause.form(".crisis-pause__form"), {"crisis_ack": "1"})
+    post_id = int(published.response.headers["location"].rsplit("#post-", 1)[1])
+    await as_role(client, app, world, "author")
+    refused = await client.post(f"/sessions/{group_id}/messages/{post_id}/retirer",
+                                data={"reason": "x"}, headers=csrf_headers(client, app),
+                                follow_redirects=False)
+    assert refused.status_code == 403
+    assert "équipe de modération" in refused.text
+    ended = await browser.submit((await browser.get(f"/sessions/{group_id}")).form(
+        f"form[action='/sessions/{group_id}/fin']"))
+    assert ended.status == 303
+    await app.state.group_watch.run_once()
+    async with app.state.database.reader() as session:
+        post = await session.get(Post, post_id)
+        assert post is not None and post.status == PostStatus.VISIBLE, \
+            "not deleted while its welfare item waits"
+    await as_role(client, app, world, "mod_this")
+    queue = await client.get("/mod")
+    assert f"/mod/posts/{post_id}" in queue.text
+
+
+async def test_a_session_thread_is_never_moved_pinned_or_reopened(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await _world(app)
+    _, thread_id = await _live_session(app, client, browser, world)
+    await as_role(client, app, world, "mod_this")
+    for action in ("move", "pin", "unlock"):
+        answer = await client.post(f"/mod/threads/{thread_id}/{action}",
+                                   data={"reason": "essai", "space": "gamma"},
+                                   headers=csrf_headers(client, app), follow_redirects=False)
+        assert answer.status_code in (403, 404), action
+    async with app.state.database.reader() as session:
+        thread = await session.get(Thread, thread_id)
+        assert thread is not None and thread.space_id == world.spaces["alpha"].id
+        assert not thread.pinned
+
+
+async def test_following_a_session_thread_is_not_offered_and_tells_nobody(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await _world(app)
+    _, thread_id = await _live_session(app, client, browser, world)
+    page = await browser.get(f"/t/{thread_id}")
+    assert not page.all(f"form[action='/t/{thread_id}/follow']")
+    followed = await client.post(f"/t/{thread_id}/follow", headers=csrf_headers(client, app),
+                                 follow_redirects=False)
+    assert followed.status_code < 500
+    await as_role(client, app, world, "author")
+    await browser.reply(thread_id, "Une réponse de la personne qui anime.")
+    async with app.state.database.reader() as session:
+        replies = await session.scalar(select(func.count()).select_from(Notification).where(
+            Notification.member_id == world.members["member"].id,
+            Notification.kind == "reply"))
+    assert replies == 0
+
+
+async def test_odd_dates_and_a_missing_hour_are_told_plainly(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await _world(app)
+    await as_role(client, app, world, "author")
+    page = await browser.get("/s/alpha/sessions/nouvelle")
+    form = page.form("form.group-form")
+    for day, start, zone, field in (("0001-01-01", "00:10", "Europe/Paris", "day"),
+                                    ("9999-12-31", "23:59", "America/Toronto", "day"),
+                                    ("2027-03-28", "02:30", "Europe/Paris", "start")):
+        sent = await browser.submit(form, {"title": "Un groupe", "agreement": AGREEMENT,
+                                           "day": day, "start": start, "timezone": zone})
+        assert sent.status == 422, (day, sent.status)
+        assert sent.one(f"#{field}-error"), day
+    await as_role(client, app, world, "member")
+    refused = await client.post("/s/alpha/sessions", data={"day": "0001-01-01"},
+                                headers=csrf_headers(client, app), follow_redirects=False)
+    assert refused.status_code == 403, "refused before any work"
+
+
+async def test_a_missed_session_does_not_invite_anyone_and_a_deleted_facilitator_cancels(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await _world(app)
+    start = utcnow() + timedelta(minutes=40)
+    await as_role(client, app, world, "author")
+    missed = await schedule(browser, start)
+    later = await schedule(browser, start + timedelta(days=1))
+    await as_role(client, app, world, "member")
+    await register(browser, missed)
+    await register(browser, later)
+    _at(app, start + timedelta(minutes=60) + groups.CLOSE_AFTER)
+    await app.state.group_watch.run_once()
+    assert (await _group(app, missed)).status == GroupSessionStatus.ENDED
+    messages = [n.message for n in await _notices(app, world.members["member"])]
+    assert groups.OPENED not in messages, "no invitation to a session already over"
+    async with app.state.database.writing() as session:
+        author = await session.get(Member, world.members["author"].id)
+        assert author is not None
+        await do_delete_account(session, author, erase_posts=True)
+        await session.commit()
+    cancelled = await _group(app, later)
+    assert cancelled.status == GroupSessionStatus.CANCELLED
+    assert cancelled.agreement == "" and cancelled.title != "Groupe du jeudi soir"
+    messages = [n.message for n in await _notices(app, world.members["member"])]
+    assert groups.CANCELLED in messages
