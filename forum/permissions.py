@@ -19,7 +19,6 @@ REFUSED_RESTRICTED = "restricted"
 REFUSED_LOCKED = "locked"
 REFUSED_NOT_AUTHOR = "not-author"
 REFUSED_PAUSED = "paused"
-REFUSED_WITH_MODERATORS = "with-moderators"
 
 
 def is_admin(viewer: Viewer) -> bool:

@@ -315,13 +315,16 @@ async def _settle_appeals(session: AsyncSession, post: Post, *, actor: Member,
 
 
 async def do_remove_post(session: AsyncSession, post: Post, *, actor: Member,
-                         reason: str) -> bool:
-    """Nobody but moderators sees it any more; the text is kept so it can be restored."""
+                         reason: str, settle_flags: bool = True) -> bool:
+    """Nobody but moderators sees it any more; the text is kept so it can be restored.
+    ``settle_flags=False`` (a group session's facilitator, who is not the moderators) leaves
+    its open flags, a welfare item among them, in the moderators' queue."""
     if post.status not in (PostStatus.VISIBLE, PostStatus.PENDING, PostStatus.HIDDEN):
         return False
     await _set_status(session, post, PostStatus.REMOVED)
     post.moderation_reason = reason
-    await _resolve_flags(session, post, actor=actor, outcome="removed")
+    if settle_flags:
+        await _resolve_flags(session, post, actor=actor, outcome="removed")
     await _post_audit(session, ActionKind.POST_REMOVED, post, actor=actor, reason=reason)
     await _tell_author(session, post, NOTICE_REMOVED, reason)
     return True

@@ -35,7 +35,7 @@ from forum.models import (
     Space,
     Visibility,
 )
-from forum.permissions import REFUSED_WITH_MODERATORS, can_facilitate
+from forum.permissions import can_facilitate
 from forum.web.context import viewer_of
 from forum.web.deps import Db
 from forum.web.forms import FieldError, FormErrors, clean_text, read_form
@@ -424,13 +424,12 @@ async def group_remove_message(request: Req, db: Db, group_id: FromPath[int],
     if not (moderates or member.role == Role.ADMIN) and (
             post_obj.author_id in staff or (author is not None and author.role == Role.ADMIN)):
         raise PermissionDeniedException()  # a facilitator does not moderate the moderators
-    if await mq.open_flags(db, post_obj.id):
-        # A flagged message (a welfare item among them) is the moderators' to settle: removing
-        # it here would close their item behind their back.
-        raise PermissionDeniedException(detail=REFUSED_WITH_MODERATORS)
     reason, _ = clean_text(values.get("reason"), min_length=1, max_length=REASON_MAX,
                            multiline=False)
-    await ma.do_remove_post(db, post_obj, actor=member, reason=reason or SESSION_REMOVAL)
+    # Out of the group's sight; its flags (a welfare item, the screen's mark) stay the
+    # moderators' to settle, unless a moderator removes it.
+    await ma.do_remove_post(db, post_obj, actor=member, reason=reason or SESSION_REMOVAL,
+                            settle_flags=moderates or member.role == Role.ADMIN)
     await commit(db)
     page = forum_queries.page_of(post_obj.number)
     return see_other(request, f"/t/{thread.id}?page={page}#post-{post_obj.id}")

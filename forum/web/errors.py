@@ -113,12 +113,6 @@ REFUSALS: dict[str, tuple[str, str]] = {
            "message n'est pas perdu : reviens en arrière pour le retrouver, et envoie-le dès "
            "que la session reprend."),
     ),
-    permissions.REFUSED_WITH_MODERATORS: (
-        N_("Ce message est entre les mains de l'équipe de modération"),
-        N_("Quelqu'un l'a signalé, ou le filet de sécurité l'a repéré : l'équipe de modération "
-           "de l'espace a été prévenue, et c'est elle qui décide de ce qu'il devient. Tu peux "
-           "mettre les échanges en pause en attendant."),
-    ),
     permissions.REFUSED_NOT_AUTHOR: (
         N_("Ce message n'est pas le tien"),
         N_("Seule la personne qui l'a écrit peut le modifier ou le supprimer. S'il te pose "

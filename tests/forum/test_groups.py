@@ -29,6 +29,7 @@ from forum.models import (
 from forum.privacy import do_delete_account
 from forum.web.auth import session_cookie_name
 from moderation import actions as ma
+from moderation import queries as mq
 from moderation.models import ActionKind, ModerationAction
 from tests.browsing import Browser
 from tests.moderation.access_matrix import World, build_world, csrf_headers
@@ -442,29 +443,30 @@ async def _live_session(app: Litestar, client: AsyncTestClient, browser: Browser
     return group_id, thread_id
 
 
-async def test_a_facilitator_leaves_a_flagged_message_to_the_moderators(
+async def test_a_facilitator_removes_a_flagged_message_from_the_group_not_from_the_moderators(
     app: Litestar, client: AsyncTestClient, browser: Browser,
 ) -> None:
-    """Removing it would settle the moderators' welfare item behind their back."""
+    """The welfare item stays open for the moderators (a facilitator's removal used to close
+    it), and a session not to be kept keeps the post until they settle it."""
     world = await _world(app)
     group_id, thread_id = await _live_session(app, client, browser, world, keep_after="0")
     pause = await browser.reply(thread_id, URGENT)
     published = await browser.submit(pause.form(".crisis-pause__form"), {"crisis_ack": "1"})
     post_id = int(published.response.headers["location"].rsplit("#post-", 1)[1])
     await as_role(client, app, world, "author")
-    refused = await client.post(f"/sessions/{group_id}/messages/{post_id}/retirer",
-                                data={"reason": "x"}, headers=csrf_headers(client, app),
+    removed = await client.post(f"/sessions/{group_id}/messages/{post_id}/retirer",
+                                data={"reason": ""}, headers=csrf_headers(client, app),
                                 follow_redirects=False)
-    assert refused.status_code == 403
-    assert "équipe de modération" in refused.text
+    assert removed.status_code == 303
+    async with app.state.database.reader() as session:
+        assert await mq.is_welfare_item(session, post_id), "still the moderators' item"
+        post = await session.get(Post, post_id)
+        assert post is not None and post.status == PostStatus.REMOVED
     ended = await browser.submit((await browser.get(f"/sessions/{group_id}")).form(
         f"form[action='/sessions/{group_id}/fin']"))
     assert ended.status == 303
     await app.state.group_watch.run_once()
-    async with app.state.database.reader() as session:
-        post = await session.get(Post, post_id)
-        assert post is not None and post.status == PostStatus.VISIBLE, \
-            "not deleted while its welfare item waits"
+    assert await _thread_id(app, group_id) == thread_id, "not deleted while the item waits"
     await as_role(client, app, world, "mod_this")
     queue = await client.get("/mod")
     assert f"/mod/posts/{post_id}" in queue.text
