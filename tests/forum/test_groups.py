@@ -554,3 +554,45 @@ async def test_a_missed_session_does_not_invite_anyone_and_a_deleted_facilitator
     assert cancelled.agreement == "" and cancelled.title != "Groupe du jeudi soir"
     messages = [n.message for n in await _notices(app, world.members["member"])]
     assert groups.CANCELLED in messages
+
+
+async def test_each_role_gets_what_the_rules_say_and_a_refusal_changes_nothing(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    """The facilitator's steps, scheduling and removal, for every role: visitors are sent to
+    log in, others refused (403), or not told the thread exists (404); nothing moves."""
+    world = await _world(app)
+    group_id, thread_id = await _live_session(app, client, browser, world)
+    sent = await browser.reply(thread_id, "Un message de membre.")
+    post_id = int(sent.response.headers["location"].rsplit("#post-", 1)[1])
+
+    async def state() -> tuple[object, ...]:
+        async with app.state.database.reader() as session:
+            group = await session.get(GroupSession, group_id)
+            post = await session.get(Post, post_id)
+            count = await session.scalar(select(func.count()).select_from(GroupSession))
+            assert group is not None and post is not None
+            return group.status, group.paused, post.status, count
+
+    before = await state()
+    steps = [f"/sessions/{group_id}/{step}" for step in ("pause", "fin", "annulation")]
+    removal = f"/sessions/{group_id}/messages/{post_id}/retirer"
+    for role in ("visitor", "member", "author_2", "mod_other"):
+        await as_role(client, app, world, role)
+        for path in [*steps, removal, "/s/alpha/sessions"]:
+            answer = await client.post(path, data={"reason": "x", "title": "Un groupe"},
+                                       headers=csrf_headers(client, app),
+                                       follow_redirects=False)
+            if role == "visitor":
+                assert answer.status_code in (401, 303), (role, path, answer.status_code)
+                assert answer.status_code == 401 or "/login" in answer.headers["location"]
+            elif path == removal and role in ("author_2", "mod_other"):
+                assert answer.status_code == 404, (role, path)  # they may not read the thread
+            else:
+                assert answer.status_code == 403, (role, path, answer.status_code)
+        assert await state() == before, role
+    await as_role(client, app, world, "mod_this")  # a moderator of the space runs it too
+    paused = await client.post(f"/sessions/{group_id}/pause", headers=csrf_headers(client, app),
+                               follow_redirects=False)
+    assert paused.status_code == 303
+    assert (await state())[1] is True
