@@ -19,9 +19,9 @@ commit, so a rolled-back write tells nobody. The channels:
 How events travel (:class:`LiveBus`): in-process, each worker keeps its subscribers' queues
 and hands an event to each queue of its channel. With ``FORUM_REDIS_URL`` every worker of
 every machine publishes to one Redis pub/sub channel of this forum and listens to it, so an
-event published by one process reaches the pages held by all of them. Without Redis, an
-event reaches the pages held by the worker that committed it; pages on other workers learn
-of it by their poll (60 s), as they did before streams (``docs/LIVE.md``).
+event published by one process reaches the pages held by all of them. Without Redis, the
+processes of one machine (``forum run --workers N``) pass events to each other as Unix
+datagrams (:class:`LocalChannel`); processes on other machines need Redis (``docs/LIVE.md``).
 
 Publishing never fails or holds a write: it happens beside the write's answer, and Redis away
 means the event is lost and logged.
@@ -33,8 +33,12 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Iterable, Iterator
+import os
+import socket
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from forum import changes
@@ -126,6 +130,113 @@ class Subscription:
             return None
 
 
+LOCAL_DATAGRAM_BYTES = 60_000
+"""Largest payload sent between local processes in one datagram (a commit's events are a few
+hundred bytes; a larger batch is cut in several)."""
+
+
+def local_directory(database_url: str) -> Path:
+    """Where the processes of one forum on this machine meet (one directory per database, in
+    the system's temporary directory: a Unix socket's path must stay under 108 bytes)."""
+    name = f"entrepairs-{os.getuid()}-{namespace_of(database_url)[:16]}"
+    return Path(tempfile.gettempdir()) / name
+
+
+class LocalChannel:
+    """Events between the processes of one machine without Redis (``forum run --workers N``).
+
+    Each process that holds streams binds a Unix datagram socket in the forum's private
+    directory (``local_directory``, mode 0700); a publish is one datagram to each other socket
+    there: no broker, no polling, nothing to run. A socket whose process died refuses the
+    datagram and is removed; a receiver too busy to read drops it (events are hints)."""
+
+    def __init__(self, directory: Path, received: Callable[[bytes], None]) -> None:
+        self.directory = directory
+        self.received = received
+        self.path = directory / f"{os.getpid()}-{id(self):x}.sock"
+        self._sock: socket.socket | None = None
+        self._sender: socket.socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _private_directory(self) -> bool:
+        try:
+            self.directory.mkdir(mode=0o700, exist_ok=True)
+            found = self.directory.stat()
+        except OSError as exc:
+            log.warning("live events: no local directory: %s", type(exc).__name__)
+            return False
+        if found.st_uid != os.getuid() or found.st_mode & 0o077:
+            log.warning("live events: %s is not private to this user; not used", self.directory)
+            return False
+        return True
+
+    def listen(self) -> None:
+        """Bind this process's socket (once per event loop) and read it on the loop."""
+        loop = asyncio.get_running_loop()
+        if self._sock is not None and self._loop is loop:
+            return
+        self.close()
+        if not self._private_directory():
+            return
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        try:
+            sock.bind(str(self.path))
+        except OSError as exc:
+            sock.close()
+            log.warning("live events: local socket not bound: %s", type(exc).__name__)
+            return
+        self._sock, self._loop = sock, loop
+        loop.add_reader(sock.fileno(), self._readable)
+
+    def _readable(self) -> None:
+        while self._sock is not None:
+            try:
+                data = self._sock.recv(LOCAL_DATAGRAM_BYTES + 1024)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            self.received(data)
+
+    def send(self, payload: bytes) -> None:
+        """One datagram to every other process of this forum that listens; never blocks."""
+        try:
+            peers = [path for path in self.directory.iterdir()
+                     if path.suffix == ".sock" and path != self.path]
+        except OSError:
+            return  # nobody listens yet
+        if not peers:
+            return
+        if self._sender is None:
+            self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            self._sender.setblocking(False)
+        for peer in peers:
+            try:
+                self._sender.sendto(payload, str(peer))
+            except (ConnectionRefusedError, FileNotFoundError):
+                with contextlib.suppress(OSError):  # its process is gone
+                    peer.unlink()
+            except (BlockingIOError, InterruptedError):
+                log.info("live events: a local process is behind; a hint dropped")
+            except OSError as exc:
+                log.warning("live events: not sent to a local process: %s",
+                            type(exc).__name__)
+
+    def close(self) -> None:
+        if self._sock is not None:
+            if self._loop is not None and not self._loop.is_closed():
+                with contextlib.suppress(Exception):
+                    self._loop.remove_reader(self._sock.fileno())
+            self._sock.close()
+            self._sock = None
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+        if self._sender is not None:
+            self._sender.close()
+            self._sender = None
+
+
 class LiveBus:
     """Where a worker's streams subscribe and its commits publish (see the module)."""
 
@@ -136,6 +247,8 @@ class LiveBus:
         self._listener: asyncio.Task[None] | None = None
         self._publisher: Any = None
         self._sending: set[asyncio.Task[None]] = set()
+        self.local = None if redis_url else LocalChannel(
+            local_directory(database_url), self._received)
 
     # -- streams --------------------------------------------------------------------------
 
@@ -173,9 +286,11 @@ class LiveBus:
         page its poll interval."""
         if not events:
             return
-        if not self.redis_url:
+        if self.local is not None:
             for event in events:
                 self.deliver(event)
+            for payload in _payloads(events):
+                self.local.send(payload.encode())
             return
         payload = json.dumps([event.as_json() for event in events], separators=(",", ":"))
         sending = asyncio.get_running_loop().create_task(self._send(payload))
@@ -197,7 +312,8 @@ class LiveBus:
     # -- listening to Redis ---------------------------------------------------------------
 
     def _ensure_listener(self) -> None:
-        if not self.redis_url:
+        if self.local is not None:
+            self.local.listen()
             return
         if self._listener is not None and not self._listener.done():
             if self._listener.get_loop() is asyncio.get_running_loop():
@@ -243,6 +359,8 @@ class LiveBus:
 
     async def close(self) -> None:
         """Stop listening; events still being sent get ``PUBLISH_TIMEOUT_SECONDS``."""
+        if self.local is not None:
+            self.local.close()
         if self._sending:
             await asyncio.wait(set(self._sending), timeout=PUBLISH_TIMEOUT_SECONDS * 2)
         if self._listener is not None:
@@ -252,6 +370,22 @@ class LiveBus:
             self._listener = None
         if self._publisher is not None:
             await self._publisher.close()
+
+
+def _payloads(events: list[Event]) -> Iterator[str]:
+    """``events`` as JSON arrays of at most ``LOCAL_DATAGRAM_BYTES`` each."""
+    batch: list[dict[str, Any]] = []
+    size = 2
+    for event in events:
+        raw = event.as_json()
+        length = len(json.dumps(raw, separators=(",", ":"))) + 1
+        if batch and size + length > LOCAL_DATAGRAM_BYTES:
+            yield json.dumps(batch, separators=(",", ":"))
+            batch, size = [], 2
+        batch.append(raw)
+        size += length
+    if batch:
+        yield json.dumps(batch, separators=(",", ":"))
 
 
 # -- the view: committed changes become events ------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from typing import Any
 
 import pytest
@@ -152,3 +153,80 @@ async def test_the_streams_woken_by_one_event_share_one_access_check(
         failing = Event("thread:666", "posts", {"thread": 666, "last": 2})
         assert await asyncio.gather(*(v.allows(failing) for v in visitors[:3])) == [False] * 3
     assert "live event not checked: ConnectionError" in caplog.text
+
+
+# -- between the processes of one machine, without Redis (LocalChannel) ------------------------
+
+def _url(tmp_path: Any) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'forum.db'}"
+
+
+async def test_without_redis_an_event_reaches_the_other_processes_of_the_machine_once(
+    tmp_path: Any,
+) -> None:
+    """Two buses of one forum stand for two workers (each binds its own socket): an event
+    published by one reaches the streams of both, each once."""
+    url = _url(tmp_path)
+    one, two = LiveBus("", url), LiveBus("", url)
+    try:
+        with one.subscribe(["thread:1"]) as here, two.subscribe(["thread:1"]) as there:
+            await one.publish([Event("thread:1", "posts", {"thread": 1, "last": 2})])
+            assert (await there.next(1)).data == {"thread": 1, "last": 2}
+            assert (await here.next(1)).data == {"thread": 1, "last": 2}
+            assert await here.next(0.1) is None, "its own event is not heard twice"
+            assert await there.next(0.1) is None
+    finally:
+        await one.close()
+        await two.close()
+    assert not list(live.local_directory(url).glob("*.sock")), "sockets removed on close"
+
+
+async def test_another_forum_on_the_machine_hears_nothing(tmp_path: Any) -> None:
+    ours, theirs = LiveBus("", _url(tmp_path / "a")), LiveBus("", _url(tmp_path / "b"))
+    try:
+        with theirs.subscribe(["thread:1"]) as page:
+            await ours.publish([Event("thread:1", "posts", {"thread": 1, "last": 2})])
+            assert await page.next(0.2) is None
+    finally:
+        await ours.close()
+        await theirs.close()
+
+
+async def test_a_dead_process_socket_is_removed_and_a_big_batch_is_cut(tmp_path: Any) -> None:
+    url = _url(tmp_path)
+    directory = live.local_directory(url)
+    directory.mkdir(mode=0o700, exist_ok=True)
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    dead.bind(str(directory / "1-dead.sock"))
+    dead.close()  # its file stays, as after a worker killed with SIGKILL
+    sender, receiver = LiveBus("", url), LiveBus("", url)
+    try:
+        channels = [f"member:{n}" for n in range(3_000)]  # about 90 KB: two datagrams
+        with receiver.subscribe([channels[0], channels[-1]]) as page:
+            await sender.publish([Event(channel, "notices") for channel in channels])
+            heard = [(await page.next(1)), (await page.next(1))]
+            assert [event.channel for event in heard if event] == [channels[0], channels[-1]]
+        assert not (directory / "1-dead.sock").exists()
+    finally:
+        await sender.close()
+        await receiver.close()
+
+
+async def test_a_directory_others_can_write_into_is_not_used(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = _url(tmp_path)
+    directory = live.local_directory(url)
+    directory.mkdir(mode=0o700, exist_ok=True)
+    directory.chmod(0o777)
+    bus = LiveBus("", url)
+    try:
+        with caplog.at_level(logging.WARNING, logger="forum.live"), \
+                bus.subscribe(["thread:1"]) as page:
+            await bus.publish([Event("thread:1", "posts", {"thread": 1, "last": 2})])
+            assert (await page.next(1)).data == {"thread": 1, "last": 2}, "in-process still"
+        assert "not private" in caplog.text
+        assert not list(directory.glob("*.sock"))
+    finally:
+        await bus.close()
+        directory.chmod(0o700)
