@@ -232,6 +232,8 @@ class LocalChannel:
             self._sock = None
             with contextlib.suppress(OSError):
                 self.path.unlink()
+            with contextlib.suppress(OSError):  # the last one out (a process binding in it
+                self.directory.rmdir()          # meanwhile tries again at its next stream)
         if self._sender is not None:
             self._sender.close()
             self._sender = None
