@@ -22,10 +22,7 @@ processes may run the watch at once and a step happens once.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from forum import changes
 from forum.actions import do_notify
-from forum.db import Base, Database, DatabaseUnavailable, commit, utcnow
+from forum.db import Base, commit, utcnow
 from forum.i18n import N_
 from forum.models import (
     GroupSession,
@@ -47,6 +44,7 @@ from forum.models import (
     Space,
     Thread,
 )
+from forum.watch import Watch
 
 log = logging.getLogger(__name__)
 
@@ -325,40 +323,15 @@ async def catch_up_all(session: AsyncSession, *, now: datetime) -> int:
     return len(due)
 
 
-class GroupWatch:
+class GroupWatch(Watch):
     """Runs ``catch_up_all`` every ``WATCH_INTERVAL`` seconds in the background of each app
-    process (as ``moderation.escalation.WelfareWatch`` does for welfare items)."""
+    process (``forum/watch.py``)."""
 
-    def __init__(self, database: Database, *, clock: Callable[[], datetime]) -> None:
-        self.database = database
-        self.clock = clock
-        self._task: asyncio.Task[None] | None = None
+    name = "group sessions watch"
+    interval = WATCH_INTERVAL
 
     async def run_once(self) -> int:
         async with self.database.writing() as session:
             looked = await catch_up_all(session, now=self.clock())
             await commit(session)
         return looked
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(WATCH_INTERVAL)
-            try:
-                await self.run_once()
-            except DatabaseUnavailable:
-                log.warning("group sessions watch: database unavailable, trying again later")
-            except Exception:
-                log.exception("group sessions watch failed; trying again later")
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._loop())
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is None:
-            return
-        task.cancel()
-        if task.get_loop() is asyncio.get_running_loop():
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

@@ -9,14 +9,13 @@ processes may run the watch at once: each item is taken by one conditional UPDAT
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from forum.db import Database, DatabaseUnavailable, commit
+from forum.db import Database, commit
 from forum.models import Post
+from forum.watch import Watch
 from moderation.actions import do_escalate_unclaimed
 
 INTERVAL = 60.0
@@ -26,15 +25,16 @@ With a deadline under four minutes the watch looks four times per deadline inste
 logger = logging.getLogger(__name__)
 
 
-class WelfareWatch:
-    """``run_once()`` escalates what is due; ``start()``/``stop()`` run it in the background."""
+class WelfareWatch(Watch):
+    """``run_once()`` escalates what is due; ``start()``/``stop()`` run it in the background
+    (``forum/watch.py``)."""
+
+    name = "welfare watch"
 
     def __init__(self, database: Database, *, after: timedelta,
                  clock: Callable[[], datetime]) -> None:
-        self.database = database
+        super().__init__(database, clock=clock)
         self.after = after
-        self.clock = clock
-        self._task: asyncio.Task[None] | None = None
 
     async def run_once(self) -> list[Post]:
         async with self.database.writing() as session:
@@ -45,28 +45,5 @@ class WelfareWatch:
         return escalated
 
     @property
-    def interval(self) -> float:
+    def interval(self) -> float:  # type: ignore[override]
         return min(INTERVAL, max(5.0, self.after.total_seconds() / 4))
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.run_once()
-            except DatabaseUnavailable:
-                logger.warning("welfare watch: database unavailable, trying again later")
-            except Exception:
-                logger.exception("welfare watch failed; trying again later")
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._loop())
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is None:
-            return
-        task.cancel()
-        if task.get_loop() is asyncio.get_running_loop():  # a test client may stop elsewhere
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

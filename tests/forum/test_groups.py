@@ -109,6 +109,23 @@ async def _notices(app: Litestar, member: Member) -> list[Notification]:
             .order_by(Notification.id)))
 
 
+async def _live_session(app: Litestar, client: AsyncTestClient, browser: Browser, world: World,
+                        also: tuple[str, ...] = (), **extra: str) -> tuple[int, int]:
+    """A session scheduled by the helper ("author"), "member" (and ``also``) registered, open
+    now through the watch; the client is left logged in as "member"."""
+    start = utcnow() + timedelta(minutes=40)
+    await as_role(client, app, world, "author")
+    group_id = await schedule(browser, start, **extra)
+    for role in (*also, "member"):
+        await as_role(client, app, world, role)
+        assert await register(browser, group_id) == 303
+    _at(app, start)
+    await app.state.group_watch.run_once()
+    thread_id = await _thread_id(app, group_id)
+    assert thread_id is not None
+    return group_id, thread_id
+
+
 async def test_a_session_is_scheduled_registered_for_reminded_held_and_closed(
     app: Litestar, client: AsyncTestClient, browser: Browser,
 ) -> None:
@@ -188,15 +205,7 @@ async def test_only_participants_read_the_live_thread_and_nothing_lists_or_finds
     app: Litestar, client: AsyncTestClient, browser: Browser,
 ) -> None:
     world = await _world(app)
-    start = utcnow() + timedelta(hours=3)
-    await as_role(client, app, world, "author")
-    group_id = await schedule(browser, start)
-    await as_role(client, app, world, "member")
-    assert await register(browser, group_id) == 303
-    _at(app, start + timedelta(minutes=1))
-    await app.state.group_watch.run_once()
-    thread_id = await _thread_id(app, group_id)
-    assert thread_id is not None
+    _, thread_id = await _live_session(app, client, browser, world)
     await browser.reply(thread_id, "Un mot très singulier : zorglubienne.")
     for role, expected in (("member", 200), ("author", 200), ("mod_this", 200), ("admin", 200),
                            ("mod_other", 404), ("author_2", 404), ("visitor", 404)):
@@ -221,16 +230,7 @@ async def test_the_facilitator_removes_a_message_and_it_is_in_the_moderation_log
     app: Litestar, client: AsyncTestClient, browser: Browser,
 ) -> None:
     world = await _world(app)
-    start = utcnow() + timedelta(hours=1)
-    await as_role(client, app, world, "author")
-    group_id = await schedule(browser, start)
-    await as_role(client, app, world, "member")
-    await register(browser, group_id)
-    _at(app, start)
-    thread_id = None
-    await browser.get(f"/sessions/{group_id}")
-    thread_id = await _thread_id(app, group_id)
-    assert thread_id is not None
+    group_id, thread_id = await _live_session(app, client, browser, world)
     sent = await browser.reply(thread_id, "Un message qui dépasse les limites du groupe.")
     post_id = int(sent.response.headers["location"].rsplit("#post-", 1)[1])
     assert not (await browser.get(f"/t/{thread_id}")).all(".post__facilitate"), \
@@ -262,15 +262,7 @@ async def test_a_crisis_message_in_a_session_gets_the_pause_and_alerts_the_moder
     app: Litestar, client: AsyncTestClient, browser: Browser,
 ) -> None:
     world = await _world(app)
-    start = utcnow() + timedelta(hours=1)
-    await as_role(client, app, world, "author")
-    group_id = await schedule(browser, start)
-    await as_role(client, app, world, "member")
-    await register(browser, group_id)
-    _at(app, start)
-    await browser.get(f"/sessions/{group_id}")
-    thread_id = await _thread_id(app, group_id)
-    assert thread_id is not None
+    _, thread_id = await _live_session(app, client, browser, world)
     pause = await browser.reply(thread_id, URGENT)
     assert pause.one("[data-crisis-level]")["data-crisis-level"] == "urgent"
     published = await browser.submit(pause.form(".crisis-pause__form"), {"crisis_ack": "1"})
@@ -365,17 +357,7 @@ async def test_a_mention_in_a_session_tells_only_those_who_take_part(
     app: Litestar, client: AsyncTestClient, browser: Browser,
 ) -> None:
     world = await _world(app)
-    start = utcnow() + timedelta(minutes=40)
-    await as_role(client, app, world, "author")
-    group_id = await schedule(browser, start)
-    for role in ("member", "author_2"):
-        await as_role(client, app, world, role)
-        await register(browser, group_id)
-    _at(app, start)
-    await app.state.group_watch.run_once()
-    thread_id = await _thread_id(app, group_id)
-    assert thread_id is not None
-    await as_role(client, app, world, "member")
+    _, thread_id = await _live_session(app, client, browser, world, also=("author_2",))
     members = world.members
     sent = await browser.reply(thread_id, f"Merci @{members['author_2'].pseudonym} et "
                                           f"@{members['mod_other'].pseudonym} !")
@@ -426,21 +408,6 @@ async def test_a_pause_stops_edits_and_the_agreement_is_the_sessions_own(
     async with app.state.database.reader() as session:
         post = await session.get(Post, post_id)
         assert post is not None and post.source == "Mon premier message."
-
-
-async def _live_session(app: Litestar, client: AsyncTestClient, browser: Browser, world: World,
-                        **extra: str) -> tuple[int, int]:
-    """A session scheduled by the helper ("author"), "member" registered, open now."""
-    start = utcnow() + timedelta(minutes=40)
-    await as_role(client, app, world, "author")
-    group_id = await schedule(browser, start, **extra)
-    await as_role(client, app, world, "member")
-    await register(browser, group_id)
-    _at(app, start)
-    await app.state.group_watch.run_once()
-    thread_id = await _thread_id(app, group_id)
-    assert thread_id is not None
-    return group_id, thread_id
 
 
 async def test_a_facilitator_removes_a_flagged_message_from_the_group_not_from_the_moderators(
