@@ -2,11 +2,11 @@
 
 Twice, each time on a forum of its own (``forum run --workers N`` on the run's copy of the
 dataset): first as the rest of the bench serves (no Redis), then with ``FORUM_REDIS_URL``
-(``--streams-redis``, when it answers), the only way an event reaches the streams of every
-worker. Without Redis an event reaches only the streams of the worker that committed the
-write (``forum/live.py``): only those are expected there, the others are counted apart. With
-Redis the visitor page cache lives in Redis too (a lookup is a round trip), so the thread
-page is compared only on the first forum, in the configuration of the bench's page figures.
+(``--streams-redis``, when it answers). Every stream of every worker is expected to hear each
+reply in both: without Redis the workers pass events to each other as Unix datagrams
+(``forum.live.LocalChannel``), with it through pub/sub. With Redis the visitor page cache lives
+in Redis too (a lookup is a round trip), so the thread page is compared only on the first
+forum, in the configuration of the bench's page figures.
 
 1. (No Redis only) the visitor thread page under ``wrk`` with no stream open (``without``).
    Each run of the page is on copies its own warm-up made (``PageRuns``).
@@ -439,10 +439,9 @@ def spread(values: list[float]) -> dict[str, float | None]:
 @dataclasses.dataclass
 class Delivery:
     """The replies posted with the streams open, and what each stream heard of them. ``lost``:
-    streams that should have heard a reply and did not (without Redis, only those of the
-    worker that committed it should)."""
+    streams that should have heard a reply and did not (every stream of its thread, on every
+    worker, with or without Redis)."""
 
-    redis: bool
     replies: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     since_sent: list[float] = dataclasses.field(default_factory=list)
     since_answered: list[float] = dataclasses.field(default_factory=list)
@@ -466,14 +465,7 @@ class Delivery:
             await asyncio.sleep(0.2)
 
     def _settled(self, listening: list[LiveStream], before: dict[int, int]) -> bool:
-        heard = [s for s in listening if len(s.events) > before[id(s)]]
-        if len(heard) == len(listening):
-            return True
-        if self.redis or not heard:
-            return False
-        # Without Redis only the committing worker's streams can hear it.
-        workers = {s.worker for s in heard}
-        return all(len(s.events) > before[id(s)] for s in listening if s.worker in workers)
+        return all(len(s.events) > before[id(s)] for s in listening)
 
     def _heard(self, label: str, thread_id: int, status: int, sent: float, answered: float,
                listening: list[LiveStream], before: dict[int, int]) -> dict[str, Any]:
@@ -491,14 +483,10 @@ class Delivery:
             with contextlib.suppress(ValueError, TypeError, KeyError):
                 lasts[f"{kind} {json.loads(data)['last']}"] += 1
         workers_heard = {s.worker for s in heard}
-        # Without Redis, the worker that committed is known by its streams that heard: when
-        # none did, every stream counts as expected (the event is lost, wherever it was).
-        same_worker = [s for s in listening if s.worker in workers_heard] if heard else listening
         return {
             "round": label, "thread": thread_id, "status": status,
             "reply_ms": round((answered - sent) * 1000, 1), "streams": len(listening),
-            "heard": len(heard), "workers_heard": len(workers_heard),
-            "streams_of_those_workers": len(same_worker), "extra_events": extra,
+            "heard": len(heard), "workers_heard": len(workers_heard), "extra_events": extra,
             "events": dict(lasts),
             "first_ms": round(min(arrivals), 1) if arrivals else None,
             "last_ms": round(max(arrivals), 1) if arrivals else None,
@@ -507,15 +495,11 @@ class Delivery:
     def figures(self) -> dict[str, Any]:
         expected = sum(r["streams"] for r in self.replies)
         heard = sum(r["heard"] for r in self.replies)
-        due = expected if self.redis else sum(r["streams_of_those_workers"]
-                                              for r in self.replies)
         late = sum(1 for ms in self.since_sent if ms > DELIVERY_P99_MS)
         return {
             "replies": len(self.replies),
             "answered_303": sum(1 for r in self.replies if r["status"] == 303),
-            "expected": expected, "delivered": heard, "lost": due - heard,
-            "expected_on_committing_worker": sum(r["streams_of_those_workers"]
-                                                 for r in self.replies),
+            "expected": expected, "delivered": heard, "lost": expected - heard,
             "later_than_2s": late,
             "since_sent_ms": spread(self.since_sent),
             "since_answered_ms": spread(self.since_answered),
@@ -619,7 +603,7 @@ async def _stage(args: argparse.Namespace, dataset: Dataset, server_pid: int, ba
     await asyncio.sleep(2)
     opened = {pid: memory_mb(pid) for pid in workers}
 
-    delivery = Delivery(redis=redis)
+    delivery = Delivery()
     for number in range(ROUNDS):
         await delivery.round(f"at rest {number + 1}", streams, threads, cookie, csrf, args.port)
     after_events = {pid: memory_mb(pid) for pid in workers}
@@ -751,12 +735,7 @@ def _report_run(run: dict[str, Any]) -> list[str]:
                      f"{worker['rss_after_events_mb']} MB after the replies' events, "
                      f"peak {worker['peak_rss_mb']} MB ({verdict} {RSS_BUDGET_MB:.0f} MB)")
     sent, answered = delivery["since_sent_ms"], delivery["since_answered_ms"]
-    if run["redis"]:
-        heard = f"{delivery['delivered']} of {delivery['expected']} delivered"
-    else:
-        heard = (f"{delivery['delivered']} of the {delivery['expected_on_committing_worker']} "
-                 f"streams on the worker that committed the reply delivered (no Redis: the "
-                 f"other worker's do not hear it; {delivery['expected']} streams in all)")
+    heard = f"{delivery['delivered']} of {delivery['expected']} delivered"
     lines.append(f"  events: {heard}, {delivery['lost']} lost ({delivery['replies']} replies, "
                  f"{delivery['answered_303']} answered 303), {delivery['later_than_2s']} later "
                  "than 2 s after the reply was sent")
