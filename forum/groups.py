@@ -207,8 +207,8 @@ async def do_set_paused(session: AsyncSession, group: GroupSession, paused: bool
 
 
 async def do_end(session: AsyncSession, group: GroupSession, *, now: datetime) -> bool:
-    """The end: the thread is locked (and deleted when it was not to be kept, as soon as no
-    flag on it waits: ``erase_if_due``)."""
+    """The end: the thread is locked (and deleted when it was not to be kept, as soon as
+    nothing on it waits for the moderators: ``erase_if_due``)."""
     if not await _take(session, group, GroupSessionStatus.LIVE,
                        status=GroupSessionStatus.ENDED, paused=False, ended_at=now):
         return False
@@ -260,8 +260,8 @@ def _waiting_on(thread_id: int) -> list[Any]:
 
 
 async def erase_if_due(session: AsyncSession, group: GroupSession) -> bool:
-    """Delete the messages of an ended session that was not to be kept, unless a flag on one
-    of them still waits for the moderators (then a later look does it)."""
+    """Delete the messages of an ended session that was not to be kept, unless something on
+    them still waits for the moderators (``_waiting_on``; then a later look does it)."""
     if group.keep_after or group.status != GroupSessionStatus.ENDED:
         return False
     thread = await thread_of(session, group.id)
@@ -308,7 +308,7 @@ async def catch_up_all(session: AsyncSession, *, now: datetime) -> int:
         (GroupSession.status == GroupSessionStatus.SCHEDULED)
         & (GroupSession.starts_at <= now + REMINDER_BEFORE)
         | (GroupSession.status == GroupSessionStatus.LIVE)
-        & (GroupSession.starts_at <= now - CLOSE_AFTER)
+        & (GroupSession.starts_at <= now - CLOSE_AFTER)  # a lower bound; catch_up decides
         | (GroupSession.status == GroupSessionStatus.ENDED)
         & GroupSession.keep_after.is_(False)
         & exists().where(Thread.group_session_id == GroupSession.id))
