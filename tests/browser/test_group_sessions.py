@@ -1,6 +1,7 @@
 """Scheduled group sessions (issue 18) in Chromium, from the scheduling form to the locked
 thread: a trained helper schedules a session in the ``anxiete`` space, two members register by
-accepting the group's agreement (one of them without JavaScript), the session opens its live
+accepting the group's agreement (one of them without JavaScript), the one without JavaScript
+finds the reminder in their notifications half an hour before, the session opens its live
 thread at the start, the members write there (the one with JavaScript hears the other's reply
 through the live stream, the other reloads), and the helper pauses, resumes, removes a message
 and ends the session. The space's moderator is the one :mod:`tests.browser.seed` gives it.
@@ -115,6 +116,15 @@ def _grant_helper_badge(database_url: str, pseudonym: str) -> None:
             session, member, actor=None, reason="browser tests: a trained helper")
 
     _in_database(database_url, grant)
+
+
+def _start_soon(database_url: str, group_id: int) -> None:
+    """The session starts in ten minutes: the reminder is due, the start not yet."""
+    async def move(session: AsyncSession) -> None:
+        await session.execute(update(GroupSession).where(GroupSession.id == group_id)
+                              .values(starts_at=utcnow() + timedelta(minutes=10)))
+
+    _in_database(database_url, move)
 
 
 def _start_just_past(database_url: str, group_id: int) -> None:
@@ -273,7 +283,14 @@ def test_a_group_session_is_scheduled_registered_for_held_live_and_closed(
         "the live thread is open before the start"
     _shoot_desktop(member_b, "group-session-page")
 
-    # -- 3. The start: the session page opens the live thread --------------------------------
+    # -- 3. The reminder, then the start: the session page takes each step -------------------
+    _start_soon(database_url, group_id)
+    member_a.goto(f"/sessions/{group_id}")  # without JavaScript: the page's read reminds
+    member_a.goto("/notifications")
+    reminder = member_a.locator(f".notification__message[href='/sessions/{group_id}']")
+    assert reminder.count() == 1
+    assert "commence dans moins de 30 minutes" in reminder.inner_text()
+    assert TITLE in reminder.inner_text()
     _start_just_past(database_url, group_id)
     member_b.reload()
     join = member_b.get_by_role("link", name="Rejoindre la session en direct")
