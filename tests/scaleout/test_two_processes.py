@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -250,6 +251,28 @@ async def _in_database(work) -> object:  # noqa: ANN001 - an async function of a
         await database.dispose()
 
 
+async def _member_with_a_session(session, *, trained_helper: bool = False) -> str:  # noqa: ANN001
+    """A member made as sign-up makes one (account and consent) and logged in, in the stores
+    the processes read: this module's other tests spend this address's sign-ups (5 a minute,
+    counted in Redis, as ``test_a_throttle_counted…`` shows)."""
+    from forum import actions, privacy
+    from forum.db import utcnow
+    from forum.pseudonyms import uniqueness_key
+
+    name = new_name("Frene")
+    member = await actions.do_signup(
+        session, pseudonym=name, pseudonym_key=uniqueness_key(name), password_hash="x",
+        recovery_hash="x", locale="fr", region="FR")
+    member.trained_helper = trained_helper
+    await privacy.do_record_consent(session, member)
+    store = make_store(REDIS_URL, DATABASE_URL)
+    try:
+        return await store.start(session, member, now=utcnow(), lifetime=timedelta(hours=1),
+                                 device=None)
+    finally:
+        await store.close()
+
+
 async def test_a_group_session_scheduled_on_one_process_is_held_live_across_both(
     servers: tuple[str, str], member: Browser
 ) -> None:
@@ -257,21 +280,14 @@ async def test_a_group_session_scheduled_on_one_process_is_held_live_across_both
     through process two; the session opens, the member's message through process two reaches
     the facilitator's live stream on process one, and the end through process one locks the
     thread for the member on process two."""
-    from datetime import timedelta
-
     from sqlalchemy import select, update
 
     from forum.db import utcnow
-    from forum.models import GroupSession, Member, Notification
+    from forum.models import GroupSession, Notification
 
-    helper_name = new_name("Saule")
-    await on(member, servers[0]).signup(helper_name)
-
-    async def make_helper(session):  # noqa: ANN001, ANN202
-        await session.execute(update(Member).where(Member.pseudonym == helper_name)
-                              .values(trained_helper=True))
-
-    await _in_database(make_helper)
+    helper = await _in_database(lambda session: _member_with_a_session(session,
+                                                                       trained_helper=True))
+    on(member, servers[0]).client.cookies.set("entrepairs", str(helper))
     space_slug = await first_public_space(servers[0])
     start = utcnow() + timedelta(days=1)
     form = (await member.get(f"/s/{space_slug}/sessions/nouvelle")).form("form.group-form")
@@ -282,9 +298,10 @@ async def test_a_group_session_scheduled_on_one_process_is_held_live_across_both
     assert sent.status == 303, sent.text()
     group_id = int(sent.response.headers["location"].rsplit("/", 1)[1])
 
-    async with httpx.AsyncClient(base_url=servers[1], timeout=60) as other:
+    token = await _in_database(_member_with_a_session)  # the other tests used the sign-ups
+    async with httpx.AsyncClient(base_url=servers[1], timeout=60,
+                                 cookies={"entrepairs": str(token)}) as other:
         participant = Browser(other)  # type: ignore[arg-type]
-        await participant.signup(new_name("Frene"))
         page = await participant.get(f"/sessions/{group_id}")
         joined = await participant.submit(
             page.form(f"form[action='/sessions/{group_id}/inscription']"), {"agree": "1"})
