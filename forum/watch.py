@@ -5,6 +5,7 @@ UPDATEs): the watch only says when. A failed look is logged and the next one tri
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
@@ -17,7 +18,7 @@ from forum.db import Database, DatabaseUnavailable
 log = logging.getLogger(__name__)
 
 
-class Watch:
+class Watch(abc.ABC):
     """``run_once()`` does what is due; ``start()``/``stop()`` run it every ``interval``
     seconds in the background. Subclasses give ``name``, ``interval`` and ``run_once``."""
 
@@ -30,8 +31,9 @@ class Watch:
         """The app's notion of now (tests move ``app.state.clock`` instead of waiting)."""
         self._task: asyncio.Task[None] | None = None
 
+    @abc.abstractmethod
     async def run_once(self) -> Any:
-        raise NotImplementedError
+        """Do what is due now (each subclass its own job)."""
 
     async def _loop(self) -> None:
         while True:

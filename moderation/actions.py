@@ -743,6 +743,10 @@ NOTICE_SCREEN_ALERT = N_("Message urgent à relire dans « %(space)s » : la dé
                          "quelqu'un de l'équipe.")
 NOTICE_MEMBER_ALERT = N_("Message urgent à relire dans « %(space)s » : un·e membre s'inquiète "
                          "pour la personne qui l'a écrit. Il attend quelqu'un de l'équipe.")
+SESSION_REMOVAL = N_("Retiré par la personne qui anime la session, pour que le groupe reste un "
+                     "espace sûr pour chacun·e.")
+"""The reason of a group session facilitator's removal when they give none (translated where
+shown, as the automatic reasons are)."""
 ESCALATION_REASON = N_("Personne de l'équipe ne l'a pris en charge à temps.")
 NOTICE_WELFARE_ESCALATED = N_("Personne ne s'est encore occupé d'un message urgent dans "
                               "« %(space)s », signalé il y a plus de %(minutes)s minutes. "

@@ -398,10 +398,6 @@ THREAD_DO = {
 
 # -- a group session's facilitator (issue 18; ``forum/groups.py``) ----------------------------
 
-SESSION_REMOVAL = N_("Retiré par la personne qui anime la session, pour que le groupe reste un "
-                     "espace sûr pour chacun·e.")
-
-
 @post("/sessions/{group_id:int}/messages/{post_id:int}/retirer", name="group_remove_message")
 async def group_remove_message(request: Req, db: Db, group_id: FromPath[int],
                                post_id: FromPath[int]) -> Response[Any]:
@@ -428,7 +424,7 @@ async def group_remove_message(request: Req, db: Db, group_id: FromPath[int],
                            multiline=False)
     # Out of the group's sight; its flags (a welfare item, the screen's mark) stay the
     # moderators' to settle, unless a moderator removes it.
-    await ma.do_remove_post(db, post_obj, actor=member, reason=reason or SESSION_REMOVAL,
+    await ma.do_remove_post(db, post_obj, actor=member, reason=reason or ma.SESSION_REMOVAL,
                             settle_flags=moderates or member.role == Role.ADMIN)
     await commit(db)
     page = forum_queries.page_of(post_obj.number)

@@ -120,11 +120,11 @@ def parse_group_form(values: dict[str, str], *, now: datetime,
                                    max_length=TITLE_MAX, multiline=False)
     if error:
         errors["title"] = error
-    form.theme, error = clean_text(values.get("theme") or "-", min_length=1,
-                                   max_length=THEME_MAX, multiline=True)
-    form.theme = "" if form.theme == "-" else form.theme
-    if error:
-        errors["theme"] = error
+    if (values.get("theme") or "").strip():  # optional: only a theme given is checked
+        form.theme, error = clean_text(values.get("theme"), min_length=1,
+                                       max_length=THEME_MAX, multiline=True)
+        if error:
+            errors["theme"] = error
     form.agreement, error = clean_text(values.get("agreement"), min_length=AGREEMENT_MIN,
                                        max_length=AGREEMENT_MAX, multiline=True)
     if error:
