@@ -187,9 +187,11 @@ async def _already_posted(
 async def do_create_thread(
     session: AsyncSession, *, space: Space, author: Member, title: str, source: str,
     verdict: Verdict, content_warning: str | None = None, lang: str | None = None,
-    idempotency_key: str | None = None,
+    idempotency_key: str | None = None, conversation_id: int | None = None,
 ) -> Posted:
-    """Open a thread with its first post; ``lang``: the post's language (``POST_LANGS``)."""
+    """Open a thread with its first post; ``lang``: the post's language (``POST_LANGS``).
+    ``conversation_id``: the thread is that conversation's (``forum/conversations.py``): not
+    counted among the space's threads, nor its activity."""
     if idempotency_key:
         existing = await find_post_by_key(session, author.id, idempotency_key)
         if existing is not None:
@@ -200,6 +202,7 @@ async def do_create_thread(
             thread = Thread(
                 space_id=space.id, author_id=author.id, title=title, created_at=now,
                 last_activity_at=now, post_count=1, reply_count=0,
+                conversation_id=conversation_id,
             )
             session.add(thread)
             await session.flush()
@@ -209,11 +212,12 @@ async def do_create_thread(
                 now=now,
             )
             session.add(post)
-            await session.execute(
-                update(Space)
-                .where(Space.id == space.id)
-                .values(thread_count=Space.thread_count + 1, last_activity_at=now)
-            )
+            if conversation_id is None:
+                await session.execute(
+                    update(Space)
+                    .where(Space.id == space.id)
+                    .values(thread_count=Space.thread_count + 1, last_activity_at=now)
+                )
             await session.flush()
     except IntegrityError as exc:
         return await _already_posted(session, author, idempotency_key, exc)
@@ -244,7 +248,7 @@ async def do_reply(
                 idempotency_key=idempotency_key, now=now,
             )
             session.add(post)
-            if thread.group_session_id is None:  # a live session is not the space's activity
+            if not thread.private:  # a session or a conversation is not the space's activity
                 await session.execute(
                     update(Space).where(Space.id == thread.space_id).values(last_activity_at=now)
                 )

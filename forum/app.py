@@ -28,6 +28,7 @@ from forum.cache import with_page_cache
 from forum.compression import GzipAnswers
 from forum.config import ROOT, Settings
 from forum.db import Database, utcnow
+from forum.conversations import ConversationWatch
 from forum.groups import GroupWatch
 from forum.head import AnswerHead
 from forum.live import LiveBus
@@ -49,6 +50,7 @@ from forum.web import (
     system,
     writing,
 )
+from forum.web import conversations as web_conversations
 from forum.web import groups as web_groups
 from forum.web import notifications as web_notifications
 from forum.web import search as web_search
@@ -109,19 +111,22 @@ def create_app(
     watch = WelfareWatch(database, after=timedelta(minutes=settings.welfare_escalation_minutes),
                          clock=utcnow)
     group_watch = GroupWatch(database, clock=utcnow)
+    conversation_watch = ConversationWatch(database, clock=utcnow)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         watch.clock = lambda: app.state.clock()  # tests move the app's clock
-        group_watch.clock = watch.clock
+        group_watch.clock = conversation_watch.clock = watch.clock
         watch.start()
         group_watch.start()
+        conversation_watch.start()
         threading.Thread(target=gate.screen.warm, name="crisis-screen-warm", daemon=True).start()
         try:
             yield
         finally:
             await watch.stop()
             await group_watch.stop()
+            await conversation_watch.stop()
             await live_bus.close()
             await throttle.close()
             await database.dispose()
@@ -132,6 +137,7 @@ def create_app(
             *me.ROUTES, *moderation_web.ROUTES, *safety.ROUTES,
             *web_search.ROUTES, *web_notifications.ROUTES, *social.ROUTES,
             *shown_code.ROUTES, *live.ROUTES, *web_groups.ROUTES,
+            *web_conversations.ROUTES,
             *static_routes(assets),
         ],
         dependencies=DEPENDENCIES,
@@ -152,7 +158,7 @@ def create_app(
         before_send=[make_before_send(settings)],
         state=State({
             "throttle": throttle, "clock": utcnow, "welfare_watch": watch,
-            "group_watch": group_watch,
+            "group_watch": group_watch, "conversation_watch": conversation_watch,
             "settings": settings, "database": database, "gate": gate, "live": live_bus,
             "hasher": hasher or Hasher(),
             "search_slots": asyncio.Semaphore(web_search.SEARCH_SLOTS),

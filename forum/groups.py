@@ -240,7 +240,7 @@ async def do_leave_all(session: AsyncSession, member: Member, *, now: datetime) 
             await do_end(session, group, now=now)
 
 
-def _waiting_on(thread_id: int) -> list[Any]:
+def waiting_on(thread_id: int) -> list[Any]:
     """What still waits for the moderators in the thread: a post held for review, an open flag
     (a welfare item among them), an undecided appeal of an action on one of its posts. The
     flags, actions and appeals are moderation's tables, used when they are there."""
@@ -261,13 +261,13 @@ def _waiting_on(thread_id: int) -> list[Any]:
 
 async def erase_if_due(session: AsyncSession, group: GroupSession) -> bool:
     """Delete the messages of an ended session that was not to be kept, unless something on
-    them still waits for the moderators (``_waiting_on``; then a later look does it)."""
+    them still waits for the moderators (``waiting_on``; then a later look does it)."""
     if group.keep_after or group.status != GroupSessionStatus.ENDED:
         return False
     thread = await thread_of(session, group.id)
     if thread is None:
         return False
-    if await session.scalar(select(or_(*_waiting_on(thread.id)))):
+    if await session.scalar(select(or_(*waiting_on(thread.id)))):
         return False
     post_ids = list(await session.scalars(select(Post.id).where(Post.thread_id == thread.id)))
     changes.posts(session, [(post_id, thread.id) for post_id in post_ids])

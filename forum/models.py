@@ -207,6 +207,66 @@ class GroupSessionMember(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class ConversationStatus(enum.StrEnum):
+    WAITING = "waiting"
+    """Asked for; no helper has taken it yet (``/helpers``)."""
+    OPEN = "open"
+    ENDED = "ended"
+    UNANSWERED = "unanswered"
+    """Nobody took it in time; the member was told kindly where else to turn."""
+
+
+class Conversation(Base):
+    """A member's private conversation with a trained peer helper on a theme (a space), from
+    the request to its end (``forum/conversations.py``). Its messages are the posts of its
+    thread (``Thread.conversation_id``): only its two people read them."""
+
+    __tablename__ = "conversation"
+    __table_args__ = (Index("ix_conversation_status_created", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("member.id", ondelete="SET NULL"), index=True)
+    helper_id: Mapped[int | None] = mapped_column(
+        ForeignKey("member.id", ondelete="SET NULL"), index=True)
+    space_id: Mapped[int] = mapped_column(ForeignKey("space.id", ondelete="RESTRICT"))
+    """The theme the member chose; its moderators are the ones alerted or called in."""
+    lang: Mapped[str] = mapped_column(String(8), default="fr")
+    status: Mapped[ConversationStatus] = mapped_column(
+        _enum(ConversationStatus, "conversation_status"), default=ConversationStatus.WAITING)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    member: Mapped[Member | None] = relationship(lazy="raise", foreign_keys=[member_id])
+    helper: Mapped[Member | None] = relationship(lazy="raise", foreign_keys=[helper_id])
+    space: Mapped[Space] = relationship(lazy="raise")
+
+
+class HelperAvailability(Base):
+    """What a trained peer helper takes on: themes (``HelperTheme``), languages, how many
+    conversations at once, and a pause (``/helpers``)."""
+
+    __tablename__ = "helper_availability"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), primary_key=True)
+    languages: Mapped[str] = mapped_column(String(16), default="fr")
+    """Comma-separated, from ``POST_LANGS``."""
+    capacity: Mapped[int] = mapped_column(Integer, default=2)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class HelperTheme(Base):
+    __tablename__ = "helper_theme"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), primary_key=True)
+    space_id: Mapped[int] = mapped_column(
+        ForeignKey("space.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
 class Thread(Base):
     __tablename__ = "thread"
     __table_args__ = (
@@ -231,9 +291,20 @@ class Thread(Base):
     """Set on a group session's live thread: read and written by its registered members, its
     facilitator and the space's moderators only; never listed, searched or cached for others."""
 
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversation.id", ondelete="CASCADE"), unique=True, index=True)
+    """Set on a one-to-one conversation's thread: read and written by its two people only
+    (``queries.check_thread_access``); never listed, searched or cached for others."""
+
     space: Mapped[Space] = relationship(lazy="raise")
     author: Mapped[Member | None] = relationship(lazy="raise")
     group_session: Mapped[GroupSession | None] = relationship(lazy="raise")
+    conversation: Mapped[Conversation | None] = relationship(lazy="raise")
+
+    @property
+    def private(self) -> bool:
+        """A group session's or a conversation's thread: for its participants only."""
+        return self.group_session_id is not None or self.conversation_id is not None
 
 
 POST_LANGS: tuple[str, ...] = ("fr", "en")

@@ -127,6 +127,8 @@ async def notify_about_post(session: AsyncSession, post: Post, *, published: boo
     mentioned = set(await _mentioned(session, post.source, author.id))
     if thread.group_session_id is not None and mentioned:
         mentioned = await _taking_part(session, mentioned, thread)
+    if thread.conversation_id is not None:
+        mentioned = set()  # a conversation's other person hears of it as its follower
     followers: set[int] = set()
     if published:
         if post.number > 1 and thread.group_session_id is None:  # a live session: nobody

@@ -24,7 +24,7 @@ from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from forum import changes, groups
+from forum import changes, conversations, groups
 from forum.db import Base, utcnow
 from forum.models import (
     Consent,
@@ -105,6 +105,9 @@ OWN_TABLES: dict[str, tuple[str, str, frozenset[str]]] = {
     "group_session_member": ("group_sessions_joined", "member_id", frozenset()),
     "group_session": ("group_sessions_facilitated", "facilitator_id",
                       frozenset({"agreement_html", "renderer_version"})),
+    "conversation": ("conversations_asked", "member_id", frozenset({"helper_id"})),
+    "helper_availability": ("helper_availability", "member_id", frozenset()),
+    "helper_theme": ("helper_themes", "member_id", frozenset()),
 }
 """Tables of any part of the forum holding what a member gave or chose: export key, the column
 naming the member, and columns that are not theirs (another member's text, who decided)."""
@@ -306,6 +309,7 @@ async def do_delete_account(
     await store_of(session).end_all(session, member.id)
     await _forget_notices_about(session, member, erase_posts=erase_posts)
     await groups.do_leave_all(session, member, now=now)
+    await conversations.do_leave_all(session, member, now=now)
     if erase_posts:
         await _erase_texts(session, member, now)
     await _unlink_member(session, member)

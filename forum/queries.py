@@ -20,6 +20,7 @@ from forum.models import (
     ID_MAX,
     NEEDS_CARE,
     Block,
+    Conversation,
     Follow,
     GroupSession,
     GroupSessionMember,
@@ -62,9 +63,9 @@ def _readable_spaces(viewer: Viewer):
     return clause
 
 
-LISTED_THREADS = Thread.group_session_id.is_(None)
-"""The threads lists show: a group session's live thread is for its participants only
-(``check_thread_access``), so no list, feed or count of a space ever holds it."""
+LISTED_THREADS = and_(Thread.group_session_id.is_(None), Thread.conversation_id.is_(None))
+"""The threads lists show: a group session's live thread and a conversation's are for their
+participants only (``check_thread_access``), so no list, feed or count of a space holds them."""
 
 
 async def list_spaces(session: AsyncSession) -> list[Space]:
@@ -170,7 +171,7 @@ async def get_thread_or_404(session: AsyncSession, viewer: Viewer, thread_id: in
         select(Thread)
         .where(Thread.id == thread_id)
         .options(joinedload(Thread.space), joinedload(Thread.author),
-                 joinedload(Thread.group_session))
+                 joinedload(Thread.group_session), joinedload(Thread.conversation))
     )
     if thread is None or thread.space.archived:
         raise NotFoundException()
@@ -180,11 +181,27 @@ async def get_thread_or_404(session: AsyncSession, viewer: Viewer, thread_id: in
 
 async def check_thread_access(session: AsyncSession, viewer: Viewer, thread: Thread) -> None:
     """404 unless ``viewer`` may read ``thread``: its space's content and, for a group
-    session's live thread, being one of its participants (``group_session_participant``)."""
+    session's live thread, being one of its participants (``group_session_participant``); for
+    a conversation's, being one of its two people (nobody else: not a moderator, not an
+    admin; a reported message reaches moderators through ``/mod`` alone)."""
     check_read_space_content(viewer, thread.space)
     if thread.group_session_id is not None and not await group_session_participant(
             session, viewer, thread.group_session_id, thread.space_id):
         raise NotFoundException()
+    if thread.conversation_id is not None and not await conversation_participant(
+            session, viewer, thread.conversation_id):
+        raise NotFoundException()
+
+
+async def conversation_participant(session: AsyncSession, viewer: Viewer,
+                                   conversation_id: int) -> bool:
+    """The member who asked and the helper who accepted: the only readers of a conversation."""
+    if viewer is None:
+        return False
+    found = await session.scalar(select(Conversation.id).where(
+        Conversation.id == conversation_id,
+        or_(Conversation.member_id == viewer.id, Conversation.helper_id == viewer.id)))
+    return found is not None
 
 
 async def group_session_participant(session: AsyncSession, viewer: Viewer,
@@ -242,6 +259,7 @@ async def get_post_or_404(session: AsyncSession, viewer: Viewer, post_id: int) -
             joinedload(Post.thread).joinedload(Thread.space),
             joinedload(Post.thread).joinedload(Thread.author),
             joinedload(Post.thread).joinedload(Thread.group_session),
+            joinedload(Post.thread).joinedload(Thread.conversation),
             joinedload(Post.author),
         )
     )

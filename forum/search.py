@@ -238,11 +238,13 @@ async def reindex_post(session: AsyncSession, post: Post) -> None:
     after: set[str] = set()
     row = (
         await session.execute(
-            select(Thread.title, Thread.space_id, Thread.group_session_id)
+            select(Thread.title, Thread.space_id, Thread.group_session_id,
+                   Thread.conversation_id)
             .where(Thread.id == post.thread_id)
         )
     ).one()
-    if post.status == PostStatus.VISIBLE and row.group_session_id is None:
+    if (post.status == PostStatus.VISIBLE and row.group_session_id is None
+            and row.conversation_id is None):
         title = clean_indexed(row.title) if post.number == 1 else ""
         body = plain_text(post.html)
         await session.execute(
@@ -357,7 +359,7 @@ async def rebuild_index(session: AsyncSession, *, batch: int = 500) -> int:
                        Thread.space_id)
                 .join(Thread, Thread.id == Post.thread_id)
                 .where(Post.status == PostStatus.VISIBLE, Post.id > last_id,
-                       Thread.group_session_id.is_(None))
+                       Thread.group_session_id.is_(None), Thread.conversation_id.is_(None))
                 .order_by(Post.id).limit(batch)
             )
         ).all()

@@ -77,6 +77,8 @@ def post_actions(mod: Moderator, post: Post) -> frozenset[str]:
 def thread_actions(mod: Moderator, thread: Thread) -> frozenset[str]:
     if not mod.moderates(thread.space_id):
         return frozenset()
+    if thread.conversation_id is not None:
+        return frozenset()  # a conversation is its two people's: ``forum/conversations.py``
     if thread.group_session_id is not None:
         # A group session's thread belongs to its session (``forum/groups.py``): it stays in
         # its space, unpinned, and is opened and closed by the session's steps only.

@@ -172,6 +172,8 @@ class QueueItem:
     post: Post
     flags: list[Flag] = field(default_factory=list)
     previous: Post | None = None
+    earlier: list[Post] = field(default_factory=list)
+    """Before ``previous``, oldest first: a conversation's few messages before a reported one."""
     history: list[ModerationAction] = field(default_factory=list)
     claim: Claim | None = None
     appeals: list[Appeal] = field(default_factory=list)
@@ -219,6 +221,19 @@ async def queue(session: AsyncSession, mod: Moderator) -> list[QueueItem]:
     return order_queue([await _item(session, post, mod) for post in posts])
 
 
+async def brought_to_moderators(session: AsyncSession, post: Post) -> bool:
+    """Whether a conversation's message was put before the moderators: reported (by one of its
+    two people, or the crisis screen), or held for review by the gate."""
+    if post.status == PostStatus.PENDING:
+        return True
+    return await session.scalar(select(Flag.id).where(Flag.post_id == post.id).limit(1)) \
+        is not None
+
+
+CONVERSATION_CONTEXT = 3
+"""How many messages before a reported one of a conversation a moderator sees."""
+
+
 async def queue_item(session: AsyncSession, post: Post, mod: Moderator) -> QueueItem:
     return await _item(session, post, mod)
 
@@ -226,11 +241,13 @@ async def queue_item(session: AsyncSession, post: Post, mod: Moderator) -> Queue
 async def _item(session: AsyncSession, post: Post, mod: Moderator) -> QueueItem:
     """One item as ``mod`` may see it: the author's history in the spaces ``mod`` moderates
     only (an admin's: everywhere), as in /mod/log and /mod/members/{id}."""
-    previous = None
+    previous, earlier = None, []
     if post.number > 1:
-        previous = await session.scalar(
+        before = list(await session.scalars(
             select(Post).where(Post.thread_id == post.thread_id, Post.number < post.number)
-            .options(joinedload(Post.author)).order_by(Post.number.desc()).limit(1))
+            .options(joinedload(Post.author)).order_by(Post.number.desc())
+            .limit(CONVERSATION_CONTEXT if post.thread.conversation_id is not None else 1)))
+        previous, earlier = before[0], before[1:][::-1]
     history: list[ModerationAction] = []
     if post.author_id is not None:
         query = select(ModerationAction).where(
@@ -242,6 +259,7 @@ async def _item(session: AsyncSession, post: Post, mod: Moderator) -> QueueItem:
     claim = await session.scalar(
         select(Claim).where(Claim.post_id == post.id).options(joinedload(Claim.member)))
     return QueueItem(post=post, flags=await open_flags(session, post.id), previous=previous,
+                     earlier=earlier,
                      history=history, claim=claim, appeals=await pending_appeals(session, post.id),
                      second_opinions=(await open_second_opinions(session, [post.id])).get(
                          post.id, []),

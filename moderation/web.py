@@ -197,6 +197,9 @@ async def _mod_post(db: AsyncSession, mod: Moderator, post_id: int) -> Post:
     post_obj = await mq.get_post(db, post_id)
     if post_obj is None or not mod.moderates(post_obj.thread.space_id):
         raise NotFoundException()
+    if post_obj.thread.conversation_id is not None and not await mq.brought_to_moderators(
+            db, post_obj):
+        raise NotFoundException()  # a conversation is its two people's until a report
     return post_obj
 
 

@@ -47,6 +47,12 @@ async def read_form(request: Request[Any, Any, Any]) -> dict[str, str]:
     return values
 
 
+async def read_choices(request: Request[Any, Any, Any], name: str) -> list[str]:
+    """Every value sent for the field ``name`` (a group of checkboxes), as strings."""
+    form = await request.form()
+    return [value for value in form.getall(name, []) if isinstance(value, str)]
+
+
 def clean_text(
     raw: str | None, *, min_length: int, max_length: int, multiline: bool,
 ) -> tuple[str, FieldError | None]:

@@ -92,8 +92,8 @@ def plain_key(ctx: Context, post: Post) -> bytes | None:
         return None
     moderator_ids = ctx.get("moderator_ids") or frozenset()
     thread = ctx.get("thread")
-    if thread is not None and thread.group_session_id is not None:
-        return None  # a group session's messages stay out of every cache shared by readers
+    if thread is not None and thread.private:
+        return None  # a session's or conversation's messages stay out of every shared cache
     if viewer is not None:
         if viewer.id == post.author_id or viewer.role == "admin" or viewer.id in moderator_ids:
             return None

@@ -10,7 +10,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from forum import permissions, queries
+from forum import conversations, permissions, queries
 from forum.db import utcnow
 from forum.models import Thread
 from forum.permissions import Viewer
@@ -91,8 +91,19 @@ async def thread_context(
         "social": await queries.social_for_posts(db, viewer, posts, thread=thread),
         "posts_per_page": queries.POSTS_PER_PAGE,
         "session_facilitating": _facilitating(viewer, thread, moderator_ids),
+        "conversation_helpers": await _hand_over_to(db, viewer, thread),
+        "conversation_errors": None,
         **reply_form_context(thread),
     }
+
+
+async def _hand_over_to(db: Db, viewer: Viewer, thread: Thread) -> list[Any]:
+    """The helpers the conversation's helper may hand it to (none for anyone else)."""
+    conversation = thread.conversation
+    if conversation is None or viewer is None or viewer.id != conversation.helper_id:
+        return []
+    return [helper for helper in await conversations.matching_helpers(db, conversation)
+            if helper.id != viewer.id]
 
 
 def _facilitating(viewer: Viewer, thread: Thread, moderator_ids: frozenset[int]) -> bool:

@@ -96,10 +96,12 @@ def needs_crisis_pause(verdict: Verdict, values: dict[str, str]) -> bool:
 
 
 def crisis_pause(request: Request[Any, Any, Any], *, verdict: Verdict, form: PostForm,
-                 space: Space, action: str, autoflag: bool) -> Template:
+                 space: Space, action: str, autoflag: bool,
+                 extra: dict[str, str] | None = None) -> Template:
     """The calm interstitial shown before publishing a text that screened at concern or above:
     a few words of care, the region's lines, and three choices (publish, edit, call now). It
-    never blocks publishing: "Publier" sends the same form again with ``crisis_ack``."""
+    never blocks publishing: "Publier" sends the same form again with ``crisis_ack`` (and
+    ``extra``: the fields of that form beyond a post's own)."""
     region = region_of(request)
     lines = lines_for(region, topics=space.topics)
     context = {
@@ -107,6 +109,7 @@ def crisis_pause(request: Request[Any, Any, Any], *, verdict: Verdict, form: Pos
         "space": space, "action": action,
         "lines": lines, "primary": lines.primary(), "autoflag": autoflag,
         "region_label": region_name(region, locale_of(request)),
+        "extra": extra or {},
     }
     template = "crisis/partial.html" if is_htmx(request) else "crisis/index.html"
     return Template(template_name=template, context=context, headers=VARY)

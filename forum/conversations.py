@@ -1,0 +1,396 @@
+"""One-to-one conversations with a trained peer helper (issue 17).
+
+A member asks to talk on a theme (a space), in a language, with a first message written
+through the posting gate (``/conversations/new``). The request waits in the queue of the
+helpers whose themes and languages match and who have room (``/helpers``); one accepts, and
+the member is told. Then the two of them write in the conversation's thread
+(``Thread.conversation_id``): only they read it (``queries.check_thread_access``); no list,
+search index, mention or shared cache ever holds it. Every message goes through the gate like
+any post, so the crisis screen pauses and alerts the theme's moderators as anywhere else;
+moderators see a message only when it is reported, screened or held for review, and then only
+it and the few before it (``/mod``).
+
+Either side ends it; the helper may hand it to another helper with room, or call in the
+theme's moderators (the member is told). A request nobody takes within ``WAIT_LIMIT`` is
+closed kindly, with where else to turn. A closed conversation is deleted ``RETENTION`` after
+its end (``FORUM_CONVERSATION_RETENTION_DAYS``), once nothing on it waits for the moderators.
+
+Each step is one conditional UPDATE on the conversation's status, so two helpers accepting at
+once, or two processes running the watch, make the step happen once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from forum import changes
+from forum.actions import do_follow, do_notify, do_unfollow
+from forum.db import commit, utcnow
+from forum.groups import waiting_on
+from forum.i18n import N_
+from forum.models import (
+    POST_LANGS,
+    Conversation,
+    ConversationStatus,
+    HelperAvailability,
+    HelperTheme,
+    Member,
+    MemberStatus,
+    Post,
+    Space,
+    Thread,
+)
+from forum.watch import Watch
+
+log = logging.getLogger(__name__)
+
+WAIT_LIMIT = timedelta(hours=2)
+"""A request nobody took in this time is closed, and the member told where else to turn."""
+RETENTION_DAYS = 365
+"""A closed conversation is deleted this long after its end (an admin sets
+``FORUM_CONVERSATION_RETENTION_DAYS``; said on the privacy page)."""
+DEFAULT_CAPACITY = 2
+MAX_CAPACITY = 5
+"""More conversations at once than this is no longer care for the helper either."""
+WATCH_INTERVAL = 60.0
+
+NOTICE = "conversation"
+ASKED = N_("Une nouvelle demande de conversation attend sur le thème « %(theme)s ».")
+ACCEPTED = N_("%(helper)s a accepté ta demande de conversation : tu peux lui écrire.")
+NEW_HELPER = N_("%(helper)s prend la suite de ta conversation : tu peux lui écrire.")
+HANDED = N_("%(helper)s te confie une conversation sur le thème « %(theme)s ».")
+ENDED = N_("La conversation sur le thème « %(theme)s » est terminée. Merci d'avoir été là.")
+UNANSWERED = N_("Personne n'a pu prendre ta demande de conversation à temps, et on en est "
+                "désolé·es. Tes messages restent lisibles ; les lignes d'écoute répondent tout de "
+                "suite, et les espaces du forum sont là aussi.")
+MODERATORS_CALLED = N_("%(helper)s a demandé l'aide des modérateur·rices de l'espace "
+                       "« %(theme)s » pour ta conversation. Iels liront les derniers messages.")
+TITLE = N_("Conversation")
+
+OPEN_OR_WAITING = (ConversationStatus.WAITING, ConversationStatus.OPEN)
+
+
+def retention() -> timedelta:
+    raw = os.environ.get("FORUM_CONVERSATION_RETENTION_DAYS", "")
+    days = int(raw) if raw.strip().isdigit() and int(raw) > 0 else RETENTION_DAYS
+    return timedelta(days=days)
+
+
+# -- availability -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Availability:
+    space_ids: frozenset[int]
+    languages: tuple[str, ...]
+    capacity: int
+    paused: bool
+
+
+async def availability_of(session: AsyncSession, helper_id: int) -> Availability:
+    row = await session.get(HelperAvailability, helper_id)
+    space_ids = frozenset(await session.scalars(
+        select(HelperTheme.space_id).where(HelperTheme.member_id == helper_id)))
+    if row is None:
+        return Availability(space_ids, ("fr",), DEFAULT_CAPACITY, paused=False)
+    languages = tuple(lang for lang in row.languages.split(",") if lang in POST_LANGS)
+    return Availability(space_ids, languages or ("fr",), row.capacity, row.paused)
+
+
+async def do_set_availability(session: AsyncSession, helper: Member, wanted: Availability
+                              ) -> None:
+    row = await session.get(HelperAvailability, helper.id)
+    if row is None:
+        row = HelperAvailability(member_id=helper.id)
+        session.add(row)
+    row.languages = ",".join(wanted.languages)
+    row.capacity = wanted.capacity
+    row.paused = wanted.paused
+    row.updated_at = utcnow()
+    await session.execute(delete(HelperTheme).where(HelperTheme.member_id == helper.id))
+    session.add_all(HelperTheme(member_id=helper.id, space_id=space_id)
+                    for space_id in sorted(wanted.space_ids))
+    await session.flush()
+    changes.members(session, helper.id)
+
+
+async def open_count(session: AsyncSession, helper_id: int) -> int:
+    return int(await session.scalar(
+        select(func.count()).select_from(Conversation).where(
+            Conversation.helper_id == helper_id,
+            Conversation.status == ConversationStatus.OPEN)) or 0)
+
+
+async def has_room(session: AsyncSession, helper: Member) -> bool:
+    """A trained helper, not paused, holding fewer open conversations than they chose."""
+    if not helper.trained_helper or helper.status != MemberStatus.ACTIVE:
+        return False
+    available = await availability_of(session, helper.id)
+    return not available.paused and await open_count(session, helper.id) < available.capacity
+
+
+# -- asking -----------------------------------------------------------------------------------
+
+async def waiting_request_of(session: AsyncSession, member_id: int) -> Conversation | None:
+    """A member asks for one conversation at a time: their request still waiting, if any."""
+    return await session.scalar(select(Conversation).where(
+        Conversation.member_id == member_id, Conversation.status == ConversationStatus.WAITING))
+
+
+async def do_request(session: AsyncSession, *, member: Member, space: Space, lang: str,
+                     now: datetime | None = None) -> Conversation:
+    """The request itself; its thread and first message come from ``actions.do_create_thread``
+    (``conversation=``), and then ``do_announce`` tells the helpers who could take it."""
+    conversation = Conversation(member_id=member.id, space_id=space.id, lang=lang,
+                                status=ConversationStatus.WAITING, created_at=now or utcnow())
+    session.add(conversation)
+    await session.flush()
+    return conversation
+
+
+async def matching_helpers(session: AsyncSession, conversation: Conversation) -> list[Member]:
+    """The helpers who could take ``conversation`` now: its theme and language, and room."""
+    helpers = list(await session.scalars(
+        select(Member).join(HelperTheme, HelperTheme.member_id == Member.id)
+        .where(HelperTheme.space_id == conversation.space_id, Member.trained_helper.is_(True),
+               Member.status == MemberStatus.ACTIVE,
+               Member.id != func.coalesce(conversation.member_id, -1))
+        .order_by(Member.id)))
+    found = []
+    for helper in helpers:
+        available = await availability_of(session, helper.id)
+        if conversation.lang in available.languages and await has_room(session, helper):
+            found.append(helper)
+    return found
+
+
+async def do_announce(session: AsyncSession, conversation: Conversation, theme: str) -> int:
+    helpers = await matching_helpers(session, conversation)
+    for helper in helpers:
+        await do_notify(session, helper.id, kind=NOTICE, message=ASKED,
+                        params={"theme": theme, "conversation": conversation.id})
+    return len(helpers)
+
+
+async def queue_for(session: AsyncSession, helper: Member) -> list[Conversation]:
+    """The waiting requests ``helper`` may take: their themes and languages, oldest first."""
+    available = await availability_of(session, helper.id)
+    if not available.space_ids:
+        return []
+    return list(await session.scalars(
+        select(Conversation).where(
+            Conversation.status == ConversationStatus.WAITING,
+            Conversation.space_id.in_(available.space_ids),
+            Conversation.lang.in_(available.languages),
+            Conversation.member_id != helper.id)
+        .options(joinedload(Conversation.space))
+        .order_by(Conversation.created_at, Conversation.id)))
+
+
+# -- the steps --------------------------------------------------------------------------------
+
+async def _take(session: AsyncSession, conversation: Conversation, *expected: object,
+                **values: object) -> bool:
+    """One conditional UPDATE: the step happens here, or it already happened elsewhere."""
+    result = await session.execute(
+        update(Conversation).where(Conversation.id == conversation.id, *expected)
+        .values(**values))
+    if getattr(result, "rowcount", 0) != 1:
+        return False
+    for name, value in values.items():
+        setattr(conversation, name, value)
+    return True
+
+
+async def thread_of(session: AsyncSession, conversation_id: int) -> Thread | None:
+    return await session.scalar(select(Thread).where(Thread.conversation_id == conversation_id))
+
+
+ACCEPTED_NOW, TAKEN, NO_ROOM = "accepted", "taken", "no-room"
+
+
+async def do_accept(session: AsyncSession, conversation: Conversation, helper: Member, *,
+                    now: datetime | None = None) -> str:
+    """``helper`` takes a waiting request: ``ACCEPTED_NOW``, ``TAKEN`` (by another helper, or
+    closed meanwhile) or ``NO_ROOM`` (paused, or at their chosen number)."""
+    if not await has_room(session, helper):
+        return NO_ROOM
+    if not await _take(session, conversation, Conversation.status == ConversationStatus.WAITING,
+                       status=ConversationStatus.OPEN, helper_id=helper.id,
+                       accepted_at=now or utcnow()):
+        return TAKEN
+    thread = await thread_of(session, conversation.id)
+    if thread is not None:
+        await do_follow(session, helper.id, thread.id)
+        changes.thread(session, thread.id)
+    if conversation.member_id is not None:
+        await do_notify(session, conversation.member_id, kind=NOTICE, message=ACCEPTED,
+                        params={"helper": helper.pseudonym, "conversation": conversation.id},
+                        thread_id=thread.id if thread else None)
+    return ACCEPTED_NOW
+
+
+async def do_hand_over(session: AsyncSession, conversation: Conversation, helper: Member,
+                       to: Member, theme: str) -> bool:
+    """The helper hands an open conversation to another helper with room; both sides told."""
+    if to.id in (helper.id, conversation.member_id) or not await has_room(session, to):
+        return False
+    if not await _take(session, conversation, Conversation.status == ConversationStatus.OPEN,
+                       Conversation.helper_id == helper.id, helper_id=to.id):
+        return False
+    thread = await thread_of(session, conversation.id)
+    thread_id = thread.id if thread else None
+    if thread_id is not None:
+        await do_unfollow(session, helper.id, thread_id)
+        await do_follow(session, to.id, thread_id)
+        changes.thread(session, thread_id)
+    changes.members(session, helper.id)  # their copy of the thread is no longer theirs
+    await do_notify(session, to.id, kind=NOTICE, message=HANDED,
+                    params={"helper": helper.pseudonym, "theme": theme,
+                            "conversation": conversation.id}, thread_id=thread_id)
+    if conversation.member_id is not None:
+        await do_notify(session, conversation.member_id, kind=NOTICE, message=NEW_HELPER,
+                        params={"helper": to.pseudonym, "conversation": conversation.id},
+                        thread_id=thread_id)
+    return True
+
+
+async def do_end(session: AsyncSession, conversation: Conversation, by: Member | None, *,
+                 theme: str, now: datetime | None = None) -> bool:
+    """Either side ends it (a waiting request too: the member takes it back). The thread is
+    locked; the other side is told."""
+    if not await _take(session, conversation, Conversation.status.in_(OPEN_OR_WAITING),
+                       status=ConversationStatus.ENDED, ended_at=now or utcnow()):
+        return False
+    thread_id = await _lock_thread(session, conversation)
+    for other in (conversation.member_id, conversation.helper_id):
+        if other is not None and (by is None or other != by.id):
+            await do_notify(session, other, kind=NOTICE, message=ENDED,
+                            params={"theme": theme, "conversation": conversation.id},
+                            thread_id=thread_id)
+    return True
+
+
+async def _lock_thread(session: AsyncSession, conversation: Conversation) -> int | None:
+    thread = await thread_of(session, conversation.id)
+    if thread is None:
+        return None
+    await session.execute(update(Thread).where(Thread.id == thread.id).values(locked=True))
+    changes.thread(session, thread.id)
+    return thread.id
+
+
+async def do_expire(session: AsyncSession, conversation: Conversation, *, now: datetime) -> bool:
+    if not await _take(session, conversation, Conversation.status == ConversationStatus.WAITING,
+                       Conversation.created_at <= now - WAIT_LIMIT,
+                       status=ConversationStatus.UNANSWERED, ended_at=now):
+        return False
+    thread_id = await _lock_thread(session, conversation)
+    if conversation.member_id is not None:
+        await do_notify(session, conversation.member_id, kind=NOTICE, message=UNANSWERED,
+                        params={"conversation": conversation.id}, thread_id=thread_id)
+    return True
+
+
+CALL_REASONS = ("danger", "other")
+"""Why a helper calls the moderators in: someone may be in danger (a welfare item, with its
+alert), or they need a hand (an ordinary report)."""
+
+
+async def do_call_moderators(session: AsyncSession, conversation: Conversation,
+                             helper: Member, *, theme: str, reason: str, note: str
+                             ) -> int | None:
+    """The helper asks the theme's moderators in: the member's last message (or the last one)
+    is reported, so a moderator sees it and the few before it in ``/mod``, nothing else; the
+    member is told. Returns the reported message's id, or None when there is nothing to show."""
+    from moderation.actions import do_flag_post  # moderation builds on the forum, not back
+
+    thread = await thread_of(session, conversation.id)
+    if thread is None or conversation.status != ConversationStatus.OPEN:
+        return None
+    in_thread = select(Post).where(Post.thread_id == thread.id).options(
+        joinedload(Post.thread).joinedload(Thread.space), joinedload(Post.author))
+    last = await session.scalar(
+        in_thread.where(Post.author_id == conversation.member_id)
+        .order_by(Post.number.desc()).limit(1))
+    if last is None:
+        last = await session.scalar(in_thread.order_by(Post.number.desc()).limit(1))
+    if last is None:
+        return None
+    await do_flag_post(session, last, flagger=helper, reason=reason, note=note)
+    if conversation.member_id is not None:
+        await do_notify(session, conversation.member_id, kind=NOTICE, message=MODERATORS_CALLED,
+                        params={"helper": helper.pseudonym, "theme": theme,
+                                "conversation": conversation.id}, thread_id=thread.id)
+    return last.id
+
+
+async def do_leave_all(session: AsyncSession, member: Member, *, now: datetime) -> None:
+    """An account is deleted: every conversation it held ends (``forum.privacy`` blanks or
+    deletes its texts as for posts)."""
+    for conversation in list(await session.scalars(
+            select(Conversation).where(
+                or_(Conversation.member_id == member.id, Conversation.helper_id == member.id),
+                Conversation.status.in_(OPEN_OR_WAITING))
+            .options(joinedload(Conversation.space)))):
+        await do_end(session, conversation, member, theme=conversation.space.name, now=now)
+
+
+# -- time moves them along ------------------------------------------------------------------
+
+async def erase_if_due(session: AsyncSession, conversation: Conversation, *,
+                       now: datetime) -> bool:
+    """Delete a closed conversation ``retention()`` after its end, unless something on it
+    still waits for the moderators (then a later look does it)."""
+    if conversation.status in OPEN_OR_WAITING or conversation.ended_at is None:
+        return False
+    if conversation.ended_at > now - retention():
+        return False
+    thread = await thread_of(session, conversation.id)
+    if thread is not None:
+        if await session.scalar(select(or_(*waiting_on(thread.id)))):
+            return False
+        post_ids = list(await session.scalars(select(Post.id).where(Post.thread_id == thread.id)))
+        changes.posts(session, [(post_id, thread.id) for post_id in post_ids])
+    await session.execute(delete(Conversation).where(Conversation.id == conversation.id))
+    return True
+
+
+async def catch_up_all(session: AsyncSession, *, now: datetime) -> int:
+    """Requests waiting too long, and closed conversations past their retention."""
+    due = list(await session.scalars(select(Conversation).where(
+        (Conversation.status == ConversationStatus.WAITING)
+        & (Conversation.created_at <= now - WAIT_LIMIT)
+        | Conversation.status.in_((ConversationStatus.ENDED, ConversationStatus.UNANSWERED))
+        & (Conversation.ended_at <= now - retention()))
+        .order_by(Conversation.id)))
+    for conversation in due:
+        try:
+            async with session.begin_nested():
+                if conversation.status == ConversationStatus.WAITING:
+                    await do_expire(session, conversation, now=now)
+                else:
+                    await erase_if_due(session, conversation, now=now)
+        except Exception:
+            log.exception("conversation %s: its due step failed; trying again later",
+                          conversation.id)
+    return len(due)
+
+
+class ConversationWatch(Watch):
+    """Runs ``catch_up_all`` in the background of each app process (``forum/watch.py``)."""
+
+    name = "conversations watch"
+    interval = WATCH_INTERVAL
+
+    async def run_once(self) -> int:
+        async with self.database.writing() as session:
+            looked = await catch_up_all(session, now=self.clock())
+            await commit(session)
+        return looked

@@ -1,0 +1,314 @@
+"""One-to-one conversation pages: asking to talk, one's conversations, the helpers' page
+(availability and queue), and the steps of a conversation (accept, end, hand over, call the
+moderators in). ``forum/conversations.py`` holds the rules; ``docs/CONVERSATIONS.md`` the
+how-to.
+
+A conversation's messages are an ordinary thread page (``/t/{id}``) that only its two people
+can open; writing there is the thread's reply route, through the posting gate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.params import FromPath, FromQuery
+from litestar.response import Template
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from forum import actions, content_warnings, conversations, permissions, queries
+from forum.db import commit
+from forum.i18n import N_, gettext
+from forum.models import POST_LANGS, Conversation, ConversationStatus, Member, Space
+from forum.web.composer import PostForm, new_idempotency_key, parse_post_form
+from forum.web.context import locale_of, viewer_of
+from forum.web.deps import Db, Gate
+from forum.web.forms import FieldError, FormErrors, clean_text, read_choices, read_form
+from forum.web.htmx import see_other
+from forum.web.writing import CRISIS_EDIT, crisis_pause, needs_crisis_pause, read, review
+
+FIRST_MESSAGE = N_("Bonjour, j'aimerais parler à quelqu'un.")
+NO_THEME = N_("Choisis le thème dont tu veux parler.")
+NO_LANG = N_("Choisis une langue de la liste.")
+NOT_A_HELPER = N_("Cette page est celle des pair-aidant·es formé·es.")
+ALREADY_TAKEN = N_("Une autre personne a déjà pris cette demande, ou elle a été retirée.")
+NO_ROOM = N_("Tu n'as plus de place pour une nouvelle conversation (ou tu es en pause) : "
+             "change tes disponibilités si tu le souhaites.")
+NO_HAND_OVER = N_("Cette personne ne peut pas prendre la conversation maintenant : "
+                  "choisis quelqu'un d'autre dans la liste.")
+NO_REASON = N_("Dis pourquoi tu appelles l'équipe de modération.")
+NO_THEMES_CHOSEN = N_("Choisis au moins un thème, ou mets-toi en pause.")
+NOTE_MAX = 1_000
+
+
+def _spaces_for(viewer: Member, spaces: list[Space]) -> list[Space]:
+    return [space for space in spaces if permissions.can_read_space_content(viewer, space)]
+
+
+async def _themes(db: AsyncSession, viewer: Member) -> list[Space]:
+    return _spaces_for(viewer, await queries.list_spaces(db))
+
+
+def _asking_page(themes: list[Space], form: PostForm, errors: FormErrors, *, theme: str,
+                 waiting: Conversation | None = None, status: int = 200) -> Template:
+    return Template(template_name="conversations/new.html", status_code=status, context={
+        "themes": themes, "form": form, "errors": errors, "theme": theme,
+        "langs": POST_LANGS, "waiting": waiting, "warning_presets": content_warnings.PRESETS})
+
+
+@get("/conversations", name="conversations")
+async def conversation_list(request: Request[Any, Any, Any], db: Db) -> Template:
+    member = permissions.check_logged_in(viewer_of(request))
+    rows = list(await db.scalars(
+        select(Conversation).where(
+            (Conversation.member_id == member.id) | (Conversation.helper_id == member.id))
+        .options(joinedload(Conversation.space), joinedload(Conversation.helper),
+                 joinedload(Conversation.member))
+        .order_by(Conversation.created_at.desc(), Conversation.id.desc()).limit(100)))
+    return Template(template_name="conversations/list.html",
+                    context={"conversations": rows, "member": member})
+
+
+@get("/conversations/new", name="new_conversation")
+async def new_conversation(request: Request[Any, Any, Any], db: Db,
+                           theme: FromQuery[str] = "") -> Template:
+    member = permissions.check_logged_in(viewer_of(request))
+    form = PostForm(body=_(request, FIRST_MESSAGE), lang=locale_of(request),
+                    idempotency_key=new_idempotency_key())
+    return _asking_page(await _themes(db, member), form, FormErrors(), theme=theme[:80],
+                        waiting=await conversations.waiting_request_of(db, member.id))
+
+
+def _(request: Request[Any, Any, Any], message: str) -> str:
+    return gettext(locale_of(request), message)
+
+
+@post("/conversations/new", name="ask_conversation")
+async def ask_conversation(request: Request[Any, Any, Any], db: Db, gate: Gate
+                           ) -> Response[Any]:
+    values = await read_form(request)  # first, so that an error page shows the text back
+    form, errors = parse_post_form(values, with_title=False)
+    theme = (values.get("theme") or "")[:80]
+    editing_again = bool(values.get(CRISIS_EDIT))
+    reading = None if editing_again else await read(gate, form, request, errors)
+    member = permissions.check_logged_in(viewer_of(request))
+    if permissions.is_restricted(member):
+        raise PermissionDeniedException(detail=permissions.REFUSED_RESTRICTED)
+    themes = await _themes(db, member)
+    space = next((s for s in themes if s.slug == theme), None)
+    if space is None:
+        errors["theme"] = FieldError(NO_THEME)
+    lang = form.lang or locale_of(request)
+    if lang not in POST_LANGS:
+        errors["lang"] = FieldError(NO_LANG)
+    if editing_again or space is None:
+        return _asking_page(themes, form, FormErrors() if editing_again else errors,
+                            theme=theme, status=200 if editing_again else 422)
+    stored = await queries.find_post_by_key(db, member.id, form.idempotency_key) \
+        if form.idempotency_key else None
+    if stored is not None:  # the same form sent twice: the conversation it made
+        return see_other(request, f"/t/{stored.thread_id}")
+    waiting = await conversations.waiting_request_of(db, member.id)
+    if waiting is not None:
+        return _asking_page(themes, form, errors, theme=theme, waiting=waiting, status=409)
+    verdict = await review(db, gate, form, author=member, space=space, errors=errors,
+                           reading=reading)
+    if verdict is None:
+        return _asking_page(themes, form, errors, theme=theme, status=422)
+    if needs_crisis_pause(verdict, values):
+        return crisis_pause(request, verdict=verdict, form=form, space=space,
+                            action="/conversations/new", autoflag=gate.autoflag,
+                            extra={"theme": space.slug})
+    conversation = await conversations.do_request(db, member=member, space=space, lang=lang)
+    posted = await actions.do_create_thread(
+        db, space=space, author=member, title=_(request, conversations.TITLE), source=form.body,
+        verdict=verdict, content_warning=form.stored_warning(), lang=lang,
+        idempotency_key=form.idempotency_key, conversation_id=conversation.id)
+    if not posted.created:  # a twin send won the race: keep its conversation, not this one
+        await db.delete(conversation)
+        await commit(db)
+        return see_other(request, f"/t/{posted.post.thread_id}")
+    await gate.published(db, posted.post, author=member, space=space, verdict=verdict)
+    await conversations.do_announce(db, conversation, space.name)
+    await commit(db)
+    return see_other(request, f"/t/{posted.post.thread_id}")
+
+
+async def _conversation(db: AsyncSession, member: Member, conversation_id: int
+                        ) -> Conversation:
+    """The conversation, for one of its two people (404 for everyone else, as for its
+    thread); a helper may also see a waiting request they could take."""
+    conversation = await db.scalar(
+        select(Conversation).where(Conversation.id == conversation_id)
+        .options(joinedload(Conversation.space)))
+    if conversation is None:
+        raise NotFoundException()
+    if member.id in (conversation.member_id, conversation.helper_id):
+        return conversation
+    if conversation.status == ConversationStatus.WAITING and member.trained_helper:
+        if conversation in await conversations.queue_for(db, member):
+            return conversation
+    raise NotFoundException()
+
+
+@get("/conversations/{conversation_id:int}", name="conversation")
+async def conversation_page(request: Request[Any, Any, Any], db: Db,
+                            conversation_id: FromPath[int]) -> Response[Any]:
+    member = permissions.check_logged_in(viewer_of(request))
+    conversation = await _conversation(db, member, conversation_id)
+    thread = await conversations.thread_of(db, conversation.id)
+    if thread is None or member.id not in (conversation.member_id, conversation.helper_id):
+        return see_other(request, "/helpers")
+    return see_other(request, f"/t/{thread.id}?page={queries.page_count(thread)}")
+
+
+def _helper(request: Request[Any, Any, Any]) -> Member:
+    member = permissions.check_logged_in(viewer_of(request))
+    if not member.trained_helper or permissions.is_restricted(member):
+        raise PermissionDeniedException(detail=NOT_A_HELPER)
+    return member
+
+
+async def _helpers_page(request: Request[Any, Any, Any], db: AsyncSession, helper: Member, *,
+                        errors: FormErrors | None = None, wanted: Any = None,
+                        status: int = 200) -> Template:
+    available = wanted or await conversations.availability_of(db, helper.id)
+    held = list(await db.scalars(
+        select(Conversation).where(Conversation.helper_id == helper.id,
+                                   Conversation.status == ConversationStatus.OPEN)
+        .options(joinedload(Conversation.space), joinedload(Conversation.member))
+        .order_by(Conversation.accepted_at)))
+    return Template(template_name="conversations/helpers.html", status_code=status, context={
+        "available": available, "themes": await _themes(db, helper),
+        "queue": await conversations.queue_for(db, helper), "held": held,
+        "langs": POST_LANGS, "errors": errors or FormErrors(),
+        "max_capacity": conversations.MAX_CAPACITY})
+
+
+@get("/helpers", name="helpers")
+async def helpers_page(request: Request[Any, Any, Any], db: Db) -> Template:
+    return await _helpers_page(request, db, _helper(request))
+
+
+@post("/helpers/disponibilites", name="helper_availability")
+async def helper_availability(request: Request[Any, Any, Any], db: Db) -> Response[Any]:
+    values = await read_form(request)
+    sent_themes, sent_langs = (await read_choices(request, "themes"),
+                               await read_choices(request, "langs"))
+    helper = _helper(request)
+    themes = {space.slug: space.id for space in await _themes(db, helper)}
+    chosen = frozenset(themes[slug] for slug in sent_themes if slug in themes)
+    langs = tuple(lang for lang in POST_LANGS if lang in sent_langs)
+    raw = str(values.get("capacity", "")).strip()
+    capacity = int(raw) if raw.isdigit() else conversations.DEFAULT_CAPACITY
+    capacity = max(1, min(conversations.MAX_CAPACITY, capacity))
+    paused = values.get("paused") == "1"
+    wanted = conversations.Availability(chosen, langs or ("fr",), capacity, paused)
+    errors = FormErrors()
+    if not langs:
+        errors["langs"] = FieldError(NO_LANG)
+    if not chosen and not paused:
+        errors["themes"] = FieldError(NO_THEMES_CHOSEN)
+    if errors:
+        return await _helpers_page(request, db, helper, errors=errors, wanted=wanted, status=422)
+    await conversations.do_set_availability(db, helper, wanted)
+    await commit(db)
+    return see_other(request, "/helpers#disponibilites")
+
+
+@post("/conversations/{conversation_id:int}/accepter", name="accept_conversation")
+async def accept_conversation(request: Request[Any, Any, Any], db: Db,
+                              conversation_id: FromPath[int]) -> Response[Any]:
+    helper = _helper(request)
+    conversation = await db.scalar(
+        select(Conversation).where(Conversation.id == conversation_id)
+        .options(joinedload(Conversation.space)))
+    if conversation is None or conversation.member_id == helper.id:
+        raise NotFoundException()
+    if conversation.helper_id == helper.id:  # a second click
+        return see_other(request, f"/conversations/{conversation.id}")
+    if conversation not in await conversations.queue_for(db, helper):
+        return await _helpers_page(request, db, helper, status=409,
+                                   errors=FormErrors(queue=FieldError(ALREADY_TAKEN)))
+    outcome = await conversations.do_accept(db, conversation, helper)
+    if outcome != conversations.ACCEPTED_NOW:
+        message = NO_ROOM if outcome == conversations.NO_ROOM else ALREADY_TAKEN
+        return await _helpers_page(request, db, helper, status=409,
+                                   errors=FormErrors(queue=FieldError(message)))
+    await commit(db)
+    return see_other(request, f"/conversations/{conversation.id}")
+
+
+@post("/conversations/{conversation_id:int}/fin", name="end_conversation")
+async def end_conversation(request: Request[Any, Any, Any], db: Db,
+                           conversation_id: FromPath[int]) -> Response[Any]:
+    member = permissions.check_logged_in(viewer_of(request))
+    conversation = await _conversation(db, member, conversation_id)
+    if member.id not in (conversation.member_id, conversation.helper_id):
+        raise NotFoundException()
+    await conversations.do_end(db, conversation, member, theme=conversation.space.name)
+    await commit(db)
+    return see_other(request, f"/conversations/{conversation.id}")
+
+
+async def _held_by(request: Request[Any, Any, Any], db: AsyncSession,
+                   conversation_id: int) -> tuple[Member, Conversation]:
+    helper = _helper(request)
+    conversation = await _conversation(db, helper, conversation_id)
+    if conversation.helper_id != helper.id or conversation.status != ConversationStatus.OPEN:
+        raise NotFoundException()
+    return helper, conversation
+
+
+@post("/conversations/{conversation_id:int}/relais", name="hand_over_conversation")
+async def hand_over_conversation(request: Request[Any, Any, Any], db: Db,
+                                 conversation_id: FromPath[int]) -> Response[Any]:
+    values = await read_form(request)
+    helper, conversation = await _held_by(request, db, conversation_id)
+    to_name = (values.get("to") or "").strip()
+    others = await conversations.matching_helpers(db, conversation)
+    to = next((h for h in others if h.pseudonym == to_name and h.id != helper.id), None)
+    if to is None or not await conversations.do_hand_over(
+            db, conversation, helper, to, conversation.space.name):
+        return await _conversation_error(request, db, conversation, "to", NO_HAND_OVER)
+    await commit(db)
+    return see_other(request, "/helpers")
+
+
+@post("/conversations/{conversation_id:int}/moderateurs", name="call_moderators")
+async def call_moderators(request: Request[Any, Any, Any], db: Db,
+                          conversation_id: FromPath[int]) -> Response[Any]:
+    values = await read_form(request)
+    helper, conversation = await _held_by(request, db, conversation_id)
+    reason = values.get("reason") or ""
+    note, _error = clean_text(values.get("note"), min_length=0, max_length=NOTE_MAX,
+                              multiline=True)
+    if reason not in conversations.CALL_REASONS:
+        return await _conversation_error(request, db, conversation, "reason", NO_REASON)
+    await conversations.do_call_moderators(db, conversation, helper,
+                                           theme=conversation.space.name, reason=reason,
+                                           note=note[:NOTE_MAX])
+    await commit(db)
+    return see_other(request, f"/conversations/{conversation.id}?appel=1")
+
+
+async def _conversation_error(request: Request[Any, Any, Any], db: AsyncSession,
+                              conversation: Conversation, field: str, message: str
+                              ) -> Response[Any]:
+    """The conversation's page again, with why the helper's step was not taken."""
+    from forum.web.reading import thread_context
+
+    thread = await conversations.thread_of(db, conversation.id)
+    if thread is None:
+        raise NotFoundException()
+    context = await thread_context(request, db, thread.id, queries.page_count(thread))
+    context["conversation_errors"] = FormErrors(**{field: FieldError(message)})
+    return Template(template_name="thread/index.html", status_code=422, context=context)
+
+
+ROUTES = [conversation_list, new_conversation, ask_conversation, conversation_page, helpers_page,
+          helper_availability, accept_conversation, end_conversation, hand_over_conversation,
+          call_moderators]
