@@ -27,8 +27,8 @@ from forum import pseudonyms
 from forum.cache import with_page_cache
 from forum.compression import GzipAnswers
 from forum.config import ROOT, Settings
-from forum.db import Database, utcnow
 from forum.conversations import ConversationWatch
+from forum.db import Database, utcnow
 from forum.groups import GroupWatch
 from forum.head import AnswerHead
 from forum.live import LiveBus

@@ -11,9 +11,10 @@ moderators see a message only when it is reported, screened or held for review, 
 it and the few before it (``/mod``).
 
 Either side ends it; the helper may hand it to another helper with room, or call in the
-theme's moderators (the member is told). A request nobody takes within ``WAIT_LIMIT`` is
-closed kindly, with where else to turn. A closed conversation is deleted ``RETENTION`` after
-its end (``FORUM_CONVERSATION_RETENTION_DAYS``), once nothing on it waits for the moderators.
+theme's moderators (the member is told: ``moderation.actions.do_call_in_moderators``). A
+request nobody takes within ``WAIT_LIMIT`` is closed kindly, with where else to turn. A closed
+conversation is deleted ``retention()`` after its end (``FORUM_CONVERSATION_RETENTION_DAYS``),
+once nothing on it waits for the moderators.
 
 Each step is one conditional UPDATE on the conversation's status, so two helpers accepting at
 once, or two processes running the watch, make the step happen once.
@@ -70,8 +71,6 @@ ENDED = N_("La conversation sur le thème « %(theme)s » est terminée. Merci d
 UNANSWERED = N_("Personne n'a pu prendre ta demande de conversation à temps, et on en est "
                 "désolé·es. Tes messages restent lisibles ; les lignes d'écoute répondent tout de "
                 "suite, et les espaces du forum sont là aussi.")
-MODERATORS_CALLED = N_("%(helper)s a demandé l'aide des modérateur·rices de l'espace "
-                       "« %(theme)s » pour ta conversation. Iels liront les derniers messages.")
 TITLE = N_("Conversation")
 
 OPEN_OR_WAITING = (ConversationStatus.WAITING, ConversationStatus.OPEN)
@@ -296,39 +295,6 @@ async def do_expire(session: AsyncSession, conversation: Conversation, *, now: d
         await do_notify(session, conversation.member_id, kind=NOTICE, message=UNANSWERED,
                         params={"conversation": conversation.id}, thread_id=thread_id)
     return True
-
-
-CALL_REASONS = ("danger", "other")
-"""Why a helper calls the moderators in: someone may be in danger (a welfare item, with its
-alert), or they need a hand (an ordinary report)."""
-
-
-async def do_call_moderators(session: AsyncSession, conversation: Conversation,
-                             helper: Member, *, theme: str, reason: str, note: str
-                             ) -> int | None:
-    """The helper asks the theme's moderators in: the member's last message (or the last one)
-    is reported, so a moderator sees it and the few before it in ``/mod``, nothing else; the
-    member is told. Returns the reported message's id, or None when there is nothing to show."""
-    from moderation.actions import do_flag_post  # moderation builds on the forum, not back
-
-    thread = await thread_of(session, conversation.id)
-    if thread is None or conversation.status != ConversationStatus.OPEN:
-        return None
-    in_thread = select(Post).where(Post.thread_id == thread.id).options(
-        joinedload(Post.thread).joinedload(Thread.space), joinedload(Post.author))
-    last = await session.scalar(
-        in_thread.where(Post.author_id == conversation.member_id)
-        .order_by(Post.number.desc()).limit(1))
-    if last is None:
-        last = await session.scalar(in_thread.order_by(Post.number.desc()).limit(1))
-    if last is None:
-        return None
-    await do_flag_post(session, last, flagger=helper, reason=reason, note=note)
-    if conversation.member_id is not None:
-        await do_notify(session, conversation.member_id, kind=NOTICE, message=MODERATORS_CALLED,
-                        params={"helper": helper.pseudonym, "theme": theme,
-                                "conversation": conversation.id}, thread_id=thread.id)
-    return last.id
 
 
 async def do_leave_all(session: AsyncSession, member: Member, *, now: datetime) -> None:

@@ -13,13 +13,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
-from forum import changes
+from forum import changes, conversations
 from forum.actions import do_notify
 from forum.db import utcnow
 from forum.gate import Verdict
 from forum.i18n import N_
 from forum.models import (
+    Conversation,
+    ConversationStatus,
     Member,
     Post,
     PostRevision,
@@ -964,3 +967,39 @@ async def do_remove_watched_word(session: AsyncSession, word: WatchedWord, *,
     await audit.record(session, ActionKind.WATCHED_WORD_REMOVED, actor=actor,
                        reason=word.label, details=details)
     return True
+
+
+# -- a helper calls the moderators into a conversation (issue 17) ---------------------------
+
+MODERATORS_CALLED = N_("%(helper)s a demandé l'aide des modérateur·rices de l'espace "
+                       "« %(theme)s » pour ta conversation. Iels liront les derniers messages.")
+CALL_REASONS = ("danger", "other")
+"""Why a helper calls the moderators in: someone may be in danger (a welfare item, with its
+alert), or they need a hand (an ordinary report)."""
+
+
+async def do_call_in_moderators(session: AsyncSession, conversation: Conversation,
+                                helper: Member, *, theme: str, reason: str, note: str
+                                ) -> int | None:
+    """The helper asks the theme's moderators in: the member's last message (or the last one)
+    is reported, so a moderator sees it and the few before it in ``/mod``, nothing else; the
+    member is told. Returns the reported message's id, or None when there is nothing to show."""
+    thread = await conversations.thread_of(session, conversation.id)
+    if thread is None or conversation.status != ConversationStatus.OPEN:
+        return None
+    in_thread = select(Post).where(Post.thread_id == thread.id).options(
+        joinedload(Post.thread).joinedload(Thread.space), joinedload(Post.author))
+    last = await session.scalar(
+        in_thread.where(Post.author_id == conversation.member_id)
+        .order_by(Post.number.desc()).limit(1))
+    if last is None:
+        last = await session.scalar(in_thread.order_by(Post.number.desc()).limit(1))
+    if last is None:
+        return None
+    await do_flag_post(session, last, flagger=helper, reason=reason, note=note)
+    if conversation.member_id is not None:
+        await do_notify(session, conversation.member_id, kind=conversations.NOTICE,
+                        message=MODERATORS_CALLED, thread_id=thread.id,
+                        params={"helper": helper.pseudonym, "theme": theme,
+                                "conversation": conversation.id})
+    return last.id

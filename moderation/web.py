@@ -36,6 +36,7 @@ from forum.models import (
     Visibility,
 )
 from forum.permissions import can_facilitate
+from forum.web import conversations as web_conversations
 from forum.web.context import viewer_of
 from forum.web.deps import Db
 from forum.web.forms import FieldError, FormErrors, clean_text, read_form
@@ -1173,3 +1174,29 @@ async def admin_member_add_moderator(request: Req, db: Db,
 
 ROUTES.extend([admin_members, admin_grant_helper, admin_revoke_helper,
                admin_member_add_moderator])
+
+
+# -- a helper calls the moderators into a conversation (issue 17) ----------------------------
+
+NO_CALL_REASON = N_("Dis pourquoi tu appelles l'équipe de modération.")
+CALL_NOTE_MAX = 1_000
+
+
+@post("/conversations/{conversation_id:int}/moderateurs", name="call_moderators")
+async def call_moderators(request: Req, db: Db,
+                          conversation_id: FromPath[int]) -> Response[Any]:
+    values = await read_form(request)
+    helper, conversation = await web_conversations.held_by(request, db, conversation_id)
+    reason = values.get("reason") or ""
+    note, _error = clean_text(values.get("note"), min_length=0, max_length=CALL_NOTE_MAX,
+                              multiline=True)
+    if reason not in ma.CALL_REASONS:
+        return await web_conversations.conversation_error(request, db, conversation, "reason",
+                                                          NO_CALL_REASON)
+    await ma.do_call_in_moderators(db, conversation, helper, theme=conversation.space.name,
+                                   reason=reason, note=note[:CALL_NOTE_MAX])
+    await commit(db)
+    return see_other(request, f"/conversations/{conversation.id}?appel=1")
+
+
+ROUTES.append(call_moderators)

@@ -26,7 +26,7 @@ from forum.models import POST_LANGS, Conversation, ConversationStatus, Member, S
 from forum.web.composer import PostForm, new_idempotency_key, parse_post_form
 from forum.web.context import locale_of, viewer_of
 from forum.web.deps import Db, Gate
-from forum.web.forms import FieldError, FormErrors, clean_text, read_choices, read_form
+from forum.web.forms import FieldError, FormErrors, read_choices, read_form
 from forum.web.htmx import see_other
 from forum.web.writing import CRISIS_EDIT, crisis_pause, needs_crisis_pause, read, review
 
@@ -39,9 +39,7 @@ NO_ROOM = N_("Tu n'as plus de place pour une nouvelle conversation (ou tu es en 
              "change tes disponibilités si tu le souhaites.")
 NO_HAND_OVER = N_("Cette personne ne peut pas prendre la conversation maintenant : "
                   "choisis quelqu'un d'autre dans la liste.")
-NO_REASON = N_("Dis pourquoi tu appelles l'équipe de modération.")
 NO_THEMES_CHOSEN = N_("Choisis au moins un thème, ou mets-toi en pause.")
-NOTE_MAX = 1_000
 
 
 def _spaces_for(viewer: Member, spaces: list[Space]) -> list[Space]:
@@ -254,7 +252,7 @@ async def end_conversation(request: Request[Any, Any, Any], db: Db,
     return see_other(request, f"/conversations/{conversation.id}")
 
 
-async def _held_by(request: Request[Any, Any, Any], db: AsyncSession,
+async def held_by(request: Request[Any, Any, Any], db: AsyncSession,
                    conversation_id: int) -> tuple[Member, Conversation]:
     helper = _helper(request)
     conversation = await _conversation(db, helper, conversation_id)
@@ -267,35 +265,18 @@ async def _held_by(request: Request[Any, Any, Any], db: AsyncSession,
 async def hand_over_conversation(request: Request[Any, Any, Any], db: Db,
                                  conversation_id: FromPath[int]) -> Response[Any]:
     values = await read_form(request)
-    helper, conversation = await _held_by(request, db, conversation_id)
+    helper, conversation = await held_by(request, db, conversation_id)
     to_name = (values.get("to") or "").strip()
     others = await conversations.matching_helpers(db, conversation)
     to = next((h for h in others if h.pseudonym == to_name and h.id != helper.id), None)
     if to is None or not await conversations.do_hand_over(
             db, conversation, helper, to, conversation.space.name):
-        return await _conversation_error(request, db, conversation, "to", NO_HAND_OVER)
+        return await conversation_error(request, db, conversation, "to", NO_HAND_OVER)
     await commit(db)
     return see_other(request, "/helpers")
 
 
-@post("/conversations/{conversation_id:int}/moderateurs", name="call_moderators")
-async def call_moderators(request: Request[Any, Any, Any], db: Db,
-                          conversation_id: FromPath[int]) -> Response[Any]:
-    values = await read_form(request)
-    helper, conversation = await _held_by(request, db, conversation_id)
-    reason = values.get("reason") or ""
-    note, _error = clean_text(values.get("note"), min_length=0, max_length=NOTE_MAX,
-                              multiline=True)
-    if reason not in conversations.CALL_REASONS:
-        return await _conversation_error(request, db, conversation, "reason", NO_REASON)
-    await conversations.do_call_moderators(db, conversation, helper,
-                                           theme=conversation.space.name, reason=reason,
-                                           note=note[:NOTE_MAX])
-    await commit(db)
-    return see_other(request, f"/conversations/{conversation.id}?appel=1")
-
-
-async def _conversation_error(request: Request[Any, Any, Any], db: AsyncSession,
+async def conversation_error(request: Request[Any, Any, Any], db: AsyncSession,
                               conversation: Conversation, field: str, message: str
                               ) -> Response[Any]:
     """The conversation's page again, with why the helper's step was not taken."""
@@ -310,5 +291,4 @@ async def _conversation_error(request: Request[Any, Any, Any], db: AsyncSession,
 
 
 ROUTES = [conversation_list, new_conversation, ask_conversation, conversation_page, helpers_page,
-          helper_availability, accept_conversation, end_conversation, hand_over_conversation,
-          call_moderators]
+          helper_availability, accept_conversation, end_conversation, hand_over_conversation]
