@@ -19,7 +19,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from forum import content_warnings, queries
+from forum import content_warnings, conversations, queries
 from forum import queries as forum_queries
 from forum.db import commit, utcnow
 from forum.gate import Verdict
@@ -1096,8 +1096,16 @@ async def _members_page(db: AsyncSession, raw: str, *, errors: FormErrors | None
         "errors": FormErrors({**search_errors, **errors}), "values": values or {},
         "concerned": concerned.id if concerned is not None else None,
         "done": done if done in MEMBER_DONE else "", "done_messages": MEMBER_DONE,
-        "done_space": space_id,
+        "done_space": space_id, "helper_load": await _helper_load(db, members),
     })
+
+
+async def _helper_load(db: AsyncSession, members: list[Member]
+                       ) -> dict[int, tuple[int, conversations.Availability]]:
+    """Each trained helper's open conversations and availability, so admins see their load."""
+    return {member.id: (await conversations.open_count(db, member.id),
+                        await conversations.availability_of(db, member.id))
+            for member in members if member.trained_helper}
 
 
 @get("/admin/members", name="admin_members")

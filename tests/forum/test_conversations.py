@@ -147,6 +147,9 @@ async def test_a_member_asks_a_helper_accepts_and_they_talk_with_nobody_else_rea
     assert (await browser.reply(thread_id, "Marcher un peu, parfois.")).status == 303
     listing = await browser.get("/conversations")
     assert "Alpha" in listing.text() and "En cours" in listing.text()
+    await as_role(client, app, world, "admin")
+    load = await browser.get("/admin/members?q=Author")
+    assert "conversations en cours : 1 sur 2" in load.text(f"#member-{world.members['author'].id}")
 
     # Nobody else: a third member, a visitor, the theme's moderator, an admin, the search,
     # the space's lists; and not through a post's own address either.
