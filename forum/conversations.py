@@ -25,9 +25,10 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from typing import Any
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -38,6 +39,7 @@ from forum.groups import waiting_on
 from forum.i18n import N_
 from forum.models import (
     POST_LANGS,
+    Block,
     Conversation,
     ConversationStatus,
     HelperAvailability,
@@ -159,7 +161,8 @@ async def matching_helpers(session: AsyncSession, conversation: Conversation) ->
         select(Member).join(HelperTheme, HelperTheme.member_id == Member.id)
         .where(HelperTheme.space_id == conversation.space_id, Member.trained_helper.is_(True),
                Member.status == MemberStatus.ACTIVE,
-               Member.id != func.coalesce(conversation.member_id, -1))
+               Member.id != func.coalesce(conversation.member_id, -1),
+               _not_blocked(Member.id, conversation.member_id))
         .order_by(Member.id)))
     found = []
     for helper in helpers:
@@ -187,7 +190,8 @@ async def queue_for(session: AsyncSession, helper: Member) -> list[Conversation]
             Conversation.status == ConversationStatus.WAITING,
             Conversation.space_id.in_(available.space_ids),
             Conversation.lang.in_(available.languages),
-            Conversation.member_id != helper.id)
+            Conversation.member_id != helper.id,
+            _not_blocked(helper.id, Conversation.member_id))
         .options(joinedload(Conversation.space))
         .order_by(Conversation.created_at, Conversation.id)))
 
@@ -306,6 +310,30 @@ async def do_leave_all(session: AsyncSession, member: Member, *, now: datetime) 
                 Conversation.status.in_(OPEN_OR_WAITING))
             .options(joinedload(Conversation.space)))):
         await do_end(session, conversation, member, theme=conversation.space.name, now=now)
+
+
+async def do_end_between(session: AsyncSession, blocker: Member, blocked: Member) -> int:
+    """A block ends every conversation still open or waiting between the two (the blocked
+    side is told only that it ended, as for any end)."""
+    ended = 0
+    for conversation in list(await session.scalars(
+            select(Conversation).where(
+                Conversation.status.in_(OPEN_OR_WAITING),
+                or_(and_(Conversation.member_id == blocker.id,
+                         Conversation.helper_id == blocked.id),
+                    and_(Conversation.member_id == blocked.id,
+                         Conversation.helper_id == blocker.id)))
+            .options(joinedload(Conversation.space)))):
+        ended += await do_end(session, conversation, blocker, theme=conversation.space.name)
+    return ended
+
+
+def _not_blocked(helper_id: Any, member_id: Any) -> Any:
+    """Neither has blocked the other: a blocked helper is never offered the member's requests
+    (and a helper who blocked a member is not offered theirs)."""
+    return ~exists().where(or_(
+        and_(Block.blocker_id == helper_id, Block.blocked_id == member_id),
+        and_(Block.blocker_id == member_id, Block.blocked_id == helper_id)))
 
 
 # -- time moves them along ------------------------------------------------------------------

@@ -18,7 +18,7 @@ from litestar.exceptions import (
 from litestar.params import FromPath
 from litestar.response import Template
 
-from forum import actions, permissions, queries
+from forum import actions, conversations, permissions, queries
 from forum.db import commit
 from forum.i18n import N_
 from forum.models import Member, MemberStatus, Post, PostStatus
@@ -145,6 +145,7 @@ async def block(request: Request[Any, Any, Any], db: Db, ref: FromPath[str]) -> 
             or not can_block(member, target) or not permissions.can_see_post_body(member, seen)):
         raise NotFoundException()
     await actions.do_block(db, member, target)
+    await conversations.do_end_between(db, member, target)  # blocks apply everywhere
     await commit(db)
     return see_other(request, _back(values))
 

@@ -350,3 +350,27 @@ async def test_a_closed_conversation_is_deleted_after_its_retention(
         assert await session.get(Thread, thread_id) is None
         assert await session.scalar(select(func.count()).select_from(Post)
                                     .where(Post.thread_id == thread_id)) == 0
+
+
+async def test_a_block_ends_the_conversation_and_the_helper_is_not_offered_the_member_again(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await _world(app)
+    thread_id, conversation = await _open(app, client, browser, world)
+    sent = await browser.reply(thread_id, HELPER_WORDS)
+    helper_post = int(sent.response.headers["location"].rsplit("#post-", 1)[1])
+    await as_role(client, app, world, "member")
+    helper_id = world.members["author"].id
+    blocked = await client.post(f"/m/{helper_id}/block", data={"post": str(helper_post)},
+                                headers=csrf_headers(client, app), follow_redirects=False)
+    assert blocked.status_code == 303
+    assert (await _conversation(app, thread_id)).status == ConversationStatus.ENDED
+    second = _thread_of(await ask(browser, body="Quelqu'un d'autre, peut-être ?"))
+    await as_role(client, app, world, "author")
+    queue = await browser.get("/helpers")
+    again = await _conversation(app, second)
+    assert not queue.all(f"form[action='/conversations/{again.id}/accepter']")
+    refused = await client.post(f"/conversations/{again.id}/accepter",
+                                headers=csrf_headers(client, app), follow_redirects=False)
+    assert refused.status_code == 409
+    assert (await _conversation(app, second)).helper_id is None
