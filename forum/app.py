@@ -111,7 +111,8 @@ def create_app(
     watch = WelfareWatch(database, after=timedelta(minutes=settings.welfare_escalation_minutes),
                          clock=utcnow)
     group_watch = GroupWatch(database, clock=utcnow)
-    conversation_watch = ConversationWatch(database, clock=utcnow)
+    conversation_watch = ConversationWatch(
+        database, clock=utcnow, keep=timedelta(days=settings.conversation_retention_days))
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

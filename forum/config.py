@@ -100,6 +100,11 @@ class Settings:
         "An urgent welfare item nobody has claimed after this many minutes is escalated, once, "
         "to every moderator of its space and every admin (default 15).",
     )
+    conversation_retention_days: int = setting(
+        "FORUM_CONVERSATION_RETENTION_DAYS", 365,
+        "A closed one-to-one conversation is deleted this many days after its end, once nothing "
+        "on it waits for the moderators (default 365; said on the privacy page).",
+    )
     reserved_pseudonyms: str = setting(
         "FORUM_RESERVED_PSEUDONYMS", "",
         "More words nobody may take as a pseudonym or a part of one, comma-separated (added "
@@ -167,6 +172,8 @@ class Settings:
             raise ConfigError("FORUM_UNANSWERED_HOURS must be at least 1")
         if self.welfare_escalation_minutes < 1:
             raise ConfigError("FORUM_WELFARE_ESCALATION_MINUTES must be at least 1")
+        if self.conversation_retention_days < 1:
+            raise ConfigError("FORUM_CONVERSATION_RETENTION_DAYS must be at least 1")
         if not 1 <= self.search_budget_ms <= 60_000:
             raise ConfigError("FORUM_SEARCH_BUDGET_MS must be between 1 and 60000")
         if self.rate_limits not in ("on", "off") or self.trust_proxy not in ("on", "off"):

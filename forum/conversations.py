@@ -13,7 +13,7 @@ it and the few before it (``/mod``).
 Either side ends it; the helper may hand it to another helper with room, or call in the
 theme's moderators (the member is told: ``moderation.actions.do_call_in_moderators``). A
 request nobody takes within ``WAIT_LIMIT`` is closed kindly, with where else to turn. A closed
-conversation is deleted ``retention()`` after its end (``FORUM_CONVERSATION_RETENTION_DAYS``),
+conversation is deleted ``RETENTION`` after its end (``FORUM_CONVERSATION_RETENTION_DAYS``),
 once nothing on it waits for the moderators.
 
 Each step is one conditional UPDATE on the conversation's status, so two helpers accepting at
@@ -23,7 +23,7 @@ once, or two processes running the watch, make the step happen once.
 from __future__ import annotations
 
 import logging
-import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,7 +34,7 @@ from sqlalchemy.orm import joinedload
 
 from forum import changes
 from forum.actions import do_follow, do_notify, do_unfollow
-from forum.db import commit, utcnow
+from forum.db import Database, commit, utcnow
 from forum.groups import waiting_on
 from forum.i18n import N_
 from forum.models import (
@@ -56,8 +56,8 @@ log = logging.getLogger(__name__)
 
 WAIT_LIMIT = timedelta(hours=2)
 """A request nobody took in this time is closed, and the member told where else to turn."""
-RETENTION_DAYS = 365
-"""A closed conversation is deleted this long after its end (an admin sets
+RETENTION = timedelta(days=365)
+"""A closed conversation is deleted this long after its end, by default (an admin sets
 ``FORUM_CONVERSATION_RETENTION_DAYS``; said on the privacy page)."""
 DEFAULT_CAPACITY = 2
 MAX_CAPACITY = 5
@@ -76,12 +76,6 @@ UNANSWERED = N_("Personne n'a pu prendre ta demande de conversation à temps, et
 TITLE = N_("Conversation")
 
 OPEN_OR_WAITING = (ConversationStatus.WAITING, ConversationStatus.OPEN)
-
-
-def retention() -> timedelta:
-    raw = os.environ.get("FORUM_CONVERSATION_RETENTION_DAYS", "")
-    days = int(raw) if raw.strip().isdigit() and int(raw) > 0 else RETENTION_DAYS
-    return timedelta(days=days)
 
 
 # -- availability -----------------------------------------------------------------------------
@@ -339,12 +333,12 @@ def _not_blocked(helper_id: Any, member_id: Any) -> Any:
 # -- time moves them along ------------------------------------------------------------------
 
 async def erase_if_due(session: AsyncSession, conversation: Conversation, *,
-                       now: datetime) -> bool:
-    """Delete a closed conversation ``retention()`` after its end, unless something on it
-    still waits for the moderators (then a later look does it)."""
+                       now: datetime, keep: timedelta = RETENTION) -> bool:
+    """Delete a closed conversation ``keep`` after its end, unless something on it still
+    waits for the moderators (then a later look does it)."""
     if conversation.status in OPEN_OR_WAITING or conversation.ended_at is None:
         return False
-    if conversation.ended_at > now - retention():
+    if conversation.ended_at > now - keep:
         return False
     thread = await thread_of(session, conversation.id)
     if thread is not None:
@@ -356,13 +350,14 @@ async def erase_if_due(session: AsyncSession, conversation: Conversation, *,
     return True
 
 
-async def catch_up_all(session: AsyncSession, *, now: datetime) -> int:
+async def catch_up_all(session: AsyncSession, *, now: datetime,
+                       keep: timedelta = RETENTION) -> int:
     """Requests waiting too long, and closed conversations past their retention."""
     due = list(await session.scalars(select(Conversation).where(
         (Conversation.status == ConversationStatus.WAITING)
         & (Conversation.created_at <= now - WAIT_LIMIT)
         | Conversation.status.in_((ConversationStatus.ENDED, ConversationStatus.UNANSWERED))
-        & (Conversation.ended_at <= now - retention()))
+        & (Conversation.ended_at <= now - keep))
         .order_by(Conversation.id)))
     for conversation in due:
         try:
@@ -370,7 +365,7 @@ async def catch_up_all(session: AsyncSession, *, now: datetime) -> int:
                 if conversation.status == ConversationStatus.WAITING:
                     await do_expire(session, conversation, now=now)
                 else:
-                    await erase_if_due(session, conversation, now=now)
+                    await erase_if_due(session, conversation, now=now, keep=keep)
         except Exception:
             log.exception("conversation %s: its due step failed; trying again later",
                           conversation.id)
@@ -383,8 +378,13 @@ class ConversationWatch(Watch):
     name = "conversations watch"
     interval = WATCH_INTERVAL
 
+    def __init__(self, database: Database, *, clock: Callable[[], datetime],
+                 keep: timedelta = RETENTION) -> None:
+        super().__init__(database, clock=clock)
+        self.keep = keep
+
     async def run_once(self) -> int:
         async with self.database.writing() as session:
-            looked = await catch_up_all(session, now=self.clock())
+            looked = await catch_up_all(session, now=self.clock(), keep=self.keep)
             await commit(session)
         return looked

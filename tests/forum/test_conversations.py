@@ -339,11 +339,11 @@ async def test_a_closed_conversation_is_deleted_after_its_retention(
         assert stored is not None
         await conversations.do_end(session, stored, None, theme="Alpha")
         await session.commit()
-    _at(app, utcnow() + conversations.retention() - timedelta(days=1))
+    _at(app, utcnow() + conversations.RETENTION - timedelta(days=1))
     await app.state.conversation_watch.run_once()
     async with app.state.database.reader() as session:
         assert await session.get(Thread, thread_id) is not None, "kept until its time"
-    _at(app, utcnow() + conversations.retention() + timedelta(days=1))
+    _at(app, utcnow() + conversations.RETENTION + timedelta(days=1))
     await app.state.conversation_watch.run_once()
     async with app.state.database.reader() as session:
         assert await session.get(Conversation, conversation.id) is None
