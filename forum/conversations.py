@@ -295,15 +295,20 @@ async def do_expire(session: AsyncSession, conversation: Conversation, *, now: d
     return True
 
 
-async def do_leave_all(session: AsyncSession, member: Member, *, now: datetime) -> None:
+async def do_leave_all(session: AsyncSession, member: Member, *, now: datetime,
+                       erase: bool = False) -> None:
     """An account is deleted: every conversation it held ends (``forum.privacy`` blanks or
-    deletes its texts as for posts)."""
+    anonymises its texts as for posts). With ``erase``, the conversations it asked for go
+    whole (the other side's answers were written for it), unless something on one still
+    waits for the moderators: then its retention does it later."""
     for conversation in list(await session.scalars(
             select(Conversation).where(
-                or_(Conversation.member_id == member.id, Conversation.helper_id == member.id),
-                Conversation.status.in_(OPEN_OR_WAITING))
+                or_(Conversation.member_id == member.id, Conversation.helper_id == member.id))
             .options(joinedload(Conversation.space)))):
-        await do_end(session, conversation, member, theme=conversation.space.name, now=now)
+        if conversation.status in OPEN_OR_WAITING:
+            await do_end(session, conversation, member, theme=conversation.space.name, now=now)
+        if erase and conversation.member_id == member.id:
+            await erase_if_due(session, conversation, now=now, keep=timedelta(0))
 
 
 async def do_end_between(session: AsyncSession, blocker: Member, blocked: Member) -> int:

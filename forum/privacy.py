@@ -309,7 +309,7 @@ async def do_delete_account(
     await store_of(session).end_all(session, member.id)
     await _forget_notices_about(session, member, erase_posts=erase_posts)
     await groups.do_leave_all(session, member, now=now)
-    await conversations.do_leave_all(session, member, now=now)
+    await conversations.do_leave_all(session, member, now=now, erase=erase_posts)
     if erase_posts:
         await _erase_texts(session, member, now)
     await _unlink_member(session, member)

@@ -322,11 +322,29 @@ async def test_the_export_holds_it_and_deleting_the_account_ends_it_and_erases_t
         await do_delete_account(session, member, erase_posts=True)
         await session.commit()
     async with app.state.database.reader() as session:
-        stored = await session.get(Conversation, conversation.id)
+        assert await session.get(Conversation, conversation.id) is None
+        assert await session.get(Thread, thread_id) is None
         texts = list(await session.scalars(select(Post.source).where(Post.thread_id == thread_id)))
+    assert texts == [], "erasing the account takes the conversation it asked for, whole"
+    await as_role(client, app, world, "author")
+    assert (await client.get(f"/t/{thread_id}")).status_code == 404
+
+
+async def test_leaving_without_erasing_ends_it_and_keeps_the_words_for_the_helper(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await _world(app)
+    thread_id, conversation = await _open(app, client, browser, world)
+    async with app.state.database.writing() as session:
+        member = await session.get(Member, world.members["member"].id)
+        await do_delete_account(session, member, erase_posts=False)
+        await session.commit()
+    async with app.state.database.reader() as session:
+        stored = await session.get(Conversation, conversation.id)
     assert stored is not None and stored.status == ConversationStatus.ENDED
     assert stored.member_id is None
-    assert FIRST not in texts
+    page = await browser.get(f"/t/{thread_id}")
+    assert FIRST in page.text() and "Membre parti·e" in page.text()
 
 
 async def test_a_closed_conversation_is_deleted_after_its_retention(
