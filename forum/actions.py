@@ -123,6 +123,14 @@ async def do_set_role(session: AsyncSession, member: Member, role: Role) -> None
     changes.everyone(session)  # a role shows as a badge beside every post of theirs
 
 
+async def do_set_accepts_conversations(session: AsyncSession, member: Member,
+                                       accepts: bool) -> None:
+    """Whether other members may ask ``member`` for a conversation (``forum/conversations.py``)."""
+    await session.execute(update(Member).where(Member.id == member.id)
+                          .values(accepts_conversations=accepts))
+    changes.members(session, member.id)
+
+
 async def do_set_preferences(
     session: AsyncSession, member: Member, *, locale: str | None = None, region: str | None = None
 ) -> None:

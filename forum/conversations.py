@@ -22,10 +22,12 @@ once, or two processes running the watch, make the step happen once.
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from html.parser import HTMLParser
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, or_, select, update
@@ -41,12 +43,14 @@ from forum.models import (
     POST_LANGS,
     Block,
     Conversation,
+    ConversationKind,
     ConversationStatus,
     HelperAvailability,
     HelperTheme,
     Member,
     MemberStatus,
     Post,
+    PostStatus,
     Space,
     Thread,
 )
@@ -76,6 +80,7 @@ UNANSWERED = N_("Personne n'a pu prendre ta demande de conversation à temps, et
 TITLE = N_("Conversation")
 
 OPEN_OR_WAITING = (ConversationStatus.WAITING, ConversationStatus.OPEN)
+CLOSED = (ConversationStatus.ENDED, ConversationStatus.UNANSWERED, ConversationStatus.DECLINED)
 
 
 # -- availability -----------------------------------------------------------------------------
@@ -118,7 +123,7 @@ async def do_set_availability(session: AsyncSession, helper: Member, wanted: Ava
 async def open_count(session: AsyncSession, helper_id: int) -> int:
     return int(await session.scalar(
         select(func.count()).select_from(Conversation).where(
-            Conversation.helper_id == helper_id,
+            Conversation.helper_id == helper_id, Conversation.kind == ConversationKind.HELPER,
             Conversation.status == ConversationStatus.OPEN)) or 0)
 
 
@@ -135,7 +140,8 @@ async def has_room(session: AsyncSession, helper: Member) -> bool:
 async def waiting_request_of(session: AsyncSession, member_id: int) -> Conversation | None:
     """A member asks for one conversation at a time: their request still waiting, if any."""
     return await session.scalar(select(Conversation).where(
-        Conversation.member_id == member_id, Conversation.status == ConversationStatus.WAITING))
+        Conversation.member_id == member_id, Conversation.kind == ConversationKind.HELPER,
+        Conversation.status == ConversationStatus.WAITING))
 
 
 async def do_request(session: AsyncSession, *, member: Member, space: Space, lang: str,
@@ -181,6 +187,7 @@ async def queue_for(session: AsyncSession, helper: Member) -> list[Conversation]
         return []
     return list(await session.scalars(
         select(Conversation).where(
+            Conversation.kind == ConversationKind.HELPER,
             Conversation.status == ConversationStatus.WAITING,
             Conversation.space_id.in_(available.space_ids),
             Conversation.lang.in_(available.languages),
@@ -188,6 +195,160 @@ async def queue_for(session: AsyncSession, helper: Member) -> list[Conversation]
             _not_blocked(helper.id, Conversation.member_id))
         .options(joinedload(Conversation.space))
         .order_by(Conversation.created_at, Conversation.id)))
+
+
+# -- between members --------------------------------------------------------------------------
+
+NEW_ACCOUNT_DAYS = 7
+NEW_ACCOUNT_POSTS = 5
+"""An account younger than ``NEW_ACCOUNT_DAYS`` or with fewer than ``NEW_ACCOUNT_POSTS`` visible
+posts cannot ask another member, and its links and images there are plain text."""
+
+INVITED = N_("%(name)s aimerait discuter avec toi, à deux, sur le thème « %(theme)s ». Tu "
+             "peux lire son message, puis accepter ou refuser : iel ne saura rien d'autre que "
+             "ta réponse.")
+INVITE_ACCEPTED = N_("%(name)s a accepté ta demande de conversation.")
+INVITE_DECLINED = N_("Ta demande de conversation n'a pas été acceptée. Ça arrive, et ce "
+                     "n'est pas contre toi ; les espaces du forum et les pair-aidant·es "
+                     "restent là.")
+
+
+async def is_new_account(session: AsyncSession, member: Member, now: datetime | None = None
+                         ) -> bool:
+    if member.created_at > (now or utcnow()) - timedelta(days=NEW_ACCOUNT_DAYS):
+        return True
+    visible = await session.scalar(
+        select(func.count()).select_from(Post).where(
+            Post.author_id == member.id, Post.status == PostStatus.VISIBLE))
+    return int(visible or 0) < NEW_ACCOUNT_POSTS
+
+
+async def may_ask(session: AsyncSession, asker: Member, asked: Member | None) -> bool:
+    """Whether ``asker`` may ask ``asked`` for a conversation: ``asked`` is an active member
+    who accepts requests, neither has blocked the other, and ``asker`` never asked them
+    before (once). Whoever is refused hears the same answer, so nothing tells who exists,
+    who accepts or who blocked whom."""
+    if asked is None or asked.id == asker.id or asked.status != MemberStatus.ACTIVE:
+        return False
+    if not asked.accepts_conversations:
+        return False
+    blocked = await session.scalar(select(exists().where(or_(
+        and_(Block.blocker_id == asker.id, Block.blocked_id == asked.id),
+        and_(Block.blocker_id == asked.id, Block.blocked_id == asker.id)))))
+    if blocked:
+        return False
+    asked_before = await session.scalar(select(exists().where(
+        Conversation.kind == ConversationKind.MEMBER, Conversation.member_id == asker.id,
+        Conversation.helper_id == asked.id)))
+    return not asked_before
+
+
+async def do_ask_member(session: AsyncSession, *, asker: Member, asked: Member, space: Space,
+                        lang: str) -> Conversation:
+    """The request (its first message comes next, as for a helper's); ``asked`` is told and
+    may read that message before answering."""
+    conversation = Conversation(member_id=asker.id, helper_id=asked.id, space_id=space.id,
+                                lang=lang, kind=ConversationKind.MEMBER,
+                                status=ConversationStatus.WAITING, created_at=utcnow())
+    session.add(conversation)
+    await session.flush()
+    return conversation
+
+
+async def do_tell_asked(session: AsyncSession, conversation: Conversation, asker: Member,
+                        theme: str, thread_id: int) -> None:
+    if conversation.helper_id is not None:
+        await do_notify(session, conversation.helper_id, kind=NOTICE, message=INVITED,
+                        params={"name": asker.pseudonym, "theme": theme,
+                                "conversation": conversation.id}, thread_id=thread_id)
+
+
+async def do_answer(session: AsyncSession, conversation: Conversation, asked: Member, *,
+                    accept: bool, now: datetime | None = None) -> bool:
+    """The member asked says yes (it opens) or no (it closes; the asker is told gently)."""
+    now = now or utcnow()
+    values: dict[str, object] = (
+        {"status": ConversationStatus.OPEN, "accepted_at": now} if accept
+        else {"status": ConversationStatus.DECLINED, "ended_at": now})
+    if not await _take(session, conversation, Conversation.kind == ConversationKind.MEMBER,
+                       Conversation.status == ConversationStatus.WAITING,
+                       Conversation.helper_id == asked.id, **values):
+        return False
+    thread = await thread_of(session, conversation.id)
+    thread_id = thread.id if thread else None
+    if thread_id is not None:
+        if accept:
+            await do_follow(session, asked.id, thread_id)
+        else:
+            await session.execute(update(Thread).where(Thread.id == thread_id)
+                                  .values(locked=True))
+        changes.thread(session, thread_id)
+    if conversation.member_id is not None:
+        await do_notify(session, conversation.member_id, kind=NOTICE,
+                        message=INVITE_ACCEPTED if accept else INVITE_DECLINED,
+                        params={"name": asked.pseudonym, "conversation": conversation.id},
+                        thread_id=thread_id if accept else None)
+    return True
+
+
+_LINKLESS = frozenset({"a", "img"})
+
+
+class _Unlinker(HTMLParser):
+    """Sanitised HTML again, without its links (their text stays) and images (their
+    description stays, in brackets)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+
+    def _tag(self, tag: str, attrs: list[tuple[str, str | None]], end: str) -> str:
+        shown = "".join(f' {name}="{html.escape(value or "", quote=True)}"'
+                        for name, value in attrs)
+        return f"<{tag}{shown}{end}>"
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            alt = dict(attrs).get("alt") or ""
+            self.out.append(html.escape(f"[{alt}]" if alt else "[image]"))
+        elif tag not in _LINKLESS:
+            self.out.append(self._tag(tag, attrs, ""))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            self.handle_starttag(tag, attrs)
+        elif tag not in _LINKLESS:
+            self.out.append(self._tag(tag, attrs, " /"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in _LINKLESS and tag not in _VOID:
+            self.out.append(f"</{tag}>")
+
+    def handle_data(self, data: str) -> None:
+        self.out.append(html.escape(data, quote=False))
+
+
+_VOID = frozenset({"br", "hr", "img", "wbr"})
+
+
+def without_links(sanitised: str) -> str:
+    """``sanitised`` (the gate's output) with links and images made plain text."""
+    parser = _Unlinker()
+    parser.feed(sanitised)
+    parser.close()
+    return "".join(parser.out)
+
+
+async def plain_for_new_account(session: AsyncSession, thread: Thread, author: Member,
+                                rendered: str) -> str:
+    """In a conversation between members, a new account's links and images are plain text
+    (an unknown person's link is a common way in for harm); elsewhere ``rendered`` as it is."""
+    conversation = thread.conversation
+    if conversation is None or conversation.kind != ConversationKind.MEMBER:
+        return rendered
+    if not await is_new_account(session, author):
+        return rendered
+    return without_links(rendered)
 
 
 # -- the steps --------------------------------------------------------------------------------
@@ -219,6 +380,7 @@ async def do_accept(session: AsyncSession, conversation: Conversation, helper: M
     if not await has_room(session, helper):
         return NO_ROOM
     if not await _take(session, conversation, Conversation.status == ConversationStatus.WAITING,
+                       Conversation.kind == ConversationKind.HELPER,
                        status=ConversationStatus.OPEN, helper_id=helper.id,
                        accepted_at=now or utcnow()):
         return TAKEN
@@ -239,6 +401,7 @@ async def do_hand_over(session: AsyncSession, conversation: Conversation, helper
     if to.id in (helper.id, conversation.member_id) or not await has_room(session, to):
         return False
     if not await _take(session, conversation, Conversation.status == ConversationStatus.OPEN,
+                       Conversation.kind == ConversationKind.HELPER,
                        Conversation.helper_id == helper.id, helper_id=to.id):
         return False
     thread = await thread_of(session, conversation.id)
@@ -285,6 +448,7 @@ async def _lock_thread(session: AsyncSession, conversation: Conversation) -> int
 
 async def do_expire(session: AsyncSession, conversation: Conversation, *, now: datetime) -> bool:
     if not await _take(session, conversation, Conversation.status == ConversationStatus.WAITING,
+                       Conversation.kind == ConversationKind.HELPER,
                        Conversation.created_at <= now - WAIT_LIMIT,
                        status=ConversationStatus.UNANSWERED, ended_at=now):
         return False
@@ -360,8 +524,9 @@ async def catch_up_all(session: AsyncSession, *, now: datetime,
     """Requests waiting too long, and closed conversations past their retention."""
     due = list(await session.scalars(select(Conversation).where(
         (Conversation.status == ConversationStatus.WAITING)
+        & (Conversation.kind == ConversationKind.HELPER)
         & (Conversation.created_at <= now - WAIT_LIMIT)
-        | Conversation.status.in_((ConversationStatus.ENDED, ConversationStatus.UNANSWERED))
+        | Conversation.status.in_(CLOSED)
         & (Conversation.ended_at <= now - keep))
         .order_by(Conversation.id)))
     for conversation in due:

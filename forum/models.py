@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -84,6 +85,9 @@ class Member(Base):
     )
     trained_helper: Mapped[bool] = mapped_column(Boolean, default=False)
     """Granted by admins to members trained as peer helpers ("Pair-aidant·e formé·e")."""
+    accepts_conversations: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false())
+    """The member lets other members ask them for a conversation (off unless they say so)."""
     is_peer_moderator: Mapped[bool] = mapped_column(Boolean, default=False)
     """True while the member moderates at least one space (kept by moderation's actions)."""
     suspended_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -214,6 +218,15 @@ class ConversationStatus(enum.StrEnum):
     ENDED = "ended"
     UNANSWERED = "unanswered"
     """Nobody took it in time; the member was told kindly where else to turn."""
+    DECLINED = "declined"
+    """A member asked another member, who said no."""
+
+
+class ConversationKind(enum.StrEnum):
+    HELPER = "helper"
+    """Asked of the trained peer helpers of a theme; one of them accepts."""
+    MEMBER = "member"
+    """Asked of one member who accepts requests; it opens only if they accept."""
 
 
 class Conversation(Base):
@@ -229,9 +242,12 @@ class Conversation(Base):
         ForeignKey("member.id", ondelete="SET NULL"), index=True)
     helper_id: Mapped[int | None] = mapped_column(
         ForeignKey("member.id", ondelete="SET NULL"), index=True)
+    """The helper who accepted; in a conversation between members, the member asked."""
     space_id: Mapped[int] = mapped_column(ForeignKey("space.id", ondelete="RESTRICT"))
     """The theme the member chose; its moderators are the ones alerted or called in."""
     lang: Mapped[str] = mapped_column(String(8), default="fr")
+    kind: Mapped[ConversationKind] = mapped_column(
+        _enum(ConversationKind, "conversation_kind"), default=ConversationKind.HELPER)
     status: Mapped[ConversationStatus] = mapped_column(
         _enum(ConversationStatus, "conversation_status"), default=ConversationStatus.WAITING)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -84,7 +84,17 @@ def can_reply(viewer: Viewer, thread: Thread) -> bool:
         and (not thread.locked or is_admin(viewer))
         and not is_restricted(viewer)
         and not paused_for(viewer, thread)
+        and not awaits_answer(viewer, thread)
     )
+
+
+def awaits_answer(viewer: Viewer, thread: Thread) -> bool:
+    """A member asked for a conversation by another member writes only once they accepted
+    (``thread.conversation`` loaded, as ``queries.get_thread_or_404`` does)."""
+    conversation = thread.conversation if thread.conversation_id is not None else None
+    return (conversation is not None and viewer is not None
+            and conversation.kind == "member" and conversation.status == "waiting"
+            and conversation.helper_id == viewer.id)
 
 
 def paused_for(viewer: Viewer, thread: Thread) -> bool:

@@ -171,7 +171,9 @@ async def get_thread_or_404(session: AsyncSession, viewer: Viewer, thread_id: in
         select(Thread)
         .where(Thread.id == thread_id)
         .options(joinedload(Thread.space), joinedload(Thread.author),
-                 joinedload(Thread.group_session), joinedload(Thread.conversation))
+                 joinedload(Thread.group_session),
+                 joinedload(Thread.conversation).joinedload(Conversation.member),
+                 joinedload(Thread.conversation).joinedload(Conversation.helper))
     )
     if thread is None or thread.space.archived:
         raise NotFoundException()

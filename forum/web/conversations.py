@@ -12,7 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.exceptions import (
+    NotFoundException,
+    PermissionDeniedException,
+    TooManyRequestsException,
+)
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 from sqlalchemy import select
@@ -22,7 +26,16 @@ from sqlalchemy.orm import joinedload
 from forum import actions, content_warnings, conversations, permissions, queries
 from forum.db import commit
 from forum.i18n import N_, gettext
-from forum.models import POST_LANGS, Conversation, ConversationStatus, Member, Space
+from forum.models import (
+    POST_LANGS,
+    Conversation,
+    ConversationKind,
+    ConversationStatus,
+    Member,
+    Space,
+)
+from forum.pseudonyms import uniqueness_key
+from forum.throttle import QUARTER, Rule, Throttled, Tier, check_attempt
 from forum.web.composer import PostForm, new_idempotency_key, parse_post_form
 from forum.web.context import locale_of, viewer_of
 from forum.web.deps import Db, Gate
@@ -154,13 +167,16 @@ async def _conversation(db: AsyncSession, member: Member, conversation_id: int
 
 @get("/conversations/{conversation_id:int}", name="conversation")
 async def conversation_page(request: Request[Any, Any, Any], db: Db,
-                            conversation_id: FromPath[int]) -> Response[Any]:
+                            conversation_id: FromPath[int], appel: FromQuery[str] = ""
+                            ) -> Response[Any]:
     member = permissions.check_logged_in(viewer_of(request))
     conversation = await _conversation(db, member, conversation_id)
     thread = await conversations.thread_of(db, conversation.id)
     if thread is None or member.id not in (conversation.member_id, conversation.helper_id):
         return see_other(request, "/helpers")
-    return see_other(request, f"/t/{thread.id}?page={queries.page_count(thread)}")
+    called = "&appel=1" if appel == "1" else ""  # the helper's call was sent: say so there
+    return see_other(request, f"/t/{thread.id}?page={queries.page_count(thread)}{called}"
+                              "#conversation-banner-heading")
 
 
 def _helper(request: Request[Any, Any, Any]) -> Member:
@@ -256,7 +272,8 @@ async def held_by(request: Request[Any, Any, Any], db: AsyncSession,
                    conversation_id: int) -> tuple[Member, Conversation]:
     helper = _helper(request)
     conversation = await _conversation(db, helper, conversation_id)
-    if conversation.helper_id != helper.id or conversation.status != ConversationStatus.OPEN:
+    if (conversation.helper_id != helper.id or conversation.status != ConversationStatus.OPEN
+            or conversation.kind != ConversationKind.HELPER):
         raise NotFoundException()
     return helper, conversation
 
@@ -290,5 +307,121 @@ async def conversation_error(request: Request[Any, Any, Any], db: AsyncSession,
     return Template(template_name="thread/index.html", status_code=422, context=context)
 
 
+# -- between members ----------------------------------------------------------------------------
+
+NOT_NOW = N_("Cette personne ne reçoit pas de demande de conversation de ta part pour "
+             "l'instant. Ce n'est pas forcément contre toi : beaucoup de membres préfèrent "
+             "les espaces.")
+TOO_NEW = N_("Pour demander une conversation à un·e membre, ton compte doit avoir au moins "
+             "7 jours et 5 messages publiés. En attendant, les pair-aidant·es sont là pour ça.")
+NO_PSEUDONYM = N_("Écris le pseudonyme de la personne.")
+ASKS = Rule("ask-member", (Tier(6, QUARTER),))
+"""Sends of the form asking a member in a quarter of an hour (each person can be asked once
+anyway): enough for a few typos, too few to walk through the members."""
+
+
+async def _member_asking_page(request: Request[Any, Any, Any], db: AsyncSession, member: Member,
+                              form: PostForm, errors: FormErrors, *, theme: str, to: str,
+                              status: int = 200) -> Template:
+    return Template(template_name="conversations/member.html", status_code=status, context={
+        "themes": await _themes(db, member), "form": form, "errors": errors, "theme": theme,
+        "to": to, "langs": POST_LANGS, "warning_presets": content_warnings.PRESETS,
+        "too_new": await conversations.is_new_account(db, member)})
+
+
+@get("/conversations/membre", name="ask_member_form")
+async def ask_member_form(request: Request[Any, Any, Any], db: Db,
+                          avec: FromQuery[str] = "") -> Template:
+    member = permissions.check_logged_in(viewer_of(request))
+    form = PostForm(lang=locale_of(request), idempotency_key=new_idempotency_key())
+    return await _member_asking_page(request, db, member, form, FormErrors(), theme="",
+                                     to=avec[:80])
+
+
+@post("/conversations/membre", name="ask_member")
+async def ask_member(request: Request[Any, Any, Any], db: Db, gate: Gate) -> Response[Any]:
+    values = await read_form(request)  # first, so that an error page shows the text back
+    form, errors = parse_post_form(values, with_title=False)
+    theme, to = (values.get("theme") or "")[:80], (values.get("to") or "").strip()[:80]
+    editing_again = bool(values.get(CRISIS_EDIT))
+    reading = None if editing_again else await read(gate, form, request, errors)
+    member = permissions.check_logged_in(viewer_of(request))
+    if permissions.is_restricted(member):
+        raise PermissionDeniedException(detail=permissions.REFUSED_RESTRICTED)
+    page = {"theme": theme, "to": to}
+    if editing_again:
+        return await _member_asking_page(request, db, member, form, FormErrors(), **page)
+    try:  # before the request's own transaction: the counters are written apart
+        await check_attempt(request, (ASKS, str(member.id)))
+    except Throttled as exc:
+        raise TooManyRequestsException(headers={"Retry-After": str(exc.retry_after)}) from exc
+    if await conversations.is_new_account(db, member):
+        errors["to"] = FieldError(TOO_NEW)
+        return await _member_asking_page(request, db, member, form, errors, status=403, **page)
+    stored = await queries.find_post_by_key(db, member.id, form.idempotency_key) \
+        if form.idempotency_key else None
+    if stored is not None:  # the same form sent twice: the conversation it made
+        return see_other(request, f"/t/{stored.thread_id}")
+    space = next((s for s in await _themes(db, member) if s.slug == theme), None)
+    if space is None:
+        errors["theme"] = FieldError(NO_THEME)
+    if not to:
+        errors["to"] = FieldError(NO_PSEUDONYM)
+    if errors:
+        return await _member_asking_page(request, db, member, form, errors, status=422, **page)
+    asked = await db.scalar(select(Member).where(Member.pseudonym_key == uniqueness_key(to)))
+    if not await conversations.may_ask(db, member, asked):
+        errors["to"] = FieldError(NOT_NOW)
+        return await _member_asking_page(request, db, member, form, errors, status=422, **page)
+    assert asked is not None and space is not None
+    verdict = await review(db, gate, form, author=member, space=space, errors=errors,
+                           reading=reading)
+    if verdict is None:
+        return await _member_asking_page(request, db, member, form, errors, status=422, **page)
+    if needs_crisis_pause(verdict, values):
+        return crisis_pause(request, verdict=verdict, form=form, space=space,
+                            action="/conversations/membre", autoflag=gate.autoflag,
+                            extra={"theme": space.slug, "to": to})
+    lang = form.lang or locale_of(request)
+    conversation = await conversations.do_ask_member(db, asker=member, asked=asked,
+                                                     space=space, lang=lang)
+    posted = await actions.do_create_thread(
+        db, space=space, author=member, title=_(request, conversations.TITLE), source=form.body,
+        verdict=verdict, content_warning=form.stored_warning(), lang=lang,
+        idempotency_key=form.idempotency_key, conversation_id=conversation.id)
+    if not posted.created:
+        await db.delete(conversation)
+        await commit(db)
+        return see_other(request, f"/t/{posted.post.thread_id}")
+    await gate.published(db, posted.post, author=member, space=space, verdict=verdict)
+    await conversations.do_tell_asked(db, conversation, member, space.name,
+                                      posted.post.thread_id)
+    await commit(db)
+    return see_other(request, f"/t/{posted.post.thread_id}")
+
+
+@post("/conversations/{conversation_id:int}/reponse", name="answer_conversation")
+async def answer_conversation(request: Request[Any, Any, Any], db: Db,
+                              conversation_id: FromPath[int]) -> Response[Any]:
+    values = await read_form(request)
+    member = permissions.check_logged_in(viewer_of(request))
+    conversation = await _conversation(db, member, conversation_id)
+    if conversation.helper_id != member.id or conversation.kind != ConversationKind.MEMBER:
+        raise NotFoundException()
+    await conversations.do_answer(db, conversation, member, accept=values.get("accept") == "1")
+    await commit(db)
+    return see_other(request, f"/conversations/{conversation.id}")
+
+
+@post("/conversations/reglages", name="conversation_settings")
+async def conversation_settings(request: Request[Any, Any, Any], db: Db) -> Response[Any]:
+    values = await read_form(request)
+    member = permissions.check_logged_in(viewer_of(request))
+    await actions.do_set_accepts_conversations(db, member, values.get("accepts") == "1")
+    await commit(db)
+    return see_other(request, "/conversations#reglages")
+
+
 ROUTES = [conversation_list, new_conversation, ask_conversation, conversation_page, helpers_page,
-          helper_availability, accept_conversation, end_conversation, hand_over_conversation]
+          helper_availability, accept_conversation, end_conversation, hand_over_conversation,
+          ask_member_form, ask_member, answer_conversation, conversation_settings]

@@ -93,6 +93,7 @@ async def thread_context(
         "session_facilitating": _facilitating(viewer, thread, moderator_ids),
         "conversation_helpers": await _hand_over_to(db, viewer, thread),
         "conversation_errors": None,
+        "moderators_called": request.query_params.get("appel") == "1",
         **reply_form_context(thread),
     }
 

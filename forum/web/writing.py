@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -18,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from forum import actions, content_warnings, permissions, queries
+from forum import actions, content_warnings, conversations, permissions, queries
 from forum.db import commit
 from forum.gate import ContentGate, GateRefusal, Reading, Verdict
 from forum.models import Member, Post, Space, Thread
@@ -191,6 +192,8 @@ async def reply(
     if needs_crisis_pause(verdict, values):
         return crisis_pause(request, verdict=verdict, form=form, space=thread.space,
                             action=f"/t/{thread.id}/reply", autoflag=gate.autoflag)
+    verdict = replace(verdict, html=await conversations.plain_for_new_account(
+        db, thread, member, verdict.html))
     was_last_page = queries.page_count(thread)
     try:
         posted = await actions.do_reply(
@@ -283,6 +286,8 @@ async def edit_post(request: Request[Any, Any, Any], db: Db, gate: Gate,
     if needs_crisis_pause(verdict, values):
         return crisis_pause(request, verdict=verdict, form=form, space=space,
                             action=f"/p/{post_obj.id}/edit", autoflag=gate.autoflag)
+    verdict = replace(verdict, html=await conversations.plain_for_new_account(
+        db, post_obj.thread, member, verdict.html))
     previous_level, previous_answer = post_obj.crisis_level, post_obj.crisis_answer
     if await actions.do_edit_post(db, post_obj, editor=member, source=form.body,
                                   verdict=verdict, content_warning=form.stored_warning(),

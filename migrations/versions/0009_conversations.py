@@ -1,5 +1,6 @@
-"""One-to-one conversations with trained peer helpers (issue 17): ``conversation``, the
-helpers' availability and themes, and a conversation thread's link to its conversation
+"""One-to-one conversations (issue 17): ``conversation`` (with a trained peer helper, or
+between two members), the helpers' availability and themes, a member's consent to be asked
+(``member.accepts_conversations``), and a conversation thread's link to its conversation
 (``thread.conversation_id``).
 
 As in 0008, SQLite copies ``thread`` to add the reference (a batch); PostgreSQL adds the
@@ -32,7 +33,9 @@ def upgrade() -> None:
         sa.Column('helper_id', Id, nullable=True),
         sa.Column('space_id', Id, nullable=False),
         sa.Column('lang', sa.String(length=8), nullable=False),
-        sa.Column('status', sa.Enum('waiting', 'open', 'ended', 'unanswered',
+        sa.Column('kind', sa.Enum('helper', 'member', name='conversation_kind',
+                                  native_enum=False, length=16), nullable=False),
+        sa.Column('status', sa.Enum('waiting', 'open', 'ended', 'unanswered', 'declined',
                                     name='conversation_status', native_enum=False, length=16),
                   nullable=False),
         sa.Column('created_at', forum.db.UTCDateTime(timezone=True), nullable=False),
@@ -75,6 +78,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('member_id', 'space_id', name=op.f('pk_helper_theme')),
     )
     op.create_index(op.f('ix_helper_theme_space_id'), 'helper_theme', ['space_id'])
+    # A constant default: SQLite adds the column in place, no copy of ``member``.
+    op.add_column('member', sa.Column('accepts_conversations', sa.Boolean(), nullable=False,
+                                      server_default=sa.false()))
     with op.batch_alter_table('thread') as batch_op:
         batch_op.add_column(sa.Column('conversation_id', Id, nullable=True))
         batch_op.create_index(batch_op.f('ix_thread_conversation_id'), ['conversation_id'],
@@ -99,6 +105,8 @@ def downgrade() -> None:
                                  type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_thread_conversation_id'))
         batch_op.drop_column('conversation_id')
+    with op.batch_alter_table('member') as batch_op:
+        batch_op.drop_column('accepts_conversations')
     op.drop_index(op.f('ix_helper_theme_space_id'), table_name='helper_theme')
     op.drop_table('helper_theme')
     op.drop_table('helper_availability')

@@ -30,21 +30,25 @@ from tests.moderation.access_matrix import (
 
 # method, path, data, then visitor, member, author, mod_other, mod_this, admin
 MATRIX = """
-GET  /conversations                            -                        LOGIN ALLOW ALLOW ALLOW ALLOW ALLOW
-GET  /conversations/new                        -                        LOGIN ALLOW ALLOW ALLOW ALLOW ALLOW
-POST /conversations/new                        theme=alpha&body=Bonjour LOGIN ALLOW ALLOW ALLOW ALLOW ALLOW
-GET  /conversations/{conversation}             -                        LOGIN ALLOW ALLOW HIDE  HIDE  HIDE
-POST /conversations/{conversation}/fin         -                        LOGIN ALLOW ALLOW HIDE  HIDE  HIDE
-POST /conversations/{waiting}/accepter         -                        LOGIN DENY  ALLOW DENY  DENY  DENY
-POST /conversations/{conversation}/relais      to=Author_3              LOGIN DENY  ALLOW DENY  DENY  DENY
-POST /conversations/{conversation}/moderateurs reason=other             LOGIN DENY  ALLOW DENY  DENY  DENY
-GET  /helpers                                  -                        LOGIN DENY  ALLOW DENY  DENY  DENY
-POST /helpers/disponibilites                   themes=alpha&langs=fr    LOGIN DENY  ALLOW DENY  DENY  DENY
-GET  /t/{conversation_thread}                  -                        HIDE  ALLOW ALLOW HIDE  HIDE  HIDE
-POST /t/{conversation_thread}/reply            body=Bonsoir             HIDE  ALLOW ALLOW HIDE  HIDE  HIDE
-GET  /p/{conversation_post}/flag               -                        HIDE  DENY  ALLOW HIDE  HIDE  HIDE
-POST /p/{conversation_post}/flag               reason=harassment        HIDE  DENY  ALLOW HIDE  HIDE  HIDE
-GET  /mod/posts/{conversation_post}            -                        LOGIN DENY  DENY  HIDE  HIDE  HIDE
+GET  /conversations                            -                                    LOGIN ALLOW ALLOW ALLOW ALLOW ALLOW
+GET  /conversations/new                        -                                    LOGIN ALLOW ALLOW ALLOW ALLOW ALLOW
+POST /conversations/new                        theme=alpha&body=Bonjour             LOGIN ALLOW ALLOW ALLOW ALLOW ALLOW
+GET  /conversations/{conversation}             -                                    LOGIN ALLOW ALLOW HIDE  HIDE  HIDE
+POST /conversations/{conversation}/fin         -                                    LOGIN ALLOW ALLOW HIDE  HIDE  HIDE
+POST /conversations/{waiting}/accepter         -                                    LOGIN DENY  ALLOW DENY  DENY  DENY
+POST /conversations/{conversation}/relais      to=Author_3                          LOGIN DENY  ALLOW DENY  DENY  DENY
+POST /conversations/{conversation}/moderateurs reason=other                         LOGIN DENY  ALLOW DENY  DENY  DENY
+GET  /helpers                                  -                                    LOGIN DENY  ALLOW DENY  DENY  DENY
+POST /helpers/disponibilites                   themes=alpha&langs=fr                LOGIN DENY  ALLOW DENY  DENY  DENY
+GET  /t/{conversation_thread}                  -                                    HIDE  ALLOW ALLOW HIDE  HIDE  HIDE
+POST /t/{conversation_thread}/reply            body=Bonsoir                         HIDE  ALLOW ALLOW HIDE  HIDE  HIDE
+GET  /p/{conversation_post}/flag               -                                    HIDE  DENY  ALLOW HIDE  HIDE  HIDE
+POST /p/{conversation_post}/flag               reason=harassment                    HIDE  DENY  ALLOW HIDE  HIDE  HIDE
+GET  /mod/posts/{conversation_post}            -                                    LOGIN DENY  DENY  HIDE  HIDE  HIDE
+GET  /conversations/membre                     -                                    LOGIN ALLOW ALLOW ALLOW ALLOW ALLOW
+POST /conversations/membre                     to=Author_3&theme=alpha&body=Bonjour LOGIN DENY  DENY  DENY  DENY  DENY
+POST /conversations/{invite}/reponse           accept=1                             LOGIN HIDE  ALLOW HIDE  HIDE  HIDE
+POST /conversations/reglages                   accepts=1                            LOGIN ALLOW ALLOW ALLOW ALLOW ALLOW
 """  # noqa: E501
 ROWS = [line.split(None, 3) for line in MATRIX.strip().splitlines()]
 PREFIXES = ("/conversations", "/helpers")
@@ -76,10 +80,13 @@ async def _world(app: Litestar) -> World:
             accepted = await conversations.do_accept(session, asked[0], helper)
             assert accepted == conversations.ACCEPTED_NOW
             waiting = await _ask(session, m["mod_second"], alpha, "Quelqu'un ce soir ?")
+            invite = await conversations.do_ask_member(session, asker=m["mod_second"],
+                                                       asked=helper, space=alpha, lang="fr")
             world.ids.update({"conversation" + suffix: asked[0].id,
                               "conversation_thread" + suffix: asked[1].thread_id,
                               "conversation_post" + suffix: asked[1].id,
-                              "waiting" + suffix: waiting[0].id})
+                              "waiting" + suffix: waiting[0].id,
+                              "invite" + suffix: invite.id})
         await session.commit()
     return world
 
@@ -112,9 +119,11 @@ async def _fingerprint(app: Litestar) -> tuple[object, ...]:
         themes = tuple((await session.execute(
             select(HelperTheme.member_id, HelperTheme.space_id)
             .order_by(HelperTheme.member_id, HelperTheme.space_id))).all())
+        accepting = tuple(await session.scalars(
+            select(Member.id).where(Member.accepts_conversations.is_(True)).order_by(Member.id)))
         counts = [await session.scalar(select(func.count()).select_from(model))
                   for model in (Post, Flag, Notification)]
-        return (rows, available, themes, *counts)
+        return (rows, available, themes, accepting, *counts)
 
 
 def test_every_conversation_route_has_a_row(app: Litestar) -> None:

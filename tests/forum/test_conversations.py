@@ -13,7 +13,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select, update
 
-from forum import conversations
+from forum import actions, conversations
 from forum.db import utcnow
 from forum.models import (
     Conversation,
@@ -28,7 +28,7 @@ from forum.privacy import do_delete_account
 from moderation import actions as ma
 from tests.browsing import Browser
 from tests.forum.test_groups import _at, as_role
-from tests.moderation.access_matrix import World, build_world, csrf_headers
+from tests.moderation.access_matrix import World, build_world, csrf_headers, verdict
 
 URGENT = "J'ai tout préparé, ce soir je vais en finir, je ne veux plus être là demain."
 FIRST = "Bonjour, je n'arrive plus à dormir depuis que j'ai arrêté, zyglophore."
@@ -392,3 +392,150 @@ async def test_a_block_ends_the_conversation_and_the_helper_is_not_offered_the_m
                                 headers=csrf_headers(client, app), follow_redirects=False)
     assert refused.status_code == 409
     assert (await _conversation(app, second)).helper_id is None
+
+
+async def _seasoned(app: Litestar, world: World, *roles: str) -> None:
+    """Accounts old enough, with enough visible posts, to ask another member."""
+    async with app.state.database.writing() as session:
+        await session.execute(update(Member).where(
+            Member.id.in_([world.members[r].id for r in roles]))
+            .values(created_at=utcnow() - timedelta(days=30)))
+        alpha = await session.get(Thread, world.ids["thread"])
+        for role in roles:
+            author = await session.get(Member, world.members[role].id)
+            for n in range(conversations.NEW_ACCOUNT_POSTS):
+                await actions.do_reply(session, thread=alpha, author=author,
+                                       source=f"Message {n} de {role}.",
+                                       verdict=verdict(f"Message {n} de {role}."))
+        await session.commit()
+
+
+async def _allow_requests(client: AsyncTestClient, app: Litestar, world: World, role: str,
+                          accepts: bool = True) -> None:
+    await as_role(client, app, world, role)
+    sent = await client.post("/conversations/reglages", data={"accepts": "1"} if accepts else {},
+                             headers=csrf_headers(client, app), follow_redirects=False)
+    assert sent.status_code == 303
+
+
+async def ask_member(browser: Browser, to: str, body: str = "Salut, on peut parler ?"):  # noqa: ANN201
+    page = await browser.get(f"/conversations/membre?avec={to}")
+    assert page.status == 200
+    return await browser.submit(page.form("form.composer"),
+                                {"to": to, "theme": "alpha", "body": body})
+
+
+async def test_between_members_it_is_off_by_default_asked_once_and_opens_only_if_accepted(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await _world(app)
+    await _seasoned(app, world, "member")
+    await as_role(client, app, world, "member")
+    refused = await ask_member(browser, "Author_2")
+    assert refused.status == 422 and "ne reçoit pas de demande" in refused.text()
+    assert "Salut, on peut parler ?" in refused.one("textarea#body").text
+    unknown = await ask_member(browser, "Personne_Inconnue")
+    assert unknown.status == 422 and unknown.text("#to-error") == refused.text("#to-error"), \
+        "an unknown pseudonym answers as a member who does not accept requests"
+
+    await _allow_requests(client, app, world, "author_2")
+    await as_role(client, app, world, "member")
+    thread_id = _thread_of(await ask_member(browser, "Author_2"))
+    conversation = await _conversation(app, thread_id)
+    assert conversation.kind == "member" and conversation.status == ConversationStatus.WAITING
+    again = await ask_member(browser, "Author_2", body="Et encore ?")
+    assert again.status == 422, "once"
+
+    await as_role(client, app, world, "author_2")
+    told = await _notices(app, world.members["author_2"])
+    assert [n.message for n in told] == [conversations.INVITED]
+    page = await browser.get(f"/t/{thread_id}")
+    assert "Salut, on peut parler ?" in page.text() and not page.all("#reply-form"), \
+        "the member asked reads the request, and writes only once they accept"
+    early = await client.post(f"/t/{thread_id}/reply", data={"body": "Oui ?"},
+                              headers=csrf_headers(client, app), follow_redirects=False)
+    assert early.status_code == 403
+    for role in ("author", "mod_this", "admin", "visitor"):
+        await as_role(client, app, world, role)
+        assert (await client.get(f"/t/{thread_id}")).status_code == 404, role
+    await as_role(client, app, world, "author_2")
+    page = await browser.get(f"/t/{thread_id}")
+    answer = page.form(f"form[action='/conversations/{conversation.id}/reponse']")
+    yes = await browser.submit(answer, {"accept": "1"})
+    assert yes.status == 303
+    assert (await _conversation(app, thread_id)).status == ConversationStatus.OPEN
+    assert (await browser.reply(thread_id, "Oui, bien sûr.")).status == 303
+    await as_role(client, app, world, "member")
+    assert "Oui, bien sûr." in (await browser.get(f"/t/{thread_id}")).text()
+    assert [n.message for n in await _notices(app, world.members["member"])][0] == \
+        conversations.INVITE_ACCEPTED
+
+
+async def test_between_members_a_no_a_new_account_and_its_links(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await _world(app)
+    await _allow_requests(client, app, world, "author_2")
+    await as_role(client, app, world, "member")
+    too_new = await browser.get("/conversations/membre")
+    assert "au moins 7 jours et 5 messages" in too_new.text() and not too_new.all("form.composer")
+    sent = await client.post("/conversations/membre", data={
+        "to": "Author_2", "theme": "alpha", "body": "Salut"},
+        headers=csrf_headers(client, app), follow_redirects=False)
+    assert sent.status_code == 403
+    async with app.state.database.reader() as session:
+        assert await session.scalar(select(func.count()).select_from(Conversation)) == 0
+
+    await _seasoned(app, world, "member")
+    await as_role(client, app, world, "member")
+    thread_id = _thread_of(await ask_member(browser, "Author_2"))
+    conversation = await _conversation(app, thread_id)
+    await as_role(client, app, world, "author_2")  # a new account: its links are plain text
+    page = await browser.get(f"/t/{thread_id}")
+    await browser.submit(page.form(f"form[action='/conversations/{conversation.id}/reponse']"),
+                         {"accept": "1"})
+    assert (await browser.reply(
+        thread_id, "Regarde [ce site](https://exemple.org/page) et https://autre.org")).status \
+        == 303
+    shown = await browser.get(f"/t/{thread_id}")
+    last = shown.all("#posts article")[-1]
+    assert "ce site" in last.text and not last.select("a[href*='exemple.org']")
+    assert not last.select("a[href*='autre.org']")
+
+    # A no: the asker is told gently, the thread closes, and they cannot ask again.
+    await as_role(client, app, world, "author_2")
+    async with app.state.database.writing() as session:
+        stored = await session.get(Conversation, conversation.id)
+        assert stored is not None
+        await conversations.do_end(session, stored, None, theme="Alpha")
+        await session.commit()
+    await _seasoned(app, world, "author")
+    await _allow_requests(client, app, world, "member")
+    await as_role(client, app, world, "author")
+    second = _thread_of(await ask_member(browser, "Member", body="Bonjour toi."))
+    asked = await _conversation(app, second)
+    await as_role(client, app, world, "member")
+    page = await browser.get(f"/t/{second}")
+    no = await browser.submit(page.form(f"form[action='/conversations/{asked.id}/reponse']"),
+                              {"accept": "0"})
+    assert no.status == 303
+    assert (await _conversation(app, second)).status == ConversationStatus.DECLINED
+    assert [n.message for n in await _notices(app, world.members["author"])][-1] == \
+        conversations.INVITE_DECLINED
+    await as_role(client, app, world, "author")
+    assert (await ask_member(browser, "Member", body="Et maintenant ?")).status == 422
+
+
+async def test_asking_members_is_throttled(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await _world(app)
+    await _seasoned(app, world, "member")
+    await as_role(client, app, world, "member")
+    answers = []
+    for n in range(8):
+        sent = await client.post("/conversations/membre", data={
+            "to": f"Inconnu{n}", "theme": "alpha", "body": "Salut"},
+            headers=csrf_headers(client, app), follow_redirects=False)
+        answers.append(sent.status_code)
+    assert answers[:6] == [422] * 6 and answers[6:] == [429, 429], answers

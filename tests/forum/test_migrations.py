@@ -7,6 +7,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from litestar.testing import AsyncTestClient
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from forum.app import create_app
 from forum.config import ROOT, Settings
 from forum.db import Base, Database
-from forum.models import Member, Post, PostRevision, Space, Thread
+from forum.models import Post, PostRevision, Space, Thread
 from forum.passwords import Hasher
 from forum.pseudonyms import uniqueness_key
 from forum.schema import include_object
@@ -89,9 +90,11 @@ async def test_post_language_comes_and_goes_without_touching_the_posts(tmp_path:
     await asyncio.to_thread(_upgrade_to, url, "0006")
     engine = create_async_engine(url)
     async with engine.begin() as connection:  # only columns that exist at 0006 are written
-        await connection.execute(insert(Member.__table__).values(
-            id=1, pseudonym="Glycine", pseudonym_key="glycine", password_hash="x",
-            recovery_hash="x"))
+        await connection.execute(text(  # the columns of then: the model has more now
+            "INSERT INTO member (id, pseudonym, pseudonym_key, password_hash, recovery_hash,"
+            " role, status, trained_helper, is_peer_moderator, banned, created_at) VALUES "
+            "(1, 'Glycine', 'glycine', 'x', 'x', 'member', 'active', false, false, false, "
+            ":now)"), {"now": datetime(2026, 11, 1, tzinfo=UTC)})
         await connection.execute(insert(Space.__table__).values(id=1, slug="s", name="S"))
         await connection.execute(insert(Thread.__table__).values(
             id=1, space_id=1, author_id=1, title="Un fil"))
@@ -186,9 +189,11 @@ async def test_group_sessions_arrive_and_leave_without_touching_the_threads(
     await asyncio.to_thread(_upgrade_to, url, "0007")
     engine = create_async_engine(url)
     async with engine.begin() as connection:
-        await connection.execute(insert(Member.__table__).values(
-            id=1, pseudonym="Glycine", pseudonym_key="glycine", password_hash="x",
-            recovery_hash="x"))
+        await connection.execute(text(  # the columns of then: the model has more now
+            "INSERT INTO member (id, pseudonym, pseudonym_key, password_hash, recovery_hash,"
+            " role, status, trained_helper, is_peer_moderator, banned, created_at) VALUES "
+            "(1, 'Glycine', 'glycine', 'x', 'x', 'member', 'active', false, false, false, "
+            ":now)"), {"now": datetime(2026, 11, 1, tzinfo=UTC)})
         await connection.execute(insert(Space.__table__).values(id=1, slug="s", name="S"))
         await connection.execute(insert(Thread.__table__).values(
             id=7, space_id=1, author_id=1, title="Un fil", pinned=True, post_count=1))
@@ -216,6 +221,61 @@ async def test_group_sessions_arrive_and_leave_without_touching_the_threads(
         assert (await connection.execute(text("SELECT source FROM post"))).all() == [
             ("Bonjour",)]
     await engine.dispose()
+
+    await asyncio.to_thread(_upgrade_to, url, "head")
+    diffs, _ = await _differences(url)
+    assert diffs == [], diffs
+
+
+async def test_conversations_arrive_and_leave_and_never_turn_a_private_thread_public(
+        tmp_path: Path) -> None:
+    """Migration 0009: members keep their rows and do not accept member requests; threads stay
+    (copied on SQLite); a downgrade refuses while a conversation's thread exists (it would
+    become a public thread of its space), and goes once it is gone."""
+    url = TEST_DATABASE_URL if ON_POSTGRES else f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
+    await empty_schema(url)
+    await asyncio.to_thread(_upgrade_to, url, "0008")
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(text(
+            "INSERT INTO member (id, pseudonym, pseudonym_key, password_hash, recovery_hash,"
+            " role, status, trained_helper, is_peer_moderator, banned, created_at) VALUES "
+            "(1, 'Glycine', 'glycine', 'x', 'x', 'member', 'active', false, false, false, "
+            ":now)"), {"now": datetime(2026, 11, 1, tzinfo=UTC)})
+        await connection.execute(insert(Space.__table__).values(id=1, slug="s", name="S"))
+        await connection.execute(text(
+            "INSERT INTO thread (id, space_id, author_id, title, created_at, last_activity_at,"
+            " post_count, reply_count, pinned, locked) VALUES (7, 1, 1, 'Un fil', :now, :now,"
+            " 0, 0, false, false)"), {"now": datetime(2026, 11, 1, tzinfo=UTC)})
+    await engine.dispose()
+
+    await asyncio.to_thread(_upgrade_to, url, "0009")
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        assert (await connection.execute(text(
+            "SELECT id, accepts_conversations FROM member"))).all() == [(1, False)]
+        assert (await connection.execute(text(
+            "SELECT id, title, conversation_id FROM thread"))).all() == [(7, "Un fil", None)]
+        await connection.execute(text(
+            "INSERT INTO conversation (id, member_id, space_id, lang, kind, status, created_at)"
+            " VALUES (3, 1, 1, 'fr', 'helper', 'waiting', :now)"),
+            {"now": datetime(2026, 11, 2, tzinfo=UTC)})
+        await connection.execute(text(
+            "INSERT INTO thread (id, space_id, author_id, title, created_at, last_activity_at,"
+            " post_count, reply_count, pinned, locked, conversation_id) VALUES (8, 1, 1,"
+            " 'Conversation', :now, :now, 0, 0, false, false, 3)"),
+            {"now": datetime(2026, 11, 2, tzinfo=UTC)})
+    await engine.dispose()
+
+    with pytest.raises(AssertionError, match="conversation thread"):  # its stderr
+        await asyncio.to_thread(_downgrade_to, url, "0008")
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(text("DELETE FROM thread WHERE id = 8"))
+    await engine.dispose()
+    await asyncio.to_thread(_downgrade_to, url, "0008")
+    assert "conversation_id" not in await _columns(url, "thread")
+    assert "accepts_conversations" not in await _columns(url, "member")
 
     await asyncio.to_thread(_upgrade_to, url, "head")
     diffs, _ = await _differences(url)
