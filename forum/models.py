@@ -50,6 +50,8 @@ class MemberStatus(enum.StrEnum):
 class Visibility(enum.StrEnum):
     PUBLIC = "public"
     MEMBERS = "members"
+    HELPERS = "helpers"
+    """The trained peer helpers' own space (debriefing): its threads for them and the admins."""
 
 
 class PostStatus(enum.StrEnum):

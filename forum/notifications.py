@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import and_, exists, insert, select
+from sqlalchemy import and_, exists, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -30,7 +30,9 @@ from forum.models import (
     NotificationSetting,
     Post,
     PostStatus,
+    Role,
     Thread,
+    Visibility,
 )
 from forum.pseudonyms import uniqueness_key
 from forum.queries import group_session_participant
@@ -91,6 +93,18 @@ async def _taking_part(session: AsyncSession, member_ids: set[int], thread: Thre
                                                thread.space_id)}
 
 
+async def _who_may_read(session: AsyncSession, thread: Thread, *groups: set[int]
+                        ) -> tuple[set[int], ...]:
+    """In the helpers' space, only its readers hear of a post (a member who lost the badge
+    may still follow a thread there); elsewhere everyone told may read it already."""
+    if thread.space.visibility != Visibility.HELPERS:  # loaded with the post (follow_changes)
+        return groups
+    readers = set(await session.scalars(select(Member.id).where(
+        Member.id.in_(set().union(*groups)), Member.status == MemberStatus.ACTIVE,
+        or_(Member.trained_helper.is_(True), Member.role == Role.ADMIN))))
+    return tuple(group & readers for group in groups)
+
+
 async def _followers(session: AsyncSession, thread_id: int, author_id: int) -> list[int]:
     result = await session.scalars(
         select(Member.id)
@@ -112,7 +126,7 @@ async def follow_changes(session: AsyncSession, record: Changes) -> None:
     posts = list(await session.scalars(
         select(Post).where(Post.id.in_(post_ids), Post.status == PostStatus.VISIBLE,
                            Post.author_id.is_not(None))
-        .options(joinedload(Post.author), joinedload(Post.thread))
+        .options(joinedload(Post.author), joinedload(Post.thread).joinedload(Thread.space))
         .order_by(Post.id)))
     for post in posts:
         told = await notify_about_post(session, post, published=post.id in record.published,
@@ -140,6 +154,8 @@ async def notify_about_post(session: AsyncSession, post: Post, *, published: boo
                                              Notification.kind.in_((REPLY, MENTION)))))
     mentioned -= already
     followers -= already | mentioned
+    if mentioned or followers:
+        mentioned, followers = await _who_may_read(session, thread, mentioned, followers)
     rows = [{"member_id": m, "kind": MENTION, "message": MENTION_MESSAGE}
             for m in sorted(mentioned)]
     rows += [{"member_id": m, "kind": REPLY, "message": REPLY_MESSAGE} for m in sorted(followers)]

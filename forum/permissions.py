@@ -26,10 +26,18 @@ def is_admin(viewer: Viewer) -> bool:
 
 
 def can_read_space_content(viewer: Viewer, space: Space) -> bool:
-    """Threads of a members-only space are for members; its name and description are public."""
+    """Threads of a members-only space are for members, of the helpers' space for trained
+    peer helpers and admins; every space's name and description are public."""
     if space.visibility == Visibility.MEMBERS:
         return viewer is not None and viewer.status == MemberStatus.ACTIVE
+    if space.visibility == Visibility.HELPERS:
+        return reads_helpers_spaces(viewer)
     return True
+
+
+def reads_helpers_spaces(viewer: Viewer) -> bool:
+    return viewer is not None and viewer.status == MemberStatus.ACTIVE and (
+        viewer.trained_helper or is_admin(viewer))
 
 
 def check_read_space_content(viewer: Viewer, space: Space) -> None:

@@ -38,7 +38,7 @@ from forum.models import (
     Visibility,
     WarningPreference,
 )
-from forum.permissions import Viewer, check_read_space_content, is_admin
+from forum.permissions import Viewer, check_read_space_content, is_admin, reads_helpers_spaces
 from forum.pseudonyms import uniqueness_key
 from forum.sessions import store_of
 
@@ -57,10 +57,17 @@ async def find_member_by_key(session: AsyncSession, key: str) -> Member | None:
 
 
 def _readable_spaces(viewer: Viewer):
-    clause = Space.archived.is_(False)
+    return and_(Space.archived.is_(False), readable_visibility(viewer))
+
+
+def readable_visibility(viewer: Viewer):  # noqa: ANN201 - a SQL clause
+    """The spaces whose threads ``viewer`` reads, by visibility (as
+    ``permissions.can_read_space_content``), for lists and search."""
     if viewer is None:
-        clause = and_(clause, Space.visibility == Visibility.PUBLIC)
-    return clause
+        return Space.visibility == Visibility.PUBLIC
+    if reads_helpers_spaces(viewer):
+        return true()
+    return Space.visibility != Visibility.HELPERS
 
 
 LISTED_THREADS = and_(Thread.group_session_id.is_(None), Thread.conversation_id.is_(None))

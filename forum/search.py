@@ -94,8 +94,8 @@ from forum.models import (
     SearchTerm,
     Space,
     Thread,
-    Visibility,
 )
+from forum.queries import readable_visibility
 
 log = logging.getLogger("forum.search")
 
@@ -514,9 +514,7 @@ class SearchResults:
 
 
 def _space_visible(viewer: Member | None, space: Space | None):
-    clauses = [Space.archived.is_(False)]
-    if viewer is None:
-        clauses.append(Space.visibility == Visibility.PUBLIC)
+    clauses = [Space.archived.is_(False), readable_visibility(viewer)]
     if space is not None:
         clauses.append(Space.id == space.id)
     return and_(*clauses)

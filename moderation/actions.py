@@ -637,7 +637,8 @@ async def do_update_space(session: AsyncSession, space: Space, *, actor: Member,
 
 
 def default_visibility(value: str) -> Visibility:
-    return Visibility.MEMBERS if value == Visibility.MEMBERS.value else Visibility.PUBLIC
+    """A visibility named in a form (or the CLI); anything else is public."""
+    return Visibility(value) if value in {v.value for v in Visibility} else Visibility.PUBLIC
 
 
 # -- appeals and care ----------------------------------------------------------------------

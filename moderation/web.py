@@ -33,7 +33,6 @@ from forum.models import (
     PostStatus,
     Role,
     Space,
-    Visibility,
 )
 from forum.permissions import can_facilitate
 from forum.web import conversations as web_conversations
@@ -769,8 +768,7 @@ def _space_values(values: dict[str, str], errors: FormErrors) -> dict[str, objec
         "name": name, "slug": slug,
         "description": (values.get("description") or "").strip()[:2000],
         "charter": (values.get("charter") or "").replace("\r\n", "\n").strip()[:5000],
-        "visibility": Visibility.MEMBERS if values.get("visibility") == "members"
-        else Visibility.PUBLIC,
+        "visibility": ma.default_visibility(values.get("visibility") or ""),
         "archived": values.get("archived") == "1",
     }
     for field in ("position", "premoderated_posts", "auto_hide_flags", "new_member_hourly_limit"):

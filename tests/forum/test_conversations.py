@@ -539,3 +539,39 @@ async def test_asking_members_is_throttled(
             headers=csrf_headers(client, app), follow_redirects=False)
         answers.append(sent.status_code)
     assert answers[:6] == [422] * 6 and answers[6:] == [429, 429], answers
+
+
+async def test_the_helpers_space_is_read_by_helpers_and_admins_only(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await _world(app)  # "author" is a trained helper
+    await as_role(client, app, world, "admin")
+    admin_page = await browser.get("/admin")
+    created = await browser.submit(admin_page.form("form[action='/admin/spaces']"), {
+        "name": "Entre pair-aidant·es", "slug": "entre-pairs", "visibility": "helpers",
+        "description": "Pour déposer ce qui pèse.", "charter": "Ce qui se dit ici reste ici."})
+    assert created.status == 303, created.text()
+    await as_role(client, app, world, "author")
+    opened = await browser.start_thread("entre-pairs", "Débrief du jeudi",
+                                        "Une conversation lourde hier soir, zorbalune. @Member")
+    assert opened.status == 303
+    thread_id = int(opened.response.headers["location"].split("/t/", 1)[1].split("#")[0])
+    await browser.reply(thread_id, "Merci d'être là. @Member")
+    assert (await client.get(f"/t/{thread_id}")).status_code == 200
+    for role in ("member", "mod_this", "visitor"):
+        await as_role(client, app, world, role)
+        assert (await client.get(f"/t/{thread_id}")).status_code == 404, role
+        space = (await client.get("/s/entre-pairs")).text
+        assert "Débrief du jeudi" not in space, role
+        assert "Débrief du jeudi" not in (await client.get("/")).text, role
+        found = (await client.get("/search?q=zorbalune")).text
+        assert "Débrief du jeudi" not in found and "zorbalune</mark>" not in found, role
+    async with app.state.database.reader() as session:
+        told = await session.scalar(select(func.count()).select_from(Notification).where(
+            Notification.member_id == world.members["member"].id,
+            Notification.thread_id == thread_id))
+    assert told == 0, "a mention in the helpers' space tells nobody who cannot read it"
+    await as_role(client, app, world, "admin")
+    assert (await client.get(f"/t/{thread_id}")).status_code == 200
+    found = (await client.get("/search?q=zorbalune")).text
+    assert "Débrief du jeudi" in found, "the search finds it for those who read it"
