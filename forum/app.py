@@ -112,7 +112,8 @@ def create_app(
                          clock=utcnow)
     group_watch = GroupWatch(database, clock=utcnow)
     conversation_watch = ConversationWatch(
-        database, clock=utcnow, keep=timedelta(days=settings.conversation_retention_days))
+        database, clock=utcnow, wait=timedelta(hours=settings.conversation_wait_hours),
+        keep=timedelta(days=settings.conversation_retention_days))
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

@@ -100,6 +100,11 @@ class Settings:
         "An urgent welfare item nobody has claimed after this many minutes is escalated, once, "
         "to every moderator of its space and every admin (default 15).",
     )
+    conversation_wait_hours: int = setting(
+        "FORUM_CONVERSATION_WAIT_HOURS", 2,
+        "A request to talk with a trained peer helper that nobody takes within this many hours "
+        "is closed, and the member told kindly where else to turn (default 2).",
+    )
     conversation_retention_days: int = setting(
         "FORUM_CONVERSATION_RETENTION_DAYS", 365,
         "A closed one-to-one conversation is deleted this many days after its end, once nothing "
@@ -172,6 +177,8 @@ class Settings:
             raise ConfigError("FORUM_UNANSWERED_HOURS must be at least 1")
         if self.welfare_escalation_minutes < 1:
             raise ConfigError("FORUM_WELFARE_ESCALATION_MINUTES must be at least 1")
+        if self.conversation_wait_hours < 1:
+            raise ConfigError("FORUM_CONVERSATION_WAIT_HOURS must be at least 1")
         if self.conversation_retention_days < 1:
             raise ConfigError("FORUM_CONVERSATION_RETENTION_DAYS must be at least 1")
         if not 1 <= self.search_budget_ms <= 60_000:

@@ -59,7 +59,8 @@ from forum.watch import Watch
 log = logging.getLogger(__name__)
 
 WAIT_LIMIT = timedelta(hours=2)
-"""A request nobody took in this time is closed, and the member told where else to turn."""
+"""A request nobody took in this time is closed, and the member told where else to turn (by
+default: an admin sets ``FORUM_CONVERSATION_WAIT_HOURS``)."""
 RETENTION = timedelta(days=365)
 """A closed conversation is deleted this long after its end, by default (an admin sets
 ``FORUM_CONVERSATION_RETENTION_DAYS``; said on the privacy page)."""
@@ -446,10 +447,11 @@ async def _lock_thread(session: AsyncSession, conversation: Conversation) -> int
     return thread.id
 
 
-async def do_expire(session: AsyncSession, conversation: Conversation, *, now: datetime) -> bool:
+async def do_expire(session: AsyncSession, conversation: Conversation, *, now: datetime,
+                    wait: timedelta = WAIT_LIMIT) -> bool:
     if not await _take(session, conversation, Conversation.status == ConversationStatus.WAITING,
                        Conversation.kind == ConversationKind.HELPER,
-                       Conversation.created_at <= now - WAIT_LIMIT,
+                       Conversation.created_at <= now - wait,
                        status=ConversationStatus.UNANSWERED, ended_at=now):
         return False
     thread_id = await _lock_thread(session, conversation)
@@ -519,13 +521,13 @@ async def erase_if_due(session: AsyncSession, conversation: Conversation, *,
     return True
 
 
-async def catch_up_all(session: AsyncSession, *, now: datetime,
+async def catch_up_all(session: AsyncSession, *, now: datetime, wait: timedelta = WAIT_LIMIT,
                        keep: timedelta = RETENTION) -> int:
     """Requests waiting too long, and closed conversations past their retention."""
     due = list(await session.scalars(select(Conversation).where(
         (Conversation.status == ConversationStatus.WAITING)
         & (Conversation.kind == ConversationKind.HELPER)
-        & (Conversation.created_at <= now - WAIT_LIMIT)
+        & (Conversation.created_at <= now - wait)
         | Conversation.status.in_(CLOSED)
         & (Conversation.ended_at <= now - keep))
         .order_by(Conversation.id)))
@@ -533,7 +535,7 @@ async def catch_up_all(session: AsyncSession, *, now: datetime,
         try:
             async with session.begin_nested():
                 if conversation.status == ConversationStatus.WAITING:
-                    await do_expire(session, conversation, now=now)
+                    await do_expire(session, conversation, now=now, wait=wait)
                 else:
                     await erase_if_due(session, conversation, now=now, keep=keep)
         except Exception:
@@ -549,12 +551,13 @@ class ConversationWatch(Watch):
     interval = WATCH_INTERVAL
 
     def __init__(self, database: Database, *, clock: Callable[[], datetime],
-                 keep: timedelta = RETENTION) -> None:
+                 wait: timedelta = WAIT_LIMIT, keep: timedelta = RETENTION) -> None:
         super().__init__(database, clock=clock)
-        self.keep = keep
+        self.wait, self.keep = wait, keep
 
     async def run_once(self) -> int:
         async with self.database.writing() as session:
-            looked = await catch_up_all(session, now=self.clock(), keep=self.keep)
+            looked = await catch_up_all(session, now=self.clock(), wait=self.wait,
+                                        keep=self.keep)
             await commit(session)
         return looked

@@ -344,3 +344,52 @@ async def test_a_group_session_scheduled_on_one_process_is_held_live_across_both
         closed = await participant.get(f"/t/{thread_id}")
         assert closed.status == 200 and not closed.all("#reply-form")
         assert "Bonsoir, merci d'être là." in closed.text("#posts")
+
+
+async def test_a_conversation_asked_on_one_process_is_taken_and_heard_on_the_other(
+    servers: tuple[str, str], member: Browser
+) -> None:
+    """Issue 17: a helper says what they take through process one; a member asks through
+    process two; the helper accepts through process one, and the member's next message
+    through process two reaches the helper's live stream on process one. A third member, on
+    either process, gets nothing."""
+    space_slug = await first_public_space(servers[0])
+    helper = await _in_database(lambda session: _member_with_a_session(session,
+                                                                       trained_helper=True))
+    on(member, servers[0]).client.cookies.set("entrepairs", str(helper))
+    page = await member.get("/helpers")
+    token = page.form("form[action='/helpers/disponibilites']").values()["_csrf_token"]
+    saved = await member.client.post("/helpers/disponibilites", data={
+        "_csrf_token": token, "themes": [space_slug], "langs": ["fr"], "capacity": "2"})
+    assert saved.status_code == 303, saved.text
+
+    asker_token = await _in_database(_member_with_a_session)
+    third_token = await _in_database(_member_with_a_session)
+    async with httpx.AsyncClient(base_url=servers[1], timeout=60,
+                                 cookies={"entrepairs": str(asker_token)}) as other:
+        asker = Browser(other)  # type: ignore[arg-type]
+        asking = await asker.get(f"/conversations/new?theme={space_slug}")
+        sent = await asker.submit(asking.form("form.composer"),
+                                  {"body": "Bonsoir, j'aimerais parler un peu."})
+        assert sent.status == 303, sent.text()
+        thread_id = int(sent.response.headers["location"].split("/t/", 1)[1].split("?")[0])
+
+        queue = await member.get("/helpers")
+        accept = queue.all("form[action$='/accepter']")
+        assert len(accept) == 1
+        taken = await member.submit(queue.form("form[action$='/accepter']"))
+        assert taken.status == 303
+        async with member.client.stream("GET", f"/live?thread={thread_id}") as stream:
+            assert stream.status_code == 200, "the helper, on process one"
+            lines = stream.aiter_lines()
+            assert await anext(lines) == "event: ready"
+            replied = await asker.reply(thread_id, "Merci d'avoir accepté.")
+            assert replied.status == 303
+            async with asyncio.timeout(5):
+                async for line in lines:
+                    if line == "event: posts":
+                        break
+        for base in servers:
+            async with httpx.AsyncClient(base_url=base, timeout=60,
+                                         cookies={"entrepairs": str(third_token)}) as third:
+                assert (await third.get(f"/t/{thread_id}")).status_code == 404, base
