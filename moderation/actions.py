@@ -1004,3 +1004,17 @@ async def do_call_in_moderators(session: AsyncSession, conversation: Conversatio
                         params={"helper": helper.pseudonym, "theme": theme,
                                 "conversation": conversation.id})
     return last.id
+
+
+async def do_note_conversation_read(session: AsyncSession, post: Post, *, reader: Member
+                                    ) -> bool:
+    """Log that ``reader`` opened a conversation's message (and the few before it), once per
+    moderator and message: the two people's privacy has a record of every exception."""
+    seen = await session.scalar(select(ModerationAction.id).where(
+        ModerationAction.kind == int(ActionKind.CONVERSATION_READ),
+        ModerationAction.target_post_id == post.id,
+        ModerationAction.actor_id == reader.id).limit(1))
+    if seen is not None:
+        return False
+    await _post_audit(session, ActionKind.CONVERSATION_READ, post, actor=reader, reason="")
+    return True

@@ -53,6 +53,8 @@ KIND_LABELS: dict[ActionKind, str] = {
     ActionKind.HELPER_REVOKED: N_("Badge de pair-aidant·e formé·e retiré"),
     ActionKind.APPEAL_CLOSED: N_("Recours clos sans décision : la décision contestée a été "
                                  "remplacée ou levée"),
+    ActionKind.CONVERSATION_READ: N_("Message d'une conversation privée lu, après un "
+                                     "signalement"),
 }
 """What the log calls each kind (a test checks that every kind has one)."""
 

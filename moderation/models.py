@@ -84,6 +84,9 @@ class ActionKind(enum.IntEnum):
     APPEAL_CLOSED = 36
     """An appeal of a suspension or ban closed without a decision: a later decision (a ban,
     a new suspension, a lift) replaced or ended the restriction it contested."""
+    CONVERSATION_READ = 37
+    """A moderator opened a message of a private conversation put before them (reported,
+    screened or held): who read which private message is on record, once per moderator."""
 
 
 class Flag(Base):

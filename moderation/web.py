@@ -238,8 +238,11 @@ def _rules(space: Space) -> list[str]:
 async def mod_item(request: Req, db: Db, post_id: FromPath[int],
                    template: FromQuery[str] = "", sent: FromQuery[str] = "") -> Template:
     mod = await _moderator(request, db)
-    return await _item_page(db, mod, await _mod_post(db, mod, post_id),
-                            template=template[:40], sent=sent == "1")
+    post_obj = await _mod_post(db, mod, post_id)
+    if post_obj.thread.conversation_id is not None and await ma.do_note_conversation_read(
+            db, post_obj, reader=mod.member):
+        await commit(db)
+    return await _item_page(db, mod, post_obj, template=template[:40], sent=sent == "1")
 
 
 def _edit_verdict(body: str, errors: FormErrors) -> Verdict | None:

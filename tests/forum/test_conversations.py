@@ -26,6 +26,7 @@ from forum.models import (
 )
 from forum.privacy import do_delete_account
 from moderation import actions as ma
+from moderation.models import ActionKind, ModerationAction
 from tests.browsing import Browser
 from tests.forum.test_groups import _at, as_role
 from tests.moderation.access_matrix import World, build_world, csrf_headers, verdict
@@ -197,6 +198,12 @@ async def test_a_crisis_message_pauses_alerts_and_shows_moderators_only_that_par
     assert "ce soir je vais en finir" in item.text
     assert "Troisième message." in item.text and "Deuxième message." in item.text
     assert FIRST not in item.text, "only the few messages before the reported one"
+    assert (await client.get(f"/mod/posts/{post_id}")).status_code == 200
+    async with app.state.database.reader() as session:
+        logged = list(await session.scalars(select(ModerationAction.actor_id).where(
+            ModerationAction.kind == int(ActionKind.CONVERSATION_READ),
+            ModerationAction.target_post_id == post_id)))
+    assert logged == [world.members["mod_this"].id], "who read it is on record, once"
     assert f'href="/p/{post_id}"' not in item.text
 
 
