@@ -33,6 +33,7 @@ from forum.models import (
     ConversationStatus,
     Member,
     Space,
+    Visibility,
 )
 from forum.pseudonyms import uniqueness_key
 from forum.throttle import QUARTER, Rule, Throttled, Tier, check_attempt
@@ -41,6 +42,7 @@ from forum.web.context import locale_of, viewer_of
 from forum.web.deps import Db, Gate
 from forum.web.forms import FieldError, FormErrors, read_choices, read_form
 from forum.web.htmx import see_other
+from forum.web.reading import thread_context
 from forum.web.writing import CRISIS_EDIT, crisis_pause, needs_crisis_pause, read, review
 
 FIRST_MESSAGE = N_("Bonjour, j'aimerais parler à quelqu'un.")
@@ -56,7 +58,9 @@ NO_THEMES_CHOSEN = N_("Choisis au moins un thème, ou mets-toi en pause.")
 
 
 def _spaces_for(viewer: Member, spaces: list[Space]) -> list[Space]:
-    return [space for space in spaces if permissions.can_read_space_content(viewer, space)]
+    """The themes one may talk about: the spaces ``viewer`` reads, but the helpers' own."""
+    return [space for space in spaces if permissions.can_read_space_content(viewer, space)
+            and space.visibility != Visibility.HELPERS]
 
 
 async def _themes(db: AsyncSession, viewer: Member) -> list[Space]:
@@ -192,6 +196,7 @@ async def _helpers_page(request: Request[Any, Any, Any], db: AsyncSession, helpe
     available = wanted or await conversations.availability_of(db, helper.id)
     held = list(await db.scalars(
         select(Conversation).where(Conversation.helper_id == helper.id,
+                                   Conversation.kind == ConversationKind.HELPER,
                                    Conversation.status == ConversationStatus.OPEN)
         .options(joinedload(Conversation.space), joinedload(Conversation.member))
         .order_by(Conversation.accepted_at)))
@@ -297,8 +302,6 @@ async def conversation_error(request: Request[Any, Any, Any], db: AsyncSession,
                               conversation: Conversation, field: str, message: str
                               ) -> Response[Any]:
     """The conversation's page again, with why the helper's step was not taken."""
-    from forum.web.reading import thread_context
-
     thread = await conversations.thread_of(db, conversation.id)
     if thread is None:
         raise NotFoundException()
@@ -408,7 +411,10 @@ async def answer_conversation(request: Request[Any, Any, Any], db: Db,
     conversation = await _conversation(db, member, conversation_id)
     if conversation.helper_id != member.id or conversation.kind != ConversationKind.MEMBER:
         raise NotFoundException()
-    await conversations.do_answer(db, conversation, member, accept=values.get("accept") == "1")
+    answer = values.get("accept")
+    if answer not in ("0", "1"):  # neither button: nothing to do
+        return see_other(request, f"/conversations/{conversation.id}")
+    await conversations.do_answer(db, conversation, member, accept=answer == "1")
     await commit(db)
     return see_other(request, f"/conversations/{conversation.id}")
 

@@ -21,7 +21,7 @@ from litestar.response import Template
 from forum import actions, conversations, permissions, queries
 from forum.db import commit
 from forum.i18n import N_
-from forum.models import Member, MemberStatus, Post, PostStatus
+from forum.models import Member, MemberStatus, Post, PostStatus, Thread
 from forum.permissions import Viewer
 from forum.throttle import QUARTER, Rule, Throttled, Tier, check_attempt
 from forum.web.context import viewer_of
@@ -38,11 +38,14 @@ REACTIONS: tuple[tuple[str, str], ...] = (
 """The labels of ``forum.actions.REACTION_KINDS``, in the order shown."""
 
 
-def can_react(viewer: Viewer, post: Post) -> bool:
-    """Members react to others' visible posts (never to deleted or removed ones)."""
+def can_react(viewer: Viewer, post: Post, thread: Thread | None = None) -> bool:
+    """Members react to others' visible posts (never to deleted or removed ones); not to a
+    request for a conversation they have not answered (the asker learns only the answer).
+    ``thread``: the post's, with its conversation loaded, where the caller has it."""
     return (
         viewer is not None and post.status == PostStatus.VISIBLE
         and post.author_id is not None and viewer.id != post.author_id
+        and not (isinstance(thread, Thread) and permissions.awaits_answer(viewer, thread))
     )
 
 
@@ -58,7 +61,7 @@ async def react(request: Request[Any, Any, Any], db: Db, post_id: FromPath[int])
     viewer = viewer_of(request)
     post_obj = await queries.get_post_or_404(db, viewer, post_id)
     member = permissions.check_logged_in(viewer)
-    if not can_react(member, post_obj):
+    if not can_react(member, post_obj, post_obj.thread):
         raise PermissionDeniedException()
     kind = values.get("kind", "")
     if kind not in actions.REACTION_KINDS:

@@ -7,7 +7,11 @@ other's message through its live stream, without a reload. The helper then calls
 moderators in, and the moderator (the one :mod:`tests.browser.seed` gives the ``anxiete``
 space) sees the reported message and the few before it, not the first one; the member ends the
 conversation. A second test does the member's side with JavaScript disabled: asking, then
-reading the helper's answer after a reload.
+reading the helper's answer after a reload. A third is a conversation between two members: one
+accepts requests on ``/conversations``, the other (made old enough, with enough posts, in the
+server's database the way :mod:`tests.browser.test_group_sessions` does what a browser cannot)
+asks from ``/conversations/membre``; the member asked is told, reads the request, accepts and
+answers, and the asker's open page hears it.
 
 Each person is in a browser context of their own. With ``FORUM_SCREENSHOTS=1`` the pages are
 saved into docs/screenshots/ as ``make screenshots`` names them, at 1280 px and 375 px in the
@@ -19,16 +23,25 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from forum import actions, conversations
+from forum.db import utcnow
+from forum.gate import Verdict
+from forum.models import Member, Space, Thread
+from moderation.sanitize import RENDERER_VERSION, render_markdown
 from tests.browser.conftest import _open_page
 from tests.browser.flows import reply_with_htmx, sign_up
 from tests.browser.moderating import log_in
 from tests.browser.screenshots import WIDTHS, _shoot
 from tests.browser.seed import ADMIN, MODERATED_SLUG, MODERATOR
+from tests.browser.test_group_sessions import _in_database
 from tests.browser.test_live_updates import (
     BADGE_ABOVE,
     LIVE_WITHIN_MS,
@@ -53,6 +66,9 @@ CALL_NOTE = "J'aimerais un deuxième regard sur la suite à proposer."
 NOJS_ASKING = "Bonjour, j'écris sans JavaScript : est-ce que quelqu'un peut m'écouter ?"
 NOJS_HELPER = "Oui, je suis là et je te lis. Prends ton temps pour écrire."
 NOJS_REPLY = "Merci. Je reviens demain soir, si tu es là."
+
+INVITE = "Salut, j'ai lu ton message sur les soirées : ça te dirait d'en parler à deux ?"
+INVITE_REPLY = "Oui, avec plaisir. Les soirées sont aussi ce qui me pèse le plus."
 
 ABOUT = "Ce n'est pas un soin, ni un service d'urgence."
 WAITING = "Ta demande attend une personne"
@@ -88,6 +104,37 @@ def _shoot_both(page: Any, name: str) -> None:
                 f"{name} scrolls sideways at {pixels} px"
     finally:
         page.set_viewport_size(size)
+
+
+@pytest.fixture
+def database_url(base_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The SQLite file the live server of this session serves (``tests.browser.live``)."""
+    found = sorted({path.resolve() for path in
+                    tmp_path_factory.getbasetemp().glob("live*/forum.db")})
+    assert len(found) == 1, f"the live server's database is not where it was made: {found}"
+    return f"sqlite+aiosqlite:///{found[0]}"
+
+
+def _season(database_url: str, pseudonym: str) -> None:
+    """The member's account is a month old and has its visible posts in a public thread of
+    the theme: old enough to ask another member (``forum.conversations.is_new_account``)."""
+    async def season(session: AsyncSession) -> None:
+        member = await session.scalar(select(Member).where(Member.pseudonym == pseudonym))
+        assert member is not None, pseudonym
+        await session.execute(update(Member).where(Member.id == member.id)
+                              .values(created_at=utcnow() - timedelta(days=30)))
+        thread = await session.scalar(
+            select(Thread).join(Space, Thread.space_id == Space.id)
+            .where(Space.slug == THEME, Thread.conversation_id.is_(None),
+                   Thread.group_session_id.is_(None)).limit(1))
+        assert thread is not None
+        for n in range(conversations.NEW_ACCOUNT_POSTS):
+            text = f"Merci pour ce fil, il m'aide ({n + 1})."
+            await actions.do_reply(session, thread=thread, author=member, source=text,
+                                   verdict=Verdict(html=render_markdown(text),
+                                                   renderer_version=RENDERER_VERSION))
+
+    _in_database(database_url, season)
 
 
 def _path(page: Any) -> str:
@@ -321,3 +368,63 @@ def test_without_javascript_a_member_asks_and_reads_the_answer_after_a_reload(
 
     helper.reload()
     assert NOJS_REPLY in helper.inner_text("#posts")
+
+
+def test_between_members_one_accepts_requests_the_other_asks_and_they_talk(
+    open_page: OpenPage, database_url: str,
+) -> None:
+    asker, asked = open_page(), open_page()
+    asked_name, _ = sign_up(asked, random_pseudonym("Bouleau"))
+    asked.goto("/conversations")
+    settings = asked.locator("form[action='/conversations/reglages']")
+    box = settings.get_by_label("Accepter les demandes de conversation")
+    assert not box.is_checked(), "off by default"
+    box.check()
+    with asked.expect_navigation(url="**/conversations#reglages"):
+        settings.get_by_role("button", name="Enregistrer").click()
+    assert settings.get_by_label("Accepter les demandes de conversation").is_checked()
+
+    asker_name, _ = sign_up(asker, random_pseudonym("Saule"))
+    _season(database_url, asker_name)
+    asker.goto("/conversations")
+    with asker.expect_navigation():
+        asker.get_by_role("link", name="Proposer une conversation à un·e membre").click()
+    assert _path(asker) == "/conversations/membre"
+    asker.fill("#to", asked_name)
+    asker.select_option("#theme", THEME)
+    asker.fill("#body", INVITE)
+    _shoot_both(asker, "member-ask")
+
+    _goto_listening(asked, "/conversations")  # the member asked hears the request come
+    unread = _badge(asked, "unread-notifications")
+    with asker.expect_navigation(url="**/t/*"):
+        asker.get_by_role("button", name="Envoyer ma demande").click()
+    thread_id = int(_path(asker).rsplit("/", 1)[1])
+    assert asker.inner_text("h1") == f"Conversation avec {asked_name}"
+    assert "Ta demande attend sa réponse" in asker.inner_text(".conversation-banner")
+    asked.wait_for_function(BADGE_ABOVE, arg=["unread-notifications", unread],
+                            timeout=LIVE_WITHIN_MS)
+
+    asked.goto("/notifications")
+    told = asked.locator(".notification", has_text=f"{asker_name} aimerait discuter avec toi")
+    with asked.expect_navigation(url=f"**/t/{thread_id}**"):
+        told.get_by_role("link").click()
+    assert asked.inner_text("h1") == f"Conversation avec {asker_name}"
+    banner = asked.locator(".conversation-banner")
+    assert "Une demande de conversation pour toi" in banner.inner_text()
+    assert INVITE in asked.inner_text("#posts")
+    assert asked.locator("#reply-form").count() == 0, "the member asked writes before accepting"
+    _shoot_both(asked, "member-invite")
+    with asked.expect_navigation(url=f"**/t/{thread_id}**"):
+        banner.get_by_role("button", name="Accepter la conversation").click()
+    assert OPEN in asked.inner_text(".conversation-banner")
+
+    _goto_listening(asker, f"/t/{thread_id}")
+    asker.evaluate("window.__marker = 1")
+    reply_with_htmx(asked, INVITE_REPLY)
+    asker.wait_for_function(NEWS_SAYS, arg=["1 nouveau message dans ce fil."],
+                            timeout=LIVE_WITHIN_MS)
+    asker.locator("#thread-news").get_by_role("link", name="Les afficher").click()
+    asker.wait_for_function("(text) => document.getElementById('posts').innerText"
+                            ".includes(text)", arg=INVITE_REPLY, timeout=LIVE_WITHIN_MS)
+    assert asker.evaluate("window.__marker") == 1, "the reply came with a reload"

@@ -462,6 +462,12 @@ async def test_between_members_it_is_off_by_default_asked_once_and_opens_only_if
     early = await client.post(f"/t/{thread_id}/reply", data={"body": "Oui ?"},
                               headers=csrf_headers(client, app), follow_redirects=False)
     assert early.status_code == 403
+    async with app.state.database.reader() as session:
+        request_post = await session.scalar(select(Post.id).where(Post.thread_id == thread_id))
+    assert not page.all(f"#post-{request_post} form[action$='/react']")
+    reacted = await client.post(f"/p/{request_post}/react", data={"kind": "courage"},
+                                headers=csrf_headers(client, app), follow_redirects=False)
+    assert reacted.status_code in (403, 404), "no reaction before an answer: only the answer"
     for role in ("author", "mod_this", "admin", "visitor"):
         await as_role(client, app, world, role)
         assert (await client.get(f"/t/{thread_id}")).status_code == 404, role
