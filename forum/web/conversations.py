@@ -174,10 +174,16 @@ async def conversation_page(request: Request[Any, Any, Any], db: Db,
                             conversation_id: FromPath[int], appel: FromQuery[str] = ""
                             ) -> Response[Any]:
     member = permissions.check_logged_in(viewer_of(request))
+    if member.trained_helper and not permissions.is_restricted(member):
+        # A helper told of a request: to their queue, whether it still waits or was taken.
+        found = await db.get(Conversation, conversation_id)
+        if found is not None and member.id not in (found.member_id, found.helper_id) \
+                and found.kind == ConversationKind.HELPER:
+            return see_other(request, "/helpers")
     conversation = await _conversation(db, member, conversation_id)
     thread = await conversations.thread_of(db, conversation.id)
-    if thread is None or member.id not in (conversation.member_id, conversation.helper_id):
-        return see_other(request, "/helpers")
+    if thread is None:
+        return see_other(request, "/conversations")
     called = "&appel=1" if appel == "1" else ""  # the helper's call was sent: say so there
     return see_other(request, f"/t/{thread.id}?page={queries.page_count(thread)}{called}"
                               "#conversation-banner-heading")

@@ -135,6 +135,11 @@ async def test_a_member_asks_a_helper_accepts_and_they_talk_with_nobody_else_rea
     assert "Alpha" in queue.text("#queue-heading + *") or "Alpha" in queue.text()
     assert FIRST not in queue.text()
     assert (await client.get(f"/t/{thread_id}")).status_code == 404
+    notices = await browser.get("/notifications")
+    link = notices.one(f"a[href='/conversations/{conversation.id}']")
+    assert "attend sur le thème" in link.text
+    leads = await client.get(link["href"], follow_redirects=False)
+    assert leads.headers["location"] == "/helpers", "the helper's notice leads to the queue"
     assert await _accept(client, browser, conversation.id) == 303
     page = await browser.get(f"/conversations/{conversation.id}", follow_redirects=True)
     assert FIRST in page.text() and "Conversation en cours" in page.text()
