@@ -25,6 +25,7 @@ from sqlalchemy.orm import joinedload
 
 from forum import actions, content_warnings, conversations, permissions, queries
 from forum.db import commit
+from forum.gate import ContentGate, Verdict
 from forum.i18n import N_, gettext
 from forum.models import (
     POST_LANGS,
@@ -138,18 +139,30 @@ async def ask_conversation(request: Request[Any, Any, Any], db: Db, gate: Gate
                             action="/conversations/new", autoflag=gate.autoflag,
                             extra={"theme": space.slug})
     conversation = await conversations.do_request(db, member=member, space=space, lang=lang)
+    thread_id, created = await _first_message(request, db, gate, conversation, member=member,
+                                              space=space, form=form, verdict=verdict,
+                                              lang=lang)
+    if created:
+        await conversations.do_announce(db, conversation, space.name)
+    await commit(db)
+    return see_other(request, f"/t/{thread_id}")
+
+
+async def _first_message(request: Request[Any, Any, Any], db: AsyncSession, gate: ContentGate,
+                         conversation: Conversation, *, member: Member, space: Space,
+                         form: PostForm, verdict: Verdict, lang: str) -> tuple[int, bool]:
+    """The conversation's thread with the asker's first message, through the posting gate's
+    last step: its id, and whether it was made here. Not made when a twin send of the same
+    form won the race: this conversation is dropped, and the id is the twin's thread."""
     posted = await actions.do_create_thread(
         db, space=space, author=member, title=_(request, conversations.TITLE), source=form.body,
         verdict=verdict, content_warning=form.stored_warning(), lang=lang,
         idempotency_key=form.idempotency_key, conversation_id=conversation.id)
-    if not posted.created:  # a twin send won the race: keep its conversation, not this one
+    if not posted.created:
         await db.delete(conversation)
-        await commit(db)
-        return see_other(request, f"/t/{posted.post.thread_id}")
+        return posted.post.thread_id, False
     await gate.published(db, posted.post, author=member, space=space, verdict=verdict)
-    await conversations.do_announce(db, conversation, space.name)
-    await commit(db)
-    return see_other(request, f"/t/{posted.post.thread_id}")
+    return posted.post.thread_id, True
 
 
 async def _conversation(db: AsyncSession, member: Member, conversation_id: int
@@ -394,19 +407,13 @@ async def ask_member(request: Request[Any, Any, Any], db: Db, gate: Gate) -> Res
     lang = form.lang or locale_of(request)
     conversation = await conversations.do_ask_member(db, asker=member, asked=asked,
                                                      space=space, lang=lang)
-    posted = await actions.do_create_thread(
-        db, space=space, author=member, title=_(request, conversations.TITLE), source=form.body,
-        verdict=verdict, content_warning=form.stored_warning(), lang=lang,
-        idempotency_key=form.idempotency_key, conversation_id=conversation.id)
-    if not posted.created:
-        await db.delete(conversation)
-        await commit(db)
-        return see_other(request, f"/t/{posted.post.thread_id}")
-    await gate.published(db, posted.post, author=member, space=space, verdict=verdict)
-    await conversations.do_tell_asked(db, conversation, member, space.name,
-                                      posted.post.thread_id)
+    thread_id, created = await _first_message(request, db, gate, conversation, member=member,
+                                              space=space, form=form, verdict=verdict,
+                                              lang=lang)
+    if created:
+        await conversations.do_tell_asked(db, conversation, member, space.name, thread_id)
     await commit(db)
-    return see_other(request, f"/t/{posted.post.thread_id}")
+    return see_other(request, f"/t/{thread_id}")
 
 
 @post("/conversations/{conversation_id:int}/reponse", name="answer_conversation")
