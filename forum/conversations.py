@@ -49,6 +49,7 @@ from forum.models import (
     HelperTheme,
     Member,
     MemberStatus,
+    Notification,
     Post,
     PostStatus,
     Space,
@@ -193,6 +194,7 @@ async def queue_for(session: AsyncSession, helper: Member) -> list[Conversation]
             Conversation.space_id.in_(available.space_ids),
             Conversation.lang.in_(available.languages),
             Conversation.member_id != helper.id,
+            Conversation.space_id.in_(select(Space.id).where(Space.archived.is_(False))),
             _not_blocked(helper.id, Conversation.member_id))
         .options(joinedload(Conversation.space))
         .order_by(Conversation.created_at, Conversation.id)))
@@ -218,9 +220,10 @@ async def is_new_account(session: AsyncSession, member: Member, now: datetime | 
                          ) -> bool:
     if member.created_at > (now or utcnow()) - timedelta(days=NEW_ACCOUNT_DAYS):
         return True
-    visible = await session.scalar(
-        select(func.count()).select_from(Post).where(
-            Post.author_id == member.id, Post.status == PostStatus.VISIBLE))
+    visible = await session.scalar(  # in the spaces: a private thread's messages do not count
+        select(func.count()).select_from(Post).join(Thread, Thread.id == Post.thread_id).where(
+            Post.author_id == member.id, Post.status == PostStatus.VISIBLE,
+            Thread.conversation_id.is_(None), Thread.group_session_id.is_(None)))
     return int(visible or 0) < NEW_ACCOUNT_POSTS
 
 
@@ -288,7 +291,7 @@ async def do_answer(session: AsyncSession, conversation: Conversation, asked: Me
         await do_notify(session, conversation.member_id, kind=NOTICE,
                         message=INVITE_ACCEPTED if accept else INVITE_DECLINED,
                         params={"name": asked.pseudonym, "conversation": conversation.id},
-                        thread_id=thread_id if accept else None)
+                        thread_id=thread_id)
     return True
 
 
@@ -378,6 +381,9 @@ async def do_accept(session: AsyncSession, conversation: Conversation, helper: M
                     now: datetime | None = None) -> str:
     """``helper`` takes a waiting request: ``ACCEPTED_NOW``, ``TAKEN`` (by another helper, or
     closed meanwhile) or ``NO_ROOM`` (paused, or at their chosen number)."""
+    await session.execute(  # two accepts by one helper at once: one counts after the other
+        select(HelperAvailability.member_id).where(HelperAvailability.member_id == helper.id)
+        .with_for_update())
     if not await has_room(session, helper):
         return NO_ROOM
     if not await _take(session, conversation, Conversation.status == ConversationStatus.WAITING,
@@ -426,9 +432,16 @@ async def do_end(session: AsyncSession, conversation: Conversation, by: Member |
                  theme: str, now: datetime | None = None) -> bool:
     """Either side ends it (a waiting request too: the member takes it back). The thread is
     locked; the other side is told."""
+    # A helper ends only a conversation still theirs (not one handed over meanwhile).
+    still_theirs = ([Conversation.helper_id == by.id] if by is not None
+                    and by.id == conversation.helper_id and by.id != conversation.member_id
+                    else [])
     if not await _take(session, conversation, Conversation.status.in_(OPEN_OR_WAITING),
-                       status=ConversationStatus.ENDED, ended_at=now or utcnow()):
+                       *still_theirs, status=ConversationStatus.ENDED,
+                       ended_at=now or utcnow()):
         return False
+    conversation.helper_id = await session.scalar(  # as it is now, to tell the right person
+        select(Conversation.helper_id).where(Conversation.id == conversation.id))
     thread_id = await _lock_thread(session, conversation)
     for other in (conversation.member_id, conversation.helper_id):
         if other is not None and (by is None or other != by.id):
@@ -461,16 +474,55 @@ async def do_expire(session: AsyncSession, conversation: Conversation, *, now: d
     return True
 
 
+RELEASED = N_("%(helper)s ne peut plus poursuivre votre conversation. Elle n'est pas perdue : "
+              "elle attend une autre personne, et tu seras prévenu·e dès qu'elle est reprise.")
+
+
+async def do_release_all(session: AsyncSession, helper: Member, *,
+                         now: datetime | None = None) -> int:
+    """A helper's badge is taken back: each conversation they held waits again for another
+    helper (the wait starts again), its member told, and the helpers with room told."""
+    now = now or utcnow()
+    released = 0
+    for conversation in list(await session.scalars(
+            select(Conversation).where(
+                Conversation.helper_id == helper.id,
+                Conversation.kind == ConversationKind.HELPER,
+                Conversation.status == ConversationStatus.OPEN)
+            .options(joinedload(Conversation.space)))):
+        if not await _take(session, conversation,
+                           Conversation.status == ConversationStatus.OPEN,
+                           Conversation.helper_id == helper.id,
+                           status=ConversationStatus.WAITING, helper_id=None, accepted_at=None,
+                           created_at=now):
+            continue
+        released += 1
+        thread = await thread_of(session, conversation.id)
+        if thread is not None:
+            await do_unfollow(session, helper.id, thread.id)
+            changes.thread(session, thread.id)
+        if conversation.member_id is not None:
+            await do_notify(session, conversation.member_id, kind=NOTICE, message=RELEASED,
+                            params={"helper": helper.pseudonym, "conversation": conversation.id},
+                            thread_id=thread.id if thread else None)
+        await do_announce(session, conversation, conversation.space.name)
+    changes.members(session, helper.id)
+    return released
+
+
 async def do_leave_all(session: AsyncSession, member: Member, *, now: datetime,
                        erase: bool = False) -> None:
     """An account is deleted: every conversation it held ends (``forum.privacy`` blanks or
     anonymises its texts as for posts). With ``erase``, the conversations it asked for go
     whole (the other side's answers were written for it), unless something on one still
     waits for the moderators: then its retention does it later."""
+    theirs = or_(Conversation.member_id == member.id, Conversation.helper_id == member.id)
+    await session.execute(delete(Notification).where(  # the others' notices name them
+        Notification.kind == NOTICE, Notification.member_id != member.id,
+        Notification.thread_id.in_(select(Thread.id).join(
+            Conversation, Conversation.id == Thread.conversation_id).where(theirs))))
     for conversation in list(await session.scalars(
-            select(Conversation).where(
-                or_(Conversation.member_id == member.id, Conversation.helper_id == member.id))
-            .options(joinedload(Conversation.space)))):
+            select(Conversation).where(theirs).options(joinedload(Conversation.space)))):
         if conversation.status in OPEN_OR_WAITING:
             await do_end(session, conversation, member, theme=conversation.space.name, now=now)
         if erase and conversation.member_id == member.id:
@@ -489,8 +541,20 @@ async def do_end_between(session: AsyncSession, blocker: Member, blocked: Member
                     and_(Conversation.member_id == blocked.id,
                          Conversation.helper_id == blocker.id)))
             .options(joinedload(Conversation.space)))):
-        ended += await do_end(session, conversation, blocker, theme=conversation.space.name)
+        ended += await do_end_or_decline(session, conversation, blocker)
     return ended
+
+
+async def do_end_or_decline(session: AsyncSession, conversation: Conversation, by: Member
+                            ) -> bool:
+    """``by`` closes the conversation: a member asked who has not answered declines it (the
+    asker hears "not accepted", whatever the way: the button, ending, or a block); anyone
+    else ends it."""
+    if (conversation.kind == ConversationKind.MEMBER
+            and conversation.status == ConversationStatus.WAITING
+            and conversation.helper_id == by.id):
+        return await do_answer(session, conversation, by, accept=False)
+    return await do_end(session, conversation, by, theme=conversation.space.name)
 
 
 def _not_blocked(helper_id: Any, member_id: Any) -> Any:

@@ -70,11 +70,13 @@ class ContentGate(Protocol):
 
     async def review(
         self, session: AsyncSession, text: str, *, author: Member, space: Space,
-        editing: Post | None = None, reading: Reading | None = None,
+        editing: Post | None = None, reading: Reading | None = None, private: bool = False,
     ) -> Verdict:
         """Decide the status of ``text`` (its ``reading``, made by ``read`` when not given);
         raise GateRefusal to refuse it. Reads only: nothing is stored before the author's post
-        is. ``editing``: the post whose new text this is (an edit is not a new post)."""
+        is. ``editing``: the post whose new text this is (an edit is not a new post).
+        ``private``: a one-to-one conversation's message (``space`` is its theme): the space's
+        own limits on new members' public posts do not apply."""
         ...
 
     async def published(

@@ -21,6 +21,7 @@ from forum.models import (
     NEEDS_CARE,
     Block,
     Conversation,
+    ConversationKind,
     Follow,
     GroupSession,
     GroupSessionMember,
@@ -182,7 +183,7 @@ async def get_thread_or_404(session: AsyncSession, viewer: Viewer, thread_id: in
                  joinedload(Thread.conversation).joinedload(Conversation.member),
                  joinedload(Thread.conversation).joinedload(Conversation.helper))
     )
-    if thread is None or thread.space.archived:
+    if thread is None or (thread.space.archived and thread.conversation_id is None):
         raise NotFoundException()
     await check_thread_access(session, viewer, thread)
     return thread
@@ -193,23 +194,27 @@ async def check_thread_access(session: AsyncSession, viewer: Viewer, thread: Thr
     session's live thread, being one of its participants (``group_session_participant``); for
     a conversation's, being one of its two people (nobody else: not a moderator, not an
     admin; a reported message reaches moderators through ``/mod`` alone)."""
+    if thread.conversation_id is not None:  # its theme archived or closed since: still theirs
+        if not await conversation_participant(session, viewer, thread.conversation_id):
+            raise NotFoundException()
+        return
     check_read_space_content(viewer, thread.space)
     if thread.group_session_id is not None and not await group_session_participant(
             session, viewer, thread.group_session_id, thread.space_id):
-        raise NotFoundException()
-    if thread.conversation_id is not None and not await conversation_participant(
-            session, viewer, thread.conversation_id):
         raise NotFoundException()
 
 
 async def conversation_participant(session: AsyncSession, viewer: Viewer,
                                    conversation_id: int) -> bool:
-    """The member who asked and the helper who accepted: the only readers of a conversation."""
+    """The member who asked and the helper who accepted (while they hold the badge), or the
+    member asked: the only readers of a conversation."""
     if viewer is None:
         return False
+    helping = Conversation.helper_id == viewer.id
+    if not viewer.trained_helper:  # a badge taken back: no more of the helper conversations
+        helping = and_(helping, Conversation.kind == ConversationKind.MEMBER)
     found = await session.scalar(select(Conversation.id).where(
-        Conversation.id == conversation_id,
-        or_(Conversation.member_id == viewer.id, Conversation.helper_id == viewer.id)))
+        Conversation.id == conversation_id, or_(Conversation.member_id == viewer.id, helping)))
     return found is not None
 
 
@@ -272,7 +277,7 @@ async def get_post_or_404(session: AsyncSession, viewer: Viewer, post_id: int) -
             joinedload(Post.author),
         )
     )
-    if post is None or post.thread.space.archived:
+    if post is None or (post.thread.space.archived and post.thread.conversation_id is None):
         raise NotFoundException()
     await check_thread_access(session, viewer, post.thread)
     return post

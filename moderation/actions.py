@@ -179,11 +179,18 @@ async def _post_audit(session: AsyncSession, kind: ActionKind, post: Post, *,
 
 async def do_flag_post(session: AsyncSession, post: Post, *, flagger: Member, reason: str,
                        note: str) -> Flag | None:
-    """A member flags a post; None if they already have an open flag on it. A danger flag
-    also sends the author a caring notice (rate-limited); enough distinct flaggers hide the
-    post pending review."""
-    if await mq.has_open_flag(session, post.id, flagger.id):
+    """A member flags a post; None if they already have an open flag on it (for a danger
+    flag: an open danger flag, so that a worry that grows after a first report still reaches
+    the moderators as one). A danger flag also sends the author a caring notice
+    (rate-limited); enough distinct flaggers hide the post pending review."""
+    danger = reason == FlagReason.DANGER.value
+    if await mq.has_open_flag(session, post.id, flagger.id,
+                              FlagReason.DANGER.value if danger else None):
         return None
+    if danger:  # their earlier, milder report of it gives way (one open flag each)
+        await session.execute(update(Flag).where(
+            Flag.post_id == post.id, Flag.flagger_id == flagger.id,
+            Flag.resolved_at.is_(None)).values(resolved_at=utcnow()))
     since = utcnow() - WELFARE_WINDOW
     notify_author = (
         reason == FlagReason.DANGER.value and post.author_id is not None
@@ -601,8 +608,13 @@ async def do_grant_helper_badge(session: AsyncSession, member: Member, *,
 
 async def do_revoke_helper_badge(session: AsyncSession, member: Member, *,
                                  actor: Member | None, reason: str) -> bool:
-    return await _set_helper_badge(session, member, False, ActionKind.HELPER_REVOKED,
-                                   actor=actor, reason=reason)
+    """Take the badge back; the conversations they held as a helper wait for another helper
+    (their members told), and they no longer read them (``queries.conversation_participant``)."""
+    if not await _set_helper_badge(session, member, False, ActionKind.HELPER_REVOKED,
+                                   actor=actor, reason=reason):
+        return False
+    await conversations.do_release_all(session, member)
+    return True
 
 
 SPACE_FIELDS = ("slug", "name", "description", "charter", "visibility", "position",
@@ -984,7 +996,9 @@ async def do_call_in_moderators(session: AsyncSession, conversation: Conversatio
                                 ) -> int | None:
     """The helper asks the theme's moderators in: the member's last message (or the last one)
     is reported, so a moderator sees it and the few before it in ``/mod``, nothing else; the
-    member is told. Returns the reported message's id, or None when there is nothing to show."""
+    member is told. Returns the reported message's id; None when there is nothing to show, or
+    when the helper's call about that message waits already (a "danger" call after an "other"
+    one still goes: ``do_flag_post``)."""
     thread = await conversations.thread_of(session, conversation.id)
     if thread is None or conversation.status != ConversationStatus.OPEN:
         return None
@@ -997,7 +1011,8 @@ async def do_call_in_moderators(session: AsyncSession, conversation: Conversatio
         last = await session.scalar(in_thread.order_by(Post.number.desc()).limit(1))
     if last is None:
         return None
-    await do_flag_post(session, last, flagger=helper, reason=reason, note=note)
+    if await do_flag_post(session, last, flagger=helper, reason=reason, note=note) is None:
+        return None  # already called about this message, and not yet answered
     if conversation.member_id is not None:
         await do_notify(session, conversation.member_id, kind=conversations.NOTICE,
                         message=MODERATORS_CALLED, thread_id=thread.id,

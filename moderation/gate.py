@@ -113,12 +113,12 @@ class ModerationGate:
 
     async def review(
         self, session: AsyncSession, text: str, *, author: Member, space: Space,
-        editing: Post | None = None, reading: Reading | None = None,
+        editing: Post | None = None, reading: Reading | None = None, private: bool = False,
     ) -> Verdict:
         if reading is None:
             reading = await self.read(text, locale=author.locale)
         status, reasons = await rules.review(session, text, author=author, space=space,
-                                             editing=editing is not None)
+                                             editing=editing is not None, private=private)
         return Verdict(html=reading.html, renderer_version=reading.renderer_version,
                        status=status, crisis_level=reading.crisis_level, reasons=reasons,
                        crisis_answer=reading.crisis_answer, crisis_about=reading.crisis_about,

@@ -118,9 +118,13 @@ async def open_flags(session: AsyncSession, post_id: int) -> list[Flag]:
     return list(result)
 
 
-async def has_open_flag(session: AsyncSession, post_id: int, flagger_id: int) -> bool:
+async def has_open_flag(session: AsyncSession, post_id: int, flagger_id: int,
+                        reason: str | None = None) -> bool:
+    """Whether ``flagger_id`` has an open flag on the post (``reason``: of that reason)."""
+    of_reason = [Flag.reason == reason] if reason is not None else []
     return bool(await session.scalar(select(exists().where(
-        Flag.post_id == post_id, Flag.flagger_id == flagger_id, Flag.resolved_at.is_(None)))))
+        Flag.post_id == post_id, Flag.flagger_id == flagger_id, Flag.resolved_at.is_(None),
+        *of_reason))))
 
 
 ESTABLISHED_DAYS = 3

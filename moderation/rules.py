@@ -154,7 +154,7 @@ async def _posts_in_space(session: AsyncSession, author: Member, space: Space) -
     return int(await session.scalar(
         select(func.count()).select_from(Post).join(Thread, Thread.id == Post.thread_id)
         .where(Post.author_id == author.id, Thread.space_id == space.id,
-               Post.status == PostStatus.VISIBLE)) or 0)
+               Thread.conversation_id.is_(None), Post.status == PostStatus.VISIBLE)) or 0)
 
 
 async def _same_as_last_post(session: AsyncSession, author: Member, text: str) -> bool:
@@ -170,15 +170,20 @@ def _long_enough_to_repeat(text: str) -> bool:
 
 
 async def review(session: AsyncSession, text: str, *, author: Member, space: Space,
-                 editing: bool = False) -> tuple[PostStatus, tuple[str, ...]]:
+                 editing: bool = False, private: bool = False
+                 ) -> tuple[PostStatus, tuple[str, ...]]:
     """The status the rules give a text about to be posted, and why; raises GateRefusal.
-    ``editing``: the text replaces an existing post's (never "the same text twice")."""
+    ``editing``: the text replaces an existing post's (never "the same text twice").
+    ``private``: a one-to-one conversation's message: the space's pre-moderation and hourly
+    limit for new members are about its public threads (a held message would put a private
+    one before its moderators, and keep it from the other person); watched words still hold."""
     if is_restricted(author):
         raise GateRefusal(RESTRICTED)
     trusted = _trusted(author)
     is_new = author.created_at > utcnow() - timedelta(days=NEW_MEMBER_DAYS)
     limit = space.new_member_hourly_limit
-    if not trusted and is_new and limit > 0 and await _recent_posts(session, author) >= limit:
+    if (not private and not trusted and is_new and limit > 0
+            and await _recent_posts(session, author) >= limit):
         raise GateRefusal(TOO_MANY)
     if (REFUSE_SAME_TEXT_TWICE and not editing and _long_enough_to_repeat(text)
             and await _same_as_last_post(session, author, text)):
@@ -190,7 +195,7 @@ async def review(session: AsyncSession, text: str, *, author: Member, space: Spa
     reasons: list[str] = []
     if not trusted and any(word.action == "hold" for word in found):
         reasons.append(HELD_WATCHED)
-    if (not trusted and space.premoderated_posts > 0
+    if (not private and not trusted and space.premoderated_posts > 0
             and await _posts_in_space(session, author, space) < space.premoderated_posts):
         reasons.append(HELD_NEW_MEMBER)
     return (PostStatus.PENDING if reasons else PostStatus.VISIBLE), tuple(reasons)

@@ -1188,6 +1188,9 @@ ROUTES.extend([admin_members, admin_grant_helper, admin_revoke_helper,
 # -- a helper calls the moderators into a conversation (issue 17) ----------------------------
 
 NO_CALL_REASON = N_("Dis pourquoi tu appelles l'équipe de modération.")
+ALREADY_CALLED = N_("Tu as déjà appelé l'équipe pour le dernier message de la personne : elle "
+                    "va le voir. Si tu penses maintenant que la personne est en danger, choisis "
+                    "« Je pense que la personne est en danger ».")
 CALL_NOTE_MAX = 1_000
 
 
@@ -1202,8 +1205,10 @@ async def call_moderators(request: Req, db: Db,
     if reason not in ma.CALL_REASONS:
         return await web_conversations.conversation_error(request, db, conversation, "reason",
                                                           NO_CALL_REASON)
-    await ma.do_call_in_moderators(db, conversation, helper, theme=conversation.space.name,
-                                   reason=reason, note=note[:CALL_NOTE_MAX])
+    if await ma.do_call_in_moderators(db, conversation, helper, theme=conversation.space.name,
+                                      reason=reason, note=note[:CALL_NOTE_MAX]) is None:
+        return await web_conversations.conversation_error(request, db, conversation, "reason",
+                                                          ALREADY_CALLED)
     await commit(db)
     return see_other(request, f"/conversations/{conversation.id}?appel=1")
 

@@ -56,6 +56,18 @@ NO_ROOM = N_("Tu n'as plus de place pour une nouvelle conversation (ou tu es en 
 NO_HAND_OVER = N_("Cette personne ne peut pas prendre la conversation maintenant : "
                   "choisis quelqu'un d'autre dans la liste.")
 NO_THEMES_CHOSEN = N_("Choisis au moins un thème, ou mets-toi en pause.")
+ASKS = Rule("ask-conversation", (Tier(6, QUARTER),))
+"""Sends of a form asking for a conversation (a helper or a member) in a quarter of an hour:
+enough for a few typos, too few to walk through the members or ring the helpers again and
+again."""
+
+
+async def _count_ask(request: Request[Any, Any, Any], member: Member) -> None:
+    """Before the request's own transaction: the counters are written apart."""
+    try:
+        await check_attempt(request, (ASKS, str(member.id)))
+    except Throttled as exc:
+        raise TooManyRequestsException(headers={"Retry-After": str(exc.retry_after)}) from exc
 
 
 def _spaces_for(viewer: Member, spaces: list[Space]) -> list[Space]:
@@ -113,6 +125,8 @@ async def ask_conversation(request: Request[Any, Any, Any], db: Db, gate: Gate
     member = permissions.check_logged_in(viewer_of(request))
     if permissions.is_restricted(member):
         raise PermissionDeniedException(detail=permissions.REFUSED_RESTRICTED)
+    if not editing_again:
+        await _count_ask(request, member)
     themes = await _themes(db, member)
     space = next((s for s in themes if s.slug == theme), None)
     if space is None:
@@ -131,7 +145,7 @@ async def ask_conversation(request: Request[Any, Any, Any], db: Db, gate: Gate
     if waiting is not None:
         return _asking_page(themes, form, errors, theme=theme, waiting=waiting, status=409)
     verdict = await review(db, gate, form, author=member, space=space, errors=errors,
-                           reading=reading)
+                           reading=reading, private=True)
     if verdict is None:
         return _asking_page(themes, form, errors, theme=theme, status=422)
     if needs_crisis_pause(verdict, values):
@@ -287,7 +301,7 @@ async def end_conversation(request: Request[Any, Any, Any], db: Db,
     conversation = await _conversation(db, member, conversation_id)
     if member.id not in (conversation.member_id, conversation.helper_id):
         raise NotFoundException()
-    await conversations.do_end(db, conversation, member, theme=conversation.space.name)
+    await conversations.do_end_or_decline(db, conversation, member)
     await commit(db)
     return see_other(request, f"/conversations/{conversation.id}")
 
@@ -337,9 +351,6 @@ NOT_NOW = N_("Cette personne ne reçoit pas de demande de conversation de ta par
 TOO_NEW = N_("Pour demander une conversation à un·e membre, ton compte doit avoir au moins "
              "7 jours et 5 messages publiés. En attendant, les pair-aidant·es sont là pour ça.")
 NO_PSEUDONYM = N_("Écris le pseudonyme de la personne.")
-ASKS = Rule("ask-member", (Tier(6, QUARTER),))
-"""Sends of the form asking a member in a quarter of an hour (each person can be asked once
-anyway): enough for a few typos, too few to walk through the members."""
 
 
 async def _member_asking_page(request: Request[Any, Any, Any], db: AsyncSession, member: Member,
@@ -373,10 +384,7 @@ async def ask_member(request: Request[Any, Any, Any], db: Db, gate: Gate) -> Res
     page = {"theme": theme, "to": to}
     if editing_again:
         return await _member_asking_page(request, db, member, form, FormErrors(), **page)
-    try:  # before the request's own transaction: the counters are written apart
-        await check_attempt(request, (ASKS, str(member.id)))
-    except Throttled as exc:
-        raise TooManyRequestsException(headers={"Retry-After": str(exc.retry_after)}) from exc
+    await _count_ask(request, member)
     if await conversations.is_new_account(db, member):
         errors["to"] = FieldError(TOO_NEW)
         return await _member_asking_page(request, db, member, form, errors, status=403, **page)
@@ -397,7 +405,7 @@ async def ask_member(request: Request[Any, Any, Any], db: Db, gate: Gate) -> Res
         return await _member_asking_page(request, db, member, form, errors, status=422, **page)
     assert asked is not None and space is not None
     verdict = await review(db, gate, form, author=member, space=space, errors=errors,
-                           reading=reading)
+                           reading=reading, private=True)
     if verdict is None:
         return await _member_asking_page(request, db, member, form, errors, status=422, **page)
     if needs_crisis_pause(verdict, values):

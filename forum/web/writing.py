@@ -52,7 +52,7 @@ async def read(gate: ContentGate, form: PostForm, request: Request[Any, Any, Any
 
 async def review(db: AsyncSession, gate: ContentGate, form: PostForm, *, author: Member,
                  space: Space, errors: FormErrors, reading: Reading | None,
-                 editing: Post | None = None) -> Verdict | None:
+                 editing: Post | None = None, private: bool = False) -> Verdict | None:
     """Ask the gate; a refusal becomes an error on the body field (the text is kept).
 
     A repeated submit (same idempotency key as a stored post) skips the gate: the action
@@ -65,7 +65,7 @@ async def review(db: AsyncSession, gate: ContentGate, form: PostForm, *, author:
         return stored
     try:
         return await gate.review(db, form.body, author=author, space=space, editing=editing,
-                                 reading=reading)
+                                 reading=reading, private=private)
     except GateRefusal as refusal:
         if editing is None and (stored := await _stored_verdict(db, form, author)):
             return stored
@@ -186,7 +186,7 @@ async def reply(
     if editing_again:
         return await _reply_form_again(request, db, thread, form, FormErrors(), status=200)
     verdict = await review(db, gate, form, author=member, space=thread.space, errors=errors,
-                           reading=reading)
+                           reading=reading, private=thread.conversation_id is not None)
     if verdict is None:
         return await _reply_form_again(request, db, thread, form, errors, status=422)
     if needs_crisis_pause(verdict, values):
@@ -280,7 +280,8 @@ async def edit_post(request: Request[Any, Any, Any], db: Db, gate: Gate,
     if editing_again:
         return _edit_page(post_obj, form, FormErrors())
     verdict = await review(db, gate, form, author=member, space=space, errors=errors,
-                           reading=reading, editing=post_obj)
+                           reading=reading, editing=post_obj,
+                           private=post_obj.thread.conversation_id is not None)
     if verdict is None:
         return _edit_page(post_obj, form, errors, status=422)
     if needs_crisis_pause(verdict, values):

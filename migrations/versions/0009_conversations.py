@@ -100,6 +100,12 @@ def downgrade() -> None:
             f"{held} conversation thread(s) exist: their messages are for two people only, "
             "and would become public threads without this migration. Delete those threads "
             "(or the conversations) first.")
+    helpers = op.get_bind().execute(
+        sa.text("SELECT count(*) FROM space WHERE visibility = 'helpers'")).scalar()
+    if helpers:
+        raise RuntimeError(
+            f"{helpers} space(s) are for trained helpers only, a visibility the earlier code "
+            "does not know. Give them another visibility first (in /admin).")
     with op.batch_alter_table('thread') as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_thread_conversation_id_conversation'),
                                  type_='foreignkey')

@@ -21,7 +21,9 @@ from forum.models import (
     Member,
     Notification,
     Post,
+    PostStatus,
     SearchDocument,
+    Space,
     Thread,
 )
 from forum.privacy import do_delete_account
@@ -593,3 +595,113 @@ async def test_the_helpers_space_is_read_by_helpers_and_admins_only(
     assert (await client.get(f"/t/{thread_id}")).status_code == 200
     found = (await client.get("/search?q=zorbalune")).text
     assert "Débrief du jeudi" in found, "the search finds it for those who read it"
+
+
+async def test_a_premoderated_theme_holds_nothing_and_a_danger_call_after_another_still_goes(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await _world(app)
+    async with app.state.database.writing() as session:
+        await session.execute(update(Space).where(Space.slug == "alpha")
+                              .values(premoderated_posts=3, new_member_hourly_limit=1))
+        await session.commit()
+    thread_id, conversation = await _open(app, client, browser, world)
+    async with app.state.database.reader() as session:
+        statuses = list(await session.scalars(select(Post.status).where(
+            Post.thread_id == thread_id)))
+    assert statuses == [PostStatus.VISIBLE], "a theme's pre-moderation is for its public threads"
+    assert FIRST in (await browser.get(f"/t/{thread_id}")).text(), "the helper reads it"
+    await as_role(client, app, world, "member")
+    for words in ("Un deuxième message.", "Un troisième, dans la même heure."):
+        assert (await browser.reply(thread_id, words)).status == 303
+    await as_role(client, app, world, "mod_this")
+    assert "Un deuxième message." not in (await client.get("/mod")).text
+
+    await as_role(client, app, world, "author")
+    answers = []
+    for reason in ("other", "other", "danger"):
+        sent = await client.post(f"/conversations/{conversation.id}/moderateurs",
+                                 data={"reason": reason}, headers=csrf_headers(client, app),
+                                 follow_redirects=False)
+        answers.append(sent.status_code)
+    assert answers == [303, 422, 303], "a second call waits; a danger call after one goes"
+    assert await _flags(app, "danger") == 1, "the worry that grew reaches the moderators"
+    await as_role(client, app, world, "mod_this")
+    page = (await client.get("/mod")).text
+    assert "Conversation privée" in page and "Un troisième, dans la même heure." not in page, \
+        "the queue names a conversation's item without showing its words"
+
+
+async def _flags(app: Litestar, reason: str) -> int:
+    from moderation.models import Flag
+
+    async with app.state.database.reader() as session:
+        return int(await session.scalar(select(func.count()).select_from(Flag).where(
+            Flag.reason == reason)) or 0)
+
+
+async def test_a_badge_taken_back_gives_the_conversation_back_to_the_queue_and_an_archive_keeps_it(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await _world(app)
+    thread_id, conversation = await _open(app, client, browser, world)
+    async with app.state.database.writing() as session:
+        helper = await session.get(Member, world.members["author"].id)
+        admin = await session.get(Member, world.members["admin"].id)
+        assert await ma.do_revoke_helper_badge(session, helper, actor=admin, reason="test")
+        await session.execute(update(Space).where(Space.slug == "alpha").values(archived=True))
+        await session.commit()
+    again = await _conversation(app, thread_id)
+    assert again.status == ConversationStatus.WAITING and again.helper_id is None
+    assert [n.message for n in await _notices(app, world.members["member"])][-1] == \
+        conversations.RELEASED
+    await as_role(client, app, world, "author")
+    assert (await client.get(f"/t/{thread_id}")).status_code == 404, "no badge, no reading"
+    await as_role(client, app, world, "member")
+    page = await browser.get(f"/t/{thread_id}")
+    assert page.status == 200 and FIRST in page.text(), "an archived theme keeps it theirs"
+
+
+async def test_the_member_asked_who_closes_a_request_declines_it_and_leaving_takes_the_notices(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await _world(app)
+    await _seasoned(app, world, "member")
+    await _allow_requests(client, app, world, "author_2")
+    await as_role(client, app, world, "member")
+    # Messages in one's own conversations do not make an account seasoned: only public posts.
+    async with app.state.database.reader() as session:
+        member = await session.get(Member, world.members["member"].id)
+        assert member is not None and not await conversations.is_new_account(session, member)
+    thread_id = _thread_of(await ask_member(browser, "Author_2"))
+    conversation = await _conversation(app, thread_id)
+    await as_role(client, app, world, "author_2")
+    ended = await client.post(f"/conversations/{conversation.id}/fin",
+                              headers=csrf_headers(client, app), follow_redirects=False)
+    assert ended.status_code == 303
+    assert (await _conversation(app, thread_id)).status == ConversationStatus.DECLINED
+    assert [n.message for n in await _notices(app, world.members["member"])][-1] == \
+        conversations.INVITE_DECLINED, "however it is closed, the asker hears 'not accepted'"
+    async with app.state.database.writing() as session:
+        leaver = await session.get(Member, world.members["author_2"].id)
+        await do_delete_account(session, leaver, erase_posts=False)
+        await session.commit()
+    assert await _notices(app, world.members["member"]) == [], \
+        "the notices naming someone who left go with them"
+
+
+async def test_messages_in_conversations_do_not_season_an_account(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await _world(app)
+    async with app.state.database.writing() as session:
+        await session.execute(update(Member).where(Member.id == world.members["member"].id)
+                              .values(created_at=utcnow() - timedelta(days=30)))
+        await session.commit()
+    await as_role(client, app, world, "member")
+    thread_id = _thread_of(await ask(browser))
+    for n in range(conversations.NEW_ACCOUNT_POSTS):
+        assert (await browser.reply(thread_id, f"Encore un mot, le {n}e.")).status == 303
+    async with app.state.database.reader() as session:
+        member = await session.get(Member, world.members["member"].id)
+        assert member is not None and await conversations.is_new_account(session, member)
