@@ -31,6 +31,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -147,13 +148,24 @@ async def waiting_request_of(session: AsyncSession, member_id: int) -> Conversat
 
 
 async def do_request(session: AsyncSession, *, member: Member, space: Space, lang: str,
-                     now: datetime | None = None) -> Conversation:
+                     now: datetime | None = None) -> Conversation | None:
     """The request itself; its thread and first message come from ``actions.do_create_thread``
-    (``conversation=``), and then ``do_announce`` tells the helpers who could take it."""
-    conversation = Conversation(member_id=member.id, space_id=space.id, lang=lang,
-                                status=ConversationStatus.WAITING, created_at=now or utcnow())
-    session.add(conversation)
-    await session.flush()
+    (``conversation_id=``), and then ``do_announce`` tells the helpers who could take it.
+    None when the member has a request waiting already (sent from another tab meanwhile)."""
+    return await _insert(session, Conversation(
+        member_id=member.id, space_id=space.id, lang=lang, kind=ConversationKind.HELPER,
+        status=ConversationStatus.WAITING, created_at=now or utcnow()))
+
+
+async def _insert(session: AsyncSession, conversation: Conversation) -> Conversation | None:
+    """Add ``conversation`` in a savepoint: None when a unique index refuses it (one waiting
+    request per member; each member asks another once)."""
+    try:
+        async with session.begin_nested():
+            session.add(conversation)
+            await session.flush()
+    except IntegrityError:
+        return None
     return conversation
 
 
@@ -248,15 +260,13 @@ async def may_ask(session: AsyncSession, asker: Member, asked: Member | None) ->
 
 
 async def do_ask_member(session: AsyncSession, *, asker: Member, asked: Member, space: Space,
-                        lang: str) -> Conversation:
+                        lang: str) -> Conversation | None:
     """The request (its first message comes next, as for a helper's); ``asked`` is told and
-    may read that message before answering."""
-    conversation = Conversation(member_id=asker.id, helper_id=asked.id, space_id=space.id,
-                                lang=lang, kind=ConversationKind.MEMBER,
-                                status=ConversationStatus.WAITING, created_at=utcnow())
-    session.add(conversation)
-    await session.flush()
-    return conversation
+    may read that message before answering. None when ``asker`` asked them already (a
+    second send at the same moment)."""
+    return await _insert(session, Conversation(
+        member_id=asker.id, helper_id=asked.id, space_id=space.id, lang=lang,
+        kind=ConversationKind.MEMBER, status=ConversationStatus.WAITING, created_at=utcnow()))
 
 
 async def do_tell_asked(session: AsyncSession, conversation: Conversation, asker: Member,

@@ -237,7 +237,16 @@ class Conversation(Base):
     thread (``Thread.conversation_id``): only its two people read them."""
 
     __tablename__ = "conversation"
-    __table_args__ = (Index("ix_conversation_status_created", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_conversation_status_created", "status", "created_at"),
+        # One request to the helpers waiting per member, and each member asks another once:
+        # two tabs sending at the same moment make one row, not two.
+        Index("ix_conversation_one_waiting", "member_id", unique=True,
+              sqlite_where=text("status = 'waiting' AND kind = 'helper'"),
+              postgresql_where=text("status = 'waiting' AND kind = 'helper'")),
+        Index("ix_conversation_asked_once", "member_id", "helper_id", unique=True,
+              sqlite_where=text("kind = 'member'"), postgresql_where=text("kind = 'member'")),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     member_id: Mapped[int | None] = mapped_column(

@@ -153,6 +153,9 @@ async def ask_conversation(request: Request[Any, Any, Any], db: Db, gate: Gate
                             action="/conversations/new", autoflag=gate.autoflag,
                             extra={"theme": space.slug})
     conversation = await conversations.do_request(db, member=member, space=space, lang=lang)
+    if conversation is None:  # another tab's request got there first
+        return _asking_page(themes, form, errors, theme=theme, status=409,
+                            waiting=await conversations.waiting_request_of(db, member.id))
     thread_id, created = await _first_message(request, db, gate, conversation, member=member,
                                               space=space, form=form, verdict=verdict,
                                               lang=lang)
@@ -415,6 +418,9 @@ async def ask_member(request: Request[Any, Any, Any], db: Db, gate: Gate) -> Res
     lang = form.lang or locale_of(request)
     conversation = await conversations.do_ask_member(db, asker=member, asked=asked,
                                                      space=space, lang=lang)
+    if conversation is None:  # asked already, at the same moment
+        errors["to"] = FieldError(NOT_NOW)
+        return await _member_asking_page(request, db, member, form, errors, status=422, **page)
     thread_id, created = await _first_message(request, db, gate, conversation, member=member,
                                               space=space, form=form, verdict=verdict,
                                               lang=lang)

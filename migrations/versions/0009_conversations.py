@@ -52,6 +52,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id', name=op.f('pk_conversation')),
     )
     op.create_index('ix_conversation_status_created', 'conversation', ['status', 'created_at'])
+    op.create_index('ix_conversation_one_waiting', 'conversation', ['member_id'], unique=True,
+                    sqlite_where=sa.text("status = 'waiting' AND kind = 'helper'"),
+                    postgresql_where=sa.text("status = 'waiting' AND kind = 'helper'"))
+    op.create_index('ix_conversation_asked_once', 'conversation', ['member_id', 'helper_id'],
+                    unique=True, sqlite_where=sa.text("kind = 'member'"),
+                    postgresql_where=sa.text("kind = 'member'"))
     op.create_index(op.f('ix_conversation_member_id'), 'conversation', ['member_id'])
     op.create_index(op.f('ix_conversation_helper_id'), 'conversation', ['helper_id'])
     op.create_table(
@@ -118,5 +124,11 @@ def downgrade() -> None:
     op.drop_table('helper_availability')
     op.drop_index(op.f('ix_conversation_helper_id'), table_name='conversation')
     op.drop_index(op.f('ix_conversation_member_id'), table_name='conversation')
+    op.drop_index('ix_conversation_asked_once', table_name='conversation',
+                  sqlite_where=sa.text("kind = 'member'"),
+                  postgresql_where=sa.text("kind = 'member'"))
+    op.drop_index('ix_conversation_one_waiting', table_name='conversation',
+                  sqlite_where=sa.text("status = 'waiting' AND kind = 'helper'"),
+                  postgresql_where=sa.text("status = 'waiting' AND kind = 'helper'"))
     op.drop_index('ix_conversation_status_created', table_name='conversation')
     op.drop_table('conversation')

@@ -79,9 +79,10 @@ async def _world(app: Litestar) -> World:
             asked = await _ask(session, m["member"], alpha, "Bonjour, je voudrais parler.")
             accepted = await conversations.do_accept(session, asked[0], helper)
             assert accepted == conversations.ACCEPTED_NOW
-            waiting = await _ask(session, m["mod_second"], alpha, "Quelqu'un ce soir ?")
+            waiting = await _ask(session, m["suspended" + suffix], alpha, "Quelqu'un ce soir ?")
             invite = await conversations.do_ask_member(session, asker=m["mod_second"],
                                                        asked=helper, space=alpha, lang="fr")
+            assert invite is not None
             world.ids.update({"conversation" + suffix: asked[0].id,
                               "conversation_thread" + suffix: asked[1].thread_id,
                               "conversation_post" + suffix: asked[1].id,
@@ -102,6 +103,7 @@ async def _helper(session, name: str) -> Member:  # noqa: ANN001
 
 async def _ask(session, member: Member, space, text: str) -> tuple[Conversation, Post]:  # noqa: ANN001
     conversation = await conversations.do_request(session, member=member, space=space, lang="fr")
+    assert conversation is not None
     posted = await actions.do_create_thread(
         session, space=space, author=member, title="Conversation", source=text,
         verdict=verdict(text), conversation_id=conversation.id)

@@ -705,3 +705,27 @@ async def test_messages_in_conversations_do_not_season_an_account(
     async with app.state.database.reader() as session:
         member = await session.get(Member, world.members["member"].id)
         assert member is not None and await conversations.is_new_account(session, member)
+
+
+async def test_the_database_keeps_one_waiting_request_and_one_ask_per_pair(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    """What the pages check first, the unique indexes hold when two sends cross."""
+    world = await _world(app)
+    async with app.state.database.writing() as session:
+        member = await session.get(Member, world.members["member"].id)
+        other = await session.get(Member, world.members["author_2"].id)
+        alpha = await session.scalar(select(Space).where(Space.slug == "alpha"))
+        assert member is not None and other is not None and alpha is not None
+        first = await conversations.do_request(session, member=member, space=alpha, lang="fr")
+        second = await conversations.do_request(session, member=member, space=alpha, lang="fr")
+        asked = await conversations.do_ask_member(session, asker=member, asked=other,
+                                                  space=alpha, lang="fr")
+        again = await conversations.do_ask_member(session, asker=member, asked=other,
+                                                  space=alpha, lang="fr")
+        await session.commit()
+    assert first is not None and second is None
+    assert asked is not None and again is None
+    async with app.state.database.reader() as session:
+        assert await session.scalar(select(func.count()).select_from(Conversation)) == 2
+
