@@ -406,7 +406,8 @@ async def ask_member(request: Request[Any, Any, Any], db: Db, gate: Gate) -> Res
     if not await conversations.may_ask(db, member, asked):
         errors["to"] = FieldError(NOT_NOW)
         return await _member_asking_page(request, db, member, form, errors, status=422, **page)
-    assert asked is not None and space is not None
+    if asked is None or space is None:  # refused above already; said again for the types
+        raise NotFoundException()
     verdict = await review(db, gate, form, author=member, space=space, errors=errors,
                            reading=reading, private=True)
     if verdict is None:
