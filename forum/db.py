@@ -44,6 +44,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from forum import changes, writer_lock
+from forum.sqlite_inline import inline_connector
 from forum.redis_pool import is_redis_trouble
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -232,10 +233,12 @@ def make_engine(url: str, *, pool: bool = True) -> AsyncEngine:
 
 def make_sqlite_write_engine(url: str, path: Path) -> AsyncEngine:
     """The writers' engine of a SQLite file: one connection, queued for in the process
-    (FIFO) and across processes (``forum.writer_lock``); see the module docstring."""
+    (FIFO) and across processes (``forum.writer_lock``), whose statements run on the event
+    loop (``forum.sqlite_inline``); see the module docstring."""
     create_private_sqlite_file(url)
     engine = create_async_engine(url, pool_size=1, max_overflow=0,
-                                 pool_timeout=WRITER_QUEUE_SECONDS)
+                                 pool_timeout=WRITER_QUEUE_SECONDS,
+                                 async_creator=inline_connector(path))
     _install_sqlite_hooks(engine, before_begin=writer_lock.before_begin(
         writer_lock.lock_path(path), patience=WRITER_QUEUE_SECONDS))
     writer_lock.let_go_on_checkin(engine)

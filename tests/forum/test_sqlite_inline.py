@@ -1,0 +1,113 @@
+"""A SQLite file's writers run their statements on the event loop (``forum.sqlite_inline``),
+except ``BEGIN`` and ``COMMIT``, which may wait on another program's lock or a checkpoint and
+go to the connection's thread, so the loop goes on meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, text
+
+from forum.db import Database, commit
+from tests.conftest import ON_POSTGRES
+
+pytestmark = pytest.mark.skipif(ON_POSTGRES, reason="the SQLite writers' connection")
+
+
+def _tell_threads(database: Database) -> None:
+    """Every new connection of either engine gets ``which_thread()``: the thread SQLite runs
+    the statement on."""
+    for engine in database.engines:
+        @event.listens_for(engine.sync_engine, "connect")
+        def add_function(dbapi_conn, _record) -> None:  # noqa: ANN001 - DBAPI objects
+            dbapi_conn.create_function("which_thread", 0, threading.get_ident)
+
+
+async def test_a_writers_statements_run_on_the_loop_and_a_readers_in_its_thread(
+    tmp_path: Path,
+) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'forum.db'}")
+    _tell_threads(database)
+    try:
+        async with database.writer() as session:
+            await session.execute(text("CREATE TABLE note (body TEXT)"))
+            await session.execute(text("INSERT INTO note VALUES ('a')"))
+            writer_thread = await session.scalar(text("SELECT which_thread()"))
+            await commit(session)
+        async with database.reader() as session:
+            reader_thread = await session.scalar(text("SELECT which_thread()"))
+            assert await session.scalar(text("SELECT body FROM note")) == "a"
+        assert writer_thread == threading.get_ident()
+        assert reader_thread != threading.get_ident()
+    finally:
+        await database.dispose()
+
+
+async def test_begin_waits_for_another_programs_lock_without_holding_the_loop(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "forum.db"
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        async with database.writing() as session:
+            await session.execute(text("CREATE TABLE note (body TEXT)"))
+        # Another program (a `forum` command, a script) holds SQLite's write lock; it does not
+        # take the forum's writer lock, so the forum's writer meets SQLite's busy timeout.
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("INSERT INTO note VALUES ('other')")
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticking = asyncio.create_task(tick())
+
+        async def write() -> None:
+            async with database.writing() as session:
+                await session.execute(text("INSERT INTO note VALUES ('forum')"))
+
+        writing = asyncio.create_task(write())
+        await asyncio.sleep(0.5)
+        assert not writing.done()  # waiting for the other program's lock...
+        assert ticks >= 20  # ...while the loop went on
+        let_go = time.monotonic()
+        other.execute("COMMIT")
+        other.close()
+        await asyncio.wait_for(writing, 5)
+        assert time.monotonic() - let_go < 2
+        ticking.cancel()
+        async with database.reader() as session:
+            rows = sorted(await session.scalars(text("SELECT body FROM note")))
+        assert rows == ["forum", "other"]
+    finally:
+        await database.dispose()
+
+
+async def test_a_failing_statement_rolls_back_and_the_connection_serves_the_next_writer(
+    tmp_path: Path,
+) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'forum.db'}")
+    try:
+        async with database.writing() as session:
+            await session.execute(text("CREATE TABLE note (body TEXT UNIQUE)"))
+            await session.execute(text("INSERT INTO note VALUES ('a')"))
+        with pytest.raises(Exception, match="UNIQUE"):  # noqa: PT011 - the driver's own class
+            async with database.writing() as session:
+                await session.execute(text("INSERT INTO note VALUES ('b')"))
+                await session.execute(text("INSERT INTO note VALUES ('a')"))
+        async with database.writing() as session:
+            await session.execute(text("INSERT INTO note VALUES ('c')"))
+        async with database.reader() as session:
+            rows = sorted(await session.scalars(text("SELECT body FROM note")))
+        assert rows == ["a", "c"]  # 'b' went with its transaction
+    finally:
+        await database.dispose()
