@@ -344,7 +344,7 @@ async def _after_publishing(session: AsyncSession, post: Post, *, author: Member
     index, the notices of followers and mentioned members, the pages)."""
     if thread.group_session_id is None:  # a live session's messages notify nobody
         await do_follow(session, author.id, thread.id)
-    changes.post(session, post, published=post.status == PostStatus.VISIBLE)
+    changes.post(session, post, published=post.status == PostStatus.VISIBLE, created=True)
 
 
 async def do_follow(session: AsyncSession, member_id: int, thread_id: int) -> None:

@@ -41,6 +41,9 @@ class Changes:
     """Posts whose text, status, warning or place changed (or that are new): id -> thread id."""
     published: set[int] = field(default_factory=set)
     """Posts that became visible (new, approved, restored): their readers may be told."""
+    created: set[int] = field(default_factory=set)
+    """Posts this unit of work inserted: no view holds anything of them yet (no index entry,
+    no notice), so the views need not look for what they held before."""
     newest: dict[int, int] = field(default_factory=dict)
     """Threads where posts became visible: thread id -> the highest number among them (the
     pages open on the thread are told how far it now goes, ``forum.live``)."""
@@ -73,11 +76,14 @@ def of(session: AsyncSession | Any) -> Changes:
 
 
 def post(session: AsyncSession, changed: Any, *, published: bool = False,
-         previous_source: str | None = None) -> None:
+         previous_source: str | None = None, created: bool = False) -> None:
     """``changed`` (a Post) changed: its text, status, warning or place; ``published`` when it
-    became visible; ``previous_source`` when an edit changed its text."""
+    became visible; ``previous_source`` when an edit changed its text; ``created`` when this
+    unit of work inserted it."""
     record = of(session)
     record.posts[changed.id] = changed.thread_id
+    if created:
+        record.created.add(changed.id)
     record.threads.add(changed.thread_id)
     if published:
         record.published.add(changed.id)

@@ -44,8 +44,8 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from forum import changes, writer_lock
-from forum.sqlite_inline import inline_connector
 from forum.redis_pool import is_redis_trouble
+from forum.sqlite_inline import inline_connector
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 WRITER_QUEUE_SECONDS = 20.0

@@ -187,7 +187,7 @@ async def do_open(session: AsyncSession, group: GroupSession, *, now: datetime) 
                 created_at=now)
     session.add(post)
     await session.flush()
-    changes.post(session, post, published=True)
+    changes.post(session, post, published=True, created=True)
     if now < ends_at(group):  # a session the watch missed entirely opens only to end
         await _tell_registered(session, group, OPENED, thread_id=thread.id)
     return thread

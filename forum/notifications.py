@@ -130,13 +130,15 @@ async def follow_changes(session: AsyncSession, record: Changes) -> None:
         .order_by(Post.id)))
     for post in posts:
         told = await notify_about_post(session, post, published=post.id in record.published,
-                                       previous_source=record.edited.get(post.id))
+                                       previous_source=record.edited.get(post.id),
+                                       new=post.id in record.created)
         changes.members(session, *told)
 
 
 async def notify_about_post(session: AsyncSession, post: Post, *, published: bool,
-                            previous_source: str | None) -> list[int]:
-    """Insert the notices about one visible post; returns who was told."""
+                            previous_source: str | None, new: bool = False) -> list[int]:
+    """Insert the notices about one visible post; returns who was told. ``new``: the unit of
+    work inserted it, so nobody has a notice of it yet."""
     author, thread = post.author, post.thread
     mentioned = set(await _mentioned(session, post.source, author.id))
     if thread.group_session_id is not None and mentioned:
@@ -149,9 +151,11 @@ async def notify_about_post(session: AsyncSession, post: Post, *, published: boo
             followers = set(await _followers(session, thread.id, author.id))
     elif previous_source is not None:
         mentioned -= set(await _mentioned(session, previous_source, author.id))
-    already = set(await session.scalars(
-        select(Notification.member_id).where(Notification.post_id == post.id,
-                                             Notification.kind.in_((REPLY, MENTION)))))
+    already: set[int] = set()
+    if not new:
+        already = set(await session.scalars(
+            select(Notification.member_id).where(Notification.post_id == post.id,
+                                                 Notification.kind.in_((REPLY, MENTION)))))
     mentioned -= already
     followers -= already | mentioned
     if mentioned or followers:

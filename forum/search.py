@@ -218,23 +218,25 @@ def clean_indexed(value: str) -> str:
     return " ".join(value.translate(_MARKERS).split())
 
 
-async def reindex_post(session: AsyncSession, post: Post) -> None:
+async def reindex_post(session: AsyncSession, post: Post, *, new: bool = False) -> None:
     """Bring the post's index entry in step with its current state (call after any change).
 
     A post that is not visible (pending, hidden, deleted, removed) has no entry and can
     never be found. On SQLite the vocabulary follows (:class:`forum.models.SearchTerm`).
+    ``new``: the unit of work inserted the post, so it has no entry yet to read or remove.
     Never commits.
     """
     await session.flush()
     sqlite = session.bind.dialect.name == "sqlite"
     before: set[str] = set()
-    if sqlite:
+    if sqlite and not new:
         old = (await session.execute(
             select(SearchDocument.title, SearchDocument.body)
             .where(SearchDocument.post_id == post.id)
         )).one_or_none()
         before = index_words(old.title, old.body) if old else set()
-    await session.execute(delete(SearchDocument).where(SearchDocument.post_id == post.id))
+    if not new:
+        await session.execute(delete(SearchDocument).where(SearchDocument.post_id == post.id))
     after: set[str] = set()
     row = (
         await session.execute(
@@ -276,7 +278,7 @@ async def follow_changes(session: AsyncSession, record: Changes) -> None:
             select(Post).where(Post.id.in_(chunk), Post.status == PostStatus.VISIBLE)
             .order_by(Post.id)))
         for post in visible:
-            await reindex_post(session, post)
+            await reindex_post(session, post, new=post.id in record.created)
         gone = set(chunk) - {post.id for post in visible}
         if gone:  # not visible any more (or no more): out of the index at once
             await remove_documents(session, sorted(gone))

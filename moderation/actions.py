@@ -34,7 +34,7 @@ from forum.models import (
     Visibility,
 )
 from forum.resources import lines_for, normalize_region
-from moderation import audit
+from moderation import audit, rules
 from moderation import queries as mq
 from moderation.models import (
     ActionKind,
@@ -967,6 +967,7 @@ async def do_add_watched_word(session: AsyncSession, *, actor: Member, pattern: 
     word = WatchedWord(pattern=pattern, action=action, label=label, message=message)
     session.add(word)
     await session.flush()
+    rules.forget_watched_words(session)
     await audit.record(session, ActionKind.WATCHED_WORD_ADDED, actor=actor, reason=label,
                        details={"pattern": pattern, "action": action})
     return word
@@ -977,6 +978,7 @@ async def do_remove_watched_word(session: AsyncSession, word: WatchedWord, *,
     details = {"pattern": word.pattern, "action": word.action}
     await session.delete(word)
     await session.flush()
+    rules.forget_watched_words(session)
     await audit.record(session, ActionKind.WATCHED_WORD_REMOVED, actor=actor,
                        reason=word.label, details=details)
     return True

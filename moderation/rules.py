@@ -100,9 +100,23 @@ _skipped: set[str] = set()
 """Stored patterns already logged as skipped (each is logged once per process)."""
 
 
+_WORDS_KEY = "watched_words"
+"""Where a session keeps the list it read (``session.info``): a post is reviewed, then checked
+for "flag" words once published, in one unit of work, and the table is read once."""
+
+
+def forget_watched_words(session: AsyncSession) -> None:
+    """The table changed in this session: the next review reads it again."""
+    session.info.pop(_WORDS_KEY, None)
+
+
 async def watched_words(session: AsyncSession) -> list[Watched]:
     """The shipped patterns, then the table's; a row RE2 refuses (saved before RE2, or by
-    hand) is skipped and shown as broken on the admin page, never fatal to posting."""
+    hand) is skipped and shown as broken on the admin page, never fatal to posting. Read once
+    per session (:func:`forget_watched_words`)."""
+    cached = session.info.get(_WORDS_KEY)
+    if cached is not None:
+        return list(cached)
     words = list(default_words())
     for row in await session.scalars(select(WatchedWord).order_by(WatchedWord.id)):
         compiled = patterns.compiled(row.pattern)
@@ -113,6 +127,7 @@ async def watched_words(session: AsyncSession) -> list[Watched]:
             continue
         if row.action in ACTIONS:
             words.append(Watched(compiled, row.action, row.label, row.message, row.pattern))
+    session.info[_WORDS_KEY] = tuple(words)
     return words
 
 

@@ -9,13 +9,13 @@ from dataclasses import replace
 
 import pytest
 from litestar import Litestar
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from forum import actions
 from forum.config import Settings
 from forum.db import Database
 from forum.gate import Verdict
-from forum.models import Member, Space, Thread
+from forum.models import Member, Notification, Space, Thread
 from tests.browsing import Browser
 
 
@@ -108,6 +108,45 @@ async def test_the_home_page_runs_as_many_queries_with_many_threads_as_with_few(
         await make_thread(database, "bien-etre", 3, f"Encore un fil {index}")
     after = await statements_for(app, browser, "/")
     assert before == after
+
+
+async def _followed_by(database: Database, thread_id: int, count: int, prefix: str) -> None:
+    """``count`` new members follow the thread (each will be told of a reply)."""
+    async with database.writing() as session:
+        for index in range(count):
+            member = Member(pseudonym=f"{prefix}{index}", pseudonym_key=f"{prefix}{index}",
+                            password_hash="x", recovery_hash="x")
+            session.add(member)
+            await session.flush()
+            await actions.do_follow(session, member.id, thread_id)
+
+
+async def test_a_reply_runs_as_many_statements_for_40_followers_as_for_1(
+    app: Litestar, browser: Browser, database: Database, demo: None
+) -> None:
+    """Issue 20: the notices, the search index and the counters of a reply are written set
+    by set; telling forty followers costs no more statements than telling one."""
+    quiet = await make_thread(database, "anxiete", 2, "Un fil peu suivi")
+    busy = await make_thread(database, "anxiete", 2, "Un fil très suivi")
+    await _followed_by(database, quiet, 1, "seule")
+    await _followed_by(database, busy, 40, "suiveur")
+    await browser.signup("Glycine")
+    counts = {}
+    for turn, thread_id in enumerate((quiet, busy, quiet, busy)):  # the first warms up
+        page = await browser.get(f"/t/{thread_id}")
+        with counted(app) as statements:
+            sent = await browser.submit(page.form("form#reply-form"), {
+                "body": f"Merci à vous, je vous lis depuis longtemps ({turn}).",
+            })
+        assert sent.status == 303
+        counts[thread_id] = len(statements)
+    assert counts[quiet] == counts[busy]
+    async with database.reader() as session:
+        told = await session.scalar(
+            select(func.count()).select_from(Notification).where(
+                Notification.thread_id == busy, Notification.member_id.in_(
+                    select(Member.id).where(Member.pseudonym.like("suiveur%")))))
+    assert told == 80  # two replies, forty followers each
 
 
 async def test_whether_a_thread_needs_care_is_one_probe_of_its_partial_index(

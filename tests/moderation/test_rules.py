@@ -11,7 +11,9 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
-from forum.models import Notification, Post, PostStatus, Space
+from forum.db import Database
+from forum.models import Member, Notification, Post, PostStatus, Role, Space
+from moderation import actions as ma
 from moderation import patterns, rules
 from moderation import queries as mq
 from moderation.models import WatchedWord
@@ -281,3 +283,19 @@ async def test_long_texts_are_matched_off_the_event_loop_short_ones_in_place(
     long_text = "Un jour après l'autre. " * 1_000 + "06 12 34 56 78"
     assert await rules.matches_off_loop(long_text, words) == [words[0]]
     assert seen == [(14, True), (len(long_text), False)]
+
+
+async def test_a_session_reads_the_watched_words_once_and_again_after_they_change(
+    database: Database, demo: None,
+) -> None:
+    """A reply's review and its after-publishing check share one read of the table; a word
+    added or removed in the same session is seen at once."""
+    async with database.writing() as session:
+        admin = await session.scalar(select(Member).where(Member.role == Role.ADMIN).limit(1))
+        before = await rules.watched_words(session)
+        assert "zqxjw" not in [w.source for w in before]
+        word = await ma.do_add_watched_word(session, actor=admin, pattern="zqxjw",
+                                            action="block", label="essai", message="")
+        assert "zqxjw" in [w.source for w in await rules.watched_words(session)]
+        await ma.do_remove_watched_word(session, word, actor=admin)
+        assert "zqxjw" not in [w.source for w in await rules.watched_words(session)]
