@@ -8,7 +8,9 @@
    ``--connections`` connections; peak RSS per worker from ``/proc/<pid>/status`` (VmHWM).
 4. Count SQL statements per request in-process (``before_cursor_execute`` on the app's engine),
    for the same requests, against the same data.
-5. Measure the crisis screen's cost per post in process, on one core (``bench/crisis.py``).
+5. With ``search`` among the pages: 200 searches drawn from the vocabulary, in process, one at a
+   time, on the run's database (``bench/vocabulary.py``).
+   Then the crisis screen's cost per post in process, on one core (``bench/crisis.py``).
 6. Live streams (``bench/streams.py``, the ``streams`` stage): on a forum of its own (through
    Redis when it answers), ``--streams`` open ``/live`` streams per worker, each worker's RSS,
    how long a reply's event takes to reach every stream, and the visitor thread page with and
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import crisis as crisis_bench
+from bench import vocabulary as vocabulary_bench
 from bench.dataset import DATA_DIR, Dataset, prepare, sqlite_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -356,6 +359,10 @@ def main(argv: list[str] | None = None) -> int:
 
         streams = streams_bench.measure(args, dataset, database_url)
         results.append(streams)
+    words = None
+    if "search" in pages:
+        words = vocabulary_bench.measure(database_url)
+        results.append({"page": "search_vocabulary", "rps": None, **words})
     screen = None
     if wrk_pages:  # the whole harness (not a run of the streams stage alone)
         screen = crisis_bench.measure()
@@ -365,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
         print_table(results)
     if streams is not None:
         print(streams_bench.report(streams))
+    if words is not None:
+        print(vocabulary_bench.report(words))
     if screen is not None:
         print(crisis_bench.report(screen))
     print(f"Written to {args.output}")
@@ -375,8 +384,8 @@ def print_table(results: list[dict[str, Any]]) -> None:
     print(f"\n{'page':<16}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'ceiling':>9}{'RSS MB':>9}"
           f"{'queries':>9}")
     for row in results:
-        if row["page"] in ("crisis_screen", "live_streams"):
-            continue  # printed on their own (bench/crisis.py, bench/streams.py)
+        if row["page"] in ("crisis_screen", "live_streams", "search_vocabulary"):
+            continue  # printed on their own (bench/crisis.py, streams.py, vocabulary.py)
         if row["rps"] is None:
             print(f"{row['page']:<16}{'not measurable':>36}")
             continue

@@ -121,3 +121,28 @@ async def test_a_dataset_of_another_version_is_not_reused(small: dataset.Dataset
     finally:
         await database.dispose()
     assert f"-v{dataset.DATASET_VERSION}" in small.database_url
+
+
+def test_the_vocabulary_searches_are_200_of_four_kinds_and_the_same_each_run() -> None:
+    from bench import vocabulary as vocabulary_bench
+
+    drawn = vocabulary_bench.queries()
+    assert drawn == vocabulary_bench.queries()
+    assert len(drawn) == 200
+    kinds = {kind: [query for k, query in drawn if k == kind] for kind in vocabulary_bench.KINDS}
+    assert all(len(queries) == 50 for queries in kinds.values())
+    assert all(query.endswith("*") and 3 <= len(query) - 1 <= 6 for query in kinds["prefix"])
+    # 3 to 8 words drawn; an elided French word is written glued to the next ("l'ami").
+    assert all(2 <= len(query.split()) <= 8 for query in kinds["phrase"])
+    assert len(set(kinds["common"]) | set(kinds["rare"])) > 90  # drawn, not one word repeated
+
+
+async def test_the_vocabulary_searches_run_on_a_dataset(small: dataset.Dataset) -> None:
+    from bench import vocabulary as vocabulary_bench
+
+    result = await vocabulary_bench._run(small.database_url)
+    assert result["queries"] == 200
+    assert set(result["kinds"]) == set(vocabulary_bench.KINDS)
+    assert result["p50_ms"] <= result["p95_ms"] <= result["max_ms"]
+    ranked = sum(kind["ordered_by"].get("relevance", 0) for kind in result["kinds"].values())
+    assert ranked > 0  # a small forum ranks its searches
