@@ -119,6 +119,14 @@ RANK_BUDGET = 40_000
 reading); a query whose words are held by more is ordered by title, then recency."""
 PROBE_DEPTH = 500
 """How many of a word's most recent matches are read to estimate how common it is."""
+COMMON_SHARE = 0.2
+COMMON_POSTS = 20_000
+"""A word held by more than COMMON_SHARE of the forum's posts, and by more than COMMON_POSTS,
+is left out of a query of several words while a rarer one remains (SQLite): it narrows almost
+nothing, and FTS5 walks its long list of posts to intersect it with the others (on 1,000,000
+posts, a phrase of eight words with "le", "la", "si" took up to 240 ms; `make bench`). The
+page names the words left out (``SearchResults.left_out``). PostgreSQL's ``french``
+configuration leaves out the most common French words (its stop words) the same way."""
 MAX_TERMS = 12
 MAX_QUERY_LENGTH = 200
 
@@ -510,6 +518,9 @@ class SearchResults:
     ordering: Ordering = Ordering.RELEVANCE
     too_broad: tuple[str, ...] = ()
     """Prefix terms that start too many words: asked as whole words (SQLite)."""
+    left_out: tuple[str, ...] = ()
+    """Words so common that they were left out of a query of several words (SQLite,
+    :data:`COMMON_SHARE`)."""
     gave_up: bool = False
     """Even the newest matches could not be read within the budget: no hits, and the page
     says so calmly (the form keeps the query)."""
@@ -551,10 +562,19 @@ def _term_groups(terms: list[str], expansions: dict[str, list[str]]) -> list[str
 
 async def estimated_postings(session: AsyncSession, groups: list[str]) -> int | None:
     """About how many posts hold the words of ``groups`` (FTS5 queries), summed: what ranking
-    them with ``bm25`` would read. One statement that reads at most PROBE_DEPTH entries per
-    group: where the PROBE_DEPTH-th most recent match lies tells how dense the word is, and so
-    how many of the forum's posts hold it. ``None`` when it cannot tell (a bare prefix query,
-    whose words are too many to probe)."""
+    them with ``bm25`` would read. ``None`` when it cannot tell (a bare prefix query, whose
+    words are too many to probe)."""
+    probed = await postings_of(session, groups)
+    return None if probed is None else sum(probed[1])
+
+
+async def postings_of(session: AsyncSession, groups: list[str]
+                      ) -> tuple[int, list[int]] | None:
+    """The newest indexed post's id (about how many posts the forum holds) and, for each of
+    ``groups`` (FTS5 queries), about how many posts hold it. One statement that reads at most
+    PROBE_DEPTH entries per group: where the PROBE_DEPTH-th most recent match lies tells how
+    dense the word is, and so how many of the forum's posts hold it. ``None`` when it cannot
+    tell (a bare prefix query, whose words are too many to probe)."""
     if any("*" in group for group in groups):
         return None
     fts = literal_column("search_fts")
@@ -567,12 +587,20 @@ async def estimated_postings(session: AsyncSession, groups: list[str]) -> int | 
     newest_of = select(func.max(SearchDocument.post_id)).scalar_subquery()
     newest, *deepest = (await session.execute(select(newest_of, *deepest_of))).one()
     if newest is None:
-        return 0
-    total = 0
-    for rowid in deepest:
-        # Fewer than PROBE_DEPTH matches: the word is rare, its list short.
-        total += PROBE_DEPTH if rowid is None else PROBE_DEPTH * newest // (newest - rowid + 1)
-    return total
+        return 0, [0 for _ in groups]
+    # Fewer than PROBE_DEPTH matches: the word is rare, its list short.
+    return newest, [PROBE_DEPTH if rowid is None else PROBE_DEPTH * newest // (newest - rowid + 1)
+                    for rowid in deepest]
+
+
+def too_common(terms: list[str], newest: int, postings: list[int]) -> tuple[str, ...]:
+    """The terms of a query of several words left out as too common (:data:`COMMON_SHARE`,
+    :data:`COMMON_POSTS`), when at least one rarer term remains; none otherwise."""
+    common = {term for term, count in zip(terms, postings, strict=True)
+              if count > COMMON_POSTS and count > COMMON_SHARE * newest}
+    if len(terms) < 2 or not common or common >= set(terms):
+        return ()
+    return tuple(dict.fromkeys(term for term in terms if term in common))
 
 
 def _sqlite_statement(terms: list[str], expansions: dict[str, list[str]], ordering: Ordering,
@@ -700,6 +728,7 @@ async def search(
     started = search_budget.clock()
     expansions: dict[str, list[str]] = {}
     broad: tuple[str, ...] = ()
+    left_out: tuple[str, ...] = ()
     ordering = Ordering.RELEVANCE
     try:
         async with search_budget.limited(session, budget_ms):
@@ -708,7 +737,14 @@ async def search(
             else:
                 expansions = await expand_prefixes(session, terms)
                 broad = too_broad(terms, expansions)
-                postings = await estimated_postings(session, _term_groups(terms, expansions))
+                probed = await postings_of(session, _term_groups(terms, expansions))
+                postings = None
+                if probed is not None:
+                    newest, each = probed
+                    left_out = too_common(terms, newest, each)
+                    postings = sum(count for term, count in zip(terms, each, strict=True)
+                                   if term not in left_out)
+                    terms = [term for term in terms if term not in left_out]
                 if postings is None or postings > RANK_BUDGET:
                     ordering = Ordering.TITLE_THEN_RECENT
                 statement = _sqlite_statement(terms, expansions, ordering, viewer, space, page)
@@ -732,7 +768,7 @@ async def search(
         }})
         if rows is None:
             return SearchResults([], page, has_next=False, ordering=ordering,
-                                 too_broad=broad, gave_up=True)
+                                 too_broad=broad, left_out=left_out, gave_up=True)
     hits = [
         SearchHit(
             post_id=r.post_id, post_number=r.number, created_at=r.created_at,
@@ -744,4 +780,4 @@ async def search(
         for r in rows[:RESULTS_PER_PAGE]
     ]
     return SearchResults(hits, page, has_next=len(rows) > RESULTS_PER_PAGE, ordering=ordering,
-                         too_broad=broad)
+                         too_broad=broad, left_out=left_out)

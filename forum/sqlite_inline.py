@@ -21,6 +21,10 @@ Only the writers' engine of a SQLite file uses it (``forum.db.make_sqlite_write_
 readers keep ``aiosqlite``'s thread, and a search's time budget (``forum.search_budget``)
 stays on theirs. sqlite3 is built serialized (``sqlite3.threadsafety == 3``), and the connection
 is opened with ``check_same_thread=False`` as SQLAlchemy opens ``aiosqlite``'s.
+
+It overrides ``aiosqlite.Connection._execute``, through which every call of the connection and
+its cursors passes (aiosqlite 0.22, pinned in ``requirements.lock``); ``tests/forum/
+test_sqlite_inline.py`` fails if a new version routes them elsewhere.
 """
 
 from __future__ import annotations
