@@ -194,6 +194,34 @@ async def do_announce(session: AsyncSession, conversation: Conversation, theme: 
     return len(helpers)
 
 
+async def find(session: AsyncSession, conversation_id: int) -> Conversation | None:
+    """The conversation with its theme (the caller checks who may see it)."""
+    return await session.scalar(
+        select(Conversation).where(Conversation.id == conversation_id)
+        .options(joinedload(Conversation.space)))
+
+
+async def conversations_of(session: AsyncSession, member_id: int, *, limit: int = 100
+                           ) -> list[Conversation]:
+    """The conversations ``member_id`` asked for, was asked or helps in, newest first."""
+    return list(await session.scalars(
+        select(Conversation).where(
+            (Conversation.member_id == member_id) | (Conversation.helper_id == member_id))
+        .options(joinedload(Conversation.space), joinedload(Conversation.helper),
+                 joinedload(Conversation.member))
+        .order_by(Conversation.created_at.desc(), Conversation.id.desc()).limit(limit)))
+
+
+async def held_by(session: AsyncSession, helper_id: int) -> list[Conversation]:
+    """The helper conversations ``helper_id`` holds open, oldest accepted first."""
+    return list(await session.scalars(
+        select(Conversation).where(Conversation.helper_id == helper_id,
+                                   Conversation.kind == ConversationKind.HELPER,
+                                   Conversation.status == ConversationStatus.OPEN)
+        .options(joinedload(Conversation.space), joinedload(Conversation.member))
+        .order_by(Conversation.accepted_at)))
+
+
 async def queue_for(session: AsyncSession, helper: Member) -> list[Conversation]:
     """The waiting requests ``helper`` may take: their themes and languages, oldest first."""
     available = await availability_of(session, helper.id)

@@ -19,9 +19,7 @@ from litestar.exceptions import (
 )
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
 
 from forum import actions, content_warnings, conversations, permissions, queries
 from forum.db import commit
@@ -90,12 +88,7 @@ def _asking_page(themes: list[Space], form: PostForm, errors: FormErrors, *, the
 @get("/conversations", name="conversations")
 async def conversation_list(request: Request[Any, Any, Any], db: Db) -> Template:
     member = permissions.check_logged_in(viewer_of(request))
-    rows = list(await db.scalars(
-        select(Conversation).where(
-            (Conversation.member_id == member.id) | (Conversation.helper_id == member.id))
-        .options(joinedload(Conversation.space), joinedload(Conversation.helper),
-                 joinedload(Conversation.member))
-        .order_by(Conversation.created_at.desc(), Conversation.id.desc()).limit(100)))
+    rows = await conversations.conversations_of(db, member.id)
     return Template(template_name="conversations/list.html",
                     context={"conversations": rows, "member": member})
 
@@ -186,9 +179,7 @@ async def _conversation(db: AsyncSession, member: Member, conversation_id: int
                         ) -> Conversation:
     """The conversation, for one of its two people (404 for everyone else, as for its
     thread); a helper may also see a waiting request they could take."""
-    conversation = await db.scalar(
-        select(Conversation).where(Conversation.id == conversation_id)
-        .options(joinedload(Conversation.space)))
+    conversation = await conversations.find(db, conversation_id)
     if conversation is None:
         raise NotFoundException()
     if member.id in (conversation.member_id, conversation.helper_id):
@@ -230,12 +221,7 @@ async def _helpers_page(request: Request[Any, Any, Any], db: AsyncSession, helpe
                         errors: FormErrors | None = None, wanted: Any = None,
                         status: int = 200) -> Template:
     available = wanted or await conversations.availability_of(db, helper.id)
-    held = list(await db.scalars(
-        select(Conversation).where(Conversation.helper_id == helper.id,
-                                   Conversation.kind == ConversationKind.HELPER,
-                                   Conversation.status == ConversationStatus.OPEN)
-        .options(joinedload(Conversation.space), joinedload(Conversation.member))
-        .order_by(Conversation.accepted_at)))
+    held = await conversations.held_by(db, helper.id)
     return Template(template_name="conversations/helpers.html", status_code=status, context={
         "available": available, "themes": await _themes(db, helper),
         "queue": await conversations.queue_for(db, helper), "held": held,
@@ -278,9 +264,7 @@ async def helper_availability(request: Request[Any, Any, Any], db: Db) -> Respon
 async def accept_conversation(request: Request[Any, Any, Any], db: Db,
                               conversation_id: FromPath[int]) -> Response[Any]:
     helper = _helper(request)
-    conversation = await db.scalar(
-        select(Conversation).where(Conversation.id == conversation_id)
-        .options(joinedload(Conversation.space)))
+    conversation = await conversations.find(db, conversation_id)
     if conversation is None or conversation.member_id == helper.id:
         raise NotFoundException()
     if conversation.helper_id == helper.id:  # a second click
@@ -402,7 +386,7 @@ async def ask_member(request: Request[Any, Any, Any], db: Db, gate: Gate) -> Res
         errors["to"] = FieldError(NO_PSEUDONYM)
     if errors:
         return await _member_asking_page(request, db, member, form, errors, status=422, **page)
-    asked = await db.scalar(select(Member).where(Member.pseudonym_key == uniqueness_key(to)))
+    asked = await queries.find_member_by_key(db, uniqueness_key(to))
     if not await conversations.may_ask(db, member, asked):
         errors["to"] = FieldError(NOT_NOW)
         return await _member_asking_page(request, db, member, form, errors, status=422, **page)
