@@ -20,7 +20,6 @@ import hashlib
 import multiprocessing
 import os
 import random
-import secrets
 import time
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -34,9 +33,11 @@ from sqlalchemy import func, insert, select, text
 
 import forum.app  # noqa: F401 - registers every model and its DDL (search, moderation)
 from bench.words import Vocabulary, vocabulary
+from forum.actions import do_start_session
 from forum.db import Base, Database, utcnow
-from forum.models import Member, MemberSession, Post, PostStatus, Space, Thread, Visibility
+from forum.models import Member, Post, PostStatus, Space, Thread, Visibility
 from forum.schema import create_all
+from forum.sessions import make_store
 from moderation.sanitize import RENDERER_VERSION, render_markdown
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -256,6 +257,18 @@ async def _load(database: Database, spaces: int, threads: int, posts: int, seed:
                 Space.__table__.update().where(Space.__table__.c.id == space_id)
                 .values(thread_count=count, last_activity_at=space_activity[space_id])
             )
+    if not database.is_sqlite:
+        async with database.engine.begin() as connection:
+            # The rows were inserted with their ids: the tables' sequences must start after
+            # them, or the forum's first new post collides with post 1.
+            for table in ("space", "member", "thread", "post"):
+                await connection.execute(text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
+                    f"(SELECT max(id) FROM {table}))"))
+            # Fresh tables have no statistics yet: without them PostgreSQL's plan for the
+            # index rebuild's batches (posts joined to their threads, in id order) ran past
+            # asyncpg's 30 s command timeout.
+            await connection.execute(text("ANALYZE"))
     await _reindex(database)
 
 
@@ -271,14 +284,13 @@ async def _reindex(database: Database) -> None:
 
 
 async def _session_and_facts(database: Database) -> Dataset:
-    token = secrets.token_urlsafe(32)
-    now = utcnow()
+    """The bench member's session, in the store the servers will read it from: the table, or
+    Redis when ``FORUM_REDIS_URL`` is set (``forum.sessions.make_store``, as the app does)."""
+    if redis_url := os.environ.get("FORUM_REDIS_URL", ""):
+        database.sessions = make_store(redis_url, database.url)
     async with database.writing() as session:
-        member_id = await session.scalar(
-            select(Member.id).where(Member.pseudonym == BENCH_PSEUDONYM))
-        session.add(MemberSession(
-            token_hash=hashlib.sha256(token.encode()).hexdigest(), member_id=member_id,
-            created_at=now, last_seen_at=now, expires_at=now + timedelta(days=30)))
+        member = await session.scalar(select(Member).where(Member.pseudonym == BENCH_PSEUDONYM))
+        token = await do_start_session(session, member, lifetime=timedelta(days=30))
     async with database.reader() as session:
         thread_ids = list(await session.scalars(
             select(Thread.id).where(Thread.post_count >= 30).order_by(Thread.id).limit(200)))
