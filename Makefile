@@ -105,13 +105,14 @@ messages: $(VENV)/.installed
 # serves it with `forum run --workers 2`, drives it with wrk, writes bench/results.json.
 # Options: make bench BENCH_ARGS="--posts 1000000" (or --duration 10 --connections 32);
 # on PostgreSQL: make bench BENCH_DATABASE=postgresql+asyncpg://… (the dataset is written
-# there once; FORUM_REDIS_URL in the environment puts sessions and counters in Redis).
+# there once, and replies are posted into it; FORUM_REDIS_URL in the environment puts
+# sessions and counters in Redis, on PostgreSQL runs only).
 # Live streams (bench/streams.py): --streams N per worker (0 skips them), --pages streams
 # runs that stage alone; it uses Redis at 127.0.0.1:6379/15 when it answers (--streams-redis).
 .PHONY: bench
 bench: $(VENV)/.installed-test
 	@command -v wrk >/dev/null 2>&1 || { echo "make bench needs wrk: sudo apt-get install wrk"; exit 1; }
-	$(PY) -m bench $(if $(BENCH_DATABASE),--database $(BENCH_DATABASE)) $(BENCH_ARGS)
+	$(PY) -m bench $(if $(BENCH_DATABASE),--database '$(BENCH_DATABASE)') $(BENCH_ARGS)
 
 # The crisis screen's learned head (docs/SAFETY.md): trained from the committed corpus
 # (moderation/data/crisis_corpus/, about an hour on two busy cores) into

@@ -257,11 +257,17 @@ def run_database(args: argparse.Namespace, dataset: Dataset) -> str:
 
 
 def server_env(database_url: str, port: int) -> dict[str, str]:
-    return {
+    """The forum's environment. ``FORUM_REDIS_URL`` (sessions and counters in Redis) is kept
+    for PostgreSQL only: a SQLite run serves a copy of the dataset, whose member session is in
+    its table (``bench.dataset._session_and_facts``)."""
+    env = {
         **os.environ, "FORUM_ENV": "production", "FORUM_DATABASE_URL": database_url,
         "FORUM_SECRET_KEY": secrets.token_urlsafe(48), "FORUM_LOG_LEVEL": "WARNING",
         "FORUM_BASE_URL": f"http://127.0.0.1:{port}", "FORUM_RATE_LIMITS": "off",
     }
+    if database_url.startswith("sqlite"):
+        env.pop("FORUM_REDIS_URL", None)
+    return env
 
 
 def measure_ceiling(args: argparse.Namespace, page_bytes: bytes) -> dict[str, Any]:

@@ -284,9 +284,12 @@ async def _reindex(database: Database) -> None:
 
 
 async def _session_and_facts(database: Database) -> Dataset:
-    """The bench member's session, in the store the servers will read it from: the table, or
-    Redis when ``FORUM_REDIS_URL`` is set (``forum.sessions.make_store``, as the app does)."""
-    if redis_url := os.environ.get("FORUM_REDIS_URL", ""):
+    """The bench member's session, in the store the servers will read it from: on PostgreSQL,
+    Redis when ``FORUM_REDIS_URL`` is set (``forum.sessions.make_store``, as the app does, in
+    the namespace of the database's URL, which the servers share); on SQLite the table of the
+    file the servers get a copy of (``bench.__main__.server_env`` leaves Redis out there)."""
+    redis_url = os.environ.get("FORUM_REDIS_URL", "")
+    if redis_url and not database.is_sqlite:
         database.sessions = make_store(redis_url, database.url)
     async with database.writing() as session:
         member = await session.scalar(select(Member).where(Member.pseudonym == BENCH_PSEUDONYM))
@@ -307,24 +310,33 @@ async def _post_count(database: Database) -> int:
 
 
 async def _is_current(database: Database, posts: int) -> bool:
-    """Whether the database holds a whole dataset of this size made by this version."""
+    """Whether the database holds a whole dataset of this size made by this version. On
+    PostgreSQL the bench posts into the dataset itself (a SQLite run posts into a copy), so
+    the replies of earlier runs are allowed on top of it."""
     try:
         async with database.reader() as session:
-            version = await session.scalar(text("SELECT version FROM bench_dataset"))
+            marker = (await session.execute(
+                text("SELECT version, posts FROM bench_dataset"))).one_or_none()
     except Exception:  # noqa: BLE001 - no marker: an older generator, or none finished
         return False
-    return version == DATASET_VERSION and await _post_count(database) == posts
+    if marker is None or tuple(marker) != (DATASET_VERSION, posts):
+        return False
+    count = await _post_count(database)
+    return count == posts if database.is_sqlite else count >= posts
 
 
-async def _write_version(database: Database) -> None:
-    """The marker of a finished dataset, ``bench_dataset`` (the bench's own table, not a model: on
-    PostgreSQL the models' tables are dropped and made again, this one is emptied)."""
+async def _write_version(database: Database, posts: int) -> None:
+    """The marker of a finished dataset, ``bench_dataset``: its generator's version and its
+    size (the bench's own table, not a model: on PostgreSQL the models' tables are dropped and
+    made again, this one is dropped before a dataset is made)."""
     async with database.engine.begin() as connection:
         await connection.execute(text(
-            "CREATE TABLE IF NOT EXISTS bench_dataset (version INTEGER NOT NULL)"))
+            "CREATE TABLE IF NOT EXISTS bench_dataset "
+            "(version INTEGER NOT NULL, posts INTEGER NOT NULL)"))
         await connection.execute(text("DELETE FROM bench_dataset"))
-        await connection.execute(text("INSERT INTO bench_dataset (version) VALUES (:v)"),
-                                 {"v": DATASET_VERSION})
+        await connection.execute(
+            text("INSERT INTO bench_dataset (version, posts) VALUES (:v, :posts)"),
+            {"v": DATASET_VERSION, "posts": posts})
 
 
 async def prepare(*, posts: int, threads: int, spaces: int, database_url: str | None,
@@ -349,7 +361,7 @@ async def prepare(*, posts: int, threads: int, spaces: int, database_url: str | 
                 if not database.is_sqlite:
                     await connection.run_sync(Base.metadata.drop_all)
             await _load(database, spaces, threads, posts, seed)
-            await _write_version(database)
+            await _write_version(database, posts)
             if database.is_sqlite:
                 write_fingerprint(sqlite_path(posts))
             print(f"Dataset ready in {time.monotonic() - began:.0f} s.", flush=True)

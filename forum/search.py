@@ -595,12 +595,13 @@ async def postings_of(session: AsyncSession, groups: list[str]
 
 def too_common(terms: list[str], newest: int, postings: list[int]) -> tuple[str, ...]:
     """The terms of a query of several words left out as too common (:data:`COMMON_SHARE`,
-    :data:`COMMON_POSTS`), when at least one rarer term remains; none otherwise."""
-    common = {term for term, count in zip(terms, postings, strict=True)
+    :data:`COMMON_POSTS`), when at least one rarer term remains; none otherwise. Each once,
+    in lower case, as the page names them (the index folds case)."""
+    common = {term.lower() for term, count in zip(terms, postings, strict=True)
               if count > COMMON_POSTS and count > COMMON_SHARE * newest}
-    if len(terms) < 2 or not common or common >= set(terms):
+    if len(terms) < 2 or not common or common >= {term.lower() for term in terms}:
         return ()
-    return tuple(dict.fromkeys(term for term in terms if term in common))
+    return tuple(dict.fromkeys(term.lower() for term in terms if term.lower() in common))
 
 
 def _sqlite_statement(terms: list[str], expansions: dict[str, list[str]], ordering: Ordering,
@@ -743,8 +744,10 @@ async def search(
                     newest, each = probed
                     left_out = too_common(terms, newest, each)
                     postings = sum(count for term, count in zip(terms, each, strict=True)
-                                   if term not in left_out)
-                    terms = [term for term in terms if term not in left_out]
+                                   if term.lower() not in left_out)
+                    terms = [term for term in terms if term.lower() not in left_out]
+                    # Named once: a prefix asked whole and then left out was not searched.
+                    broad = tuple(term for term in broad if term.lower() not in left_out)
                 if postings is None or postings > RANK_BUDGET:
                     ordering = Ordering.TITLE_THEN_RECENT
                 statement = _sqlite_statement(terms, expansions, ordering, viewer, space, page)

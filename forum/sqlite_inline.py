@@ -30,6 +30,7 @@ test_sqlite_inline.py`` fails if a new version routes them elsewhere.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
@@ -52,14 +53,47 @@ def _may_wait(fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
 
 class InlineConnection(aiosqlite.Connection):
     """``aiosqlite.Connection`` whose calls run on the caller's thread, except those that may
-    wait (:func:`_may_wait`), which go to the connection's own thread as before."""
+    wait (:func:`_may_wait`), which go to the connection's own thread as before.
+
+    While a call sent to the thread has not finished there, every later call goes to the
+    thread too, behind it: the task that waited for it may have been cancelled meanwhile
+    (a writer that gave up, a watch stopped at shutdown), and SQLAlchemy then rolls back or
+    closes the connection. Run on the loop, that would wait for SQLite's lock on the
+    connection, which the thread holds (the busy timeout: up to 5 s of a frozen worker), and
+    use the connection from two threads at once; queued, it runs after, as in aiosqlite."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._in_thread = 0
+        self._count = threading.Lock()
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
-        if _may_wait(fn, args):
-            return await super()._execute(fn, *args, **kwargs)
-        return fn(*args, **kwargs)
+        with self._count:
+            to_thread = self._in_thread > 0 or _may_wait(fn, args)
+            if to_thread:
+                self._in_thread += 1
+        if not to_thread:
+            return fn(*args, **kwargs)
+        return await super()._execute(self._counted(fn), *args, **kwargs)
+
+    def _counted(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn``, telling the connection when it has finished in the thread."""
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                with self._count:
+                    self._in_thread -= 1
+
+        return call
+
+    @property
+    def calls_in_thread(self) -> int:
+        """Calls sent to the connection's thread and not finished there yet."""
+        return self._in_thread
 
 
 def inline_connector(path: Path) -> Callable[[], Awaitable[InlineConnection]]:

@@ -467,6 +467,17 @@ async def test_a_word_in_most_posts_is_left_out_of_a_query_of_several_and_the_pa
     assert "zinzolin" in english.text(".search-common")
     assert "in a large share of the posts" in english.text(".search-common")
 
+    upper = await browser.get("/search?q=Zinzolin+pastourelle+zinzolin")
+    assert sorted(hit_post_ids(upper)) == sorted([alone, both])
+    assert "« zinzolin » est" in upper.text(".search-common")  # named once, as indexed
+
+    monkeypatch.setattr(search, "MAX_EXPANSIONS", 0)  # every prefix is now too broad
+    broad = await browser.get("/search?q=zinzolin+pastourelle")
+    assert "zinzolin" in broad.text(".search-common")
+    assert "zinzolin" not in (broad.text(".search-broad") if broad.all(".search-broad")
+                              else "")  # left out, so not "asked as the word itself"
+    monkeypatch.setattr(search, "MAX_EXPANSIONS", 40)
+
     common_only = await browser.get("/search?q=zinzolin+encore")
     assert not common_only.all(".search-common")  # nothing rarer: every word is asked
     assert len(hit_post_ids(common_only)) == 6 + 10

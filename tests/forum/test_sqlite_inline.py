@@ -111,3 +111,45 @@ async def test_a_failing_statement_rolls_back_and_the_connection_serves_the_next
         assert rows == ["a", "c"]  # 'b' went with its transaction
     finally:
         await database.dispose()
+
+
+async def test_a_writer_cancelled_while_begin_waits_never_freezes_the_loop(
+    tmp_path: Path,
+) -> None:
+    """The writer gives up (cancelled) while its BEGIN waits in the thread for another
+    program's lock: what SQLAlchemy does next (roll back, close) queues behind that BEGIN in
+    the thread instead of waiting on the loop for the connection the thread holds."""
+    path = tmp_path / "forum.db"
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        async with database.writing() as session:
+            await session.execute(text("CREATE TABLE note (body TEXT)"))
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("INSERT INTO note VALUES ('other')")
+
+        async def write(body: str) -> None:
+            async with database.writing() as session:
+                await session.execute(text("INSERT INTO note VALUES (:body)"), {"body": body})
+
+        giving_up = asyncio.create_task(write("given up"))
+        await asyncio.sleep(0.3)  # its BEGIN waits in the thread (busy timeout)
+        giving_up.cancel()
+        gaps: list[float] = []
+        last = time.monotonic()
+        for _ in range(40):  # 0.4 s: the loop must keep its pace meanwhile
+            await asyncio.sleep(0.01)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+        assert max(gaps) < 0.2, max(gaps)
+        other.execute("COMMIT")
+        other.close()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(giving_up, 10)
+        await asyncio.wait_for(write("after"), 10)  # the writers' connection still serves
+        async with database.reader() as session:
+            rows = sorted(await session.scalars(text("SELECT body FROM note")))
+        assert rows == ["after", "other"]
+    finally:
+        await database.dispose()
