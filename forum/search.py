@@ -34,7 +34,7 @@ search. A rare word, the kind that finds someone's story, is ranked across all i
 On SQLite, ``bm25`` also weighs each word by how many posts in the whole forum hold it, and
 FTS5 counts them, on every search, by reading each word's whole list of posts: a cost that
 grows with the forum whatever the window. So a search first estimates how many posts hold its
-words (:func:`estimated_postings`: how far back the :data:`PROBE_DEPTH`-th most recent match
+words (:func:`postings_of`: how far back the :data:`PROBE_DEPTH`-th most recent match
 of each word lies). Up to :data:`RANK_BUDGET`, the window is ranked by ``bm25``
 (``Ordering.RELEVANCE``); above it, by words found in the thread's title, then newest first
 (``Ordering.TITLE_THEN_RECENT``), and the page says so: cruder than ``bm25``, but what a
@@ -558,14 +558,6 @@ _FTS = table("search_fts", column("rowid"))
 def _term_groups(terms: list[str], expansions: dict[str, list[str]]) -> list[str]:
     """The FTS5 query of each term alone (its words OR-ed, or a whole word, or a prefix)."""
     return [fts5_query([term], expansions) for term in terms]
-
-
-async def estimated_postings(session: AsyncSession, groups: list[str]) -> int | None:
-    """About how many posts hold the words of ``groups`` (FTS5 queries), summed: what ranking
-    them with ``bm25`` would read. ``None`` when it cannot tell (a bare prefix query, whose
-    words are too many to probe)."""
-    probed = await postings_of(session, groups)
-    return None if probed is None else sum(probed[1])
 
 
 async def postings_of(session: AsyncSession, groups: list[str]

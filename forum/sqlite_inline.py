@@ -90,11 +90,6 @@ class InlineConnection(aiosqlite.Connection):
 
         return call
 
-    @property
-    def calls_in_thread(self) -> int:
-        """Calls sent to the connection's thread and not finished there yet."""
-        return self._in_thread
-
 
 def inline_connector(path: Path) -> Callable[[], Awaitable[InlineConnection]]:
     """The ``async_creator`` of a write engine on the SQLite file ``path``."""

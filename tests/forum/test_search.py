@@ -430,14 +430,15 @@ async def test_how_common_a_word_is_is_read_from_its_most_recent_matches(
         assert (await browser.reply(1, f"Le zinzolin, encore ({number}).")).status == 303
     newest = post_id_of(await browser.reply(1, "Une pastourelle."))
     async with database.reader() as session:
-        common = await search.estimated_postings(session, ['"zinzolin"'])
-        rare = await search.estimated_postings(session, ['"pastourelle"'])
-        both = await search.estimated_postings(session, ['"zinzolin"', '"pastourelle"'])
-        prefix = await search.estimated_postings(session, ['"zin"*'])
+        _, [common] = await search.postings_of(session, ['"zinzolin"'])
+        _, [rare] = await search.postings_of(session, ['"pastourelle"'])
+        seen_newest, both = await search.postings_of(session, ['"zinzolin"', '"pastourelle"'])
+        prefix = await search.postings_of(session, ['"zin"*'])
     # The second most recent "zinzolin" is two posts before the newest: a density of 2 in 3.
+    assert seen_newest == newest
     assert common == 2 * newest // 3
     assert rare == 2
-    assert both == common + rare
+    assert both == [common, rare]
     assert prefix is None
 
 
