@@ -51,7 +51,6 @@ import struct
 import tempfile
 import threading
 import time
-import zlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
@@ -68,6 +67,7 @@ from forum.compression import GZIP_SCOPE_KEY, MIN_BYTES, GzipTemplates, with_var
 from forum.config import Settings
 from forum.db import utcnow
 from forum.i18n import LANG_COOKIE, pick_locale
+from forum.packing import pack, unpack
 from forum.resources import resolve_region
 
 log = logging.getLogger(__name__)
@@ -598,14 +598,14 @@ class PageCache:
         entry = pages.get(key)
         if entry is not None and entry.fresh(generations, time.time()):
             self.member_hits += 1
-            await self._respond(send, entry.status, entry.headers, zlib.decompress(entry.body),
+            await self._respond(send, entry.status, entry.headers, unpack(entry.body),
                                 facts["csrf"])
             return
 
         async def keep(entry: Entry) -> None:
-            # Compressed (a thread page: 80 KB → 10 KB; 0.1 ms to open again): many more
+            # Packed (a thread page of 107 KB to about a third, 0.07 ms to open again): more
             # members' pages fit, and a worker stays small.
-            pages.put(key, replace(entry, body=zlib.compress(entry.body, 6)))
+            pages.put(key, replace(entry, body=pack(entry.body)))
 
         await self._miss(scope, receive, send, facts, (key, generations), keep, member=True)
 
