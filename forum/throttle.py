@@ -29,9 +29,11 @@ Two more things keep one person from shutting others out:
   the member on a device they used before. Its wrong passwords still count against the
   account's and the client's limits, so the token gives a guesser nothing more than its own
   small allowance.
-- **Process-local rules** (``Rule.local``): searches are counted in the process's memory (a
-  bounded dictionary of the same keyed hashes), never in the database or Redis: a search is a
-  read, and must stay one.
+- **Rules for reads** (``Rule.local``): searches are never counted in the database (a search
+  is a read, and must stay one). With ``FORUM_REDIS_URL`` they are counted in Redis like the
+  others, so the limit holds across workers and machines; without it, or while Redis cannot
+  answer, in the process's memory (a bounded dictionary of the same keyed hashes), so each
+  worker allows the limit and a search never fails because Redis is away.
 
 ``FORUM_RATE_LIMITS=off`` turns everything off (load tests only).
 """
@@ -58,7 +60,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from forum.config import Settings
 from forum.db import Database, commit, utcnow
 from forum.models import ThrottleCounter
-from forum.redis_pool import RedisClients
+from forum.redis_pool import TROUBLE, RedisClients, is_redis_trouble
 
 log = logging.getLogger("forum.throttle")
 
@@ -78,7 +80,8 @@ class Rule:
     name: str
     tiers: tuple[Tier, ...]
     local: bool = False
-    """Counted in this process's memory only (per worker), never in the database or Redis."""
+    """A read's rule: never counted in the database; in Redis when configured, otherwise (or
+    while Redis is away) in this process's memory."""
 
     @property
     def longest_wait(self) -> int:
@@ -160,7 +163,7 @@ class Throttle:
             return None
         wait = 0
         keys = [(self.key(rule, tier, subject), tier.window) for tier in rule.tiers]
-        counts = self._increment_local(keys, now) if rule.local else \
+        counts = await self._increment_read(keys, now) if rule.local else \
             await self._increment(keys, now)
         for tier, (hits, expires_at) in zip(rule.tiers, counts, strict=True):
             if hits > tier.limit:
@@ -185,7 +188,8 @@ class Throttle:
         if rule.local:
             for key in keys:
                 self._local.pop(key, None)
-            return
+            if self._clients is None:
+                return
         if self._clients is not None:
             await self._redis.delete(*keys)
             return
@@ -238,6 +242,21 @@ class Throttle:
             hits, ttl_ms = replies[3 * index + 1], replies[3 * index + 2]
             results.append((int(hits), now + timedelta(milliseconds=max(int(ttl_ms), 0))))
         return results
+
+    async def _increment_read(
+        self, keys: list[tuple[str, int]], now: datetime
+    ) -> list[tuple[int, datetime]]:
+        """A read's attempts: in Redis when configured (shared by every worker), else in this
+        process's memory; Redis in trouble falls back to memory rather than refuse a read."""
+        if self._clients is not None:
+            try:
+                return await self._increment_redis(keys, now)
+            except Exception as exc:
+                if not (isinstance(exc, TROUBLE) or is_redis_trouble(exc)):
+                    raise
+                log.warning("throttle: Redis unavailable, counting in memory: %s",
+                            type(exc).__name__)
+        return self._increment_local(keys, now)
 
     def _increment_local(self, keys: list[tuple[str, int]], now: datetime
                          ) -> list[tuple[int, datetime]]:

@@ -41,8 +41,9 @@ async def search_page(
     query = " ".join(q.split())[: search.MAX_QUERY_LENGTH]
     number = _page_number(request.query_params.get("page"))
     if query:
-        # Per client (a member: per member), in this process's memory: a loop of searches
-        # gets a calm 429 page with Retry-After instead of holding the search slot.
+        # Per client (a member: per member), in Redis or this process's memory, never in the
+        # database: a loop of searches gets a calm 429 page with Retry-After instead of
+        # holding the search slot.
         subject = f"member\x00{viewer.id}" if viewer is not None else client_of(request)
         try:
             await check_attempt(request, (SEARCH_CLIENT, subject))

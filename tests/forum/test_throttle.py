@@ -429,3 +429,44 @@ async def test_a_members_searches_are_counted_per_member(app: Litestar, browser:
     assert (await browser.get("/search?q=encore")).status == 429
     async with another_browser(app) as visitor:  # the same address, but not the same member
         assert (await visitor.get("/search?q=encore")).status == 200
+
+
+async def search_statuses(client: AsyncTestClient, count: int, start: int = 0) -> list[int]:
+    loop = {"X-Forwarded-For": "203.0.113.77"}
+    return [(await client.get(f"/search?q=mot{start + i}", headers=loop)).status_code
+            for i in range(count)]
+
+
+async def test_with_redis_every_worker_counts_the_same_searches(
+    settings: Settings, redis_url: str, hasher: CountingHasher
+) -> None:
+    """Two workers (two apps on one database and one Redis): a client's searches are counted
+    once across both, so spreading a loop over workers does not double its allowance; nothing
+    is written to the database."""
+    await reset_schema(settings.database_url)
+    shared = replace(settings, trust_proxy="on", redis_url=redis_url)
+    first, second = create_app(shared, hasher=hasher), create_app(shared, hasher=hasher)
+    limit = SEARCH_CLIENT.tiers[0].limit
+    async with AsyncTestClient(app=first, base_url="http://testserver.local") as one, \
+            AsyncTestClient(app=second, base_url="http://testserver.local") as two:
+        assert await search_statuses(one, limit // 2) == [200] * (limit // 2)
+        assert await search_statuses(two, limit - limit // 2, start=100) == \
+            [200] * (limit - limit // 2)
+        assert await search_statuses(one, 1, start=200) == [429]
+        assert await search_statuses(two, 1, start=300) == [429]
+    async with first.state.database.reader() as session:
+        assert list(await session.scalars(select(ThrottleCounter.key))) == []
+
+
+async def test_with_redis_away_searches_still_answer_and_are_counted_in_memory(
+    settings: Settings, hasher: CountingHasher
+) -> None:
+    """Nothing listens at the Redis address: a search is answered (never a 503 for a read)
+    and the worker's own count still stops a loop."""
+    await reset_schema(settings.database_url)
+    away = f"redis://127.0.0.1:{free_port()}/0"
+    app = create_app(replace(settings, trust_proxy="on", redis_url=away), hasher=hasher)
+    limit = SEARCH_CLIENT.tiers[0].limit
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
+        assert await search_statuses(client, limit) == [200] * limit
+        assert await search_statuses(client, 1, start=100) == [429]
