@@ -29,7 +29,7 @@ Two more things keep one person from shutting others out:
   the member on a device they used before. Its wrong passwords still count against the
   account's and the client's limits, so the token gives a guesser nothing more than its own
   small allowance.
-- **Rules for reads** (``Rule.local``): searches are never counted in the database (a search
+- **Rules for reads** (``Rule.for_reads``): searches are never counted in the database (a search
   is a read, and must stay one). With ``FORUM_REDIS_URL`` they are counted in Redis like the
   others, so the limit holds across workers and machines; without it, or while Redis cannot
   answer, in the process's memory (a bounded dictionary of the same keyed hashes), so each
@@ -79,7 +79,7 @@ class Tier:
 class Rule:
     name: str
     tiers: tuple[Tier, ...]
-    local: bool = False
+    for_reads: bool = False
     """A read's rule: never counted in the database; in Redis when configured, otherwise (or
     while Redis is away) in this process's memory."""
 
@@ -103,7 +103,7 @@ RECOVER_ACCOUNT = Rule("recover-account", (Tier(5, QUARTER),))
 REAUTH_ACCOUNT = Rule("reauth-account", (Tier(5, MINUTE), Tier(10, QUARTER)))
 """Password checks of a logged-in member (change password, new code, deletion)."""
 
-SEARCH_CLIENT = Rule("search-client", (Tier(20, MINUTE), Tier(150, QUARTER)), local=True)
+SEARCH_CLIENT = Rule("search-client", (Tier(20, MINUTE), Tier(150, QUARTER)), for_reads=True)
 """Searches per client (a member: per member). A person searches, refines and turns pages a
 few times a minute; a loop that holds the worker's search slot is stopped after twenty."""
 
@@ -163,7 +163,7 @@ class Throttle:
             return None
         wait = 0
         keys = [(self.key(rule, tier, subject), tier.window) for tier in rule.tiers]
-        counts = await self._increment_read(keys, now) if rule.local else \
+        counts = await self._increment_read(keys, now) if rule.for_reads else \
             await self._increment(keys, now)
         for tier, (hits, expires_at) in zip(rule.tiers, counts, strict=True):
             if hits > tier.limit:
@@ -185,7 +185,7 @@ class Throttle:
         if not self.enabled:
             return
         keys = [self.key(rule, tier, subject) for tier in rule.tiers]
-        if rule.local:
+        if rule.for_reads:
             for key in keys:
                 self._local.pop(key, None)
             if self._clients is None:
