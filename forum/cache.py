@@ -605,7 +605,10 @@ class PageCache:
         async def keep(entry: Entry) -> None:
             # Packed (a thread page of 107 KB to about a third, 0.07 ms to open again): more
             # members' pages fit, and a worker stays small.
-            pages.put(key, replace(entry, body=pack(entry.body)))
+            try:
+                pages.put(key, replace(entry, body=pack(entry.body)))
+            except Exception as exc:  # noqa: BLE001 - a failed fill costs the next request
+                log.warning("member page cache store failed: %s", type(exc).__name__)
 
         await self._miss(scope, receive, send, facts, (key, generations), keep, member=True)
 

@@ -7,8 +7,8 @@ Zstandard at level 3: on a 52 KB thread page it keeps the same size as zlib at l
 what a hit costs (docs/PERFORMANCE.md, "Members' pages, unpacked faster").
 
 A compressor and a decompressor are made once per thread and reused (a fresh context costs
-about 15 µs, as much as unpacking a post): zstandard's objects are not to be shared between
-threads. Nothing here leaves the process.
+about 15 µs, several times what unpacking a post costs): zstandard's objects are not to be
+shared between threads. Nothing here leaves the process.
 """
 
 from __future__ import annotations

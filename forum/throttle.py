@@ -60,7 +60,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from forum.config import Settings
 from forum.db import Database, commit, utcnow
 from forum.models import ThrottleCounter
-from forum.redis_pool import TROUBLE, RedisClients, is_redis_trouble
+from forum.redis_pool import TROUBLE, RedisClients, RedisResting, is_redis_trouble
 
 log = logging.getLogger("forum.throttle")
 
@@ -188,8 +188,13 @@ class Throttle:
         if rule.for_reads:
             for key in keys:
                 self._local.pop(key, None)
-            if self._clients is None:
-                return
+            if self._clients is not None:
+                try:
+                    await self._redis.delete(*keys)
+                except Exception as exc:
+                    if not _redis_away(exc):
+                        raise
+            return
         if self._clients is not None:
             await self._redis.delete(*keys)
             return
@@ -252,10 +257,11 @@ class Throttle:
             try:
                 return await self._increment_redis(keys, now)
             except Exception as exc:
-                if not (isinstance(exc, TROUBLE) or is_redis_trouble(exc)):
+                if not _redis_away(exc):
                     raise
-                log.warning("throttle: Redis unavailable, counting in memory: %s",
-                            type(exc).__name__)
+                if not isinstance(exc, RedisResting):  # once per failure, not per search
+                    log.warning("throttle: Redis unavailable, counting searches in memory: %s",
+                                type(exc).__name__)
         return self._increment_local(keys, now)
 
     def _increment_local(self, keys: list[tuple[str, int]], now: datetime
@@ -318,6 +324,10 @@ class Throttle:
     async def close(self) -> None:
         if self._clients is not None:
             await self._clients.close()
+
+
+def _redis_away(exc: BaseException) -> bool:
+    return isinstance(exc, TROUBLE) or is_redis_trouble(exc)
 
 
 # -- per request -----------------------------------------------------------------------------

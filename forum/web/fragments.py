@@ -16,8 +16,8 @@ ages out of the LRU. Posts that are not plain are rendered as before, each time.
 
 Nothing personal is stored: a plain post carries no trace of its reader. The cache lives in the
 worker's memory only (never in Redis), bounded by ``MAX_BYTES``. Entries are kept compressed
-(``forum.packing``): a post's 3 KB of HTML is held in about 1.5 KB, which costs some 5 µs to
-unpack, so 8 MB hold about 5,000 posts, some 170 pages of thirty.
+(``forum.packing``): a post's HTML is held in about half its size (as with zlib before),
+which costs a few µs to unpack.
 """
 
 from __future__ import annotations

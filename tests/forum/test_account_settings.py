@@ -201,6 +201,8 @@ async def test_the_privacy_page_follows_the_settings(settings: Settings) -> None
     for name, overrides in {
         "default": {},
         "changed": {"rate_limits": "off", "crisis_autoflag": "off", "session_max_days": 9},
+        # Nothing listens there: the page is read without a session, so Redis is never asked.
+        "redis": {"redis_url": "redis://127.0.0.1:9/0"},
     }.items():
         await reset_schema(settings.database_url)
         app = create_app(replace(settings, **overrides), hasher=Hasher(cheap=True))
@@ -214,6 +216,12 @@ async def test_the_privacy_page_follows_the_settings(settings: Settings) -> None
     assert CHARTER_VERSION in texts["default"]["consent"]
     assert "base de données" in texts["default"]["throttle"]
     assert "désactivé" in texts["changed"]["throttle"]
+    # Searches: in the server's memory without Redis; in Redis with it, never in the database.
+    assert "recherches" in texts["default"]["throttle"]
+    assert "mémoire du serveur" in texts["default"]["throttle"]
+    assert "mémoire du serveur" not in texts["redis"]["throttle"]
+    assert "jamais dans la base de données" in texts["redis"]["throttle"]
+    assert "Redis" in texts["redis"]["throttle"]
     assert "prévient aussi l'équipe" in texts["default"]["crisis"]
     assert "ne prévient pas" in texts["changed"]["crisis"]
 

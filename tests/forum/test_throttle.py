@@ -470,3 +470,29 @@ async def test_with_redis_away_searches_still_answer_and_are_counted_in_memory(
     async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
         assert await search_statuses(client, limit) == [200] * limit
         assert await search_statuses(client, 1, start=100) == [429]
+
+
+async def test_a_searchs_count_forgotten_and_a_bug_not_mistaken_for_redis_away(
+    settings: Settings, redis_url: str, hasher: CountingHasher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``reset`` of a read's rule forgets it in Redis too; anything but Redis trouble (a bug)
+    is raised, not quietly counted in memory; with Redis away, ``reset`` does not fail."""
+    await reset_schema(settings.database_url)
+    throttle = create_app(replace(settings, redis_url=redis_url), hasher=hasher).state.throttle
+    now = utcnow()
+    limit = SEARCH_CLIENT.tiers[0].limit
+    for _ in range(limit):
+        assert await throttle.hit(SEARCH_CLIENT, "client\x00a", now=now) is None
+    assert await throttle.hit(SEARCH_CLIENT, "client\x00a", now=now)
+    await throttle.reset(SEARCH_CLIENT, "client\x00a")
+    assert await throttle.hit(SEARCH_CLIENT, "client\x00a", now=now) is None
+
+    async def broken(*_args: object) -> None:
+        raise ValueError("a bug, not Redis")
+
+    monkeypatch.setattr(throttle, "_increment_redis", broken)
+    with pytest.raises(ValueError):
+        await throttle.hit(SEARCH_CLIENT, "client\x00b", now=now)
+    away = create_app(replace(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0"),
+                      hasher=hasher).state.throttle
+    await away.reset(SEARCH_CLIENT, "client\x00a")
