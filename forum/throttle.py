@@ -58,9 +58,9 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from forum.config import Settings
-from forum.db import Database, commit, utcnow
+from forum.db import Database, commit, is_unavailable, utcnow
 from forum.models import ThrottleCounter
-from forum.redis_pool import TROUBLE, RedisClients, RedisResting, is_redis_trouble
+from forum.redis_pool import RedisClients, RedisResting
 
 log = logging.getLogger("forum.throttle")
 
@@ -192,7 +192,7 @@ class Throttle:
                 try:
                     await self._redis.delete(*keys)
                 except Exception as exc:
-                    if not _redis_away(exc):
+                    if not is_unavailable(exc):  # Redis away, not a bug
                         raise
             return
         if self._clients is not None:
@@ -257,7 +257,7 @@ class Throttle:
             try:
                 return await self._increment_redis(keys, now)
             except Exception as exc:
-                if not _redis_away(exc):
+                if not is_unavailable(exc):  # Redis away, not a bug
                     raise
                 if not isinstance(exc, RedisResting):  # once per failure, not per search
                     log.warning("throttle: Redis unavailable, counting searches in memory: %s",
@@ -324,10 +324,6 @@ class Throttle:
     async def close(self) -> None:
         if self._clients is not None:
             await self._clients.close()
-
-
-def _redis_away(exc: BaseException) -> bool:
-    return isinstance(exc, TROUBLE) or is_redis_trouble(exc)
 
 
 # -- per request -----------------------------------------------------------------------------
