@@ -53,6 +53,9 @@ class Changes:
     """Threads whose title, state (locked, pinned), space or counters changed."""
     retitled: set[int] = field(default_factory=set)
     """Threads whose title changed (the search index holds it with the opening post)."""
+    moved: dict[int, int] = field(default_factory=dict)
+    """Threads moved to another space: thread id -> the space it is in now (the search index
+    keeps each entry's space)."""
     members: set[int] = field(default_factory=set)
     """Members whose own pages show something new (their notices, reactions, follows, blocks,
     choices, restrictions): only their own copies of pages are forgotten."""
@@ -101,12 +104,16 @@ def posts(session: AsyncSession, rows: Iterable[tuple[int, int]]) -> None:
         record.threads.add(thread_id)
 
 
-def thread(session: AsyncSession, thread_id: int, *, retitled: bool = False) -> None:
-    """A thread's state, place or counters changed (``retitled``: its title)."""
+def thread(session: AsyncSession, thread_id: int, *, retitled: bool = False,
+           moved_to: int | None = None) -> None:
+    """A thread's state, place or counters changed (``retitled``: its title; ``moved_to``: the
+    space it was moved to)."""
     record = of(session)
     record.threads.add(thread_id)
     if retitled:
         record.retitled.add(thread_id)
+    if moved_to is not None:
+        record.moved[thread_id] = moved_to
 
 
 def members(session: AsyncSession, *member_ids: int | None) -> None:

@@ -80,6 +80,7 @@ from sqlalchemy import (
     text,
     true,
     union_all,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -150,7 +151,8 @@ SQLITE_DDL: list[str] = [
     "CREATE TRIGGER IF NOT EXISTS search_document_ad AFTER DELETE ON search_document BEGIN "
     "INSERT INTO search_fts(search_fts, rowid, title, body) "
     "VALUES ('delete', old.post_id, old.title, old.body); END",
-    "CREATE TRIGGER IF NOT EXISTS search_document_au AFTER UPDATE ON search_document BEGIN "
+    "CREATE TRIGGER IF NOT EXISTS search_document_au AFTER UPDATE OF title, body "
+    "ON search_document BEGIN "
     "INSERT INTO search_fts(search_fts, rowid, title, body) "
     "VALUES ('delete', old.post_id, old.title, old.body); "
     "INSERT INTO search_fts(rowid, title, body) VALUES (new.post_id, new.title, new.body); "
@@ -276,7 +278,10 @@ async def reindex_post(session: AsyncSession, post: Post, *, new: bool = False) 
 async def follow_changes(session: AsyncSession, record: Changes) -> None:
     """The search index follows the unit of work's declared changes (before its commit): each
     changed post is re-read and its entry written or deleted; a thread whose title changed has
-    its opening post re-read."""
+    its opening post re-read; a moved thread's entries take its new space."""
+    for thread_id, space_id in sorted(record.moved.items()):
+        await session.execute(update(SearchDocument).where(SearchDocument.thread_id == thread_id)
+                              .values(space_id=space_id))
     post_ids = set(record.posts)
     if record.retitled:
         post_ids |= set(await session.scalars(

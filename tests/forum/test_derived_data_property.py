@@ -6,7 +6,8 @@ starting threads, editing, deleting, hiding, restoring, removing, approving, mod
 edits, moving threads between public and members-only spaces, appeals, and erasing accounts.
 After every step it checks the views against the data:
 
-- the search index holds exactly the visible posts, each with its current text;
+- the search index holds exactly the visible posts, each with its current text, thread and
+  space (a moved thread's entries follow it);
 - a visitor's search finds a post by a word of its own only when it is visible in a public
   space, a member's when it is visible;
 - the thread pages served by the page cache equal fresh renders by the app itself.
@@ -258,13 +259,15 @@ class DerivedData(RuleBasedStateMachine):
         if not hasattr(self, "cached"):
             return
 
-        async def read() -> tuple[dict[int, str], dict[int, str]]:
+        async def read() -> tuple[dict[int, tuple], dict[int, tuple]]:
             async with self.database.reader() as session:
-                posts = await self._posts(session)
-                documents = {d.post_id: d.body for d in await session.scalars(
-                    select(SearchDocument))}
-            expected = {p.id: search.plain_text(p.html) for p in posts
-                        if p.status == PostStatus.VISIBLE}
+                posts = (await session.execute(
+                    select(Post, Thread.space_id).join(Thread, Thread.id == Post.thread_id)
+                    .order_by(Post.id))).all()
+                documents = {d.post_id: (d.thread_id, d.space_id, d.body)
+                             for d in await session.scalars(select(SearchDocument))}
+            expected = {p.id: (p.thread_id, space_id, search.plain_text(p.html))
+                        for p, space_id in posts if p.status == PostStatus.VISIBLE}
             return expected, documents
         expected, documents = self.run(read())
         assert documents == expected

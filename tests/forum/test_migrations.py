@@ -280,3 +280,57 @@ async def test_conversations_arrive_and_leave_and_never_turn_a_private_thread_pu
     await asyncio.to_thread(_upgrade_to, url, "head")
     diffs, _ = await _differences(url)
     assert diffs == [], diffs
+
+
+async def test_search_entries_take_their_threads_space_and_a_move_leaves_the_text_index_alone(
+        tmp_path: Path) -> None:
+    """Migration 0010: an entry written before a move (its old space) gets its thread's space;
+    the others are untouched. On SQLite, the full-text mirror still follows a change of text,
+    but no longer fires on a change of space."""
+    url = TEST_DATABASE_URL if ON_POSTGRES else f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
+    await empty_schema(url)
+    await asyncio.to_thread(_upgrade_to, url, "0009")
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(text(
+            "INSERT INTO member (id, pseudonym, pseudonym_key, password_hash, recovery_hash,"
+            " role, status, trained_helper, is_peer_moderator, banned, created_at,"
+            " accepts_conversations) VALUES (1, 'Glycine', 'glycine', 'x', 'x', 'member',"
+            " 'active', false, false, false, :now, false)"),
+            {"now": datetime(2026, 11, 1, tzinfo=UTC)})
+        await connection.execute(insert(Space.__table__), [
+            {"id": 1, "slug": "a", "name": "A"}, {"id": 2, "slug": "b", "name": "B"}])
+        await connection.execute(insert(Thread.__table__), [
+            {"id": 7, "space_id": 2, "author_id": 1, "title": "Déplacé", "post_count": 1},
+            {"id": 8, "space_id": 1, "author_id": 1, "title": "Resté", "post_count": 1}])
+        await connection.execute(insert(Post.__table__), [
+            {"id": 1, "thread_id": 7, "number": 1, "author_id": 1, "source": "nuit blanche",
+             "html": "<p>nuit blanche</p>", "renderer_version": 1},
+            {"id": 2, "thread_id": 8, "number": 1, "author_id": 1, "source": "matin calme",
+             "html": "<p>matin calme</p>", "renderer_version": 1}])
+        await connection.execute(text(  # post 1's entry still says space 1: moved before 0010
+            "INSERT INTO search_document (post_id, thread_id, space_id, title, body) VALUES"
+            " (1, 7, 1, 'Déplacé', 'nuit blanche'), (2, 8, 1, 'Resté', 'matin calme')"))
+    await engine.dispose()
+
+    await asyncio.to_thread(_upgrade_to, url, "0010")
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        assert (await connection.execute(text(
+            "SELECT post_id, space_id, body FROM search_document ORDER BY post_id"))).all() == [
+            (1, 2, "nuit blanche"), (2, 1, "matin calme")]
+        if not ON_POSTGRES:
+            trigger = await connection.scalar(text(
+                "SELECT sql FROM sqlite_master WHERE name = 'search_document_au'"))
+            assert "UPDATE OF title, body" in trigger
+            await connection.execute(text(
+                "UPDATE search_document SET body = 'aube claire' WHERE post_id = 2"))
+            found = await connection.scalars(text(
+                "SELECT rowid FROM search_fts WHERE search_fts MATCH 'aube'"))
+            assert list(found) == [2]
+    await engine.dispose()
+
+    await asyncio.to_thread(_downgrade_to, url, "0009")
+    await asyncio.to_thread(_upgrade_to, url, "head")
+    diffs, _ = await _differences(url)
+    assert diffs == [], diffs

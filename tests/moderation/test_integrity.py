@@ -10,7 +10,15 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select, update
 
 from forum import actions
-from forum.models import Member, Notification, Post, PostStatus, Space, Visibility
+from forum.models import (
+    Member,
+    Notification,
+    Post,
+    PostStatus,
+    SearchDocument,
+    Space,
+    Visibility,
+)
 from moderation import actions as ma
 from moderation import queries as mq
 from moderation.models import ActionKind, Appeal, ModerationAction
@@ -85,6 +93,10 @@ async def test_a_thread_moved_into_a_members_only_space_leaves_visitors_searches
     assert not hits(await browser.get("/search?q=ornithorynque"))
     await as_role(client, app, world, "member")
     assert hits(await browser.get("/search?q=ornithorynque"))
+    async with app.state.database.reader() as session:  # every entry of the thread follows
+        spaces = set(await session.scalars(select(SearchDocument.space_id).where(
+            SearchDocument.thread_id == world.ids["thread"])))
+    assert spaces == {private_id}
 
 
 async def test_approved_posts_become_searchable_and_hidden_or_removed_ones_leave(
