@@ -15,6 +15,10 @@ from pathlib import Path
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 CORPUS_DIR = DATA_DIR / "crisis_corpus"
+NEAR_MISS_DIR = DATA_DIR / "crisis_extra"
+"""Slices written to the screen's weak spot (concern worded without death or harm, and as many
+near-miss ordinary sentences): trained on, but never used to choose thresholds (their mix is
+not a forum's); see their README."""
 FROZEN_TEST_PATH = DATA_DIR / "crisis_frozen_test.tsv"
 
 HEADER = ["label", "about", "lang", "kind", "text"]
@@ -89,6 +93,11 @@ def _unmark(raw: str) -> tuple[str, tuple[tuple[int, int], ...]]:
 
 def corpus_files(directory: Path = CORPUS_DIR) -> list[Path]:
     return sorted(directory.glob("*.tsv"))
+
+
+def training_files() -> list[Path]:
+    """Every file the head is trained on: the corpus, then the near-miss slices."""
+    return corpus_files(CORPUS_DIR) + corpus_files(NEAR_MISS_DIR)
 
 
 def read_corpus(directory: Path = CORPUS_DIR) -> list[Labelled]:

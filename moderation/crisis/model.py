@@ -13,8 +13,9 @@ How a text is scored
    0.1 ms a sentence), so it reads every unit.
 3. The units the n-gram head finds most worrying, up to a budget of encoder pieces
    (``TOKEN_BUDGET``), are encoded by the sentence encoder (``encoder.py``) and read twice:
-   by the **vector head** (one hidden layer), and by **neighbours**: the labels of the
-   ``NEAREST`` most similar labelled units of the corpus (cosine in a 128-dimension projection
+   by the **vector head** (networks of one hidden layer, averaged), and by **neighbours**:
+   the labels of the ``NEAREST`` most similar labelled units of the training files (cosine in
+   a 128-dimension projection
    of the vectors, weighted by similarity). A unit's probabilities are the mean of the three;
    a unit left out by the budget keeps the n-gram head's alone. Every unit of an ordinary post
    fits the budget; only very long posts are read this way, so the cost stays bounded.
@@ -187,8 +188,13 @@ class CrisisModel:
         return _softmax(logits)
 
     def vector_probabilities(self, vectors: np.ndarray) -> np.ndarray:
-        hidden = np.maximum(vectors @ self.hidden_weights + self.hidden_bias, 0)
-        return _softmax(hidden @ self.out_weights + self.out_bias)
+        """The vector head's probabilities: the mean of its networks' (one hidden layer each;
+        a head stored with two-dimensional weights is one network)."""
+        if self.hidden_weights.ndim == 2:
+            hidden = np.maximum(vectors @ self.hidden_weights + self.hidden_bias, 0)
+            return _softmax(hidden @ self.out_weights + self.out_bias)
+        hidden = np.maximum(vectors @ self.hidden_weights + self.hidden_bias[:, None, :], 0)
+        return _softmax(hidden @ self.out_weights + self.out_bias[:, None, :]).mean(axis=0)
 
     def project(self, vectors: np.ndarray) -> np.ndarray:
         """Sentence vectors in the examples' space: centred, projected, unit length."""

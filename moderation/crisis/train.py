@@ -2,19 +2,29 @@
 
 Needs the ``train`` extra (scikit-learn); the forum itself never imports this module.
 
-1. Every corpus row is cut into units the way the screen cuts a post. A sentence row is one
+The head learns from two sets of files: the corpus (``crisis_corpus/``, a forum's mix of
+crisis and ordinary text) and the near-miss slices (``crisis_extra/``, written to the screen's
+weak spot: concern worded without any word of death or harm, with as many ordinary sentences
+in the same tone). Both are trained on; only the corpus's mix sets the thresholds (step 3).
+
+1. Every training row is cut into units the way the screen cuts a post. A sentence row is one
    unit with its label; in a crisis post, the units inside the ``[[ ]]`` marks carry the post's
    label and the others are ordinary (``none``), so the head learns what an ordinary sentence
    of a dark post looks like.
 2. Three parts are fitted on the units: a multinomial logistic regression over the hashed
-   n-grams, a one-hidden-layer network over the sentence vectors, and a 128-dimension
+   n-grams, ``NETWORKS`` one-hidden-layer networks over the sentence vectors (differing only
+   by their seed; their probabilities are averaged, which steadies the head from one training
+   to the next), and a 128-dimension
    projection of the vectors for the neighbours' vote (every crisis unit and
    ``ORDINARY_EXAMPLES`` ordinary ones are kept as examples).
-3. Thresholds are chosen on development scores that no head has seen: the corpus is cut into
-   ``FOLDS`` parts by a hash of each text; each part is scored, through the real inference path
-   (``CrisisModel.score``, with its encoder budget) and beside the lexicon, by a head fitted on
-   the other parts; the separate development file (``crisis_dev_external.tsv``, written by
-   another hand) is scored by the final head, fitted on the whole corpus. On those scores:
+3. Thresholds are chosen on development scores that no head has seen: the training rows are
+   cut into ``FOLDS`` parts by a hash of each text; each part is scored, through the real
+   inference path (``CrisisModel.score``, with its encoder budget) and beside the lexicon, by a
+   head fitted on the other parts; the separate development file (``crisis_dev_external.tsv``,
+   written by another hand) is scored by the final head, fitted on every training row. The
+   thresholds are chosen on the corpus's out-of-fold scores and the development file's, not
+   the near-miss slices' (made of near misses on purpose, they would set the thresholds for a
+   forum where every ordinary sentence is one; their figures are reported). On those scores:
 
    * ``pause``: the lowest score at which lexicon-or-model pauses at most ``PAUSE_RATE`` of
      the ordinary real-length posts;
@@ -56,6 +66,10 @@ WATCH_RATE = 0.15
 URGENT_SPILL = 0.25
 ORDINARY_EXAMPLES = 4000
 PROJECTED = 128
+NGRAM_C = 30.0
+"""Inverse regularisation of the n-gram regression (10 until 2026-12-06: 30 ranked one fold,
+the development file and the near-miss slices a point or two better; docs/SAFETY.md)."""
+NETWORKS = 3
 SEED = 20261205
 FOLDS = 5
 DEV_EXTERNAL = corpus.DATA_DIR / "crisis_dev_external.tsv"
@@ -109,21 +123,28 @@ def fit_heads(units: list[TrainingUnit], vectors: np.ndarray) -> dict[str, np.nd
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
 
-    ngrams = LogisticRegression(C=10.0, max_iter=4000, random_state=SEED)
+    ngrams = LogisticRegression(C=NGRAM_C, max_iter=4000, random_state=SEED)
     ngrams.fit(ngram_matrix([unit.text for unit in units]),
                np.asarray([unit.label for unit in units]))
-    network = MLPClassifier(hidden_layer_sizes=(256,), alpha=1e-3, max_iter=400,
-                            early_stopping=True, random_state=SEED)
-    network.fit(vectors, np.asarray([unit.label for unit in units if not unit.whole]))
-    if list(ngrams.classes_) != [0, 1, 2] or list(network.classes_) != [0, 1, 2]:
+    labels = np.asarray([unit.label for unit in units if not unit.whole])
+    networks = []
+    for offset in range(NETWORKS):
+        network = MLPClassifier(hidden_layer_sizes=(256,), alpha=1e-3, max_iter=400,
+                                early_stopping=True, random_state=SEED + offset)
+        networks.append(network.fit(vectors, labels))
+    if any(list(part.classes_) != [0, 1, 2] for part in (ngrams, *networks)):
         raise SystemExit("the corpus must hold all three labels")
+
+    def stacked(parts: list[np.ndarray]) -> np.ndarray:
+        return np.stack(parts).astype(np.float32)
+
     return {
         "ngram_weights": ngrams.coef_.T.astype(np.float32),
         "ngram_bias": ngrams.intercept_.astype(np.float32),
-        "hidden_weights": network.coefs_[0].astype(np.float32),
-        "hidden_bias": network.intercepts_[0].astype(np.float32),
-        "out_weights": network.coefs_[1].astype(np.float32),
-        "out_bias": network.intercepts_[1].astype(np.float32),
+        "hidden_weights": stacked([network.coefs_[0] for network in networks]),
+        "hidden_bias": stacked([network.intercepts_[0] for network in networks]),
+        "out_weights": stacked([network.coefs_[1] for network in networks]),
+        "out_bias": stacked([network.intercepts_[1] for network in networks]),
     }
 
 
@@ -258,35 +279,45 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m moderation.crisis.train",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=corpus.CORPUS_DIR)
+    parser.add_argument("--near-misses", type=Path, default=corpus.NEAR_MISS_DIR)
     parser.add_argument("--development", type=Path, default=DEV_EXTERNAL)
     parser.add_argument("--arrays", type=Path, default=HEAD_ARRAYS)
     parser.add_argument("--meta", type=Path, default=HEAD_META)
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    files = corpus.corpus_files(args.corpus)
-    rows = [row for path in files for row in corpus.read_labelled(path)]
+    mix_files = corpus.corpus_files(args.corpus)
+    mix = [row for path in mix_files for row in corpus.read_labelled(path)]
+    near_files = corpus.corpus_files(args.near_misses)
+    near = [row for path in near_files for row in corpus.read_labelled(path)]
+    files, rows = mix_files + near_files, mix + near
     external = corpus.read_labelled(args.development) if args.development.exists() else []
-    print(f"corpus: {len(rows)} rows in {len(files)} files; development file: "
-          f"{len(external)} rows")
+    print(f"corpus: {len(mix)} rows in {len(mix_files)} files; near-miss slices: {len(near)} "
+          f"rows in {len(near_files)} files; development file: {len(external)} rows",
+          flush=True)
     encoder = SentenceEncoder.shared()
     cache: dict[str, np.ndarray] = {}
-    development: list[Scored] = []
+    out_of_fold: list[Scored] = []
     for fold in range(FOLDS):
         held_out = [row for row in rows if fold_of(row) == fold]
         arrays, units = fit([row for row in rows if fold_of(row) != fold], encoder, cache)
         model = CrisisModel(arrays, meta_for(units, files), encoder=encoder)
-        development += score_rows(model, held_out)
+        out_of_fold += score_rows(model, held_out)
         print(f"  fold {fold + 1}/{FOLDS}: {len(held_out)} rows scored "
-              f"({time.perf_counter() - started:.0f} s)")
+              f"({time.perf_counter() - started:.0f} s)", flush=True)
     arrays, units = fit(rows, encoder, cache)
     meta = meta_for(units, files)
     print(f"final head: {len(units)} units {dict(Counter(LABELS[u.label] for u in units))}")
-    development += score_rows(CrisisModel(arrays, meta, encoder=encoder), external)
-    meta["thresholds"] = choose_thresholds(development)
+    from_mix = {id(row) for row in mix}
+    mix_scores = [s for s in out_of_fold if id(s.row) in from_mix]
+    near_scores = [s for s in out_of_fold if id(s.row) not in from_mix]
+    external_scores = score_rows(CrisisModel(arrays, meta, encoder=encoder), external)
+    meta["thresholds"] = choose_thresholds(mix_scores + external_scores)
     meta["development"] = {
-        "corpus (out of fold)": dev_figures(development[: len(rows)], meta["thresholds"]),
-        "external file": dev_figures(development[len(rows):], meta["thresholds"]),
-        "both": dev_figures(development, meta["thresholds"]),
+        "corpus (out of fold)": dev_figures(mix_scores, meta["thresholds"]),
+        "external file": dev_figures(external_scores, meta["thresholds"]),
+        "both": dev_figures(mix_scores + external_scores, meta["thresholds"]),
+        "near-miss slices (out of fold, not used for thresholds)": dev_figures(
+            near_scores, meta["thresholds"]),
     }
     args.arrays.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.arrays, **arrays)

@@ -43,13 +43,13 @@ def test_the_frozen_file_has_sentences_and_real_length_posts_in_every_locale() -
     assert not any(row.marked for row in rows), "no training marks in the frozen file"
 
 
-MEASURED_FLAG_RECALL = 0.922
-"""What the committed screen reaches on the frozen file (284 of 308 crisis sentences, 95 %
-interval 88.7-94.7 %): below issue 14's 95 %, see docs/SAFETY.md."""
+MEASURED_FLAG_RECALL = 291 / 308
+"""What the committed screen reaches on the frozen file (291 of 308 crisis sentences, 95 %
+interval 91.3-96.5 %): below issue 14's 95 % by two sentences, see docs/SAFETY.md."""
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "issue 14 not met: flag recall on the frozen file's sentences is 92.2 % (284/308) against "
+    "issue 14 not met: flag recall on the frozen file's sentences is 94.5 % (291/308) against "
     "95 %; strict, so the day it passes this mark must go"))
 def test_flag_recall_on_sentences(frozen: Report) -> None:
     assert frozen.combined().flag_recall.value >= FLAG_RECALL_TARGET, format_report(frozen)

@@ -92,14 +92,39 @@ def head() -> CrisisModel:
 
 def test_the_head_was_trained_on_the_committed_corpus(head: CrisisModel) -> None:
     """Fails when the corpus changed and `make crisis-model` was not run again."""
-    assert head.data_hash == corpus.data_hash(corpus.corpus_files())
-    assert head.info["data_files"] == [path.name for path in corpus.corpus_files()]
+    assert head.data_hash == corpus.data_hash(corpus.training_files())
+    assert head.info["data_files"] == [path.name for path in corpus.training_files()]
 
 
 def test_the_thresholds_are_ordered_and_were_chosen_on_development_data(head: CrisisModel) -> None:
     thresholds = head.thresholds
     assert 0 < thresholds.watch <= thresholds.line <= thresholds.pause <= 1.01
     assert head.info["development"]["both"]["post_pause_rate"] <= 0.03
+
+
+def test_the_thresholds_were_set_on_the_corpus_mix_and_not_on_the_near_miss_slices(
+        head: CrisisModel) -> None:
+    development = head.info["development"]
+    external = corpus.read_labelled(corpus.DATA_DIR / "crisis_dev_external.tsv")
+    near = [row for path in corpus.corpus_files(corpus.NEAR_MISS_DIR)
+            for row in corpus.read_labelled(path)]
+    assert development["both"]["dev_rows"] == len(corpus.read_corpus()) + len(external)
+    reported = development["near-miss slices (out of fold, not used for thresholds)"]
+    assert reported["dev_rows"] == len(near) > 0
+
+
+def test_the_vector_head_is_the_mean_of_its_networks(head: CrisisModel) -> None:
+    networks = head.hidden_weights.shape[0]
+    assert head.hidden_weights.ndim == 3 and networks >= 2
+    vectors = np.random.default_rng(3).normal(size=(5, head.hidden_weights.shape[1]))
+    vectors = vectors.astype(np.float32)
+    each = []
+    for k in range(networks):
+        hidden = np.maximum(vectors @ head.hidden_weights[k] + head.hidden_bias[k], 0)
+        logits = hidden @ head.out_weights[k] + head.out_bias[k]
+        exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+        each.append(exp / exp.sum(axis=1, keepdims=True))
+    assert np.allclose(head.vector_probabilities(vectors), np.mean(each, axis=0), atol=1e-5)
 
 
 def test_the_corpus_files_follow_the_labelling_guide() -> None:
@@ -114,9 +139,10 @@ def test_the_corpus_files_follow_the_labelling_guide() -> None:
             assert 0 <= start < end <= len(row.text)
 
 
-def test_the_labelled_text_kept_beside_the_corpus_is_well_formed_and_apart_from_the_frozen_file(
+def test_the_near_miss_slices_are_well_formed_and_apart_from_the_frozen_file(
 ) -> None:
-    """moderation/data/crisis_extra/ (its README says why it is not trained on)."""
+    """moderation/data/crisis_extra/, the near-miss slices (trained on, never used to choose
+    thresholds: its README says why)."""
     frozen = {row.text.casefold() for row in corpus.read_labelled(corpus.FROZEN_TEST_PATH)}
     files = sorted((corpus.DATA_DIR / "crisis_extra").glob("*.tsv"))
     assert files
