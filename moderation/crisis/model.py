@@ -15,10 +15,10 @@ How a text is scored
    (``TOKEN_BUDGET``), are encoded by the sentence encoder (``encoder.py``) and read twice:
    by the **vector head** (networks of one hidden layer, averaged), and by **neighbours**:
    the labels of the ``NEAREST`` most similar labelled units of the training files (cosine in
-   a 128-dimension projection
-   of the vectors, weighted by similarity). A unit's probabilities are the mean of the three;
-   a unit left out by the budget keeps the n-gram head's alone. Every unit of an ordinary post
-   fits the budget; only very long posts are read this way, so the cost stays bounded.
+   a 128-dimension projection of the vectors, weighted by similarity). A unit's
+   probabilities are the mean of the three; a unit left out by the budget keeps the n-gram
+   head's alone. Every unit of an ordinary post fits the budget; only very long posts are read
+   this way, so the cost stays bounded.
 4. A text of several units is also read **as a whole** by the n-gram head (trained on whole
    posts too): what no single sentence says can show in the post. The text's crisis score is
    the highest of its units' and the whole's (one crisis sentence in a long ordinary post is
