@@ -114,10 +114,10 @@ bench: $(VENV)/.installed-test
 	@command -v wrk >/dev/null 2>&1 || { echo "make bench needs wrk: sudo apt-get install wrk"; exit 1; }
 	$(PY) -m bench $(if $(BENCH_DATABASE),--database '$(BENCH_DATABASE)') $(BENCH_ARGS)
 
-# The crisis screen's learned head (docs/SAFETY.md): trained from the committed corpus
-# (moderation/data/crisis_corpus/, about an hour on two busy cores) into
-# moderation/data/crisis_head.npz and .json; a test fails when the corpus changed and this was
-# not run again. Needs the train extra (scikit-learn), never needed to run the forum.
+# The crisis screen's learned head (docs/SAFETY.md): trained from the committed corpus and
+# near-miss slices (moderation/data/crisis_corpus/ and crisis_extra/; about 8 minutes on two
+# quiet cores, an hour on busy ones, 8 GB of memory) into moderation/data/crisis_head.npz and
+# .json; a test fails when those files changed and this was not run again. Needs the train extra (scikit-learn), never needed to run the forum.
 .PHONY: crisis-model
 crisis-model: $(VENV)/.installed-test
 	@$(BIN)/pip install -q -c requirements.lock -e ".[train]"

@@ -10,7 +10,7 @@ brings itself in step from the record, and only from it:
 - before the commit, in the same transaction: notifications (``forum.notifications``: who
   hears of a post that became visible, or is newly mentioned in an edit, once per member and
   post), then the search index (``forum.search``: each changed post's entry re-read from the
-  post as it now is);
+  post as it now is, a moved thread's entries given the space it is in now);
 - after the commit: the page caches (``forum.cache``: the counters of the pages that show what
   changed), then the live events (``forum.live``: hints to the pages open on what changed).
   A rolled-back unit of work changes nothing anywhere.
@@ -53,9 +53,8 @@ class Changes:
     """Threads whose title, state (locked, pinned), space or counters changed."""
     retitled: set[int] = field(default_factory=set)
     """Threads whose title changed (the search index holds it with the opening post)."""
-    moved: dict[int, int] = field(default_factory=dict)
-    """Threads moved to another space: thread id -> the space it is in now (the search index
-    keeps each entry's space)."""
+    moved: set[int] = field(default_factory=set)
+    """Threads moved to another space (the search index keeps each entry's space)."""
     members: set[int] = field(default_factory=set)
     """Members whose own pages show something new (their notices, reactions, follows, blocks,
     choices, restrictions): only their own copies of pages are forgotten."""
@@ -105,15 +104,15 @@ def posts(session: AsyncSession, rows: Iterable[tuple[int, int]]) -> None:
 
 
 def thread(session: AsyncSession, thread_id: int, *, retitled: bool = False,
-           moved_to: int | None = None) -> None:
-    """A thread's state, place or counters changed (``retitled``: its title; ``moved_to``: the
-    space it was moved to)."""
+           moved: bool = False) -> None:
+    """A thread's state, place or counters changed (``retitled``: its title; ``moved``: its
+    space)."""
     record = of(session)
     record.threads.add(thread_id)
     if retitled:
         record.retitled.add(thread_id)
-    if moved_to is not None:
-        record.moved[thread_id] = moved_to
+    if moved:
+        record.moved.add(thread_id)
 
 
 def members(session: AsyncSession, *member_ids: int | None) -> None:

@@ -7,9 +7,10 @@ view of the data that follows declared changes (``forum.changes``): every ``do_*
 forum and of moderation that changes a post (written, edited, deleted, hidden, restored,
 removed, approved, erased) or a thread's title records it, and before the unit of work commits
 :func:`follow_changes` re-reads each such post and writes or deletes its row, so the index
-changes with the post, in the same transaction, or not at all. Who may find a post is decided
-at query time from the thread's *current* space (a thread moved into a members-only space is
-no longer found by visitors), the post's status, the reader's blocks; a snippet is folded
+changes with the post, in the same transaction, or not at all; a moved thread's entries take
+its new space the same way. Who may find a post is decided at query time from the thread's
+*current* space (a thread moved into a members-only space is no longer found by visitors), the
+post's status, the reader's blocks; a snippet is folded
 behind the post's content warning, and left out for a theme the reader hides.
 
 - **SQLite**: an FTS5 table ``search_fts`` over ``search_document`` (external content, kept in
@@ -278,10 +279,14 @@ async def reindex_post(session: AsyncSession, post: Post, *, new: bool = False) 
 async def follow_changes(session: AsyncSession, record: Changes) -> None:
     """The search index follows the unit of work's declared changes (before its commit): each
     changed post is re-read and its entry written or deleted; a thread whose title changed has
-    its opening post re-read; a moved thread's entries take its new space."""
-    for thread_id, space_id in sorted(record.moved.items()):
-        await session.execute(update(SearchDocument).where(SearchDocument.thread_id == thread_id)
-                              .values(space_id=space_id))
+    its opening post re-read; a moved thread's entries take the space the thread is in now
+    (read from ``thread``, like every view reads current rows)."""
+    if record.moved:
+        current = (select(Thread.space_id).where(Thread.id == SearchDocument.thread_id)
+                   .scalar_subquery())
+        await session.execute(update(SearchDocument)
+                              .where(SearchDocument.thread_id.in_(sorted(record.moved)))
+                              .values(space_id=current))
     post_ids = set(record.posts)
     if record.retitled:
         post_ids |= set(await session.scalars(

@@ -443,7 +443,7 @@ async def do_move_thread(session: AsyncSession, thread: Thread, *, actor: Member
     await session.execute(update(Space).where(Space.id == to.id)
                           .values(thread_count=Space.thread_count + 1))
     await session.flush()
-    changes.thread(session, thread.id, moved_to=to.id)  # its search entries go with it
+    changes.thread(session, thread.id, moved=True)  # its search entries go with it
     changes.queue(session, source_id, to.id)  # its flags go with it
     await _thread_audit(session, ActionKind.THREAD_MOVED, thread, actor=actor, reason=reason,
                         source_space_id=source_id)

@@ -43,6 +43,8 @@ from moderation.crisis.encoder import SentenceEncoder
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 HEAD_ARRAYS = DATA_DIR / "crisis_head.npz"
 HEAD_META = DATA_DIR / "crisis_head.json"
+HEAD_FORMAT = 2
+"""1: one network over the sentence vectors; 2 (2026-12-06): several, stacked and averaged."""
 
 TOKEN_BUDGET = 160
 """Encoder pieces read per text at most (about 7 ms on one core: the largest part of a
@@ -134,7 +136,8 @@ class CrisisModel:
             self.projection_mean = arrays["projection_mean"].astype(np.float32)
             self.examples = arrays["examples"].astype(np.float32)
             self.example_labels = arrays["example_labels"].astype(np.int64)
-            if info.get("format") != 1 or self.ngram_weights.shape[0] != features.HASH_SIZE:
+            if (info.get("format") != HEAD_FORMAT
+                    or self.ngram_weights.shape[0] != features.HASH_SIZE):
                 raise ValueError("written for another version of the code")
             self.thresholds = Thresholds(**info["thresholds"])  # type: ignore[arg-type]
             self.labels: list[str] = list(info["labels"])  # type: ignore[call-overload]

@@ -57,7 +57,7 @@ import numpy as np
 from moderation.crisis import corpus, features
 from moderation.crisis.encoder import SentenceEncoder
 from moderation.crisis.lexicon import assess
-from moderation.crisis.model import HEAD_ARRAYS, HEAD_META, CrisisModel, ngram_vector
+from moderation.crisis.model import HEAD_ARRAYS, HEAD_FORMAT, HEAD_META, CrisisModel, ngram_vector
 
 LABELS = ["none", "concern", "urgent"]
 PAUSE_RATE = 0.025
@@ -265,7 +265,7 @@ def meta_for(units: list[TrainingUnit], files: list[Path]) -> dict[str, object]:
     examples = pick_examples(units)
     sentences = [unit for unit in units if not unit.whole]
     return {
-        "format": 1,
+        "format": HEAD_FORMAT,
         "labels": LABELS,
         "data_hash": corpus.data_hash(files),
         "data_files": [path.name for path in files],
@@ -311,11 +311,12 @@ def main(argv: list[str] | None = None) -> int:
     mix_scores = [s for s in out_of_fold if id(s.row) in from_mix]
     near_scores = [s for s in out_of_fold if id(s.row) not in from_mix]
     external_scores = score_rows(CrisisModel(arrays, meta, encoder=encoder), external)
-    meta["thresholds"] = choose_thresholds(mix_scores + external_scores)
+    pool = mix_scores + external_scores  # the thresholds' pool: never the near-miss slices
+    meta["thresholds"] = choose_thresholds(pool)
     meta["development"] = {
         "corpus (out of fold)": dev_figures(mix_scores, meta["thresholds"]),
         "external file": dev_figures(external_scores, meta["thresholds"]),
-        "both": dev_figures(mix_scores + external_scores, meta["thresholds"]),
+        "both": dev_figures(pool, meta["thresholds"]),
         "near-miss slices (out of fold, not used for thresholds)": dev_figures(
             near_scores, meta["thresholds"]),
     }
