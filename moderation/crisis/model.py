@@ -137,7 +137,8 @@ class CrisisModel:
             self.examples = arrays["examples"].astype(np.float32)
             self.example_labels = arrays["example_labels"].astype(np.int64)
             if (info.get("format") != HEAD_FORMAT
-                    or self.ngram_weights.shape[0] != features.HASH_SIZE):
+                    or self.ngram_weights.shape[0] != features.HASH_SIZE
+                    or self.hidden_weights.ndim != 3):
                 raise ValueError("written for another version of the code")
             self.thresholds = Thresholds(**info["thresholds"])  # type: ignore[arg-type]
             self.labels: list[str] = list(info["labels"])  # type: ignore[call-overload]
@@ -191,11 +192,8 @@ class CrisisModel:
         return _softmax(logits)
 
     def vector_probabilities(self, vectors: np.ndarray) -> np.ndarray:
-        """The vector head's probabilities: the mean of its networks' (one hidden layer each;
-        a head stored with two-dimensional weights is one network)."""
-        if self.hidden_weights.ndim == 2:
-            hidden = np.maximum(vectors @ self.hidden_weights + self.hidden_bias, 0)
-            return _softmax(hidden @ self.out_weights + self.out_bias)
+        """The vector head's probabilities: the mean of its networks' (one hidden layer each,
+        their weights stacked on the first axis)."""
         hidden = np.maximum(vectors @ self.hidden_weights + self.hidden_bias[:, None, :], 0)
         return _softmax(hidden @ self.out_weights + self.out_bias[:, None, :]).mean(axis=0)
 
