@@ -20,6 +20,8 @@ NEAR_MISS_DIR = DATA_DIR / "crisis_extra"
 near-miss ordinary sentences): trained on, but never used to choose thresholds (their mix is
 not a forum's); see their README."""
 FROZEN_TEST_PATH = DATA_DIR / "crisis_frozen_test.tsv"
+DEV_EXTERNAL_PATH = DATA_DIR / "crisis_dev_external.tsv"
+"""Written apart from the corpus, like the frozen file; the thresholds are chosen on it."""
 
 HEADER = ["label", "about", "lang", "kind", "text"]
 LABELS = ("none", "concern", "urgent")

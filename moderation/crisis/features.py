@@ -103,64 +103,74 @@ WORD_CACHE = 16_384
 as packed 32-bit keys: about 0.7 KB a word with its stems, where tuples of Python ints took
 1.5 KB (a full cache of 32,768 words was about 50 MB of a worker's memory; now about 12)."""
 PAIR_CACHE = 16_384
+"""Pairs of consecutive words (their stems) whose keys are kept once computed."""
 
 
 def ngram_counts(text: str) -> dict[int, float]:
     """Hashed n-gram counts of one unit: character n-grams inside each padded folded word
     ("c:" prefix), stemmed words and pairs of stemmed words ("w:" and "b:")."""
+    return Counter(ngram_keys(text))  # type: ignore[return-value]  # int counts
+
+
+def ngram_keys(text: str) -> array[int]:
+    """The hashed n-grams of one unit, each as often as it occurs (``ngram_counts`` counts
+    them): its words' keys in turn, then its pairs'."""
     read = _read(text)
-    return Counter(read.word_keys + read.pair_keys)  # type: ignore[return-value]  # int counts
+    return read.word_keys + read.pair_keys
 
 
-def ngram_counts_of_units(texts: list[str]) -> tuple[list[dict[int, float]], dict[int, float]]:
-    """Each unit's counts, and the counts of the units joined by spaces (the whole text), equal
-    to ``ngram_counts(" ".join(texts))``, keys in the same order, without reading every word a
+def ngram_keys_of_units(texts: list[str]) -> tuple[list[array[int]], array[int]]:
+    """Each unit's ``ngram_keys``, and those of the units joined by spaces (the whole text),
+    equal to ``ngram_keys(" ".join(texts))`` in the same order, without reading every word a
     second time: the whole's word keys are the units' in turn, and its pairs are the units'
     inner pairs joined by the pairs across each boundary (a space never joins two words)."""
     reads = [_read(text) for text in texts]
-    units = [Counter(read.word_keys + read.pair_keys) for read in reads]
-    word_keys: list[int] = []
-    pair_keys: list[int] = []
+    word_keys = array("i")
+    pair_keys = array("i")
     previous: tuple[str, ...] = ("<s>",)
     for read in reads:
         word_keys.extend(read.word_keys)
         if not read.first:
             continue  # no word: its only pair is ("<s>", "</s>"), not part of the whole
-        pair_keys.extend(_pair_key(left, right) for left in previous for right in read.first)
+        pair_keys.extend(_pair_keys(previous, read.first))
         pair_keys.extend(read.pair_keys[len(read.first) : len(read.pair_keys) - len(read.last)])
         previous = read.last
-    pair_keys.extend(_pair_key(left, "</s>") for left in previous)
-    return units, Counter(word_keys + pair_keys)  # type: ignore[return-value]
+    pair_keys.extend(_pair_keys(previous, ("</s>",)))
+    return [read.word_keys + read.pair_keys for read in reads], word_keys + pair_keys
 
 
 @dataclass(frozen=True)
 class _Read:
-    """One unit's keys in the order ``ngram_counts`` lists them, with the stems of its first
+    """One unit's keys in the order ``ngram_keys`` lists them, with the stems of its first
     and last words (empty when it has no word)."""
 
-    word_keys: list[int]
-    pair_keys: list[int]
+    word_keys: array[int]
+    pair_keys: array[int]
     first: tuple[str, ...]
     last: tuple[str, ...]
 
 
 def _read(text: str) -> _Read:
     words = _WORD.findall(fold(text))
-    word_keys: list[int] = []
+    word_keys = array("i")
     for word in words:
         word_keys.extend(_word_keys(word))
     stems = [_stems(word) for word in words]
-    pair_keys: list[int] = []
+    pair_keys = array("i")
     previous: tuple[str, ...] = ("<s>",)
-    for current in [*stems, ("</s>",)]:
-        for left in previous:
-            for right in current:
-                pair_keys.append(_pair_key(left, right))
+    for current in stems:
+        pair_keys.extend(_pair_keys(previous, current))
         previous = current
+    pair_keys.extend(_pair_keys(previous, ("</s>",)))
     return _Read(word_keys, pair_keys, stems[0] if stems else (), stems[-1] if stems else ())
 
 
 @functools.lru_cache(maxsize=PAIR_CACHE)
+def _pair_keys(left: tuple[str, ...], right: tuple[str, ...]) -> array[int]:
+    """The keys of every pair of a stem of one word and a stem of the next, in order."""
+    return array("i", [_pair_key(one, other) for one in left for other in right])
+
+
 def _pair_key(left: str, right: str) -> int:
     return _hash(f"b:{left} {right}")
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -176,19 +177,25 @@ class CrisisModel:
 
     # -- heads -------------------------------------------------------------------------------
 
-    def ngram_probabilities(self, counts: list[dict[int, float]]) -> np.ndarray:
-        """All units at once (their ``features.ngram_counts``): one gather of weight rows,
-        summed per unit."""
-        vectors = [ngram_vector(unit) for unit in counts]
-        sizes = np.fromiter((len(indices) for indices, _ in vectors), dtype=np.int64,
-                            count=len(vectors))
-        logits = np.tile(self.ngram_bias, (len(counts), 1))
-        if sizes.sum():
-            indices = np.concatenate([indices for indices, _ in vectors])
-            values = np.concatenate([values for _, values in vectors])
-            weighted = self.ngram_weights[indices] * values[:, None]
-            owners = np.repeat(np.arange(len(counts)), sizes)
-            np.add.at(logits, owners, weighted)
+    def ngram_probabilities(self, keys: list[array[int]]) -> np.ndarray:
+        """All units at once, from their ``features.ngram_keys``: each unit's distinct keys and
+        counts (one sort of every key), its ``ngram_vector`` values, and the weight rows they
+        select summed per unit (one gather, one sum per label)."""
+        count = len(keys)
+        sizes = np.fromiter(map(len, keys), dtype=np.int64, count=count)
+        logits = np.tile(self.ngram_bias.astype(np.float64), (count, 1))
+        if not sizes.sum():
+            return _softmax(logits)
+        flat = np.concatenate([np.frombuffer(unit, dtype=np.int32) for unit in keys if unit])
+        owned = np.repeat(np.arange(count, dtype=np.int64), sizes) << features.HASH_BITS
+        distinct, counts = np.unique(owned | flat, return_counts=True)
+        owners = distinct >> features.HASH_BITS
+        values = np.log1p(counts.astype(np.float64))
+        values /= np.sqrt(np.bincount(owners, weights=values * values, minlength=count))[owners]
+        rows = self.ngram_weights[distinct & (features.HASH_SIZE - 1)]
+        for label in range(logits.shape[1]):
+            logits[:, label] += np.bincount(owners, weights=rows[:, label] * values,
+                                            minlength=count)
         return _softmax(logits)
 
     def vector_probabilities(self, vectors: np.ndarray) -> np.ndarray:
@@ -217,7 +224,9 @@ class CrisisModel:
     def neighbours(self, projected: np.ndarray) -> tuple[Neighbour, ...]:
         """The NEIGHBOURS labelled examples nearest to one projected vector."""
         similarities = self.examples @ projected
-        nearest = np.argsort(-similarities)[:NEIGHBOURS]
+        count = min(NEIGHBOURS, len(similarities))
+        nearest = np.argpartition(-similarities, count - 1)[:count]
+        nearest = nearest[np.argsort(-similarities[nearest])]
         return tuple(
             Neighbour(self.example_texts[i], self.labels[int(self.example_labels[i])],
                       round(float(similarities[i]), 3))
@@ -232,8 +241,8 @@ class CrisisModel:
         if not pieces:
             return NO_SCORE
         unit_texts = [piece.text for piece in pieces]
-        unit_counts, whole_counts = features.ngram_counts_of_units(unit_texts)
-        probabilities = self.ngram_probabilities(unit_counts)
+        unit_keys, whole_keys = features.ngram_keys_of_units(unit_texts)
+        probabilities = self.ngram_probabilities(unit_keys)
         order = np.argsort(-(1.0 - probabilities[:, 0]), kind="stable")
         chosen: list[int] = []
         spent = 0
@@ -248,7 +257,7 @@ class CrisisModel:
         probabilities[chosen] = (probabilities[chosen] + self.vector_probabilities(vectors)
                                  + self.neighbour_probabilities(projected)) / 3
         if len(unit_texts) > 1:  # the text as a whole, last
-            whole = self.ngram_probabilities([whole_counts])
+            whole = self.ngram_probabilities([whole_keys])
             probabilities = np.concatenate([probabilities, whole])
         crisis = 1.0 - probabilities[:, 0]
         top = int(np.argmax(crisis))

@@ -72,7 +72,6 @@ the development file and the near-miss slices a point or two better; docs/SAFETY
 NETWORKS = 3
 SEED = 20261205
 FOLDS = 5
-DEV_EXTERNAL = corpus.DATA_DIR / "crisis_dev_external.tsv"
 
 
 @dataclass(frozen=True)
@@ -280,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=corpus.CORPUS_DIR)
     parser.add_argument("--near-misses", type=Path, default=corpus.NEAR_MISS_DIR)
-    parser.add_argument("--development", type=Path, default=DEV_EXTERNAL)
+    parser.add_argument("--development", type=Path, default=corpus.DEV_EXTERNAL_PATH)
     parser.add_argument("--arrays", type=Path, default=HEAD_ARRAYS)
     parser.add_argument("--meta", type=Path, default=HEAD_META)
     args = parser.parse_args(argv)

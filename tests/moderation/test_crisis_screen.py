@@ -7,6 +7,7 @@ whole posts."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,8 @@ import pytest
 
 from moderation.crisis import corpus, features
 from moderation.crisis.encoder import SentenceEncoder
-from moderation.crisis.lexicon import NONE, assess
-from moderation.crisis.model import CrisisModel, ModelScore, Thresholds
+from moderation.crisis.lexicon import NONE, assess, fold
+from moderation.crisis.model import CrisisModel, ModelScore, Thresholds, ngram_vector
 from moderation.crisis.screen import Screen, combine
 
 THRESHOLDS = Thresholds(pause=0.9, line=0.6, watch=0.3, urgent=0.5)
@@ -139,22 +140,36 @@ def test_the_corpus_files_follow_the_labelling_guide() -> None:
             assert 0 <= start < end <= len(row.text)
 
 
-def test_the_near_miss_slices_are_well_formed_and_apart_from_the_frozen_file(
-) -> None:
+def test_the_near_miss_slices_are_well_formed() -> None:
     """moderation/data/crisis_extra/, the near-miss slices (trained on, never used to choose
     thresholds: its README says why)."""
-    frozen = {row.text.casefold() for row in corpus.read_labelled(corpus.FROZEN_TEST_PATH)}
-    files = sorted((corpus.DATA_DIR / "crisis_extra").glob("*.tsv"))
+    files = corpus.corpus_files(corpus.NEAR_MISS_DIR)
     assert files
     for path in files:
         rows = corpus.read_labelled(path)
         assert len(rows) > 500 and {row.label for row in rows} == {"none", "concern", "urgent"}
-        assert not frozen & {row.text.casefold() for row in rows}, path.name
+
+
+def _same_words(text: str) -> str:
+    """A text as its folded words: "J'envie les gens…" and "j'envie les gens" are one."""
+    return " ".join(re.findall(r"\w+", fold(text)))
+
+
+@pytest.mark.parametrize("held_out", [corpus.FROZEN_TEST_PATH, corpus.DEV_EXTERNAL_PATH],
+                         ids=lambda path: path.name)
+def test_no_training_text_is_also_in_a_file_the_screen_is_measured_on(held_out: Path) -> None:
+    """A sentence trained on and then scored only measures what the head remembers. The
+    comparison ignores case, accents and punctuation (one such pair was found by hand)."""
+    measured = {_same_words(row.text) for row in corpus.read_labelled(held_out)}
+    for path in corpus.training_files():
+        shared = [row.text for row in corpus.read_labelled(path)
+                  if _same_words(row.text) in measured]
+        assert not shared, f"{path.name} holds {len(shared)} text(s) of {held_out.name}: {shared}"
 
 
 def test_the_whole_texts_counts_are_those_of_its_units_joined() -> None:
     """The screen reads a post's words once: the whole post's n-gram counts, built from its
-    units', are ``ngram_counts`` of the units joined, key for key and in the same order."""
+    units', are those of the units joined, key for key and in the same order."""
     texts = [row.text for row in corpus.read_corpus()[::5]] + [
         "Salut. ... Merci.", "…\n\n!!", "Ça va ?   Non… l' x. y-z !", "😔 😔. Bon.", "a",
         " ".join(["mot"] * 500) + ". Fin."]
@@ -162,10 +177,23 @@ def test_the_whole_texts_counts_are_those_of_its_units_joined() -> None:
         units = [unit.text for unit in features.units(features.plain(text), limit=400)]
         if not units:
             continue
-        each, whole = features.ngram_counts_of_units(units)
-        assert list(whole.items()) == list(features.ngram_counts(" ".join(units)).items())
-        assert [list(c.items()) for c in each] == [
-            list(features.ngram_counts(unit).items()) for unit in units]
+        each, whole = features.ngram_keys_of_units(units)
+        assert whole == features.ngram_keys(" ".join(units))
+        assert each == [features.ngram_keys(unit) for unit in units]
+
+
+def test_the_n_gram_head_reads_units_as_they_were_trained_on(head: CrisisModel) -> None:
+    """Scoring many units at once (keys sorted and counted together) gives each unit what the
+    training's own features give it: ``ngram_vector`` of its counts through the weights."""
+    texts = [row.text for row in corpus.read_corpus()[::40]] + ["a", "…", "😔 😔", ""]
+    keys = [features.ngram_keys(text) for text in texts]
+    together = head.ngram_probabilities(keys)
+    for text, row in zip(texts, together, strict=True):
+        indices, values = ngram_vector(features.ngram_counts(text))
+        logits = head.ngram_bias + (head.ngram_weights[indices] * values[:, None]).sum(axis=0)
+        alone = np.exp(logits - logits.max())
+        assert np.allclose(row, alone / alone.sum(), atol=1e-5), text
+    assert np.allclose(head.ngram_probabilities([]), np.empty((0, 3)))
 
 
 def test_one_crisis_sentence_inside_a_long_ordinary_post_is_found(head: CrisisModel) -> None:
@@ -190,6 +218,9 @@ def test_the_neighbours_shown_to_moderators_are_labelled_corpus_units(head: Cris
     assert len(score.neighbours) == 3
     assert all(n.label in ("none", "concern", "urgent") for n in score.neighbours)
     assert all(n.text in head.example_texts for n in score.neighbours)
+    projected = head.project(head.encoder.encode([score.unit]))[0]
+    every = np.sort(head.examples @ projected)[::-1]
+    assert np.allclose([n.similarity for n in score.neighbours], every[:3], atol=1e-3)
 
 
 def test_the_lean_encoder_cuts_and_encodes_as_the_package_does() -> None:
