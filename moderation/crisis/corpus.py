@@ -22,6 +22,9 @@ not a forum's); see their README."""
 FROZEN_TEST_PATH = DATA_DIR / "crisis_frozen_test.tsv"
 DEV_EXTERNAL_PATH = DATA_DIR / "crisis_dev_external.tsv"
 """Written apart from the corpus, like the frozen file; the thresholds are chosen on it."""
+HOLDOUT_PATH = DATA_DIR / "crisis_holdout.tsv"
+"""Written apart by four more writers (2026-12-06): never trained on, never used to choose a
+threshold; unlike the frozen file its rows may be read (see docs/SAFETY.md)."""
 
 HEADER = ["label", "about", "lang", "kind", "text"]
 LABELS = ("none", "concern", "urgent")

@@ -106,6 +106,7 @@ A TOML file (``data/crisis_lexicon.toml``; read it for many examples)::
     id = "fr.idiom.example"
     lang = "fr"
     pattern = 'mourir d impatience'
+    across = false                 # optional: true lets it run past the sentence's end
 
     [[entry]]
     id = "fr.example"              # unique; an extension entry with an existing id replaces it
@@ -379,7 +380,7 @@ _ENTRY_FIELDS = frozenset(
     {"id", "level", "lang", "pattern", "notes", "person", "tense", "escalate", "requires",
      "exclude", "locales", "disabled"}
 )  # fmt: skip
-_EXCLUSION_FIELDS = frozenset({"id", "lang", "pattern", "notes", "locales"})
+_EXCLUSION_FIELDS = frozenset({"id", "lang", "pattern", "notes", "locales", "across"})
 
 
 @dataclass(frozen=True)
@@ -410,6 +411,8 @@ class LexiconExclusion:
     regex: re.Pattern[str] = field(repr=False, compare=False)
     locales: tuple[str, ...] = ()
     notes: str = ""
+    across: bool = False
+    """May run past the end of the match's sentence ("Adieu tout le monde ! Je m'appelle…")."""
 
 
 _Item = TypeVar("_Item", LexiconEntry, LexiconExclusion)
@@ -686,7 +689,15 @@ def _compile_exclusion(raw: dict[str, Any], expand: Any) -> LexiconExclusion:
         regex=_compile_words(expand(pattern), where),
         locales=_locales(raw, where),
         notes=str(raw.get("notes", "")),
+        across=_flag(raw, "across", where),
     )
+
+
+def _flag(raw: dict[str, Any], name: str, where: str) -> bool:
+    value = raw.get(name, False)
+    if not isinstance(value, bool):
+        raise LexiconError(f"{where}: {name} must be true or false")
+    return value
 
 
 def _compile_cue(name: str, patterns: list[str], expand: Any) -> re.Pattern[str]:
@@ -892,10 +903,12 @@ class _Context:
             self._exclusion_list = self.lexicon.exclusions_for(self.present, self.locale)
         spans = self._exclusions.get(sentence)
         if spans is None:
+            beyond = min(len(self.folded), sentence[1] + _SENTENCE_REACH)
             spans = self._exclusions[sentence] = [
                 found.span()
                 for exclusion in self._exclusion_list
-                for found in exclusion.regex.finditer(self.folded, *sentence)
+                for found in exclusion.regex.finditer(
+                    self.folded, sentence[0], beyond if exclusion.across else sentence[1])
             ]
         return any(s < end and start < e for s, e in spans)
 

@@ -535,6 +535,7 @@ def test_an_extension_entry_can_replace_or_disable_a_default_entry(tmp_path: Pat
         ('[[entry]]\nid = "x"\nlevel = "concern"\n', "pattern"),
         ('[[entry]]\nid = "x"\nlevel = "concern"\npattern = "a"\ncolour = 1\n', "unknown"),
         ("[cues]\nmood = ['a']\n", "unknown cue"),
+        ('[[exclusion]]\nid = "x"\npattern = "a"\nacross = "yes"\n', "across must be"),
         ("this is not toml", "TOML"),
     ],
 )

@@ -118,6 +118,57 @@ def test_the_swiss_adieu_greeting_survives_an_exclamation_mark() -> None:
     assert level("Adieu tout le monde. Merci pour tout, vraiment.") == "urgent"
 
 
+@pytest.mark.parametrize("text", [
+    "Adieu tout le monde ! Moi c'est Jeanne, j'arrive de Vevey.",
+    "Adieu à toutes et à tous ! Je suis nouvelle par ici.",
+    "Adieu les amis ! Petit coucou depuis le val d'Hérens.",
+    "Adieu la compagnie ! Comment ça va chez vous ?",
+])
+def test_a_swiss_greeting_to_everyone_reaches_past_its_exclamation_mark(text: str) -> None:
+    """The greeting's exclusion runs past the "!" that ends its first sentence."""
+    assert level(text) == "none"
+
+
+@pytest.mark.parametrize("text", [
+    "Adieu à tous ! Je ne serai plus là demain.",
+    "Adieu tout le monde ! Merci pour tout, prenez soin de vous.",
+    "Adieu à tous ! Je m'appelle Léa et ce soir je vais en finir.",
+])
+def test_a_goodbye_after_an_exclamation_mark_is_still_one(text: str) -> None:
+    assert level(text) == "urgent"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Avec ma psy j'ai écrit une lettre d'adieu à ma boulimie.", "none"),
+    ("J'ai écrit une lettre d'adieu à l'alcool, quatre pages.", "none"),
+    ("j'ai écrit une lettre d'adieu à mon ancienne moi", "none"),
+    ("J'ai écrit une lettre d'adieu à mes enfants.", "urgent"),
+    ("La lettre d'adieu est sur mon bureau.", "urgent"),
+])
+def test_a_letter_of_farewell_to_an_illness_is_a_therapy_exercise(text: str,
+                                                                 expected: str) -> None:
+    assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("J'ai fait une tentative de conciliation avec mon proprio, sans succès.", "none"),
+    ("l'an passé j'ai fait une tentative de régime, lol", "none"),
+    ("Ma TS du CLSC m'a rappelée pour mon dossier.", "none"),
+    ("ma TS dit que je peux espacer les rencontres", "none"),
+    ("J'ai fait une tentative de suicide en 2020.", "concern"),
+    ("j'ai fait une tentative d'en finir cet hiver", "concern"),
+    ("J'ai fait ma TS l'été passé, personne le sait.", "concern"),
+])
+def test_an_attempt_at_something_else_and_a_quebec_social_worker_are_not_a_past_attempt(
+        text: str, expected: str) -> None:
+    assert level(text) == expected
+
+
+def test_working_oneself_to_death_is_an_idiom() -> None:
+    assert level("Je me tue à l'ouvrage depuis la rentrée, double service.") == "none"
+    assert level("Je vais me tuer ce soir, j'en peux plus.") == "urgent"
+
+
 def test_someone_else_now_is_about_them_and_first_person_text_is_about_the_writer() -> None:
     other = assess("ma fille m'a écrit qu'elle allait se tuer cette nuit, je fais quoi ?")
     assert (other.level, other.about) == ("concern", "other")

@@ -1,0 +1,80 @@
+"""The crisis screen against the holdout file, written apart and never trained on.
+
+``moderation/data/crisis_holdout.tsv`` (2,300 rows by four writers who read only
+docs/CRISIS_LABELS.md, 2026-12-06) is neither trained on nor used to choose a threshold. Its
+rows may be read, unlike the frozen file's, so it can show where the screen fails; a change
+kept because of what it shows makes it development data (docs/SAFETY.md says how it was
+used). These tests hold what the committed screen measured on it: each figure may get better,
+never worse. Where issue 14's target is not met here, the test says so."""
+
+from __future__ import annotations
+
+import pytest
+
+from moderation.crisis import corpus, load_screen
+from moderation.crisis.evaluation import (
+    FALSE_POSITIVE_TARGET,
+    FLAG_RECALL_TARGET,
+    PAUSE_RATE_TARGET,
+    POST_RECALL_TARGET,
+    Report,
+    evaluate,
+    format_report,
+)
+
+
+@pytest.fixture(scope="module")
+def holdout() -> Report:
+    return evaluate(load_screen(), corpus.HOLDOUT_PATH)
+
+
+def test_the_holdout_file_covers_every_locale_kind_and_label() -> None:
+    rows = corpus.read_labelled(corpus.HOLDOUT_PATH)
+    assert len(rows) >= 2000
+    for lang in corpus.LANGS:
+        mine = [row for row in rows if row.lang == lang]
+        assert {row.kind for row in mine} == {"sentence", "post"}, lang
+        assert {row.label for row in mine} == {"none", "concern", "urgent"}, lang
+
+
+def test_the_head_was_never_trained_on_the_holdout_file() -> None:
+    assert corpus.HOLDOUT_PATH not in corpus.training_files()
+    assert corpus.HOLDOUT_PATH.parent not in (corpus.CORPUS_DIR, corpus.NEAR_MISS_DIR)
+
+
+MEASURED = {"flag_recall": (671, 739), "urgent_recall": (296, 329),
+            "false_positives": (21, 761), "post_recall": (380, 386), "pause_rate": (15, 414)}
+"""What the committed screen measured on the holdout file (2026-12-06, evening)."""
+
+
+@pytest.mark.parametrize("name", ["flag_recall", "urgent_recall", "post_recall"])
+def test_recall_never_falls_below_what_was_measured(holdout: Report, name: str) -> None:
+    hits, total = MEASURED[name]
+    assert getattr(holdout.combined(), name).value >= hits / total, format_report(holdout)
+
+
+@pytest.mark.parametrize("name", ["false_positives", "pause_rate"])
+def test_interruptions_never_rise_above_what_was_measured(holdout: Report, name: str) -> None:
+    hits, total = MEASURED[name]
+    assert getattr(holdout.combined(), name).value <= hits / total, format_report(holdout)
+
+
+def test_false_positives_and_post_recall_meet_issue_14s_targets_here_too(holdout: Report
+                                                                         ) -> None:
+    combined = holdout.combined()
+    assert combined.false_positives.value <= FALSE_POSITIVE_TARGET, format_report(holdout)
+    assert combined.post_recall.value >= POST_RECALL_TARGET, format_report(holdout)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "not met on the holdout file: flag recall 90.8 % (671/739) against 95 %; strict, so the "
+    "day it passes this mark must go"))
+def test_flag_recall_meets_issue_14s_target_here_too(holdout: Report) -> None:
+    assert holdout.combined().flag_recall.value >= FLAG_RECALL_TARGET, format_report(holdout)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "not met on the holdout file: the pause interrupts 3.6 % (15/414) of ordinary posts, all "
+    "of them lexicon matches, against 3 %; strict, so the day it passes this mark must go"))
+def test_the_pause_rate_meets_issue_14s_target_here_too(holdout: Report) -> None:
+    assert holdout.combined().pause_rate.value <= PAUSE_RATE_TARGET, format_report(holdout)
