@@ -164,6 +164,35 @@ def test_an_attempt_at_something_else_and_a_quebec_social_worker_are_not_a_past_
     assert level(text) == expected
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Ce soir c'est la fin... du championnat, je vais pleurer.", "none"),
+    ("demain c'est la fin d'une belle aventure au boulot", "none"),
+    ("c'est la dernière nuit que je passe dans ce studio, demain je déménage", "none"),
+    ("Ce soir c'est la fin de tout, j'ai tout préparé.", "urgent"),
+    ("demain c'est la fin du stage et la fin de moi, c'est décidé", "urgent"),
+    ("ce soir c'est fini pour moi", "urgent"),
+])
+def test_the_end_of_something_else_is_not_an_elliptic_intent(text: str, expected: str) -> None:
+    assert level(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "My GP asked me during the check-up if I ever think about ending my life; I could say no.",
+    "The nurse asked me straight out whether I'd had thoughts of suicide lately, and I hadn't.",
+    "Le médecin m'a posé les questions habituelles sur le sommeil et les idées noires.",
+])
+def test_a_screening_question_asked_by_a_professional_is_not_a_crisis(text: str) -> None:
+    assert level(text) == "none"
+
+
+def test_a_screening_question_does_not_hide_an_answer_that_is_one() -> None:
+    assert level("Ma psy m'a demandé si j'allais bien. Non : j'ai envie de mourir.") != "none"
+
+
+def test_a_swiss_introduction_with_a_name_and_an_age_is_a_greeting() -> None:
+    assert level("Adieu tout le monde ! Je suis Maude, 34 ans, de Bulle.") == "none"
+
+
 def test_working_oneself_to_death_is_an_idiom() -> None:
     assert level("Je me tue à l'ouvrage depuis la rentrée, double service.") == "none"
     assert level("Je vais me tuer ce soir, j'en peux plus.") == "urgent"
