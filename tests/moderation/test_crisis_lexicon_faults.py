@@ -193,6 +193,17 @@ def test_a_swiss_introduction_with_a_name_and_an_age_is_a_greeting() -> None:
     assert level("Adieu tout le monde ! Je suis Maude, 34 ans, de Bulle.") == "none"
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("I haven't self-harmed since March and my therapist is chuffed.", "none"),
+    ("Three months today since I last burned myself.", "none"),
+    ("Showed my sister my faded self-harm scars for the first time.", "none"),
+    ("I haven't stopped self-harming, it's every night now.", "concern"),
+    ("hid my fresh cuts under a hoodie again today", "concern"),
+])
+def test_english_self_harm_that_is_over_is_read_as_over(text: str, expected: str) -> None:
+    assert level(text) == expected
+
+
 def test_working_oneself_to_death_is_an_idiom() -> None:
     assert level("Je me tue à l'ouvrage depuis la rentrée, double service.") == "none"
     assert level("Je vais me tuer ce soir, j'en peux plus.") == "urgent"
