@@ -132,10 +132,21 @@ def test_a_swiss_greeting_to_everyone_reaches_past_its_exclamation_mark(text: st
 @pytest.mark.parametrize("text", [
     "Adieu à tous ! Je ne serai plus là demain.",
     "Adieu tout le monde ! Merci pour tout, prenez soin de vous.",
-    "Adieu à tous ! Je m'appelle Léa et ce soir je vais en finir.",
+    "Adieu à tous ! À la prochaine vie.",
+    "Adieu à tous ! À bientôt de l'autre côté.",
+    "Adieu la compagnie ! À demain peut-être, ou jamais.",
 ])
 def test_a_goodbye_after_an_exclamation_mark_is_still_one(text: str) -> None:
-    assert level(text) == "urgent"
+    """Only an introduction may follow the greeting across its "!", and the greeting's own
+    match is the one that must stay (no other phrase of these texts is a match)."""
+    result = assess(text)
+    assert result.level == "urgent" and {m.term for m in result.matches} == {"fr.goodbye"}
+
+
+def test_the_greetings_exclusion_never_covers_another_match() -> None:
+    result = assess("Adieu tout le monde, je vais me tuer ce soir ! Je m'appelle Léa.")
+    assert result.level == "urgent"
+    assert "fr.intent" in {m.term for m in result.matches}
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -143,25 +154,37 @@ def test_a_goodbye_after_an_exclamation_mark_is_still_one(text: str) -> None:
     ("J'ai écrit une lettre d'adieu à l'alcool, quatre pages.", "none"),
     ("j'ai écrit une lettre d'adieu à mon ancienne moi", "none"),
     ("J'ai écrit une lettre d'adieu à mes enfants.", "urgent"),
+    ("J'ai écrit une lettre d'adieu à ta sœur.", "urgent"),
     ("La lettre d'adieu est sur mon bureau.", "urgent"),
+    ("Quand vous lirez ce message, ma lettre d'adieu à l'anorexie sera finie, et moi aussi.",
+     "urgent"),
 ])
 def test_a_letter_of_farewell_to_an_illness_is_a_therapy_exercise(text: str,
                                                                  expected: str) -> None:
     assert level(text) == expected
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("J'ai fait une tentative de conciliation avec mon proprio, sans succès.", "none"),
-    ("l'an passé j'ai fait une tentative de régime, lol", "none"),
-    ("Ma TS du CLSC m'a rappelée pour mon dossier.", "none"),
-    ("ma TS dit que je peux espacer les rencontres", "none"),
-    ("J'ai fait une tentative de suicide en 2020.", "concern"),
-    ("j'ai fait une tentative d'en finir cet hiver", "concern"),
-    ("J'ai fait ma TS l'été passé, personne le sait.", "concern"),
+@pytest.mark.parametrize(("text", "locale", "expected"), [
+    ("J'ai fait une tentative de conciliation avec mon proprio, sans succès.", "fr-FR", "none"),
+    ("l'an passé j'ai fait une tentative de régime, lol", "fr-BE", "none"),
+    ("Ma TS du CLSC m'a rappelée pour mon dossier.", "fr-CA", "none"),
+    ("ma TS dit que je peux espacer les rencontres", "fr-CA", "none"),
+    ("J'ai fait une tentative de suicide en 2020.", "fr-FR", "concern"),
+    ("j'ai fait une tentative d'en finir cet hiver", "fr-FR", "concern"),
+    ("J'ai fait une tentative de pendaison l'an dernier.", "fr-FR", "concern"),
+    ("J'ai fait une tentative d'overdose en 2021.", "fr-CH", "concern"),
+    ("J'ai fait une tentative de suiside en 2020.", "fr-FR", "concern"),
+    ("J'ai fait une tentative de suicide en mars, puis une tentative de reprise du boulot.",
+     "fr-FR", "concern"),
+    ("J'ai fait ma TS l'été passé, personne le sait.", "fr-CA", "concern"),
+    ("Ma TS m'a laissé des séquelles aux mains.", "fr-FR", "concern"),
+    ("Ma TS m'a dit de revenir jeudi.", "fr-FR", "concern"),
 ])
 def test_an_attempt_at_something_else_and_a_quebec_social_worker_are_not_a_past_attempt(
-        text: str, expected: str) -> None:
-    assert level(text) == expected
+        text: str, locale: str, expected: str) -> None:
+    """Each exclusion covers only its own words (never the rest of the sentence), and "ma TS"
+    reads as a social worker only in Québec's French."""
+    assert assess(text, locale).level == expected
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -193,7 +193,7 @@ def test_the_n_gram_head_reads_units_as_they_were_trained_on(head: CrisisModel) 
         logits = head.ngram_bias + (head.ngram_weights[indices] * values[:, None]).sum(axis=0)
         alone = np.exp(logits - logits.max())
         assert np.allclose(row, alone / alone.sum(), atol=1e-5), text
-    assert np.allclose(head.ngram_probabilities([]), np.empty((0, 3)))
+    assert head.ngram_probabilities([]).shape == (0, 3)
 
 
 def test_one_crisis_sentence_inside_a_long_ordinary_post_is_found(head: CrisisModel) -> None:
