@@ -43,15 +43,16 @@ def test_the_frozen_file_has_sentences_and_real_length_posts_in_every_locale() -
     assert not any(row.marked for row in rows), "no training marks in the frozen file"
 
 
-MEASURED_FLAG_RECALL = 288 / 308
-"""What the committed screen reaches on the frozen file (288 of 308 crisis sentences, 95 %
-interval 90.2-95.8 %): below issue 14's 95 % by five sentences, see docs/SAFETY.md. It was 291
-before the head was trained again without the five rows it shared with the evaluation files
-(2026-12-06, evening): a floor that follows each honest measurement, never a target."""
+MEASURED_FLAG_RECALL = 290 / 308
+"""What the committed screen reaches on the frozen file (290 of 308 crisis sentences, 95 %
+interval 91.0-96.3 %): below issue 14's 95 % by three sentences, see docs/SAFETY.md. It was 291,
+then 288 once the head was trained again without the five rows it shared with the evaluation
+files, then 290 with thresholds chosen again for the mended lexicon (2026-12-06, evening): a
+floor that follows each honest measurement, never a target."""
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "issue 14 not met: flag recall on the frozen file's sentences is 93.5 % (288/308) against "
+    "issue 14 not met: flag recall on the frozen file's sentences is 94.2 % (290/308) against "
     "95 %; strict, so the day it passes this mark must go"))
 def test_flag_recall_on_sentences(frozen: Report) -> None:
     assert frozen.combined().flag_recall.value >= FLAG_RECALL_TARGET, format_report(frozen)

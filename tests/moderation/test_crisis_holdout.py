@@ -17,6 +17,7 @@ from moderation.crisis.evaluation import (
     FLAG_RECALL_TARGET,
     PAUSE_RATE_TARGET,
     POST_RECALL_TARGET,
+    URGENT_RECALL_TARGET,
     Report,
     evaluate,
     format_report,
@@ -46,9 +47,10 @@ def test_the_head_was_never_trained_on_the_holdout_file() -> None:
     assert corpus.HOLDOUT_PATH.parent not in (corpus.CORPUS_DIR, corpus.NEAR_MISS_DIR)
 
 
-MEASURED = {"flag_recall": (671, 739), "urgent_recall": (296, 329),
-            "false_positives": (21, 761), "post_recall": (380, 386), "pause_rate": (15, 414)}
-"""What the committed screen measured on the holdout file (2026-12-06, evening)."""
+MEASURED = {"flag_recall": (677, 739), "urgent_recall": (300, 329),
+            "false_positives": (24, 761), "post_recall": (380, 386), "pause_rate": (18, 414)}
+"""What the committed screen measured on the holdout file (2026-12-06, evening; with the
+thresholds chosen before the lexicon's mends it was 671, 296, 21, 380 and 15)."""
 
 
 @pytest.mark.parametrize("name", ["flag_recall", "urgent_recall", "post_recall"])
@@ -63,22 +65,23 @@ def test_interruptions_never_rise_above_what_was_measured(holdout: Report, name:
     assert getattr(holdout.combined(), name).value <= hits / total, format_report(holdout)
 
 
-def test_false_positives_and_post_recall_meet_issue_14s_targets_here_too(holdout: Report
-                                                                         ) -> None:
+def test_urgent_recall_false_positives_and_post_recall_meet_issue_14s_targets_here_too(
+        holdout: Report) -> None:
     combined = holdout.combined()
+    assert combined.urgent_recall.value >= URGENT_RECALL_TARGET, format_report(holdout)
     assert combined.false_positives.value <= FALSE_POSITIVE_TARGET, format_report(holdout)
     assert combined.post_recall.value >= POST_RECALL_TARGET, format_report(holdout)
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "not met on the holdout file: flag recall 90.8 % (671/739) against 95 %; strict, so the "
+    "not met on the holdout file: flag recall 91.6 % (677/739) against 95 %; strict, so the "
     "day it passes this mark must go"))
 def test_flag_recall_meets_issue_14s_target_here_too(holdout: Report) -> None:
     assert holdout.combined().flag_recall.value >= FLAG_RECALL_TARGET, format_report(holdout)
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "not met on the holdout file: the pause interrupts 3.6 % (15/414) of ordinary posts, all "
-    "of them lexicon matches, against 3 %; strict, so the day it passes this mark must go"))
+    "not met on the holdout file: the pause interrupts 4.3 % (18/414) of ordinary posts (the "
+    "lexicon 15, the model 3) against 3 %; strict, so the day it passes this mark must go"))
 def test_the_pause_rate_meets_issue_14s_target_here_too(holdout: Report) -> None:
     assert holdout.combined().pause_rate.value <= PAUSE_RATE_TARGET, format_report(holdout)
