@@ -117,7 +117,8 @@ bench: $(VENV)/.installed-test
 # The crisis screen's learned head (docs/SAFETY.md): trained from the committed corpus and
 # near-miss slices (moderation/data/crisis_corpus/ and crisis_extra/; about 8 minutes on two
 # quiet cores, an hour on busy ones, 8 GB of memory) into moderation/data/crisis_head.npz and
-# .json; a test fails when those files changed and this was not run again. Needs the train extra (scikit-learn), never needed to run the forum.
+# .json; a test fails when those files changed and this was not run again. Needs the train
+# extra (scikit-learn), never needed to run the forum.
 .PHONY: crisis-model
 crisis-model: $(VENV)/.installed-test
 	@$(BIN)/pip install -q -c requirements.lock -e ".[train]"

@@ -12,7 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from litestar.testing import AsyncTestClient
 from sqlalchemy import insert, inspect, select, text, update
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from forum.app import create_app
 from forum.config import ROOT, Settings
@@ -339,7 +339,7 @@ async def test_search_entries_take_their_threads_space_and_a_move_leaves_the_tex
     assert diffs == [], diffs
 
 
-async def _fts_writes_on_a_move(connection) -> int:  # noqa: ANN001
+async def _fts_writes_on_a_move(connection: AsyncConnection) -> int:
     """How many rows FTS5 writes to its own storage when an entry changes space only."""
     count = text("SELECT count(*) FROM search_fts_data")
     before = await connection.scalar(count)
