@@ -18,7 +18,10 @@ the block: the next statement on the same pooled connection runs with no limit.
   subtransaction. A timeout (SQLSTATE 57014) rolls the savepoint back, which also undoes the
   setting, and leaves the request's transaction usable for the cheaper answer; otherwise the
   setting is put back to its previous value before the savepoint is released. Either way the
-  transaction, and with it anything local, ends with the request.
+  transaction, and with it anything local, ends with the request. A timeout that lands while
+  asyncpg prepares a statement can leave the driver out of step with the server
+  (``InternalClientError``, MagicStack/asyncpg#1069, seen with a 1 ms budget): the session's
+  connection is then invalidated (never returned to the pool) and the budget counts as spent.
 """
 
 from __future__ import annotations
@@ -117,4 +120,14 @@ async def _postgres(session: AsyncSession, milliseconds: int) -> AsyncIterator[N
     except DBAPIError as exc:
         if _interrupted(exc):
             raise OutOfTime from None
+        if _driver_lost_track(exc):
+            # A timeout that lands while asyncpg prepares a statement can leave the driver out
+            # of step with the server (MagicStack/asyncpg#1069): the connection is not reused.
+            await session.invalidate()
+            raise OutOfTime from None
         raise
+
+
+def _driver_lost_track(exc: DBAPIError) -> bool:
+    return any(type(error).__name__ == "InternalClientError"
+               for error in (exc.orig, getattr(exc.orig, "__cause__", None)))
