@@ -255,3 +255,46 @@ async def test_a_hostile_query_answers_within_the_budget(
         elapsed = time.monotonic() - started
         assert page.status == 200, query
         assert elapsed < 1.5 * BUDGET_MS / 1000 + 2.0, (query, elapsed)
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="asyncpg's protocol error exists on PostgreSQL only")
+async def test_a_driver_that_lost_track_of_its_connection_spends_the_budget(
+    database: Database,
+) -> None:
+    """MagicStack/asyncpg#1069: a timeout landing while asyncpg prepares a statement can leave
+    the driver out of step with the server (``InternalClientError``). That happens only under
+    load, so the error is raised here by hand, as SQLAlchemy hands it over (asyncpg's error as
+    the adapted error's cause): the search counts as out of time, the connection it held is
+    thrown away rather than pooled, and the same session goes on with a fresh one."""
+    from asyncpg.exceptions import InternalClientError
+    from sqlalchemy.exc import DBAPIError
+
+    async def backend(session: Any) -> int:
+        return int(await session.scalar(text("SELECT pg_backend_pid()")))
+
+    async with database.reader() as session:
+        lost = await backend(session)
+        with pytest.raises(search_budget.OutOfTime):
+            async with search_budget.limited(session, BUDGET_MS):
+                adapted = RuntimeError("cannot switch to state 12; another operation is running")
+                adapted.__cause__ = InternalClientError("cannot switch to state 12")
+                raise DBAPIError("SELECT …", None, adapted)
+        assert await backend(session) != lost
+        assert await session.scalar(text("SHOW statement_timeout")) == "0"
+    async with database.reader() as session:  # the pool never hands the lost one out again
+        for _ in range(3):
+            assert await backend(session) != lost
+            await session.rollback()
+
+
+async def test_any_other_database_error_inside_the_budget_is_not_hidden(
+    database: Database,
+) -> None:
+    """Only the budget's own interruption (and the driver's lost track, above) becomes
+    ``OutOfTime``: a real fault in a search statement still surfaces."""
+    from sqlalchemy.exc import DBAPIError
+
+    async with database.reader() as session:
+        with pytest.raises(DBAPIError):
+            async with search_budget.limited(session, BUDGET_MS):
+                await session.execute(text("SELECT * FROM no_such_table_here"))
