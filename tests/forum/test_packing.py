@@ -6,7 +6,7 @@ import threading
 import tracemalloc
 
 from forum import packing
-from forum.packing import pack, unpack
+from forum.packing import open_page, pack, pack_page, unpack
 
 
 def test_a_page_comes_back_byte_for_byte_and_smaller():
@@ -57,3 +57,28 @@ def test_what_is_kept_takes_the_memory_of_its_size():
     finally:
         tracemalloc.stop()
     assert held < 4 * sum(len(packed) for packed in kept) + 64 * 1024
+
+
+PLACEHOLDER = b"f" * 64 + b"0" * 64
+
+
+def test_a_page_packed_without_its_placeholder_opens_with_the_readers_token():
+    """Wherever the placeholder stands (first, last, twice in a row, in the middle of a
+    word), the page comes back with the token there and nothing else changed, whatever the
+    token's length; the packed form holds no placeholder."""
+    token = b"a1b2" * 20
+    pages = [
+        b"",
+        b"no form on this page",
+        PLACEHOLDER,
+        PLACEHOLDER + b"<form>" + PLACEHOLDER + PLACEHOLDER + b"</form>" + PLACEHOLDER,
+        ('<input name="_csrf_token" value="%s"><p>Courage à toi·e</p>' % PLACEHOLDER.decode()
+         ).encode() * 64,
+        b"ff" + PLACEHOLDER + b"00",
+    ]
+    for page in pages:
+        packed, cuts = pack_page(page, PLACEHOLDER)
+        assert len(cuts) == page.count(PLACEHOLDER)
+        assert PLACEHOLDER not in unpack(packed)
+        assert open_page(packed, cuts, token) == page.replace(PLACEHOLDER, token)
+        assert open_page(packed, cuts, b"") == page.replace(PLACEHOLDER, b"")
