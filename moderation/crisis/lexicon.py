@@ -118,7 +118,8 @@ A TOML file (``data/crisis_lexicon.toml``; read it for many examples)::
     tense = "present"              # optional: "past" entries follow the recovery rule
     escalate = true                # optional: false for passive wishes
     requires = "means"             # optional: a cue name that must be present
-    exclude = ['pour de bon (?:ce|le) (?:projet|boulot)']  # optional, same sentence
+    exclude = ['pour de bon (?:ce|le) (?:projet|boulot)']  # optional: anywhere in the sentence
+    exclude_overlap = ['se tuer a la tache']   # optional: only where it overlaps the match
     locales = ["fr-CA"]            # optional: only for these locales (and for locale=None)
     disabled = false               # optional: true switches off a default entry by id
 
@@ -378,7 +379,7 @@ def _original_span(starts: list[int] | None, start: int, end: int) -> tuple[int,
 _MACRO_REF = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
 _ENTRY_FIELDS = frozenset(
     {"id", "level", "lang", "pattern", "notes", "person", "tense", "escalate", "requires",
-     "exclude", "locales", "disabled"}
+     "exclude", "exclude_overlap", "locales", "disabled"}
 )  # fmt: skip
 _EXCLUSION_FIELDS = frozenset({"id", "lang", "pattern", "notes", "locales", "across"})
 
@@ -397,6 +398,7 @@ class LexiconEntry:
     escalate: bool = True
     requires: tuple[str, ...] | None = None
     excludes: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+    overlap_excludes: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
     locales: tuple[str, ...] = ()
     notes: str = ""
 
@@ -659,6 +661,7 @@ def _compile_entry(raw: dict[str, Any], expand: Any) -> LexiconEntry:
                            "of them)")
     pattern = _required_str(raw, "pattern", where)
     excludes = [expand(p) for p in raw.get("exclude", [])]
+    overlapping = [expand(p) for p in raw.get("exclude_overlap", [])]
     return LexiconEntry(
         id=entry_id,
         level=level,
@@ -670,6 +673,8 @@ def _compile_entry(raw: dict[str, Any], expand: Any) -> LexiconEntry:
         escalate=bool(raw.get("escalate", True)),
         requires=tuple(requires) if requires else None,
         excludes=_compile_words("|".join(excludes), f"{where} (exclude)") if excludes else None,
+        overlap_excludes=(_compile_words("|".join(overlapping), f"{where} (exclude_overlap)")
+                          if overlapping else None),
         locales=_locales(raw, where),
         notes=str(raw.get("notes", "")),
     )
@@ -1015,6 +1020,11 @@ def _judge(candidate: _Candidate, context: _Context) -> list[Match]:
         return []
     if entry.excludes is not None and entry.excludes.search(context.folded, *sentence):
         return []
+    if entry.overlap_excludes is not None and any(
+        found.start() < end and start < found.end()
+        for found in entry.overlap_excludes.finditer(context.folded, *sentence)
+    ):
+        return []  # the idiom is these very words; a crisis phrase beside it still counts
     if entry.requires is not None and all(
         context.cue(name, sentence) is None for name in entry.requires
     ):

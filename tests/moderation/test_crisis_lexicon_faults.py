@@ -248,3 +248,23 @@ def test_someone_else_now_is_about_them_and_first_person_text_is_about_the_write
 ])
 def test_hyperbole_recovery_quoted_words_and_leaving_a_place_stay_quiet(text: str) -> None:
     assert level(text) == "none"
+
+
+@pytest.mark.parametrize(("idiom", "with_a_crisis_beside_it"), [
+    ("Ma mère va se tuer au travail si elle continue comme ça.",
+     "Ma mère va se tuer au travail, et elle parle de se suicider depuis hier."),
+    ("Je vais prendre le bus de 7 h demain.",
+     "Je vais prendre le bus pour rentrer, puis je vais tout prendre cette nuit."),
+    ("I've been killing myself at the gym all month.",
+     "I keep killing myself at work and now I'm going to kill myself for real."),
+    ("I'll do it for the team, promise.",
+     "I'll do it for the team on Monday, but tonight I'm going to do it, the pills are ready."),
+])
+def test_an_idiom_excludes_its_own_words_not_a_crisis_phrase_beside_it(
+    idiom: str, with_a_crisis_beside_it: str
+) -> None:
+    """An entry's ``exclude_overlap`` idiom (se tuer au travail, prendre le bus, killing myself
+    at work, do it for the team) drops only the match it overlaps: the same idiom earlier in
+    the sentence used to hide a real intent after it."""
+    assert level(idiom) == "none"
+    assert level(with_a_crisis_beside_it) != "none"
