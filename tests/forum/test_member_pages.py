@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -278,6 +279,51 @@ async def test_the_session_probe_reads_the_session_and_fails_to_none(
     broken = SessionProbe(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'none.db'}")
     assert broken.find(token) is None
     broken.close()
+
+
+async def test_the_session_probe_reads_each_fact_as_the_app_reads_it(
+    app: PageCache, database: Database, demo: None
+) -> None:
+    """Field by field, the probe's row equals what the ORM reads for the same session (the
+    app's own check), for a plain member and for one whose every fact is set: a suspension
+    with microseconds, peer moderation, a ban, a language and a region; and it follows a
+    change of the member's row at once (no copy kept)."""
+    if not database.is_sqlite:
+        pytest.skip("SQLite only: the probe reads the SQLite file itself")
+    async with another_browser(app) as member:
+        await member.signup("Glycine")
+        token = member.client.cookies.get("entrepairs")
+    glycine = await member_id(database, "Glycine")
+    probe = SessionProbe(database.url)
+    fields = ("expires_at", "last_seen_at", "status", "role", "is_peer_moderator", "banned",
+              "suspended_until", "locale", "region")
+
+    async def both() -> tuple[tuple[object, ...], tuple[object, ...]]:
+        async with database.reader() as session:
+            found = await queries.get_session_with_member(session, token)
+        assert found is not None
+        member_session, row = found
+        orm = (member_session.expires_at, member_session.last_seen_at, row.status, row.role,
+               row.is_peer_moderator, row.banned, row.suspended_until, row.locale, row.region)
+        probed = probe.find(token)
+        assert probed is not None and probed.id == glycine
+        return orm, tuple(getattr(probed, name) for name in fields)
+
+    try:
+        orm, probed = await both()
+        assert probed == orm
+        assert [type(value) for value in probed] == [type(value) for value in orm]
+        until = utcnow().replace(microsecond=123456) + timedelta(days=3)
+        async with database.writing() as session:
+            await session.execute(update(Member).where(Member.id == glycine).values(
+                suspended_until=until, is_peer_moderator=True, banned=True,
+                locale="en", region="BE"))
+        orm, probed = await both()
+        assert probed == orm
+        assert probed[fields.index("suspended_until")] == until
+        assert probed[fields.index("is_peer_moderator")] is True
+    finally:
+        probe.close()
 
 
 async def test_a_member_asking_several_times_at_once_for_a_page_costs_one_render(

@@ -72,8 +72,8 @@ def test_a_page_packed_without_its_placeholder_opens_with_the_readers_token():
         b"no form on this page",
         PLACEHOLDER,
         PLACEHOLDER + b"<form>" + PLACEHOLDER + PLACEHOLDER + b"</form>" + PLACEHOLDER,
-        ('<input name="_csrf_token" value="%s"><p>Courage à toi·e</p>' % PLACEHOLDER.decode()
-         ).encode() * 64,
+        (b'<input name="_csrf_token" value="' + PLACEHOLDER
+         + '"><p>Courage à toi·e</p>'.encode()) * 64,
         b"ff" + PLACEHOLDER + b"00",
     ]
     for page in pages:
