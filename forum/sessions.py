@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from forum.db import as_utc
 from forum.models import Member, MemberSession, MemberStatus, Role
 from forum.redis_pool import RedisClients, namespace_of
 
@@ -296,11 +297,8 @@ class ProbedSession:
 
 
 def _stored_utc(value: str | None) -> datetime | None:
-    """A datetime as ``forum.db.UTCDateTime`` reads it back from SQLite (stored naive, UTC)."""
-    if value is None:
-        return None
-    moment = datetime.fromisoformat(value)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    """A datetime as ``forum.db.UTCDateTime`` reads it back from SQLite's text."""
+    return None if value is None else as_utc(datetime.fromisoformat(value))
 
 
 class SessionProbe:
