@@ -268,3 +268,17 @@ def test_an_idiom_excludes_its_own_words_not_a_crisis_phrase_beside_it(
     the sentence used to hide a real intent after it."""
     assert level(idiom) == "none"
     assert level(with_a_crisis_beside_it) != "none"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("I took all my pills at 10 and it's 10:45 now.", "urgent"),
+    ("swallowed the whole bottle at 9, it's almost midnight now", "urgent"),
+    ("I took all my pills at 10:30 and I feel sick.", "urgent"),
+    ("I tried to kill myself at 15.", "concern"),
+    ("I overdosed on my meds at 17 and nobody ever knew.", "concern"),
+])
+def test_a_time_of_day_is_not_an_age(text: str, expected: str) -> None:
+    """"at 14" reads as an age (the writer's distant past, concern at most), but a clock or a
+    "now" further on in the sentence makes "at 10" a time of day: an overdose an hour ago is
+    urgent (found on 2026-12-06: read as concern, so the moderators on duty were not told)."""
+    assert level(text) == expected
