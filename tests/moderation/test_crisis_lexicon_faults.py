@@ -282,3 +282,35 @@ def test_a_time_of_day_is_not_an_age(text: str, expected: str) -> None:
     "now" further on in the sentence makes "at 10" a time of day: an overdose an hour ago is
     urgent (found on 2026-12-06: read as concern, so the moderators on duty were not told)."""
     assert level(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "je suis assise sur le parapet du viaduc depuis une heure",
+    "jsuis de l'autre côté du garde-corps, le vent souffle fort",
+    "j'ai les jambes dans le vide, au dernier étage du parking",
+    "I'm sitting on the railing of the overpass right now",
+    "stepped over the railing, my legs over the edge",
+    "j'ai avalé de l'antigel tout à l'heure, j'ai mal partout",
+    "I swallowed weed killer twenty minutes ago",
+    "la prochaine fois je vais pas me louper, c'est promis à moi-même",
+    "This time I'm not going to wake up, I counted them twice.",
+])
+def test_a_person_at_the_edge_a_poison_swallowed_or_a_second_attempt_is_urgent(text: str) -> None:
+    """Three ways of saying it is happening now that no entry read before 2026-12-06 (night):
+    being at a height (a railing, a ledge, legs over the void), a household poison swallowed,
+    and "this time I won't fail"."""
+    assert level(text) == "urgent"
+
+
+@pytest.mark.parametrize("text", [
+    "je suis sur le toit de l'immeuble avec les voisins pour le feu d'artifice",
+    "On est sur le quai de la gare, le TER a encore vingt minutes de retard.",
+    "je suis sur la rambarde pour la photo, regardez ce panorama",
+    "Ma fille a bu de la javel par erreur, le centre antipoison dit que ça va aller.",
+    "My dog drank antifreeze from the garage floor, we're at the vet.",
+    "This time I won't fail the driving test, I've done forty hours.",
+    "cette fois je vais pas me rater au bac, j'ai tout révisé",
+    "I'm on the roof of my building having a smoke with my neighbour.",
+])
+def test_heights_poisons_and_second_tries_of_everyday_life_stay_quiet(text: str) -> None:
+    assert level(text) == "none"
