@@ -314,3 +314,30 @@ def test_a_person_at_the_edge_a_poison_swallowed_or_a_second_attempt_is_urgent(t
 ])
 def test_heights_poisons_and_second_tries_of_everyday_life_stay_quiet(text: str) -> None:
     assert level(text) == "none"
+
+
+@pytest.mark.parametrize(("text", "expected", "about"), [
+    ("I've been hoarding my sertraline since the summer, I think it's enough now.", "urgent", "self"),
+    ("saved up my tramadol for weeks", "urgent", "self"),
+    ("My flatmate told me she's been stockpiling her pills.", "concern", "other"),
+    ("I googled the fatal dose of my sleeping tablets.", "concern", "self"),
+    ("I worked out how many tablets it would take to die.", "concern", "self"),
+    ("j'ai trouvé la dose de xanax qui tue, sur un forum", "concern", "self"),
+    ("j'ai noué la corde au crochet du plafond", "urgent", "self"),
+])
+def test_english_stockpiling_and_dose_research_and_a_rope_tied_are_read(
+        text: str, expected: str, about: str) -> None:
+    """English had no entry for stockpiling medication or researching a lethal dose (French
+    had both); French read "j'ai accroché la corde" but not "attaché" or "noué"."""
+    found = assess(text)
+    assert (found.level, found.about) == (expected, about)
+
+
+@pytest.mark.parametrize("text", [
+    "Stockpiling my meds for the trip, three weeks abroad with no pharmacy nearby.",
+    "Our nurse told us the lethal dose of paracetamol is lower than most people think.",
+    "j'ai lu que la dose de paracétamol qui tue est plus basse qu'on croit, attention aux enfants",
+    "j'ai attaché la corde à linge entre les deux arbres",
+])
+def test_medication_talk_and_ropes_of_everyday_life_stay_quiet(text: str) -> None:
+    assert level(text) == "none"
