@@ -341,3 +341,16 @@ def test_english_stockpiling_and_dose_research_and_a_rope_tied_are_read(
 ])
 def test_medication_talk_and_ropes_of_everyday_life_stay_quiet(text: str) -> None:
     assert level(text) == "none"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Adieu les ami·es, merci pour tout, je vous embrasse une dernière fois.", "urgent"),
+    ("adieu mes ami.e.s, prenez soin de vous", "urgent"),
+    ("Farewell everybody, thank you for everything.", "urgent"),
+    ("Adieu les ami·es, à demain pour la rando !", "none"),
+    ("Farewell everyone, I'm off to Lisbon for a new job, see you!", "none"),
+])
+def test_a_goodbye_in_inclusive_writing_or_as_a_farewell_is_read(text: str, expected: str) -> None:
+    """"adieu les amis" was read, not "les ami·es" nor "ami.e.s"; "goodbye everyone" was read,
+    not "farewell everyone". The greetings and the moves stay quiet as before."""
+    assert level(text) == expected
