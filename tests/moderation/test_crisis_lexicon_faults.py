@@ -317,7 +317,7 @@ def test_heights_poisons_and_second_tries_of_everyday_life_stay_quiet(text: str)
 
 
 @pytest.mark.parametrize(("text", "expected", "about"), [
-    ("I've been hoarding my sertraline since the summer, I think it's enough now.", "urgent", "self"),
+    ("I've been hoarding my sertraline since the summer, it's enough now.", "urgent", "self"),
     ("saved up my tramadol for weeks", "urgent", "self"),
     ("My flatmate told me she's been stockpiling her pills.", "concern", "other"),
     ("I googled the fatal dose of my sleeping tablets.", "concern", "self"),
@@ -353,4 +353,19 @@ def test_medication_talk_and_ropes_of_everyday_life_stay_quiet(text: str) -> Non
 def test_a_goodbye_in_inclusive_writing_or_as_a_farewell_is_read(text: str, expected: str) -> None:
     """"adieu les amis" was read, not "les ami·es" nor "ami.e.s"; "goodbye everyone" was read,
     not "farewell everyone". The greetings and the moves stay quiet as before."""
+    assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("ce soir je vais me noyer, j'ai plus la force", "urgent"),
+    ("je compte avancer dans le fleuve jusqu'à ne plus avoir pied", "urgent"),
+    ("gonna walk into the lake once it's dark", "urgent"),
+    ("My dad says he's going to walk into the river, what do I do?", "concern"),
+    ("je vais me noyer dans les révisions jusqu'aux partiels", "none"),
+    ("La thérapie m'a appris à nager dans mes émotions au lieu de m'y noyer dedans.", "none"),
+    ("We're going to wade into the river for a swim after the picnic.", "none"),
+])
+def test_drowning_as_a_method_and_as_an_idiom(text: str, expected: str) -> None:
+    """"je vais me noyer" was not read at all (English "drown myself" was), nor walking into
+    the water meaning not to come back; "se noyer dans le boulot" and a swim stay quiet."""
     assert level(text) == expected
