@@ -369,3 +369,21 @@ def test_drowning_as_a_method_and_as_an_idiom(text: str, expected: str) -> None:
     """"je vais me noyer" was not read at all (English "drown myself" was), nor walking into
     the water meaning not to come back; "se noyer dans le boulot" and a swim stay quiet."""
     assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("J'ai bu de la javel, dites à mon fils que je l'aime.", "urgent"),
+    ("I'm on the ledge, the view is the last thing I'll see.", "urgent"),
+    ("I've been stockpiling my meds and lying to the pharmacy that I lost them.", "urgent"),
+    ("this time I won't wake up, no more tests and doctors", "urgent"),
+    ("je suis au bord de la falaise, j'ai dit à tout le monde que j'étais en randonnée", "urgent"),
+    ("this time I'll make sure to bring snacks for everyone", "none"),
+    ("cette fois je vais pas me louper au code, j'ai fait 40 séries", "none"),
+    ("My puppy swallowed rat poison, we're at the vet now.", "none"),
+])
+def test_the_new_entries_everyday_words_do_not_hide_a_crisis_beside_them(
+        text: str, expected: str) -> None:
+    """The everyday uses of the night's entries are told apart by the words the entry reads
+    (an exam after "me louper", a pet before "swallowed"), not by a word anywhere in the
+    sentence: "my son", "the pharmacy", "the view" or "randonnée" beside a real crisis."""
+    assert level(text) == expected
