@@ -387,3 +387,30 @@ def test_the_new_entries_everyday_words_do_not_hide_a_crisis_beside_them(
     (an exam after "me louper", a pet before "swallowed"), not by a word anywhere in the
     sentence: "my son", "the pharmacy", "the view" or "randonnée" beside a real crisis."""
     assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("j'ai pris 40 cachets de 500 mg", "urgent"),
+    ("j'ai avalé 30 comprimés de tramadol 50 mg tout à l'heure", "urgent"),
+    ("I took 40 tablets of 500mg paracetamol", "urgent"),
+    ("j'ai pris 50 mg de sertraline ce matin, comme d'habitude", "none"),
+    ("I took 100 mg of sertraline today", "none"),
+])
+def test_a_dose_in_milligrams_does_not_hide_a_count_of_pills(text: str, expected: str) -> None:
+    """The overdose entries dropped any sentence holding "mg": meant for a dose ("50 mg de
+    sertraline"), it hid forty pills of 500 mg. The unit now drops only the number it
+    follows."""
+    assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("j'ai mis de côté assez de cachets pour partir", "urgent"),
+    ("j'ai stocké mes médicaments pour partir tranquille", "urgent"),
+    ("I took 30 pills, a day after the funeral", "urgent"),
+    ("j'ai stocké mes médicaments pour partir en Espagne trois semaines", "none"),
+    ("I took 30 mg a day for years on that trial", "none"),
+])
+def test_leaving_and_a_day_are_read_where_they_stand(text: str, expected: str) -> None:
+    """"pour partir" is also how French says dying, so only leaving *for* somewhere is the
+    trip; "a day" is a daily dose, not "a day after"."""
+    assert level(text) == expected
