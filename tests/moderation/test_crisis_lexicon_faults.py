@@ -377,6 +377,8 @@ def test_drowning_as_a_method_and_as_an_idiom(text: str, expected: str) -> None:
     ("I've been stockpiling my meds and lying to the pharmacy that I lost them.", "urgent"),
     ("this time I won't wake up, no more tests and doctors", "urgent"),
     ("je suis au bord de la falaise, j'ai dit à tout le monde que j'étais en randonnée", "urgent"),
+    ("je suis sur la rambarde, j'ai arrêté l'escalade depuis ma dépression", "urgent"),
+    ("je suis au bord de la falaise en escalade avec Léa, vue incroyable", "none"),
     ("this time I'll make sure to bring snacks for everyone", "none"),
     ("cette fois je vais pas me louper au code, j'ai fait 40 séries", "none"),
     ("My puppy swallowed rat poison, we're at the vet now.", "none"),
@@ -385,7 +387,8 @@ def test_the_new_entries_everyday_words_do_not_hide_a_crisis_beside_them(
         text: str, expected: str) -> None:
     """The everyday uses of the night's entries are told apart by the words the entry reads
     (an exam after "me louper", a pet before "swallowed"), not by a word anywhere in the
-    sentence: "my son", "the pharmacy", "the view" or "randonnée" beside a real crisis."""
+    sentence: "my son", "the pharmacy", "the view", "randonnée" or "l'escalade" beside a real
+    crisis."""
     assert level(text) == expected
 
 
