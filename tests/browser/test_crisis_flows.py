@@ -63,7 +63,7 @@ def test_an_urgent_reply_through_htmx_shows_the_pause_in_place_with_the_emergenc
     assert page.locator("#posts article.post").count() == 1, "the text was published already"
 
 
-def test_publishing_from_the_pause_appends_the_post_and_the_thread_then_shows_the_banner(
+def test_publishing_from_the_pause_appends_the_post_and_the_banner_without_a_reload(
     page: Any,
 ) -> None:
     thread_id = _own_thread(page, "Je pose ça là")
@@ -79,7 +79,12 @@ def test_publishing_from_the_pause_appends_the_post_and_the_thread_then_shows_th
     assert "tout ce qu'il faut" in new_post.inner_text()
     assert page.locator("[data-crisis-level]").count() == 0
     assert page.locator("#reply-form textarea#reply-body").count() == 1
+    # The banner comes with the post, out of band (it used to need a reload)...
+    assert page.locator(".crisis-banner a[href='/help']").count() == 1
+    assert page.locator(".crisis-banner a[href='/help']").is_visible()
+    # ...and stays, once, on the page as served.
     page.goto(f"/t/{thread_id}")
+    assert page.locator(".crisis-banner a[href='/help']").count() == 1
     assert page.locator(".crisis-banner a[href='/help']").is_visible()
 
 
