@@ -25,6 +25,10 @@ DEV_EXTERNAL_PATH = DATA_DIR / "crisis_dev_external.tsv"
 HOLDOUT_PATH = DATA_DIR / "crisis_holdout.tsv"
 """Written apart by four more writers (2026-12-06): never trained on, never used to choose a
 threshold; unlike the frozen file its rows may be read (see docs/SAFETY.md)."""
+STRESS_PATH = DATA_DIR / "crisis_stress.tsv"
+"""Written apart by three more writers (2026-12-07) to the weak spots the holdout file showed
+(the urgent moment in everyday words, English, ordinary posts close to the topic): never
+trained on, never used to choose a threshold; a harder measure than a forum's mix."""
 
 HEADER = ["label", "about", "lang", "kind", "text"]
 LABELS = ("none", "concern", "urgent")

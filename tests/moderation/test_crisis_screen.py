@@ -156,7 +156,8 @@ def _same_words(text: str) -> str:
 
 
 @pytest.mark.parametrize("held_out", [corpus.FROZEN_TEST_PATH, corpus.DEV_EXTERNAL_PATH,
-                                      corpus.HOLDOUT_PATH], ids=lambda path: path.name)
+                                      corpus.HOLDOUT_PATH, corpus.STRESS_PATH],
+                         ids=lambda path: path.name)
 def test_no_training_text_is_also_in_a_file_the_screen_is_measured_on(held_out: Path) -> None:
     """A sentence trained on and then scored only measures what the head remembers. The
     comparison ignores case, accents and punctuation (one such pair was found by hand)."""

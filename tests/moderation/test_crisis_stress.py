@@ -1,0 +1,58 @@
+"""The crisis screen against the stress file: the holdout file's weak spots, written apart.
+
+``moderation/data/crisis_stress.tsv`` (1,176 rows, 2026-12-07) was written by three more
+writers who read only docs/CRISIS_LABELS.md, asked for what the holdout file showed the screen
+misses: the urgent moment told in everyday words (at a height, a medication taken named by its
+brand, a pet given away, a date chosen), English, and ordinary real-length posts close to the
+topic, each with hard negatives in the same tone. It is harder than a forum's mix on purpose,
+so issue 14's targets are not expected to hold here; it is never trained on and never chooses
+a threshold. A head trained on it that day did no better on the holdout file (docs/SAFETY.md),
+so it became a measure instead. These tests hold what the committed screen measured on it:
+each figure may get better, never worse."""
+
+from __future__ import annotations
+
+import pytest
+
+from moderation.crisis import corpus, load_screen
+from moderation.crisis.evaluation import Report, evaluate, format_report
+from moderation.crisis.model import CrisisModel
+
+
+@pytest.fixture(scope="module")
+def stress() -> Report:
+    return evaluate(load_screen(), corpus.STRESS_PATH)
+
+
+def test_the_stress_file_holds_both_languages_kinds_and_labels() -> None:
+    rows = corpus.read_labelled(corpus.STRESS_PATH)
+    assert len(rows) >= 1000
+    for lang in ("fr-FR", "en"):
+        mine = [row for row in rows if row.lang == lang]
+        assert {row.kind for row in mine} == {"sentence", "post"}, lang
+        assert {row.label for row in mine} == {"none", "concern", "urgent"}, lang
+    assert {row.about for row in rows if row.crisis} == {"self", "other"}
+
+
+def test_the_head_was_never_trained_on_the_stress_file() -> None:
+    trained_on = CrisisModel.shared().info["data_files"]
+    assert trained_on and corpus.STRESS_PATH.name not in trained_on
+    assert corpus.STRESS_PATH.parent not in (corpus.CORPUS_DIR, corpus.NEAR_MISS_DIR)
+
+
+MEASURED = {"flag_recall": (353, 418), "urgent_recall": (240, 286),
+            "false_positives": (24, 287), "post_recall": (204, 209), "pause_rate": (13, 262)}
+"""Both stages on the stress file, the day it was written (2026-12-07; the lexicon alone 73,
+51, 8, 72 and 8; the model alone 344, 236, 18, 204 and 5)."""
+
+
+@pytest.mark.parametrize("name", ["flag_recall", "urgent_recall", "post_recall"])
+def test_recall_never_falls_below_what_was_measured(stress: Report, name: str) -> None:
+    hits, total = MEASURED[name]
+    assert getattr(stress.combined(), name).value >= hits / total, format_report(stress)
+
+
+@pytest.mark.parametrize("name", ["false_positives", "pause_rate"])
+def test_interruptions_never_rise_above_what_was_measured(stress: Report, name: str) -> None:
+    hits, total = MEASURED[name]
+    assert getattr(stress.combined(), name).value <= hits / total, format_report(stress)
