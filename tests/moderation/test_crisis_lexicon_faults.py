@@ -417,3 +417,38 @@ def test_leaving_and_a_day_are_read_where_they_stand(text: str, expected: str) -
     """"pour partir" is also how French says dying, so only leaving *for* somewhere is the
     trip; "a day" is a daily dose, not "a day after"."""
     assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("j'ai envie de disparaître... une semaine, dans une cabane sans réseau", "none"),
+    ("je voudrais disparaître sous mon plaid jusqu'à dimanche", "none"),
+    ("envie de disparaître pendant les vacances, loin des mails", "none"),
+    ("je veux disparaître quelques jours au chalet", "none"),
+    ("j'aimerais disparaître pendant mon sommeil", "concern"),
+    ("je voudrais disparaître quelques instants de ce monde, puis plus rien", "concern"),
+    ("je veux disparaître… trois semaines que je pleure tous les soirs", "concern"),
+    ("je veux disparaître. Deux jours sans dormir, je tiens plus", "concern"),
+])
+def test_a_short_break_is_a_stay_that_ends_not_any_word_after_disappearing(
+        text: str, expected: str) -> None:
+    """"Disparaître" for a bounded time or to a place one comes back from is a break: after a
+    joking ellipsis too. Before, "pendant" or "quelques" after it hid "disparaître pendant mon
+    sommeil", and a duvet or a cottage other than the listed ones was a wish to die."""
+    assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("C'est mon dernier message pour un bon moment, je pars en cure demain", "none"),
+    ("c'est mon dernier message ici avant la rentrée, bonnes vacances à tous", "none"),
+    ("This is my last post for a few weeks, new job starting Monday", "none"),
+    ("this is my last message here for the summer, see you in September", "none"),
+    ("c'est mon dernier message. Merci pour tout.", "urgent"),
+    ("c'est mon dernier message, pour un moment j'ai cru que ça irait", "urgent"),
+    ("c'est mon dernier message pour un moment, demain je serai plus là", "urgent"),
+    ("This is my last post, for a while now I've known how it ends", "urgent"),
+    ("this is my last post for good", "urgent"),
+])
+def test_a_last_post_for_a_while_is_a_break_not_a_farewell(text: str, expected: str) -> None:
+    """A last post whose length is said right after it ("for a while", "pour un moment") is a
+    break; across a comma, or with another goodbye beside it, it stays a farewell."""
+    assert level(text) == expected
