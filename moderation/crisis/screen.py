@@ -21,9 +21,11 @@
   moderators' flag).
 
 **The model can only raise the lexicon's level, never lower it.** A lexicon ``concern`` becomes
-``urgent`` when the model is sure the worrying sentence is urgent; a model-only hit is
-``urgent`` when the model says so, or when the lexicon's time, means or plan cues are in the
-text ("ce soir", "la corde", "j'ai tout prévu").
+``urgent`` when the model answers (line or pause) and says the worrying sentence is urgent, as
+it would be on the model's word alone (a lexicon match is more evidence, never less; until
+2026-12-07 only a pause raised it); a model-only hit is ``urgent`` when the model says so, or
+when the lexicon's time, means or plan cues are in the text ("ce soir", "la corde", "j'ai tout
+prévu").
 """
 
 from __future__ import annotations
@@ -125,7 +127,7 @@ def combine(lexical: Assessment, score: ModelScore | None, model: CrisisModel | 
             model_level = "urgent" if score.urgent >= thresholds.urgent else "concern"
     if lexical.level != "none":
         level: Level = lexical.level
-        if level == "concern" and model_level == "urgent" and model_answer == "pause":
+        if level == "concern" and model_level == "urgent" and model_answer in ("pause", "line"):
             level = "urgent"
         stage: Stage = "both" if model_answer in ("pause", "line") else "lexicon"
         return Screening(level=level, answer="pause", about=lexical.about, stage=stage,

@@ -452,3 +452,53 @@ def test_a_last_post_for_a_while_is_a_break_not_a_farewell(text: str, expected: 
     """A last post whose length is said right after it ("for a while", "pour un moment") is a
     break; across a comma, or with another goodbye beside it, it stays a farewell."""
     assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("je suis un poids pour ma sœur, elle mérite mieux", "concern"),
+    ("jsuis une charge pr mes parents depuis l'accident", "concern"),
+    ("je me sens un fardeau pour eux tous", "concern"),
+    ("I'm just a drain on my parents, always have been", "concern"),
+    ("I'm nothing but a cost to my husband", "concern"),
+    ("c'est une charge pour ma mère de garder les petits le mercredi", "none"),
+    ("je suis une charge de travail en plus pour l'équipe cette semaine", "none"),
+    ("I'm a cost to my employer, that's how contracting works", "none"),
+])
+def test_feeling_a_burden_in_other_words(text: str, expected: str) -> None:
+    """A burden was only "un poids / fardeau pour tout le monde" or "a burden": "une charge pour
+    ma mère", "a drain on my family" were not read. A task that weighs on someone is none."""
+    assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("some nights I lie down hoping not to wake up", "concern"),
+    ("i just wanna fall asleep n never come back", "concern"),
+    ("every evening I pray to God to take me in my sleep", "concern"),
+    ("I hate that I'm still alive after everything", "concern"),
+    ("honestly I'm angry that I survived it", "concern"),
+    ("je regrette de m'être réveillée à l'hôpital", "concern"),
+    ("toujours en vie et ça me dégoûte", "concern"),
+    ("I hate that I'm still here at the office at 9pm", "none"),
+    ("hoping the baby sleeps through and doesn't wake up at 3 again", "none"),
+    ("je regrette d'être venue à cette soirée", "none"),
+])
+def test_a_passive_wish_and_a_survivor_s_grievance(text: str, expected: str) -> None:
+    """Hoping not to wake up, asking to be taken in one's sleep, being angry to be alive: concern.
+    Still being somewhere, or a regret about an evening, is none."""
+    assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("je me prive de manger depuis deux jours pour me punir de la rechute", "concern"),
+    ("j'ai sauté les repas hier pour me punir, ça me semble mérité", "concern"),
+    ("pour me punir je mange plus rien le soir", "concern"),
+    ("didn't eat anything yesterday to punish myself for the fight", "concern"),
+    ("I'm skipping meals as punishment for bingeing", "concern"),
+    ("je jeûne le lundi pour ma santé, pas pour me punir", "none"),
+    ("je saute le petit-déj, j'ai jamais faim le matin", "none"),
+    ("I skip lunch on Fridays, not as punishment, it's just busy", "none"),
+])
+def test_starving_oneself_as_a_punishment_is_self_harm(text: str, expected: str) -> None:
+    """Issue 14 names "se priver de manger pour se punir" among self-harm in many words: read in
+    either order; a fast that says it is not a punishment is none."""
+    assert level(text) == expected

@@ -62,11 +62,23 @@ def test_any_lexicon_match_pauses_and_the_model_never_lowers_it() -> None:
     assert (screening.answer, screening.level) == ("pause", "concern")
 
 
-def test_a_sure_model_raises_a_lexicon_concern_to_urgent_and_a_doubtful_one_does_not() -> None:
+def test_a_model_that_would_answer_urgent_alone_raises_a_lexicon_concern_to_urgent() -> None:
+    """A lexicon match is more evidence, never less: until 2026-12-07 a model at the line
+    saying urgent made a text urgent on its own but left it concern beside a lexicon match
+    ("just want to sleep and not come back" after a strip of pills taken)."""
     concern = assess("j'ai envie de mourir")
     assert combine(concern, model_score(0.95, urgent=0.8), FixedModel(), ()).level == "urgent"
-    assert combine(concern, model_score(0.7, urgent=0.8), FixedModel(), ()).level == "concern"
+    assert combine(concern, model_score(0.7, urgent=0.8), FixedModel(), ()).level == "urgent"
+    assert combine(NONE, model_score(0.7, urgent=0.8), FixedModel(), ()).level == "urgent"
     assert combine(concern, model_score(0.95, urgent=0.8), FixedModel(), ()).stage == "both"
+
+
+@pytest.mark.parametrize(("crisis", "urgent"), [(0.5, 0.9), (0.95, 0.2), (0.7, 0.49)])
+def test_a_model_watch_or_a_concern_share_leaves_a_lexicon_concern_as_it_is(
+        crisis: float, urgent: float) -> None:
+    concern = assess("j'ai envie de mourir")
+    assert combine(concern, model_score(crisis, urgent=urgent), FixedModel(), ()).level == (
+        "concern")
 
 
 def test_someone_else_at_risk_keeps_its_reader_a_helper() -> None:
