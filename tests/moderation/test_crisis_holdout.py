@@ -23,6 +23,7 @@ from moderation.crisis.evaluation import (
     format_report,
 )
 from moderation.crisis.model import CrisisModel
+from tests.moderation.measured import FIGURES, assert_not_worse
 
 
 @pytest.fixture(scope="module")
@@ -60,16 +61,10 @@ and starving as a punishment, and a model at the line raising a lexicon concern 
 all written after reading this file's misses)."""
 
 
-@pytest.mark.parametrize("name", ["flag_recall", "urgent_recall", "post_recall"])
-def test_recall_never_falls_below_what_was_measured(holdout: Report, name: str) -> None:
-    hits, total = MEASURED[name]
-    assert getattr(holdout.combined(), name).value >= hits / total, format_report(holdout)
-
-
-@pytest.mark.parametrize("name", ["false_positives", "pause_rate"])
-def test_interruptions_never_rise_above_what_was_measured(holdout: Report, name: str) -> None:
-    hits, total = MEASURED[name]
-    assert getattr(holdout.combined(), name).value <= hits / total, format_report(holdout)
+@pytest.mark.parametrize("name", FIGURES)
+def test_no_figure_is_worse_than_what_was_measured(holdout: Report, name: str) -> None:
+    """Recall may rise and interruptions fall, never the other way."""
+    assert_not_worse(holdout, MEASURED, name)
 
 
 def test_urgent_recall_false_positives_and_post_recall_meet_issue_14s_targets_here_too(

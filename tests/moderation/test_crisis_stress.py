@@ -15,8 +15,9 @@ from __future__ import annotations
 import pytest
 
 from moderation.crisis import corpus, load_screen
-from moderation.crisis.evaluation import Report, evaluate, format_report
+from moderation.crisis.evaluation import Report, evaluate
 from moderation.crisis.model import CrisisModel
+from tests.moderation.measured import FIGURES, assert_not_worse
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +51,7 @@ starving-to-punish entries (decided on the corpus, development and holdout files
 the check: 4 crisis sentences gained, no ordinary one)."""
 
 
-@pytest.mark.parametrize("name", ["flag_recall", "urgent_recall", "post_recall"])
-def test_recall_never_falls_below_what_was_measured(stress: Report, name: str) -> None:
-    hits, total = MEASURED[name]
-    assert getattr(stress.combined(), name).value >= hits / total, format_report(stress)
-
-
-@pytest.mark.parametrize("name", ["false_positives", "pause_rate"])
-def test_interruptions_never_rise_above_what_was_measured(stress: Report, name: str) -> None:
-    hits, total = MEASURED[name]
-    assert getattr(stress.combined(), name).value <= hits / total, format_report(stress)
+@pytest.mark.parametrize("name", FIGURES)
+def test_no_figure_is_worse_than_what_was_measured(stress: Report, name: str) -> None:
+    """Recall may rise and interruptions fall, never the other way."""
+    assert_not_worse(stress, MEASURED, name)
