@@ -342,7 +342,8 @@ the ones its readers, moderators and crisis screen read."""
 NEEDS_CARE = "status = 'visible' AND crisis_level IN ('concern', 'urgent')"
 """The posts that put the gentle help banner on their thread; a partial index holds only them,
 so asking whether a thread has one is a single index probe, however long the thread. Queries
-must spell this clause the same way (literals, not parameters) for SQLite to use the index."""
+must spell this clause the same way (literals, not parameters) for SQLite to use the index.
+``Post.needs_care`` is the same rule for a post in hand (the htmx answer to a reply)."""
 
 
 class Post(Base):
@@ -390,6 +391,11 @@ class Post(Base):
 
     thread: Mapped[Thread] = relationship(lazy="raise")
     author: Mapped[Member | None] = relationship(lazy="raise")
+
+    @property
+    def needs_care(self) -> bool:
+        """Whether this post puts the help banner on its thread (:data:`NEEDS_CARE`, in Python)."""
+        return self.status == "visible" and self.crisis_level in ("concern", "urgent")
 
 
 class PostRevision(Base):

@@ -7,6 +7,7 @@ frozen file (tests/moderation/test_crisis_frozen.py)."""
 
 from __future__ import annotations
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
@@ -154,3 +155,12 @@ async def test_the_screen_runs_before_the_transaction_and_off_the_event_loop(
     await as_role(client, app, world, "member")
     assert (await browser.reply(world.ids["thread"], "Un message tout simple.")).status == 303
     assert seen and all(name != threading.main_thread().name for name in seen)
+
+
+@pytest.mark.parametrize(("status", "level", "expected"), [
+    ("visible", "urgent", True), ("visible", "concern", True), ("visible", "none", False),
+    ("pending", "urgent", False), ("hidden", "concern", False),
+])
+def test_a_post_in_hand_needs_care_by_the_same_rule_as_the_banner_query(
+        status: str, level: str, expected: bool) -> None:
+    assert Post(status=status, crisis_level=level).needs_care is expected
