@@ -24,6 +24,7 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, delete, select, update
@@ -336,7 +337,9 @@ class SessionProbe:
         if self._connection is None:
             if not self.path or self.path == ":memory:":
                 raise sqlite3.OperationalError("no database file to probe")
-            connection = sqlite3.connect(self.path, isolation_level=None,
+            # mode=rw: a missing file is an error, never a new empty database beside the app
+            uri = f"{Path(self.path).resolve().as_uri()}?mode=rw"
+            connection = sqlite3.connect(uri, uri=True, isolation_level=None,
                                          check_same_thread=False)
             connection.execute(f"PRAGMA busy_timeout={self.BUSY_TIMEOUT_MS}")
             connection.execute("PRAGMA query_only=ON")

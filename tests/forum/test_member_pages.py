@@ -279,6 +279,12 @@ async def test_the_session_probe_reads_the_session_and_fails_to_none(
     broken = SessionProbe(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'none.db'}")
     assert broken.find(token) is None
     broken.close()
+    # a file that is not there is not created by asking it (an empty database nobody made)
+    absent = tmp_path / "absent.db"
+    probe = SessionProbe(f"sqlite+aiosqlite:///{absent}")
+    assert probe.find(token) is None
+    probe.close()
+    assert not absent.exists()
 
 
 async def test_the_session_probe_reads_each_fact_as_the_app_reads_it(
