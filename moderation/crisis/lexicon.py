@@ -100,7 +100,8 @@ A TOML file (``data/crisis_lexicon.toml``; read it for many examples)::
 
     [cues]                         # lists of patterns, appended to the default lists
     time = ['a la fin du mois']    # negation, first_person, third_person, reported,
-                                   # reporting, past, recovery, time, means, plan
+                                   # reporting, past, hypothetical, recovery, time,
+                                   # means, plan
 
     [[exclusion]]                  # an idiom: a match overlapping its span is ignored
     id = "fr.idiom.example"
@@ -115,7 +116,8 @@ A TOML file (``data/crisis_lexicon.toml``; read it for many examples)::
     pattern = 'envie de (?:tout )?lacher pour de bon'
     notes = "free text for moderators"          # optional
     person = "any"                 # optional: "self", "other" (capped at concern) or "any"
-    tense = "present"              # optional: "past" entries follow the recovery rule
+    tense = "present"              # optional: "past" entries follow the recovery rule;
+                                   # "now": never read as past (an attempt to come)
     escalate = true                # optional: false for passive wishes
     requires = "means"             # optional: a cue name that must be present
     exclude = ['pour de bon (?:ce|le) (?:projet|boulot)']  # optional: anywhere in the sentence
@@ -178,6 +180,7 @@ CUE_NAMES = (
     "reported",
     "reporting",
     "past",
+    "hypothetical",
     "distance",
     "recovery",
     "over",
@@ -648,8 +651,8 @@ def _compile_entry(raw: dict[str, Any], expand: Any) -> LexiconEntry:
     if person not in ("self", "other", "any"):
         raise LexiconError(f"{where}: person must be 'self', 'other' or 'any'")
     tense = raw.get("tense", "present")
-    if tense not in ("present", "past"):
-        raise LexiconError(f"{where}: tense must be 'present' or 'past'")
+    if tense not in ("present", "past", "now"):
+        raise LexiconError(f"{where}: tense must be 'present', 'past' or 'now'")
     requires = raw.get("requires")
     if isinstance(requires, str):
         requires = (requires,)
@@ -1043,9 +1046,10 @@ def _judge(candidate: _Candidate, context: _Context) -> list[Match]:
     person = _speaker(entry, clause, context.sentence_prefix(sentence[0], start), matched, cues)
     if _reported(person, clause, context.folded[sentence[0] : sentence[1]], cues):
         return []
-    past = (
-        entry.tense == "past"
-        or cues["past"].search(f"{clause} {matched}") is not None
+    # the imperfect of a hypothesis ("si je n'étais plus là") is not a past tense
+    told = cues["hypothetical"].sub(" ", f"{clause} {matched}")
+    past = entry.tense == "past" or entry.tense != "now" and (
+        cues["past"].search(told) is not None
         or context.cue("distance", sentence) is not None
     )
     if past and (person == "other" or context.cue("recovery", sentence) is not None):

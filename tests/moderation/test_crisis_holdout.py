@@ -48,7 +48,7 @@ def test_the_head_was_never_trained_on_the_holdout_file() -> None:
     assert corpus.HOLDOUT_PATH.parent not in (corpus.CORPUS_DIR, corpus.NEAR_MISS_DIR)
 
 
-MEASURED = {"flag_recall": (697, 739), "urgent_recall": (311, 329),
+MEASURED = {"flag_recall": (697, 739), "urgent_recall": (312, 329),
             "false_positives": (22, 761), "post_recall": (380, 386), "pause_rate": (18, 414)}
 """What the committed screen measured on the holdout file (2026-12-06, night: 677 and 300
 before the lexicon's entries for a person at a height, a poison swallowed, a second attempt,
@@ -58,7 +58,8 @@ thresholds chosen before the evening's lexicon mends it was 671, 296, 21, 380 an
 positives 24 until the short-break and last-post exclusions of 2026-12-07; flag recall 686
 and urgent 307 until that day's entries for a burden, a passive wish, a survivor's grievance
 and starving as a punishment, and a model at the line raising a lexicon concern to urgent:
-all written after reading this file's misses)."""
+all written after reading this file's misses; urgent 311 until an attempt to come that names
+the last one, "cette fois… comme en 2022", stopped being read as past, 2026-12-07)."""
 
 
 @pytest.mark.parametrize("name", FIGURES)

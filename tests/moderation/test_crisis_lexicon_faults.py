@@ -502,3 +502,59 @@ def test_starving_oneself_as_a_punishment_is_self_harm(text: str, expected: str)
     """Issue 14 names "se priver de manger pour se punir" among self-harm in many words: read in
     either order; a fast that says it is not a punishment is none."""
     assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Once the shop closes on Saturday I'm going to do it.", "urgent"),
+    ("once everyone's asleep tonight I'm ending it all", "urgent"),
+    ("I once thought about ending my life, years ago, and I'm doing much better now.", "none"),
+])
+def test_once_as_a_conjunction_is_a_plan_not_a_story(text: str, expected: str) -> None:
+    """"Once the shop closes" sets a moment to come; "I once thought" tells the past (and here a
+    recovered one). Until 2026-12-07 any "once" read the match as past: concern, never urgent."""
+    assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected", "about"), [
+    ("Je vais un peu mieux depuis la rentrée. Mais mon mari serait plus tranquille si je "
+     "n'existais plus.", "concern", "self"),
+    ("Ça va mieux au boulot, pourtant je me dis que mes parents respireraient si je "
+     "disparaissais.", "concern", "self"),
+    ("Ma sœur serait soulagée si je n'étais plus là.", "concern", "self"),
+    ("Il y a trois ans je pensais que tout le monde serait mieux si je n'étais plus là ; "
+     "aujourd'hui je vais mieux.", "none", "self"),
+    ("Mon coloc m'a écrit que personne ne remarquerait s'il disparaissait.", "concern", "other"),
+])
+def test_an_imperfect_after_si_is_a_hypothesis_about_now(text: str, expected: str,
+                                                         about: str) -> None:
+    """"Si je n'étais plus là" is a wish about now, not a past tense: it was read as past, so a
+    recovery sentence elsewhere dropped it, and so did anyone named before it (read as someone
+    else's story). A real past ("il y a trois ans je pensais") still follows the recovery rule;
+    someone else's words reported stay about them."""
+    assessed = assess(text)
+    assert assessed.level == expected
+    assert assessed.about == about
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Honestly my husband would be better off if I was gone.", "concern"),
+    ("my sisters would be happier if I weren't around at all", "concern"),
+    ("I'm doing better now, but my kids would be fine if I wasn't here.", "concern"),
+    ("The team would be better off if I wasn't around on Mondays.", "none"),
+    ("they'd be better off if I wasn't here to nag them about the bins", "none"),
+])
+def test_better_off_if_i_were_gone(text: str, expected: str) -> None:
+    """The burden thought said with "if I were gone / wasn't here", not only "without me"; a
+    bounded absence (on Mondays, here to nag) is none."""
+    assert level(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "Je me suis ratée en 2021, cette fois je vais pas me rater.",
+    "cette fois-ci jvais pas me manquer comme l'an passé",
+    "Back in 2020 I messed it up. This time I won't survive it.",
+])
+def test_an_attempt_to_come_is_not_read_as_the_past_it_names(text: str) -> None:
+    """"Cette fois je vais pas me rater… comme en 2022" names a past attempt to announce the next
+    one: the retry entries are never read as past (``tense = "now"``), so they stay urgent."""
+    assert level(text) == "urgent"
