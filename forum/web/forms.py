@@ -33,7 +33,13 @@ class FieldError:
 
 
 class FormErrors(dict[str, FieldError]):
-    """field name -> error; falsy when the form is fine."""
+    """field name -> error; falsy when the form is fine.
+
+    ``care``: the text was refused (a suspension, the same text twice, a blocked word...) but
+    the crisis screen found it worrying: the form shows the region's lines beside the reason,
+    so a refusal never leaves someone in distress with nothing but a rule."""
+
+    care: bool = False
 
 
 async def read_form(request: Request[Any, Any, Any]) -> dict[str, str]:

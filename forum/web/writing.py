@@ -70,6 +70,7 @@ async def review(db: AsyncSession, gate: ContentGate, form: PostForm, *, author:
         if editing is None and (stored := await _stored_verdict(db, form, author)):
             return stored
         errors["body"] = FieldError(refusal.message)
+        errors.care = reading is not None and reading.crisis_answer in ("pause", "line")
         return None
 
 

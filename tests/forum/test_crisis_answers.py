@@ -63,7 +63,7 @@ async def test_a_line_answer_publishes_at_once_and_only_the_author_sees_the_line
     page = await browser.follow(published)
     line = page.one(f"#post-{post.id} .crisis-line")
     assert [a["href"] for a in line.select("a[href^='tel:']")] == ["tel:15", "tel:3114"]
-    assert "Seul·e toi vois ce mot" in line.get_text()
+    assert "Il n'y a que toi qui vois ce mot" in line.get_text()
     assert page.one(".crisis-banner")
     for role in ("author", "mod_this", "visitor"):
         await as_role(client, app, world, role)
@@ -109,6 +109,13 @@ async def test_a_sure_model_pauses_like_the_lexicon_and_never_blocks(
     assert published.status == 303
     post = await stored(app, SURE_TEXT)
     assert post.crisis_answer == "pause"
+    # the lines stay one glance away under the author's own post (the page opens on it, so
+    # the thread's banner is out of sight); nobody else sees them
+    page = await browser.follow(published)
+    line = page.one(f"#post-{post.id} .crisis-line")
+    assert "tel:3114" in [a["href"] for a in line.select("a[href^='tel:']")]
+    await as_role(client, app, world, "mod_this")
+    assert not (await browser.get(f"/t/{world.ids['thread']}")).all(".crisis-line")
 
 
 async def test_an_ordinary_post_gets_no_answer(

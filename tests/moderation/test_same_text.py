@@ -66,3 +66,31 @@ async def test_a_short_courtesy_text_may_be_repeated(browser: Browser, demo: Non
     await browser.signup("Glycine")
     assert (await browser.reply(1, "Merci, ça m'aide.")).status == 303
     assert (await browser.reply(2, "Merci, ça m'aide.")).status == 303
+
+
+CRISIS_TEXT = "Je n'en peux plus, ce soir j'ai décidé d'en finir, j'ai tout préparé."
+
+
+async def test_a_worrying_text_refused_as_a_repeat_still_shows_the_lines(
+    browser: Browser, database: Database, demo: None,
+) -> None:
+    """Someone in distress may post the same words in a second space to be read: the repeat is
+    refused as any other, but the refusal shows the region's lines beside the reason (it used to
+    show a red rule and nothing else). An ordinary repeat shows no lines."""
+    await browser.signup("Glycine")
+    pause = await browser.reply(1, CRISIS_TEXT)
+    assert pause.status == 200 and pause.one(".crisis-pause")
+    assert (await browser.reply(1, CRISIS_TEXT, crisis_ack="1")).status == 303
+    before = await _posts(database)
+    again = await browser.reply(2, CRISIS_TEXT)
+    assert again.status == 422
+    assert "exactement ce texte" in again.text("#body-error")
+    care = again.one("#reply-form .crisis-line--refused")
+    assert "tel:3114" in [a["href"] for a in care.select("a[href^='tel:']")]
+    assert again.one("#reply-form textarea[name=body]").get_text() == CRISIS_TEXT
+    assert await _posts(database) == before
+    swapped = await browser.reply(2, CRISIS_TEXT, htmx=True)  # the form htmx swaps in
+    assert swapped.status == 422 and swapped.one("#reply-form .crisis-line--refused")
+    assert (await browser.reply(1, TEXT)).status == 303
+    ordinary = await browser.reply(2, TEXT)
+    assert ordinary.status == 422 and not ordinary.all(".crisis-line--refused")
