@@ -136,3 +136,24 @@ def test_an_item_nobody_claims_is_escalated_to_the_whole_team(chromium: Any, bas
                                  has_text="toute l'équipe prévenue").count() == 1
     finally:
         moderator.context.close()
+
+
+def test_a_new_thread_through_the_pause_keeps_the_lines_in_sight(page: Any) -> None:
+    """A first post that pauses: the pause (a full page here, not htmx) takes the focus; once
+    published, the page opens on the post, and the calm line with the lines is right under it
+    for its author (the thread's banner is above, out of sight)."""
+    sign_up(page)
+    page.goto("/s/anxiete/new")
+    page.fill("#title", "Ce soir")
+    page.fill("#body", URGENT)
+    page.click("form.composer button[type=submit]")
+    page.wait_for_selector("[data-crisis-level]")
+    page.wait_for_function(
+        "() => document.activeElement && document.activeElement.matches('[data-crisis-level]')")
+    page.click("[data-crisis-level] button[name=crisis_ack]")
+    page.wait_for_url("**/t/*")
+    line = page.locator(".post .crisis-line").first
+    line.wait_for()
+    assert line.locator("a[href='tel:3114']").count() == 1
+    box, viewport = line.bounding_box(), page.viewport_size
+    assert box is not None and box["y"] < viewport["height"], "the line is on the first screen"
