@@ -749,9 +749,24 @@ CRISIS_SCREEN_NOTE = N_("Repéré automatiquement : ce message contient des mots
                         "regarde avec bienveillance.")
 
 
+CRISIS_MODEL_NOTE = N_("Repéré automatiquement : sans mot précis, la détection pense que la "
+                       "personne qui a écrit ce message pourrait être en danger. Elle se trompe "
+                       "parfois ; regarde avec bienveillance.")
+"""The urgent note when the model alone raised it (no lexicon words to point at)."""
+
 CRISIS_WATCH_NOTE = N_("Repéré automatiquement, sans certitude : rien n'a été montré à "
                        "l'auteur·e, ou seulement les numéros d'aide sous son message. Regarde "
                        "si quelqu'un devrait prendre de ses nouvelles.")
+"""The note of marks made before 2026-12-07 (kept so that they are still translated)."""
+CRISIS_MARK_NOTES = {
+    "watch": N_("Repéré automatiquement, sans certitude : rien n'a été montré à l'auteur·e. "
+                "Regarde si quelqu'un devrait prendre de ses nouvelles."),
+    "line": N_("Repéré automatiquement, sans certitude : l'auteur·e a vu les numéros d'aide sous "
+               "son message, sans pause. Regarde si quelqu'un devrait prendre de ses nouvelles."),
+    "pause": N_("Repéré automatiquement : l'auteur·e a vu une pause avec les numéros d'aide avant "
+                "de publier. Regarde si quelqu'un devrait prendre de ses nouvelles."),
+}
+"""A mark's note says what its author was shown (the screen's answer)."""
 
 WELFARE_ALERT = "welfare_alert"
 """The kind of the notice that tells moderators of an urgent post (links to the item)."""
@@ -782,8 +797,9 @@ async def do_raise_crisis_flag(session: AsyncSession, post: Post, space: Space,
     if await mq.has_open_screen_flag(session, post.id, FlagReason.DANGER.value):
         return None
     already_told = await mq.is_welfare_item(session, post.id)
+    note = CRISIS_MODEL_NOTE if (details or {}).get("stage") == "model" else CRISIS_SCREEN_NOTE
     flag = Flag(post_id=post.id, flagger_id=None, reason=FlagReason.DANGER.value,
-                note=CRISIS_SCREEN_NOTE, text_copy=post.source,
+                note=note, text_copy=post.source,
                 details={**(details or {}), "automatic": True})
     session.add(flag)
     await session.flush()
@@ -799,8 +815,9 @@ async def do_mark_for_review(session: AsyncSession, post: Post,
     low-priority mark in the queue (no notice to anyone). None if one is already open."""
     if await mq.has_open_screen_flag(session, post.id, FlagReason.SCREEN.value):
         return None
+    note = CRISIS_MARK_NOTES.get(str((details or {}).get("answer")), CRISIS_MARK_NOTES["watch"])
     flag = Flag(post_id=post.id, flagger_id=None, reason=FlagReason.SCREEN.value,
-                note=CRISIS_WATCH_NOTE, text_copy=post.source,
+                note=note, text_copy=post.source,
                 details={**(details or {}), "automatic": True})
     session.add(flag)
     await session.flush()

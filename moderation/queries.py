@@ -191,7 +191,13 @@ class QueueItem:
 
     @property
     def flagger_count(self) -> int:
-        return len({f.flagger_id for f in self.flags})
+        """How many members flagged it (the crisis screen is not a person)."""
+        return len({f.flagger_id for f in self.flags if not f.automatic})
+
+    @property
+    def automatic(self) -> bool:
+        """Whether the crisis screen raised one of its flags."""
+        return any(f.automatic for f in self.flags)
 
     @property
     def collapsed(self) -> bool:
@@ -199,7 +205,7 @@ class QueueItem:
 
     def sort_key(self) -> tuple[int, int, datetime]:
         oldest = min([f.created_at for f in self.flags] or [self.post.created_at])
-        return (0 if self.welfare else 1, -self.flagger_count, oldest)
+        return (0 if self.welfare else 1, -(self.flagger_count + self.automatic), oldest)
 
 
 def _in_spaces(query: Select, mod: Moderator) -> Select:

@@ -35,7 +35,8 @@ def is_moderator(member: Member | None) -> bool:
 
 
 AUTOMATIC_REASONS = frozenset({ma.AUTO_HIDE_REASON, ma.ESCALATION_REASON, ma.CRISIS_SCREEN_NOTE,
-                               ma.CRISIS_WATCH_NOTE, ma.SESSION_REMOVAL,
+                               ma.CRISIS_MODEL_NOTE, ma.CRISIS_WATCH_NOTE,
+                               *ma.CRISIS_MARK_NOTES.values(), ma.SESSION_REMOVAL,
                                *rules.HOLD_REASONS})
 """Reasons the automatic rules write: message ids, translated when shown. A moderator's own
 words are shown as written (never passed through gettext, which would mark them safe)."""

@@ -178,7 +178,6 @@ async def mod_queue(request: Req, db: Db) -> Template:
         "member_appeals": await mq.open_restriction_appeals(db, mod),
         "on_duty": await mq.on_duty(db, mod),
         "me_on_duty": await mq.is_on_duty(db, mod.member),
-        "actions_for": lambda item: post_actions(mod, item.post),
     })
 
 

@@ -31,8 +31,11 @@ class ChosenScores:
     thresholds = Thresholds(pause=0.9, line=0.6, watch=0.3, urgent=0.5)
     scores = {LINE_TEXT: 0.7, WATCH_TEXT: 0.4, SURE_TEXT: 0.95}
 
+    urgent_scores: dict[str, float] = {}
+
     def score(self, text: str, *, explain: bool = False) -> ModelScore:
-        return ModelScore(crisis=self.scores.get(text, 0.0), urgent=0.1, unit=text)
+        return ModelScore(crisis=self.scores.get(text, 0.0),
+                          urgent=self.urgent_scores.get(text, 0.1), unit=text)
 
 
 def with_chosen_scores(app: Litestar) -> None:
@@ -91,10 +94,14 @@ async def test_a_watch_answer_shows_nothing_to_anyone_but_the_moderators(
     queue = await browser.get("/mod")
     item = queue.one(f"#item-{post.id}")
     assert "la détection automatique hésite" in item.get_text()
+    meta = item.select_one(".mod-item__meta").get_text()
+    assert "Détection automatique" in meta and "a signalé" not in meta  # the screen is no one
     page = await browser.get(f"/mod/posts/{post.id}")
     flag = page.one(".mod-flag--screen")
     assert "Détection automatique" in flag.get_text()
     assert "rien : seule l'équipe est prévenue" in flag.get_text()
+    assert "rien n'a été montré à l'auteur·e." in flag.get_text()
+    assert "sous son message" not in flag.get_text()  # the note says what was shown, no more
 
 
 async def test_a_sure_model_pauses_like_the_lexicon_and_never_blocks(
@@ -171,3 +178,37 @@ async def test_the_screen_runs_before_the_transaction_and_off_the_event_loop(
 def test_a_post_in_hand_needs_care_by_the_same_rule_as_the_banner_query(
         status: str, level: str, expected: bool) -> None:
     assert Post(status=status, crisis_level=level).needs_care is expected
+
+
+async def test_each_automatic_note_says_what_raised_it_and_what_the_author_saw(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    """A mark's note follows the screen's answer (a line under the post, a pause before it);
+    an urgent flag raised by the model alone does not speak of words the text does not hold;
+    a member's flag beside the screen's is counted as one person."""
+    world = await build_world(app)
+    with_chosen_scores(app)
+    app.state.gate.screen.model.urgent_scores = {SURE_TEXT: 0.9}
+    await as_role(client, app, world, "member")
+    published = await browser.reply(world.ids["thread"], LINE_TEXT)
+    line_post = await stored(app, LINE_TEXT)
+    pause = await browser.reply(world.ids["thread"], SURE_TEXT)
+    published = await browser.submit(pause.form(".crisis-pause__form"), {"crisis_ack": "1"})
+    assert published.status == 303
+    urgent_post = await stored(app, SURE_TEXT)
+    assert (urgent_post.crisis_level, urgent_post.crisis_answer) == ("urgent", "pause")
+    [line_flag] = await screen_flags(app, line_post.id)
+    assert "sous son message, sans pause" in line_flag.note
+    [urgent_flag] = await screen_flags(app, urgent_post.id)
+    assert urgent_flag.reason == FlagReason.DANGER.value
+    assert "sans mot précis" in urgent_flag.note and "contient des mots" not in urgent_flag.note
+    await as_role(client, app, world, "author")  # another member worries too
+    page = await browser.get(f"/p/{line_post.id}/flag")
+    assert (await browser.submit(page.form("main form"), {"reason": "danger"})).status == 200
+    await as_role(client, app, world, "mod_this")
+    queue = await browser.get("/mod")
+    assert "a signalé" not in queue.text(f"#item-{urgent_post.id} .mod-item__meta")
+    both = queue.text(f"#item-{line_post.id} .mod-item__meta")
+    assert "Détection automatique" in both and "1 personne a signalé" in both
+    page = await browser.get(f"/mod/posts/{urgent_post.id}")
+    assert "sans mot précis" in page.text(".mod-flag--danger")
