@@ -69,6 +69,22 @@ async def test_following_with_htmx_swaps_the_button(browser: Browser, demo: None
     assert follow_button(back) == "Suivre ce fil"
 
 
+async def test_a_reply_sent_with_htmx_turns_the_follow_button_too(browser: Browser,
+                                                                  demo: None) -> None:
+    """Replying follows the thread: the htmx answer brings the page's button along, out of band
+    (it said "Suivre ce fil" until a reload)."""
+    await browser.signup("Hirondelle")
+    page = await browser.get("/t/3")
+    assert follow_button(page) == "Suivre ce fil"
+    fragment = await browser.submit(page.form("#reply-form"),
+                                     {"body": "Je passe vous lire, bonne soirée."}, htmx=True)
+    assert fragment.status == 200
+    oob = fragment.one("#follow-form")
+    assert oob["data-hx-swap-oob"] == "true"
+    assert follow_button(fragment) == "Ne plus suivre"
+    assert follow_button(await browser.get("/t/3")) == "Ne plus suivre"
+
+
 async def test_visitors_have_no_follow_button_and_cannot_follow(browser: Browser,
                                                                demo: None) -> None:
     page = await browser.get("/t/1")
