@@ -299,3 +299,22 @@ async def test_a_session_reads_the_watched_words_once_and_again_after_they_chang
         assert "zqxjw" in [w.source for w in await rules.watched_words(session)]
         await ma.do_remove_watched_word(session, word, actor=admin)
         assert "zqxjw" not in [w.source for w in await rules.watched_words(session)]
+
+
+async def test_a_blocked_word_in_a_worrying_text_still_shows_the_lines(
+    browser: Browser, database: Database, demo: None,
+) -> None:
+    """A word the team blocks refuses the text whatever else it says; when the crisis screen
+    found the text worrying, the refusal shows the region's lines beside the reason (the text
+    is kept, nothing is stored)."""
+    async with database.writing() as session:
+        admin = await session.scalar(select(Member).where(Member.role == Role.ADMIN).limit(1))
+        await ma.do_add_watched_word(session, actor=admin, pattern="zqxjw", action="block",
+                                     label="essai", message="")
+    await browser.signup("Glycine")
+    refused = await browser.reply(1, "zqxjw, je n'en peux plus, je veux mourir ce soir.")
+    assert refused.status == 422 and refused.one("#body-error")
+    care = refused.one("#reply-form .crisis-line--refused")
+    assert "tel:3114" in [a["href"] for a in care.select("a[href^='tel:']")]
+    ordinary = await browser.reply(1, "zqxjw, quelle journée, vivement les vacances.")
+    assert ordinary.status == 422 and not ordinary.all(".crisis-line--refused")
