@@ -394,7 +394,8 @@ class Post(Base):
 
     @property
     def needs_care(self) -> bool:
-        """Whether this post puts the help banner on its thread (:data:`NEEDS_CARE`, in Python)."""
+        """Whether this post puts the help banner on its thread, and the calm line under it for
+        its author (:data:`NEEDS_CARE`, in Python)."""
         return self.status == "visible" and self.crisis_level in ("concern", "urgent")
 
 
