@@ -340,24 +340,57 @@ _FILLERS = re.compile(
 )
 
 
+# SMS and chat spellings of everyday words, read as the words before matching, so that every
+# pattern (and every cue: "ajd", "mtn", "rn" are times; "pa" a negation) reads them without
+# listing each spelling ("jvx dormir pr tjrs", "adieu tlm", "jveux pa"). Only spellings with one
+# reading in a forum's French or English; "ts" (tentative de suicide), "mm" (millimetres) and
+# "vx" alone (vieux) are not among them.
+_SMS_WORDS = {
+    "jveux": "je veux", "jveu": "je veux", "jvx": "je veux", "jvoudrais": "je voudrais",
+    "jvai": "je vais",
+    "tjrs": "toujours", "tjs": "toujours", "tjr": "toujours", "tjours": "toujours",
+    "pr": "pour", "ke": "que", "ki": "qui", "kan": "quand", "qd": "quand", "bcp": "beaucoup",
+    "tt": "tout", "ds": "dans", "dsl": "desole", "tlm": "tout le monde",
+    "qqn": "quelqu un", "qqun": "quelqu un", "qq1": "quelqu un",
+    "ajd": "aujourd hui", "auj": "aujourd hui", "aujd": "aujourd hui", "ojd": "aujourd hui",
+    "mtn": "maintenant", "mnt": "maintenant", "mntn": "maintenant",
+    "dm1": "demain", "2main": "demain", "ya": "y a",
+    "rn": "right now", "tonite": "tonight", "2nite": "tonight", "2night": "tonight",
+    "tmrw": "tomorrow", "tmr": "tomorrow", "2moro": "tomorrow", "2morrow": "tomorrow",
+    "u": "you",
+}
+_SMS = re.compile(
+    r"(?<!\w)(?:" + "|".join(sorted(map(re.escape, _SMS_WORDS), key=len, reverse=True))
+    + r"|(?<=\bje )vx|(?<=\bj )vx|(?<=\bje )veu|(?<=\bj )veu|(?<=\w )pa(?= \w))(?!\w)"
+)
+_SMS_AFTER_JE = {"vx": "veux", "veu": "veux", "pa": "pas"}
+
+
 def _normalize(folded: str, starts: list[int] | None) -> tuple[str, list[int] | None]:
-    """Drop inclusive-writing separators and filler words, keeping the offset map."""
-    removed = [m.span() for m in _INCLUSIVE.finditer(folded)]
-    removed += [m.span() for m in _FILLERS.finditer(folded)]
-    if not removed:
+    """Drop inclusive-writing separators and filler words and spell SMS words out, keeping the
+    offset map (a spelled-out word points at the spelling the member wrote)."""
+    edits = [(*m.span(), "") for m in _INCLUSIVE.finditer(folded)]
+    edits += [(*m.span(), "") for m in _FILLERS.finditer(folded)]
+    edits += [(*m.span(), _SMS_WORDS.get(m.group()) or _SMS_AFTER_JE[m.group()])
+              for m in _SMS.finditer(folded)]
+    if not edits:
         return folded, starts
-    removed.sort()
+    edits.sort()
     origin = starts if starts is not None else range(len(folded) + 1)
     kept_text: list[str] = []
     kept_starts: list[int] = []
     position = 0
-    for start, end in removed:
+    for start, end, replacement in edits:
         if start < position:  # overlapping spans: keep the first
+            if replacement:
+                continue  # a word is spelled out whole or not at all
             start = position
         if start >= end:
             continue
         kept_text.append(folded[position:start])
         kept_starts.extend(origin[position:start])
+        kept_text.append(replacement)
+        kept_starts.extend([origin[start]] * len(replacement))
         position = end
     kept_text.append(folded[position:])
     kept_starts.extend(origin[position:])

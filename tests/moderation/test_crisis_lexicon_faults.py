@@ -558,3 +558,36 @@ def test_an_attempt_to_come_is_not_read_as_the_past_it_names(text: str) -> None:
     """"Cette fois je vais pas me rater… comme en 2022" names a past attempt to announce the next
     one: the retry entries are never read as past (``tense = "now"``), so they stay urgent."""
     assert level(text) == "urgent"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("jveux m'endormir pr tjrs", "concern"),
+    ("je vx plus vivre", "concern"),
+    ("jvai me foutre en l'air mtn", "urgent"),
+    ("g envie de crever ajd", "concern"),
+    ("merci pour tout, adieu tlm", "urgent"),
+    ("I wanna end it tonite", "urgent"),
+    ("gonna kill myself 2nite", "urgent"),
+])
+def test_sms_spellings_of_everyday_words_are_read_as_the_words(text: str, expected: str) -> None:
+    """SMS spellings ("pr", "tjrs", "jveux", "mtn", "tlm", "2nite") are spelled out before matching,
+    so every pattern and cue reads them without listing each spelling."""
+    assert level(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "jveux pa mourir, jveux juste que ça s'arrête un peu",
+    "ya 4 ans jvoulais mourir, ajd je vais mieux",
+    "mon vx chien a envie de dormir pr tjrs sur le canapé lol",
+    "j'ai fait une ts en 2019",
+])
+def test_sms_spellings_keep_their_negations_past_and_other_words(text: str) -> None:
+    """"pa" after a word is "pas" (a negation), "ya 4 ans" is past; "vx" alone (vieux) is left,
+    and so is "ts" (tentative de suicide), which patterns read as written."""
+    assert level(text) == ("concern" if "ts" in text.split() else "none")
+
+
+def test_a_spelled_out_word_keeps_its_span_in_the_text_as_written() -> None:
+    text = "bref. jvx dormir pr tjrs."
+    match = assess(text).matches[0]
+    assert text[match.start : match.end] == "jvx dormir pr tjrs"
