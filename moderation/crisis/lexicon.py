@@ -1067,12 +1067,12 @@ def _judge(candidate: _Candidate, context: _Context) -> list[Match]:
         return []
     if context.cue("joke", sentence) is not None and context.cue("plan", sentence) is None:
         return []  # hyperbole, marked by laughter in the same sentence
-    if context.cue("over", sentence) is not None:
+    cues = context.lexicon.cues
+    clause = context.clause_prefix(sentence[0], start)
+    if _over(context.folded, sentence, start - len(clause), cues):
         return []  # "les idées noires sont parties", "two years self-harm free"
     if _quoted(context.folded, sentence, start, end):
         return []  # someone's words quoted and discussed: « je vais me tuer », c'est son expression
-    cues = context.lexicon.cues
-    clause = context.clause_prefix(sentence[0], start)
     if _negated(clause, cues):
         return []
     matched = context.folded[start:end]
@@ -1101,6 +1101,15 @@ def _judge(candidate: _Candidate, context: _Context) -> list[Match]:
                 Match(f"cue.{name}", "urgent", cue.start(), cue.end()),
             ]
     return [Match(entry.id, "concern", start, end)]
+
+
+def _over(folded: str, sentence: tuple[int, int], clause_start: int,
+          cues: dict[str, re.Pattern[str]]) -> bool:
+    """Whether the sentence says the thing is over, in the match's own clause or after it: an
+    "over" said in an earlier clause does not cover a relapse told after it ("90 days clean
+    from self-harm and tonight I want to cut again")."""
+    return any(found.end() > clause_start
+               for found in cues["over"].finditer(folded, *sentence))
 
 
 _OPEN_QUOTES = "«“\""

@@ -49,7 +49,7 @@ def test_the_head_was_never_trained_on_the_holdout_file() -> None:
 
 
 MEASURED = {"flag_recall": (698, 739), "urgent_recall": (312, 329),
-            "false_positives": (22, 761), "post_recall": (380, 386), "pause_rate": (18, 414)}
+            "false_positives": (22, 761), "post_recall": (380, 386), "pause_rate": (17, 414)}
 """What the committed screen measured on the holdout file (2026-12-06, night: 677 and 300
 before the lexicon's entries for a person at a height, a poison swallowed, a second attempt,
 English stockpiling and dose research, inclusive and "farewell" goodbyes, written after
@@ -85,7 +85,7 @@ def test_flag_recall_meets_issue_14s_target_here_too(holdout: Report) -> None:
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "not met on the holdout file: the pause interrupts 4.3 % (18/414) of ordinary posts (the "
-    "lexicon 15, the model 3) against 3 %; strict, so the day it passes this mark must go"))
+    "not met on the holdout file: the pause interrupts 4.1 % (17/414) of ordinary posts (the "
+    "lexicon 14, the model 3) against 3 %; strict, so the day it passes this mark must go"))
 def test_the_pause_rate_meets_issue_14s_target_here_too(holdout: Report) -> None:
     assert holdout.combined().pause_rate.value <= PAUSE_RATE_TARGET, format_report(holdout)

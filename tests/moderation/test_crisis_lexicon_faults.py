@@ -591,3 +591,18 @@ def test_a_spelled_out_word_keeps_its_span_in_the_text_as_written() -> None:
     text = "bref. jvx dormir pr tjrs."
     match = assess(text).matches[0]
     assert text[match.start : match.end] == "jvx dormir pr tjrs"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("I've been free of self-harm for a year", "none"),
+    ("free from cutting for 8 months now, proud of myself", "none"),
+    ("300 days clean from self harm today!", "none"),
+    ("90 days clean from self harm and tonight I want to cut myself so bad", "urgent"),
+    ("un an sans me scarifier, c'est fini depuis longtemps tout ça", "none"),
+    ("Two years self-harm free, and tonight I need to burn myself", "urgent"),
+    ("I want to be free from this pain, I want to die", "concern"),
+])
+def test_free_or_clean_from_self_harm_is_a_streak_like_sans(text: str, expected: str) -> None:
+    """"Free from / clean of" right before a match negates it, as "sans" and "without" do; a
+    streak said in an earlier clause ("over" cues) does not cover a relapse told after it."""
+    assert level(text) == expected
