@@ -190,6 +190,12 @@ class QueueItem:
             f.reason == FlagReason.DANGER.value for f in self.flags)
 
     @property
+    def urgent(self) -> bool:
+        """An open "someone is in danger" flag (a member's, or the screen's at urgent): the
+        items the header counts, first in the queue."""
+        return any(f.reason == FlagReason.DANGER.value for f in self.flags)
+
+    @property
     def flagger_count(self) -> int:
         """How many members flagged it (the crisis screen is not a person)."""
         return len({f.flagger_id for f in self.flags if not f.automatic})
@@ -205,7 +211,8 @@ class QueueItem:
 
     def sort_key(self) -> tuple[int, int, datetime]:
         oldest = min([f.created_at for f in self.flags] or [self.post.created_at])
-        return (0 if self.welfare else 1, -(self.flagger_count + self.automatic), oldest)
+        rank = 0 if self.urgent else 1 if self.welfare else 2
+        return (rank, -(self.flagger_count + self.automatic), oldest)
 
 
 def _in_spaces(query: Select, mod: Moderator) -> Select:
@@ -216,7 +223,8 @@ def _in_spaces(query: Select, mod: Moderator) -> Select:
 
 async def queue(session: AsyncSession, mod: Moderator) -> list[QueueItem]:
     """Open items of the moderator's spaces: posts with open flags, held posts, appeals.
-    Welfare concerns and crisis-screened posts first, then distinct flaggers, then age."""
+    Urgent items (an open "someone is in danger" flag) first, then the other welfare concerns
+    and crisis-screened posts, then distinct flaggers, then age."""
     open_flag = exists().where(Flag.post_id == Post.id, Flag.resolved_at.is_(None))
     open_appeal = exists().where(
         Appeal.action_id == ModerationAction.id, Appeal.decided_at.is_(None),

@@ -119,7 +119,7 @@ def _staff_pages(page: Any, shoot: Callable[[str], Path]) -> None:
     page.goto("/mod")
     shoot("mod-queue")
     # The urgent post the member pages just published is in the queue (the moderators are told).
-    page.goto(str(page.get_attribute(".mod-queue .mod-item--welfare a.button", "href")))
+    page.goto(str(page.get_attribute(".mod-queue .mod-item--urgent a.button", "href")))
     shoot("mod-item")
     page.goto("/mod/log")
     shoot("mod-log")

@@ -106,6 +106,42 @@ def test_an_urgent_post_reaches_the_moderator_on_duty_before_they_open_mod(
     assert page.locator(".mod-screen ol li").count() == 3
 
 
+def test_on_a_phone_the_queue_says_first_that_an_urgent_post_waits_and_leads_to_it(
+    chromium: Any, base_url: str, page: Any,
+) -> None:
+    """On a 375 px screen the queue's items are several screens down (duty, unanswered
+    threads): the urgent summary is on the first screen, and its link brings the item into
+    view, marked apart from the quieter ones."""
+    sign_up(page)
+    thread_id = start_thread(page, "Plus la force", "Bonjour.")
+    page.goto(f"/t/{thread_id}")
+    assert help_after_sending(page, URGENT) == "pause"
+    page.click("[data-crisis-level] button[name=crisis_ack]")
+    page.wait_for_function(
+        "() => document.activeElement && /^post-\\d+$/.test(document.activeElement.id)")
+    post_id = page.evaluate("document.activeElement.id").removeprefix("post-")
+
+    phone = chromium.new_context(base_url=base_url, locale="fr-FR",
+                                 viewport={"width": 375, "height": 812}).new_page()
+    try:
+        log_in(phone, MODERATOR)
+        phone.goto("/mod")
+        summary = phone.locator(".mod-urgent-summary a")
+        box = summary.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 812, box
+        summary.click()
+        first_urgent = phone.locator(".mod-item--urgent").first
+        phone.wait_for_function(
+            "() => { const r = document.querySelector('.mod-item--urgent')"
+            ".getBoundingClientRect(); return r.top >= 0 && r.top < innerHeight; }")
+        assert first_urgent.locator(".badge--urgent").count() == 1
+        assert phone.locator(f"#item-{post_id}.mod-item--urgent").count() == 1
+        colour = first_urgent.evaluate("e => getComputedStyle(e).borderLeftColor")
+        assert colour != "rgba(0, 0, 0, 0)", "the urgent item is marked apart, not by words alone"
+    finally:
+        phone.context.close()
+
+
 def test_an_item_nobody_claims_is_escalated_to_the_whole_team(chromium: Any, base_url: str,
                                                                page: Any) -> None:
     """The live server escalates after one minute (tests/browser/live.py)."""

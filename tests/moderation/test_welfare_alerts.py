@@ -159,3 +159,56 @@ async def test_the_item_page_credits_the_screen_and_says_why_it_fired(
     assert "Score du modèle" in text
     assert len(why.select("ol li")) == 3, "the three nearest labelled examples"
     assert all(li.select_one(".badge") for li in why.select("ol li"))
+
+
+async def test_the_queue_puts_urgent_items_first_marked_apart_and_links_to_them_at_the_top(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    """A concern published through the pause and a plain flag come before the urgent post in
+    time; the queue still shows the urgent one first, with its own badge and class, and says
+    so above everything else on the page (on a phone the queue is screens down)."""
+    world = await build_world(app)
+    await as_role(client, app, world, "member")
+    pause = await browser.reply(world.ids["thread"], "J'ai envie de mourir depuis des semaines.")
+    assert pause.one("[data-crisis-level]")["data-crisis-level"] == "concern"
+    concern = await browser.submit(pause.form(".crisis-pause__form"), {"crisis_ack": "1"})
+    concern_id = int(concern.response.headers["location"].rsplit("#post-", 1)[1])
+    await as_role(client, app, world, "mod_other")
+    form_page = await browser.get(f"/p/{world.ids['post2']}/flag")
+    assert (await browser.submit(form_page.form("form.flag-form"), {"reason": "spam"})
+            ).status in (200, 303)
+    await as_role(client, app, world, "member")
+    urgent_id = await post_urgent_reply(client, app, world, browser)
+
+    await as_role(client, app, world, "mod_this")
+    queue = await browser.get("/mod")
+    items = queue.all(".mod-queue > .mod-item")
+    ids = [item["id"] for item in items]
+    assert ids[0] == f"item-{urgent_id}", ids
+    assert ids.index(f"item-{concern_id}") < ids.index(f"item-{world.ids['post2']}")
+    first, concern_item = items[0], queue.one(f"#item-{concern_id}")
+    assert "mod-item--urgent" in first["class"]
+    assert "quelqu'un est peut-être en danger" in first.select_one(".badge--urgent").get_text()
+    assert "mod-item--welfare" in concern_item["class"]
+    assert not concern_item.select(".badge--urgent")
+    assert "Inquiétude pour la personne" in concern_item.get_text()
+    summary = queue.one(".mod-urgent-summary a")
+    assert summary["href"] == f"#item-{urgent_id}"
+    assert "1 message urgent en tête de file" in summary.get_text()
+    main = queue.one("main")
+    assert str(main).index("mod-urgent-summary") < str(main).index("duty-heading")
+
+
+async def test_a_queue_without_urgent_items_has_no_urgent_summary(
+    app: Litestar, client: AsyncTestClient, browser: Browser,
+) -> None:
+    world = await build_world(app)
+    await as_role(client, app, world, "mod_other")
+    form_page = await browser.get(f"/p/{world.ids['post2']}/flag")
+    assert (await browser.submit(form_page.form("form.flag-form"), {"reason": "spam"})
+            ).status in (200, 303)
+    await as_role(client, app, world, "mod_this")
+    queue = await browser.get("/mod")
+    assert queue.all(".mod-queue > .mod-item")
+    assert not queue.all(".mod-urgent-summary")
+    assert not queue.all(".mod-item--urgent")
