@@ -62,7 +62,14 @@
   document.addEventListener("htmx:afterSettle", function (event) {
     if (quiet(event)) { return; }
     var pause = document.querySelector("[data-crisis-level]");
-    if (pause) { focusKey = null; pause.focus(); return; }
+    if (pause) {
+      // Its top first (below the quick-exit bar, html's scroll-padding-top): focus() alone
+      // centres a pause taller than a phone's screen, its title and first lines above it.
+      focusKey = null;
+      pause.focus({ preventScroll: true });
+      pause.scrollIntoView({ block: "start" });
+      return;
+    }
     var invalid = document.querySelector("form [aria-invalid=true]");
     if (invalid) { focusKey = null; invalid.focus(); return; }
     if (restoreFocus()) { return; }

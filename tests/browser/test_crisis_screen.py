@@ -106,6 +106,32 @@ def test_an_urgent_post_reaches_the_moderator_on_duty_before_they_open_mod(
     assert page.locator(".mod-screen ol li").count() == 3
 
 
+def test_on_a_phone_a_long_pause_opens_at_its_top_with_a_line_to_call_in_sight(
+    chromium: Any, base_url: str,
+) -> None:
+    """A concern pause shows its other lines open and is about two phone screens tall: sent
+    through htmx, focusing it centred it, its title and first call buttons scrolled out of
+    sight above. It now opens at its top, below the quick-exit bar, the first line in sight."""
+    phone = chromium.new_context(base_url=base_url, locale="fr-FR",
+                                 viewport={"width": 375, "height": 812}).new_page()
+    try:
+        sign_up(phone)
+        thread_id = start_thread(phone, "Ma semaine", "Bonjour.")
+        phone.goto(f"/t/{thread_id}")
+        assert help_after_sending(phone, "J'ai envie de mourir depuis des semaines.") == "pause"
+        pause = phone.locator("[data-crisis-level=concern]")
+        phone.wait_for_function("() => document.activeElement"
+                                " === document.querySelector('[data-crisis-level]')")
+        assert pause.bounding_box()["height"] > 812, "the case that went wrong: a long pause"
+        bar = phone.locator(".quick-exit").bounding_box()
+        title = phone.locator("#crisis-title").bounding_box()
+        assert title["y"] >= bar["y"] + bar["height"], (title, bar)
+        call = phone.locator(".crisis-pause__call a[href^='tel:']").first.bounding_box()
+        assert call["y"] + call["height"] <= 812, call
+    finally:
+        phone.context.close()
+
+
 def test_on_a_phone_the_queue_says_first_that_an_urgent_post_waits_and_leads_to_it(
     chromium: Any, base_url: str, page: Any,
 ) -> None:
