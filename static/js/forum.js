@@ -8,8 +8,15 @@
     var id = event.detail && event.detail.post;
     var post = id && document.getElementById(id);
     if (post) {
-      post.focus();
-      post.scrollIntoView({ block: "nearest" });
+      // focus() alone centres a post taller than the screen (a phone), its author line above
+      // it: a long post opens at its top, below the quick-exit bar (html's
+      // scroll-padding-top); a short one moves only as far as it must. The author's calm line
+      // with the lines, under their post, is then brought fully into sight.
+      post.focus({ preventScroll: true });
+      var tall = post.getBoundingClientRect().height > window.innerHeight * 0.8;
+      post.scrollIntoView({ block: tall ? "start" : "nearest" });
+      var help = post.querySelector(".crisis-line");
+      if (help) { help.scrollIntoView({ block: "nearest" }); }
     }
   });
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.flows import sign_up, start_thread
+from tests.browser.flows import reply_with_htmx, sign_up, start_thread
 from tests.browser.moderating import log_in
 from tests.browser.seed import MODERATOR
 
@@ -219,3 +219,40 @@ def test_a_new_thread_through_the_pause_keeps_the_lines_in_sight(page: Any) -> N
     assert line.locator("a[href='tel:3114']").count() == 1
     box, viewport = line.bounding_box(), page.viewport_size
     assert box is not None and box["y"] < viewport["height"], "the line is on the first screen"
+
+
+LONG_DAY = "\n\n".join(
+    f"Paragraphe {n} : la journée a été longue, le bus était en retard, j'ai fait les courses, "
+    "rangé la cuisine, appelé ma sœur, relu mes notes et regardé la pluie tomber sur la cour."
+    for n in range(1, 9))
+
+
+def test_on_a_phone_a_long_reply_opens_at_its_author_line_and_its_calm_line_in_sight(
+    chromium: Any, base_url: str,
+) -> None:
+    """Once published through htmx, a reply longer than a phone's screen was focused centred:
+    its author line sat above the screen or under the quick-exit bar. It now opens at its top;
+    when the author's calm line with the lines is under it (published through the pause), that
+    line is what the screen shows in full."""
+    phone = chromium.new_context(base_url=base_url, locale="fr-FR",
+                                 viewport={"width": 375, "height": 812}).new_page()
+    try:
+        sign_up(phone)
+        thread_id = start_thread(phone, "Ma semaine", "Bonjour.")
+        phone.goto(f"/t/{thread_id}")
+        post_id = reply_with_htmx(phone, LONG_DAY)
+        assert phone.locator(f"#{post_id}").bounding_box()["height"] > 812
+        bar = phone.locator(".quick-exit").bounding_box()
+        meta = phone.locator(f"#{post_id} .post__meta").bounding_box()
+        assert bar["y"] + bar["height"] <= meta["y"] < 812, (meta, bar)
+
+        phone.goto(f"/t/{thread_id}")
+        assert help_after_sending(phone, LONG_DAY + "\n\nEt j'ai envie de mourir.") == "pause"
+        phone.click("[data-crisis-level] button[name=crisis_ack]")
+        phone.wait_for_function(
+            "() => document.activeElement && /^post-\\d+$/.test(document.activeElement.id)")
+        post_id = phone.evaluate("document.activeElement.id")
+        line = phone.locator(f"#{post_id} .crisis-line").bounding_box()
+        assert line["y"] >= bar["y"] + bar["height"] and line["y"] + line["height"] <= 812, line
+    finally:
+        phone.context.close()
