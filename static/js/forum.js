@@ -2,19 +2,23 @@
 (function () {
   "use strict";
 
+  // focus() alone centres an element taller than the screen (a long post or the pause on a
+  // phone), its beginning above it: such an element is shown from its top, below the
+  // quick-exit bar (html's scroll-padding-top); a shorter one moves only as far as it must.
+  function focusFromTop(element) {
+    element.focus({ preventScroll: true });
+    var tall = element.getBoundingClientRect().height > window.innerHeight * 0.8;
+    element.scrollIntoView({ block: tall ? "start" : "nearest" });
+  }
+
   // After an htmx reply, the server asks (HX-Trigger-After-Settle: forum:posted) to move the
   // focus to the new post, so keyboard and screen-reader users land on what they wrote.
   document.addEventListener("forum:posted", function (event) {
     var id = event.detail && event.detail.post;
     var post = id && document.getElementById(id);
     if (post) {
-      // focus() alone centres a post taller than the screen (a phone), its author line above
-      // it: a long post opens at its top, below the quick-exit bar (html's
-      // scroll-padding-top); a short one moves only as far as it must. The author's calm line
-      // with the lines, under their post, is then brought fully into sight.
-      post.focus({ preventScroll: true });
-      var tall = post.getBoundingClientRect().height > window.innerHeight * 0.8;
-      post.scrollIntoView({ block: tall ? "start" : "nearest" });
+      // The author's calm line with the lines, under their post, is then in sight in full.
+      focusFromTop(post);
       var help = post.querySelector(".crisis-line");
       if (help) { help.scrollIntoView({ block: "nearest" }); }
     }
@@ -69,14 +73,7 @@
   document.addEventListener("htmx:afterSettle", function (event) {
     if (quiet(event)) { return; }
     var pause = document.querySelector("[data-crisis-level]");
-    if (pause) {
-      // Its top first (below the quick-exit bar, html's scroll-padding-top): focus() alone
-      // centres a pause taller than a phone's screen, its title and first lines above it.
-      focusKey = null;
-      pause.focus({ preventScroll: true });
-      pause.scrollIntoView({ block: "start" });
-      return;
-    }
+    if (pause) { focusKey = null; focusFromTop(pause); return; }
     var invalid = document.querySelector("form [aria-invalid=true]");
     if (invalid) { focusKey = null; invalid.focus(); return; }
     if (restoreFocus()) { return; }
@@ -147,7 +144,7 @@
       var first = posts.querySelector('article.post[data-number="' + (before + 1) + '"]')
         || (cards.length ? cards[cards.length - 1] : null);
       if (first && Number(first.getAttribute("data-number")) > before) {
-        first.focus({ preventScroll: false });
+        focusFromTop(first);
       }
     });
   }
