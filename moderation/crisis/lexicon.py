@@ -1161,6 +1161,8 @@ def _speaker(
             for found in cues[name].finditer(clause):
                 last_other = max(last_other, found.end())
         return "self" if last_self > last_other else "other"
+    if _in_reported_words(sentence, cues):
+        return "other"
     kinds: tuple[tuple[str, str], ...] = (("self", "first_person"), ("other", "reported"))
     regions = (sentence,)
     if entry.person == "any":
@@ -1175,6 +1177,21 @@ def _speaker(
         if last is not None:
             return "self" if last[1] == "self" else "other"
     return "self" if entry.person == "self" else "unknown"
+
+
+def _in_reported_words(sentence: str, cues: dict[str, re.Pattern[str]]) -> bool:
+    """Whether the match sits inside words someone is reported to have said: a quotation or a
+    colon still open, right after a reported cue ("my friend texted me "I'm going to…"",
+    "he told me: I want to die"). Its "I" is theirs, not the writer's."""
+    opening = max(sentence.rfind("«"), sentence.rfind("“"), sentence.rfind(":"))
+    if sentence.count('"') % 2 == 1:
+        opening = max(opening, sentence.rfind('"'))
+    if opening < 0 or any(q in sentence[opening:] for q in "»”"):
+        return False
+    said = None
+    for said in cues["reported"].finditer(sentence, 0, opening):  # noqa: B007 - keep the last
+        pass
+    return said is not None and not sentence[said.end() : opening].strip(" ,")
 
 
 def _reported(person: str, clause: str, sentence: str, cues: dict[str, re.Pattern[str]]) -> bool:

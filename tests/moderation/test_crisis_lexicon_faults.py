@@ -606,3 +606,44 @@ def test_free_or_clean_from_self_harm_is_a_streak_like_sans(text: str, expected:
     """"Free from / clean of" right before a match negates it, as "sans" and "without" do; a
     streak said in an earlier clause ("over" cues) does not cover a relapse told after it."""
     assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("dites à mes parents que je les aime, je suis désolée", "urgent"),
+    ("dis à mon frère que c'est pas de sa faute", "urgent"),
+    ("please tell my dad it wasn't his fault", "urgent"),
+    ("Tell my girlfriend I loved her.", "urgent"),
+    ("ce post sera mon dernier, merci d'avoir été là", "urgent"),
+    ("This message will be my last. Thank you all.", "urgent"),
+    ("Ce message sera mon dernier avant les vacances, à bientôt !", "none"),
+    ("This post is my last of the year, see you in January!", "none"),
+    ("dis à ta mère que je l'aime bien, elle cuisine trop bien", "none"),
+    ("Tell my mum I said happy birthday, she's not on here", "none"),
+])
+def test_a_last_word_for_ones_family_or_a_last_message_in_the_future_is_a_goodbye(
+        text: str, expected: str) -> None:
+    """"Dites à ma mère que je l'aime / que ce n'est pas sa faute", "tell my mum I'm sorry" are
+    a farewell's words, as "please don't blame yourselves" is; "ce message sera mon dernier"
+    says "c'est mon dernier message" in the future (a break with its length is not one)."""
+    assert level(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    'My cousin texted me "I am going to end it tonight", what do I do',
+    "Ma coloc m'a écrit : je vais me tuer ce soir. Je fais quoi ?",
+    "He told me: I want to die.",
+])
+def test_words_someone_is_reported_to_have_said_are_about_them(text: str) -> None:
+    """Inside a quotation or after a colon that follows "texted me", "m'a écrit", "told me",
+    the "I" is the person quoted: the writer is a helper and gets the lines for helping."""
+    found = assess(text)
+    assert (found.level, found.about) == ("concern", "other")
+
+
+@pytest.mark.parametrize("text", [
+    "my therapist told me to post here: I want to die",
+    'I told him "I want to die" and he laughed',
+])
+def test_the_writers_own_words_after_a_colon_or_in_quotes_stay_theirs(text: str) -> None:
+    found = assess(text)
+    assert (found.level, found.about) == ("concern", "self")
