@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from litestar.exceptions import NotFoundException
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, and_, case, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, joinedload
 
@@ -231,10 +231,14 @@ async def queue(session: AsyncSession, mod: Moderator) -> list[QueueItem]:
         ModerationAction.target_post_id == Post.id)
     open_second = exists().where(SecondOpinion.post_id == Post.id,
                                  SecondOpinion.resolved_at.is_(None))
+    open_danger = exists().where(Flag.post_id == Post.id, Flag.resolved_at.is_(None),
+                                 Flag.reason == FlagReason.DANGER.value)
     query = _in_spaces(
         select(Post).join(Thread, Thread.id == Post.thread_id)
         .where(or_(open_flag, Post.status == PostStatus.PENDING, open_appeal, open_second))
-        .options(*_post_options()).order_by(Post.id).limit(QUEUE_LIMIT), mod)
+        .options(*_post_options())
+        # past QUEUE_LIMIT, the urgent items are kept (the header counts them all)
+        .order_by(case((open_danger, 0), else_=1), Post.id).limit(QUEUE_LIMIT), mod)
     posts = list(await session.scalars(query))
     return order_queue([await _item(session, post, mod) for post in posts])
 

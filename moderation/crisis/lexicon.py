@@ -341,10 +341,11 @@ _FILLERS = re.compile(
 
 
 # SMS and chat spellings of everyday words, read as the words before matching, so that every
-# pattern (and every cue: "ajd", "mtn", "rn" are times; "pa" a negation) reads them without
-# listing each spelling ("jvx dormir pr tjrs", "adieu tlm", "jveux pa"). Only spellings with one
-# reading in a forum's French or English; "ts" (tentative de suicide), "mm" (millimetres) and
-# "vx" alone (vieux) are not among them.
+# pattern and cue reads them without listing each spelling ("jvx dormir pr tjrs", "adieu tlm",
+# "j'ai pa envie": a negation). Spellings whose other readings are rare in a forum's text or
+# harmless to the patterns ("rn" a nurse, "pr" public relations); "ts" (tentative de suicide),
+# "mm" (millimetres) and "vx" alone (vieux) are left as written, and "pa" after a determiner
+# is a dad ("mon pa", "my pa"), not "pas".
 _SMS_WORDS = {
     "jveux": "je veux", "jveu": "je veux", "jvx": "je veux", "jvoudrais": "je voudrais",
     "jvai": "je vais",
@@ -361,7 +362,9 @@ _SMS_WORDS = {
 }
 _SMS = re.compile(
     r"(?<!\w)(?:" + "|".join(sorted(map(re.escape, _SMS_WORDS), key=len, reverse=True))
-    + r"|(?<=\bje )vx|(?<=\bj )vx|(?<=\bje )veu|(?<=\bj )veu|(?<=\w )pa(?= \w))(?!\w)"
+    + r"|(?<=\bje )vx|(?<=\bj )vx|(?<=\bne )vx|(?<=\bje )veu|(?<=\bj )veu|(?<=\bne )veu"
+    + r"|(?<!\bmon )(?<!\bton )(?<!\bson )(?<!\ble )(?<!\bla )(?<!\bmy )(?<!\bthe )"
+    r"(?<!\bhis )(?<!\bher )(?<!\byour )(?<!\bour )(?<!\ba )(?<=\w )pa(?= \w))(?!\w)"
 )
 _SMS_AFTER_JE = {"vx": "veux", "veu": "veux", "pa": "pas"}
 
@@ -1069,7 +1072,7 @@ def _judge(candidate: _Candidate, context: _Context) -> list[Match]:
         return []  # hyperbole, marked by laughter in the same sentence
     cues = context.lexicon.cues
     clause = context.clause_prefix(sentence[0], start)
-    if _over(context.folded, sentence, start - len(clause), cues):
+    if _over(context.folded, sentence, start, cues):
         return []  # "les idées noires sont parties", "two years self-harm free"
     if _quoted(context.folded, sentence, start, end):
         return []  # someone's words quoted and discussed: « je vais me tuer », c'est son expression
@@ -1103,13 +1106,23 @@ def _judge(candidate: _Candidate, context: _Context) -> list[Match]:
     return [Match(entry.id, "concern", start, end)]
 
 
-def _over(folded: str, sentence: tuple[int, int], clause_start: int,
+_RELAPSE_TURN = re.compile(
+    r"(?<!\w)(?:mais|pourtant|sauf que|cependant|but|yet|though|except)(?!\w)")
+
+
+def _over(folded: str, sentence: tuple[int, int], start: int,
           cues: dict[str, re.Pattern[str]]) -> bool:
-    """Whether the sentence says the thing is over, in the match's own clause or after it: an
-    "over" said in an earlier clause does not cover a relapse told after it ("90 days clean
-    from self-harm and tonight I want to cut again")."""
-    return any(found.end() > clause_start
-               for found in cues["over"].finditer(folded, *sentence))
+    """Whether the sentence says the thing is over ("les idées noires sont parties", "two
+    years self-harm free"). An "over" said before the match does not cover a relapse told
+    after it, with a turn or a time between them ("90 days clean from self-harm and tonight I
+    want to cut again", "… mais ce soir j'ai recommencé")."""
+    for found in cues["over"].finditer(folded, *sentence):
+        if found.end() > start:
+            return True  # said at or after the match: it is about the match
+        between = folded[found.end() : start]
+        if _RELAPSE_TURN.search(between) is None and cues["time"].search(between) is None:
+            return True
+    return False
 
 
 _OPEN_QUOTES = "«“\""

@@ -70,10 +70,16 @@
   // After an htmx swap (outerHTML replaces the target, so look in the document): the crisis
   // pause takes the focus first, then a field with an error (its text is kept), then the
   // control that was used, then alerts.
+  var shownPause = null;
   document.addEventListener("htmx:afterSettle", function (event) {
     if (quiet(event)) { return; }
     var pause = document.querySelector("[data-crisis-level]");
-    if (pause) { focusKey = null; focusFromTop(pause); return; }
+    if (pause) {
+      // Once per pause: another swap on the page (a reaction) does not scroll back to it.
+      focusKey = null;
+      if (pause !== shownPause) { shownPause = pause; focusFromTop(pause); }
+      return;
+    }
     var invalid = document.querySelector("form [aria-invalid=true]");
     if (invalid) { focusKey = null; invalid.focus(); return; }
     if (restoreFocus()) { return; }

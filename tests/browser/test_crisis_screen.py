@@ -162,8 +162,8 @@ def test_on_a_phone_the_queue_says_first_that_an_urgent_post_waits_and_leads_to_
             ".getBoundingClientRect(); return r.top >= 0 && r.top < innerHeight; }")
         assert first_urgent.locator(".badge--urgent").count() == 1
         assert phone.locator(f"#item-{post_id}.mod-item--urgent").count() == 1
-        colour = first_urgent.evaluate("e => getComputedStyle(e).borderLeftColor")
-        assert colour != "rgba(0, 0, 0, 0)", "the urgent item is marked apart, not by words alone"
+        rule = first_urgent.evaluate("e => getComputedStyle(e).borderLeftWidth")
+        assert rule == "4px", "the urgent item is marked apart, not by words alone"
     finally:
         phone.context.close()
 

@@ -575,6 +575,15 @@ def test_sms_spellings_of_everyday_words_are_read_as_the_words(text: str, expect
     assert level(text) == expected
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("j'ai pa envie de mourir, jveux juste dormir", "none"),
+    ("mon pa veut se tuer depuis que maman est partie", "concern"),
+    ("je ne vx plus vivre comme ça", "concern"),
+])
+def test_pa_is_pas_after_a_verb_and_a_dad_after_a_determiner(text: str, expected: str) -> None:
+    assert level(text) == expected
+
+
 @pytest.mark.parametrize("text", [
     "jveux pa mourir, jveux juste que ça s'arrête un peu",
     "ya 4 ans jvoulais mourir, ajd je vais mieux",
@@ -601,10 +610,18 @@ def test_a_spelled_out_word_keeps_its_span_in_the_text_as_written() -> None:
     ("un an sans me scarifier, c'est fini depuis longtemps tout ça", "none"),
     ("Two years self-harm free, and tonight I need to burn myself", "urgent"),
     ("I want to be free from this pain, I want to die", "concern"),
+    ("I can't get free of suicidal thoughts, tonight is bad", "urgent"),
+    ("I wish I was free from suicidal ideation", "concern"),
+    ("how do I get free of suicidal urges", "concern"),
+    ("one year self-harm free and the urges to cut are gone", "none"),
+    ("c'est fini depuis l'an dernier, je me scarifiais tous les soirs", "none"),
+    ("un an sans scarification, mais hier soir je me suis coupée", "concern"),
+    ("I want to burn myself a mix CD for the road trip", "none"),
 ])
 def test_free_or_clean_from_self_harm_is_a_streak_like_sans(text: str, expected: str) -> None:
-    """"Free from / clean of" right before a match negates it, as "sans" and "without" do; a
-    streak said in an earlier clause ("over" cues) does not cover a relapse told after it."""
+    """"Free from / clean of" after a duration or "been / I'm" negates a match, as "sans" and
+    "without" do (not "can't get free of", "wish I was free from"); a streak said before a
+    match covers it unless a turn ("mais", "but") or a time ("tonight") comes between them."""
     assert level(text) == expected
 
 
@@ -647,3 +664,27 @@ def test_words_someone_is_reported_to_have_said_are_about_them(text: str) -> Non
 def test_the_writers_own_words_after_a_colon_or_in_quotes_stay_theirs(text: str) -> None:
     found = assess(text)
     assert (found.level, found.about) == ("concern", "self")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("honestly why should I even bother living", "concern"),
+    ("honestly, why am I still trying to stay alive", "concern"),
+    ("why bother living in Paris with these rents", "none"),
+    ("I'm basically waiting to die now that she's gone", "concern"),
+    ("waiting to die of boredom in this meeting", "none"),
+    ("je n'attends plus que la mort", "concern"),
+    ("j'attends la mort du moteur, il fait un bruit pas possible", "none"),
+    ("l'idée d'en finir me hante depuis l'hiver", "concern"),
+    ("l'idée de mourir me terrifie depuis mon infarctus", "none"),
+    ("chaque soir je prie pour que le bon Dieu vienne me chercher", "concern"),
+    ("mes trois tentatives de suicide, je les porte encore", "concern"),
+    ("je me suis cramée exprès avec le briquet", "concern"),
+    ("jme suis brûlé avec ma cigarette sur la main, encore", "concern"),
+    ("j'ai cramé les crêpes, encore", "none"),
+])
+def test_a_passive_wish_a_count_of_attempts_and_burns_in_other_words(text: str,
+                                                                      expected: str) -> None:
+    """Waiting to die, praying to be taken, a thought of dying that haunts, "why bother
+    living", attempts counted ("mes deux TS"), burns with "ma clope" or "cramé"; the same
+    words about a place, a motor or a fear stay quiet."""
+    assert level(text) == expected

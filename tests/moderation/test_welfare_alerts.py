@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from forum.models import Notification
 from moderation import actions as ma
+from moderation import queries as mq
 from moderation.models import ActionKind, ModerationAction
 from tests.browsing import Browser
 from tests.moderation.access_matrix import World, as_role, build_world
@@ -212,3 +214,17 @@ async def test_a_queue_without_urgent_items_has_no_urgent_summary(
     assert queue.all(".mod-queue > .mod-item")
     assert not queue.all(".mod-urgent-summary")
     assert not queue.all(".mod-item--urgent")
+
+
+async def test_a_full_queue_keeps_its_urgent_items(
+    app: Litestar, client: AsyncTestClient, browser: Browser, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past its limit the queue used to keep the oldest items and drop the newest, an urgent
+    one included, while the header still counted it: urgent items are chosen first."""
+    world = await build_world(app)
+    monkeypatch.setattr(mq, "QUEUE_LIMIT", 1)
+    urgent_id = await post_urgent_reply(client, app, world, browser)
+    await as_role(client, app, world, "mod_this")
+    queue = await browser.get("/mod")
+    assert [item["id"] for item in queue.all(".mod-queue > .mod-item")] == [f"item-{urgent_id}"]
+    assert queue.one(".mod-urgent-summary a")["href"] == f"#item-{urgent_id}"
