@@ -35,9 +35,11 @@ How a text is assessed
 1. **Folding.** Case and accents are folded (``é`` -> ``e``, ``œ`` -> ``oe``, full-width and
    other compatibility forms via NFKD); apostrophes, hyphens and underscores become spaces;
    control characters become spaces (line breaks stay line breaks) and invisible format
-   characters (zero-width space, soft hyphen, bidi marks) are removed. A table maps every
-   folded character back to the original text, so :class:`Match` spans point into the text the
-   member wrote.
+   characters (zero-width space, soft hyphen, bidi marks) are removed; inclusive-writing
+   separators and filler words are dropped, and SMS spellings of everyday words are spelled
+   out ("pr" pour, "tjrs" toujours, "jvx" je veux, "2nite" tonight: ``_SMS_WORDS``). A table
+   maps every folded character back to the original text, so :class:`Match` spans point into
+   the text the member wrote.
 2. **Matching.** Entries are general phrase patterns (French from France, Belgium,
    Switzerland and Québec, SMS spellings such as "jpp", "jvais", "jveux", "chui", "g envie",
    and English), never whole test sentences. To stay fast, each entry is only run on a text that
