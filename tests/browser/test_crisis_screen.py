@@ -65,6 +65,24 @@ def test_an_ordinary_bad_day_gets_no_help_screen(page: Any) -> None:
     assert page.locator(".crisis-banner").count() == 0
 
 
+def publish_urgent_through_the_pause(page: Any) -> str:
+    """A new member's thread, an urgent reply through the pause; returns the post's id."""
+    sign_up(page)
+    thread_id = start_thread(page, "Plus la force", "Bonjour.")
+    page.goto(f"/t/{thread_id}")
+    assert help_after_sending(page, URGENT) == "pause"
+    page.click("[data-crisis-level] button[name=crisis_ack]")
+    page.wait_for_function(
+        "() => document.activeElement && /^post-\\d+$/.test(document.activeElement.id)")
+    return str(page.evaluate("document.activeElement.id")).removeprefix("post-")
+
+
+def open_phone(chromium: Any, base_url: str) -> Any:
+    """A page in a 375 × 812 viewport, a phone's."""
+    return chromium.new_context(base_url=base_url, locale="fr-FR",
+                                viewport={"width": 375, "height": 812}).new_page()
+
+
 def _welfare_count(page: Any) -> int:
     badge = page.locator("#mod-link .badge")
     return int(badge.inner_text()) if badge.count() else 0
@@ -112,8 +130,7 @@ def test_on_a_phone_a_long_pause_opens_at_its_top_with_a_line_to_call_in_sight(
     """A concern pause shows its other lines open and is about two phone screens tall: sent
     through htmx, focusing it centred it, its title and first call buttons scrolled out of
     sight above. It now opens at its top, below the quick-exit bar, the first line in sight."""
-    phone = chromium.new_context(base_url=base_url, locale="fr-FR",
-                                 viewport={"width": 375, "height": 812}).new_page()
+    phone = open_phone(chromium, base_url)
     try:
         sign_up(phone)
         thread_id = start_thread(phone, "Ma semaine", "Bonjour.")
@@ -138,17 +155,9 @@ def test_on_a_phone_the_queue_says_first_that_an_urgent_post_waits_and_leads_to_
     """On a 375 px screen the queue's items are several screens down (duty, unanswered
     threads): the urgent summary is on the first screen, and its link brings the item into
     view, marked apart from the quieter ones."""
-    sign_up(page)
-    thread_id = start_thread(page, "Plus la force", "Bonjour.")
-    page.goto(f"/t/{thread_id}")
-    assert help_after_sending(page, URGENT) == "pause"
-    page.click("[data-crisis-level] button[name=crisis_ack]")
-    page.wait_for_function(
-        "() => document.activeElement && /^post-\\d+$/.test(document.activeElement.id)")
-    post_id = page.evaluate("document.activeElement.id").removeprefix("post-")
+    post_id = publish_urgent_through_the_pause(page)
 
-    phone = chromium.new_context(base_url=base_url, locale="fr-FR",
-                                 viewport={"width": 375, "height": 812}).new_page()
+    phone = open_phone(chromium, base_url)
     try:
         log_in(phone, MODERATOR)
         phone.goto("/mod")
@@ -171,14 +180,7 @@ def test_on_a_phone_the_queue_says_first_that_an_urgent_post_waits_and_leads_to_
 def test_an_item_nobody_claims_is_escalated_to_the_whole_team(chromium: Any, base_url: str,
                                                                page: Any) -> None:
     """The live server escalates after one minute (tests/browser/live.py)."""
-    sign_up(page)
-    thread_id = start_thread(page, "Plus la force", "Bonjour.")
-    page.goto(f"/t/{thread_id}")
-    assert help_after_sending(page, URGENT) == "pause"
-    page.click("[data-crisis-level] button[name=crisis_ack]")
-    page.wait_for_function(
-        "() => document.activeElement && /^post-\\d+$/.test(document.activeElement.id)")
-    post_id = page.evaluate("document.activeElement.id").removeprefix("post-")
+    post_id = publish_urgent_through_the_pause(page)
 
     moderator = chromium.new_context(base_url=base_url, locale="fr-FR").new_page()
     try:
@@ -234,8 +236,7 @@ def test_on_a_phone_a_long_reply_opens_at_its_author_line_and_its_calm_line_in_s
     its author line sat above the screen or under the quick-exit bar. It now opens at its top;
     when the author's calm line with the lines is under it (published through the pause), that
     line is what the screen shows in full."""
-    phone = chromium.new_context(base_url=base_url, locale="fr-FR",
-                                 viewport={"width": 375, "height": 812}).new_page()
+    phone = open_phone(chromium, base_url)
     try:
         sign_up(phone)
         thread_id = start_thread(phone, "Ma semaine", "Bonjour.")
