@@ -894,7 +894,7 @@ _SENTENCE_BREAK = re.compile(r"[.!?;\n]+")
 _NON_WORD = re.compile(r"\W")
 _CLAUSE_BREAK = re.compile(
     r"[.!?;\n,:()\"«»“”]+|(?<!\w)(?:mais|et|parce que|car|donc|alors|puis|pis|sinon|cependant"
-    r"|pourtant|but|and|because|then|however|although|though)(?!\w)"
+    r"|pourtant|pourquoi|but|and|because|then|however|although|though|why)(?!\w)"
 )
 
 

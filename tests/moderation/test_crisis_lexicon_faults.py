@@ -688,3 +688,17 @@ def test_a_passive_wish_a_count_of_attempts_and_burns_in_other_words(text: str,
     living", attempts counted ("mes deux TS"), burns with "ma clope" or "cramé"; the same
     words about a place, a motor or a fear stay quiet."""
     assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("je ne sais pas pourquoi je veux mourir ce soir", "urgent"),
+    ("je comprends pas pourquoi j'ai encore envie de me couper", "concern"),
+    ("I don't know why I keep wanting to kill myself", "concern"),
+    ("been wanting to end it all week", "concern"),
+    ("not wanting to die is hard to explain to my psychiatrist", "none"),
+    ("je ne veux pas mourir, je veux juste que ça s'arrête", "none"),
+])
+def test_a_why_starts_a_clause_and_wanting_is_a_wish(text: str, expected: str) -> None:
+    """"Je ne sais pas pourquoi je veux mourir": the negation belongs to "savoir", not to the
+    wish after "pourquoi" (the match's own "je" hid the clause); "wanting to" is a wish too."""
+    assert level(text) == expected
