@@ -1078,9 +1078,11 @@ def _judge(candidate: _Candidate, context: _Context) -> list[Match]:
         return []  # "les idées noires sont parties", "two years self-harm free"
     if _quoted(context.folded, sentence, start, end):
         return []  # someone's words quoted and discussed: « je vais me tuer », c'est son expression
-    if _negated(clause, cues):
-        return []
     matched = context.folded[start:end]
+    # a match that carries its own "je"/"I" has its own verb: a negation before it belongs to
+    # another one ("je n'ose pas dire que je veux mourir")
+    if cues["first_person"].match(matched) is None and _negated(clause, cues):
+        return []
     person = _speaker(entry, clause, context.sentence_prefix(sentence[0], start), matched, cues)
     if _reported(person, clause, context.folded[sentence[0] : sentence[1]], cues):
         return []

@@ -48,8 +48,8 @@ def test_the_head_was_never_trained_on_the_holdout_file() -> None:
     assert corpus.HOLDOUT_PATH.parent not in (corpus.CORPUS_DIR, corpus.NEAR_MISS_DIR)
 
 
-MEASURED = {"flag_recall": (705, 739), "urgent_recall": (314, 329),
-            "false_positives": (22, 761), "post_recall": (380, 386), "pause_rate": (17, 414)}
+MEASURED = {"flag_recall": (706, 739), "urgent_recall": (314, 329),
+            "false_positives": (22, 761), "post_recall": (381, 386), "pause_rate": (17, 414)}
 """What the committed screen measured on the holdout file (2026-12-06, night: 677 and 300
 before the lexicon's entries for a person at a height, a poison swallowed, a second attempt,
 English stockpiling and dose research, inclusive and "farewell" goodbyes, written after
@@ -64,7 +64,8 @@ recall 697 until SMS spellings were spelled out before matching, "jvx… pr tjrs
 urgent 312 until a last word for one's family and "ce message sera mon dernier" became
 goodbyes, 700 until a passive wish ("j'attends la mort", "je prie pour que Dieu me rappelle",
 "l'idée de mourir me traverse"), "why bother living", attempts counted and burns with "ma
-clope", all after reading this file's misses, 2026-12-07)."""
+clope", all after reading this file's misses, 2026-12-07; 705 and 380 posts until a match
+carrying its own "je" stopped reading another verb's negation, the same day)."""
 
 
 @pytest.mark.parametrize("name", FIGURES)

@@ -702,3 +702,17 @@ def test_a_why_starts_a_clause_and_wanting_is_a_wish(text: str, expected: str) -
     """"Je ne sais pas pourquoi je veux mourir": the negation belongs to "savoir", not to the
     wish after "pourquoi" (the match's own "je" hid the clause); "wanting to" is a wish too."""
     assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("je peux pas dire à ma psy que je veux mourir", "concern"),
+    ("j'ose pas avouer à mon mari que j'ai envie de me tuer", "concern"),
+    ("je ne veux pas mourir", "none"),
+    ("je ne me suis pas scarifiée depuis un an", "none"),
+    ("I don't want to die", "none"),
+])
+def test_a_negation_of_another_verb_does_not_hide_a_match_with_its_own_subject(
+        text: str, expected: str) -> None:
+    """"Je peux pas dire que je veux mourir": the match carries its own "je" and verb, so the
+    "pas" of "dire" before it is not its negation; a negation of the match's own verb is."""
+    assert level(text) == expected
