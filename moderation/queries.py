@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from litestar.exceptions import NotFoundException
-from sqlalchemy import Select, and_, case, exists, func, or_, select
+from sqlalchemy import Exists, Select, and_, case, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, joinedload
 
@@ -186,8 +186,7 @@ class QueueItem:
 
     @property
     def welfare(self) -> bool:
-        return self.post.crisis_level != "none" or any(
-            f.reason == FlagReason.DANGER.value for f in self.flags)
+        return self.post.crisis_level != "none" or self.urgent
 
     @property
     def urgent(self) -> bool:
@@ -231,14 +230,12 @@ async def queue(session: AsyncSession, mod: Moderator) -> list[QueueItem]:
         ModerationAction.target_post_id == Post.id)
     open_second = exists().where(SecondOpinion.post_id == Post.id,
                                  SecondOpinion.resolved_at.is_(None))
-    open_danger = exists().where(Flag.post_id == Post.id, Flag.resolved_at.is_(None),
-                                 Flag.reason == FlagReason.DANGER.value)
     query = _in_spaces(
         select(Post).join(Thread, Thread.id == Post.thread_id)
         .where(or_(open_flag, Post.status == PostStatus.PENDING, open_appeal, open_second))
         .options(*_post_options())
         # past QUEUE_LIMIT, the urgent items are kept (the header counts them all)
-        .order_by(case((open_danger, 0), else_=1), Post.id).limit(QUEUE_LIMIT), mod)
+        .order_by(case((open_danger_flag(Post.id), 0), else_=1), Post.id).limit(QUEUE_LIMIT), mod)
     posts = list(await session.scalars(query))
     return order_queue([await _item(session, post, mod) for post in posts])
 
@@ -669,11 +666,16 @@ async def open_welfare_count(session: AsyncSession, mod: Moderator) -> int:
 
 # -- second opinions and the two-moderator rule (welfare items) -----------------------------
 
+def open_danger_flag(post_id: Any) -> Exists:
+    """An open "someone is in danger" flag on the post (a member's, or the crisis screen's at
+    urgent): what makes an item urgent and a welfare item, and what the header counts."""
+    return exists().where(Flag.post_id == post_id, Flag.reason == FlagReason.DANGER.value,
+                          Flag.resolved_at.is_(None))
+
+
 async def is_welfare_item(session: AsyncSession, post_id: int) -> bool:
     """An open "danger" flag (a member's or the crisis screen's): two people close it."""
-    return bool(await session.scalar(select(exists().where(
-        Flag.post_id == post_id, Flag.reason == FlagReason.DANGER.value,
-        Flag.resolved_at.is_(None)))))
+    return bool(await session.scalar(select(open_danger_flag(post_id))))
 
 
 async def pending_decision(session: AsyncSession, post_id: int) -> PendingDecision | None:
