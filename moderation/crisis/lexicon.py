@@ -1200,10 +1200,10 @@ def _in_reported_words(sentence: str, cues: dict[str, re.Pattern[str]]) -> bool:
     """Whether the match sits inside words someone is reported to have said: a quotation or a
     colon still open, right after a reported cue ("my friend texted me "I'm going to…"",
     "he told me: I want to die"). Its "I" is theirs, not the writer's."""
-    opening = max(sentence.rfind("«"), sentence.rfind("“"), sentence.rfind(":"))
+    opening = max(sentence.rfind(q) for q in (*_OPEN_QUOTES.replace('"', ""), ":"))
     if sentence.count('"') % 2 == 1:
         opening = max(opening, sentence.rfind('"'))
-    if opening < 0 or any(q in sentence[opening:] for q in "»”"):
+    if opening < 0 or any(q in sentence[opening:] for q in _CLOSE_QUOTES.replace('"', "")):
         return False
     said = None
     for said in cues["reported"].finditer(sentence, 0, opening):  # noqa: B007 - keep the last
