@@ -101,13 +101,7 @@ def test_an_urgent_post_reaches_the_moderator_on_duty_before_they_open_mod(
 
     member = chromium.new_context(base_url=base_url, locale="fr-FR").new_page()
     try:
-        sign_up(member)
-        thread_id = start_thread(member, "Ce soir", "Bonjour.")
-        member.goto(f"/t/{thread_id}")
-        assert help_after_sending(member, URGENT) == "pause"
-        member.click("[data-crisis-level] button[name=crisis_ack]")
-        member.wait_for_function(
-            "() => document.activeElement && /^post-\\d+$/.test(document.activeElement.id)")
+        publish_urgent_through_the_pause(member)
     finally:
         member.context.close()
 
