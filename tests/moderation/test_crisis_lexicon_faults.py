@@ -716,3 +716,69 @@ def test_a_negation_of_another_verb_does_not_hide_a_match_with_its_own_subject(
     """"Je peux pas dire que je veux mourir": the match carries its own "je" and verb, so the
     "pas" of "dire" before it is not its negation; a negation of the match's own verb is."""
     assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("J'ai arrêté de me scarifier il y a deux ans et demi.", "none"),
+    ("ça fait un moment que j'ai arrêté de me couper", "none"),
+    ("I quit cutting myself when I moved out", "none"),
+    ("I stopped burning myself the year I met my wife", "none"),
+    ("j'avais arrêté de me scarifier mais hier j'ai recommencé à me couper", "concern"),
+    ("j'ai arrêté mon traitement et j'ai envie de mourir", "concern"),
+    ("I stopped taking my meds and I want to die", "concern"),
+    ("I've stopped eating and I want to kill myself", "concern"),
+    ("je n'ai jamais arrêté de me scarifier, même enceinte", "concern"),
+    ("je n'arrive pas à arrêter de me couper", "concern"),
+    ("I never stopped cutting myself, I just hid it better", "concern"),
+])
+def test_having_stopped_is_said_right_before_what_was_stopped(text: str, expected: str) -> None:
+    """"J'ai arrêté de me scarifier", "I stopped burning myself": self-harm that was stopped
+    is over, like "sans me scarifier". Only right before the words: having stopped a
+    treatment or eating says nothing about a wish to die told after it; never having stopped,
+    or not managing to stop, is not a negation."""
+    assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("the nurse asked me at my check-up this morning whether I'd ever had thoughts of suicide",
+     "none"),
+    ("we practised asking people straight out if they are thinking of suicide", "none"),
+    ("le médecin m'a posé toute une série de questions, dont « avez-vous des idées "
+     "suicidaires ? »", "none"),
+    ("ce rappeur parle de l'envie de mourir comme personne", "none"),
+    ("le dernier album de cette chanteuse parle d'idées suicidaires sans détour", "none"),
+    ("the nurse asked how I was and I said I want to kill myself", "concern"),
+    ("j'ai des idées suicidaires depuis le concert, je ne sais pas pourquoi", "concern"),
+])
+def test_a_screening_question_and_an_artists_song_are_talk_about_the_topic(
+        text: str, expected: str) -> None:
+    """A carer who asks the screening question, a song about wanting to die: talk about the
+    topic (labelling guide), while the writer's own answer or feeling is still read."""
+    assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Il y a dix ans j'ai fait une tentative. Aujourd'hui j'enseigne le piano et je veux vivre.",
+     "none"),
+    ("Seven years ago I attempted suicide. Those thoughts don't come back anymore.", "none"),
+    ("I tried to kill myself in my twenties. I want to live now, really.", "none"),
+    ("Il y a dix ans j'ai fait une tentative. Je ne sais plus si je veux vivre.", "concern"),
+    ("Seven years ago I attempted suicide and the thoughts came back this winter.", "concern"),
+])
+def test_a_recovery_told_as_wanting_to_live_or_thoughts_that_no_longer_come(
+        text: str, expected: str) -> None:
+    """A past attempt with "je veux vivre", "I want to live now" or thoughts that no longer
+    come is a recovery story; not when the wish to live is in doubt or the thoughts are back."""
+    assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Adieu la compagnie, petit message du soir : ma fille a fait ses premiers pas", "none"),
+    ("Adieu tout le monde, je rentre du boulot, quelqu'un est là pour papoter ?", "none"),
+    ("Adieu tout le monde, je rentre du boulot et ce soir je me tue", "urgent"),
+])
+def test_a_swiss_adieu_before_a_little_news_or_a_chat_is_a_greeting(
+        text: str, expected: str) -> None:
+    """In Romandie "adieu" greets: before a little message, coming home from work or an
+    invitation to chat, it says hello; a crisis said after it is still read."""
+    assert level(text) == expected

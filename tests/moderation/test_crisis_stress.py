@@ -42,14 +42,17 @@ def test_the_head_was_never_trained_on_the_stress_file() -> None:
 
 
 MEASURED = {"flag_recall": (353, 418), "urgent_recall": (242, 286),
-            "false_positives": (23, 287), "post_recall": (204, 209), "pause_rate": (13, 262)}
+            "false_positives": (23, 287), "post_recall": (204, 209), "pause_rate": (12, 262)}
 """Both stages on the stress file, the day it was written (2026-12-07; the lexicon alone 73,
 51, 8, 72 and 8; the model alone 344, 236, 18, 204 and 5). Urgent recall 240 -> 242 the same
 day, when a model at the line saying urgent began to raise a lexicon concern as it raises a
 text alone; the lexicon alone 73 -> 77 with the burden, passive-wish, survivor's-grievance and
 starving-to-punish entries (decided on the corpus, development and holdout files; this file was
 the check: 4 crisis sentences gained, no ordinary one). False positives 24 -> 23 when "free
-from / clean of" before a match became a negation, 2026-12-07 (decided on the holdout file)."""
+from / clean of" before a match became a negation, 2026-12-07 (decided on the holdout file);
+ordinary posts paused 13 -> 12 with self-harm stopped, the carer's screening question, a
+song's artist, wanting to live and the Swiss "adieu" before news (decided on the holdout file,
+2026-12-07, third session: one ordinary post, no crisis row changed)."""
 
 
 @pytest.mark.parametrize("name", FIGURES)
