@@ -48,7 +48,7 @@ def test_the_head_was_never_trained_on_the_holdout_file() -> None:
     assert corpus.HOLDOUT_PATH.parent not in (corpus.CORPUS_DIR, corpus.NEAR_MISS_DIR)
 
 
-MEASURED = {"flag_recall": (706, 739), "urgent_recall": (314, 329),
+MEASURED = {"flag_recall": (708, 739), "urgent_recall": (315, 329),
             "false_positives": (21, 761), "post_recall": (381, 386), "pause_rate": (9, 414)}
 """What the committed screen measured on the holdout file (2026-12-06, night: 677 and 300
 before the lexicon's entries for a person at a height, a poison swallowed, a second attempt,
@@ -69,7 +69,9 @@ carrying its own "je" stopped reading another verb's negation, the same day; fal
 22 and ordinary posts paused 17 until self-harm stopped ("j'ai arrêté de me scarifier"), the
 screening question asked by a carer, a song's artist, a recovery told as wanting to live and
 the Swiss "adieu" before a little news, 2026-12-07, third session, after reading this file's
-misses: 14 of the 17 were the lexicon's)."""
+misses: 14 of the 17 were the lexicon's; flag recall 706 and urgent 314 until a medicine
+taken by its container, "the whole blister pack of", and "why keep going" were read, the
+same session, after reading this file's misses)."""
 
 
 @pytest.mark.parametrize("name", FIGURES)

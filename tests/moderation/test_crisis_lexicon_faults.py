@@ -782,3 +782,30 @@ def test_a_swiss_adieu_before_a_little_news_or_a_chat_is_a_greeting(
     """In Romandie "adieu" greets: before a little message, coming home from work or an
     invitation to chat, it says hello; a crisis said after it is still read."""
     assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("swallowed a whole strip of my sertraline", "urgent"),
+    ("I took the entire bottle of my sleeping pills", "urgent"),
+    ("took the whole blister pack of paracetamol before bed", "urgent"),
+    ("I took the whole bottle", "urgent"),
+    ("I took the whole pack of gum to school", "none"),
+    ("she took a whole box of chocolates to the office", "none"),
+])
+def test_a_medicine_taken_by_its_container_is_an_overdose(text: str, expected: str) -> None:
+    """"The whole strip / the entire bottle / a blister pack of" a medicine is an overdose like
+    "all my pills"; a container of something else (gum, chocolates) is not."""
+    assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("why keep going when nothing ever changes", "concern"),
+    ("honestly why bother carrying on at all", "concern"),
+    ("why do I even keep going?", "concern"),
+    ("why keep going to the gym if the scale never moves", "none"),
+    ("why bother going on holiday with them", "none"),
+])
+def test_why_keep_going_asked_of_life_is_a_wish_not_to_go_on(text: str, expected: str) -> None:
+    """"Why keep going", "why bother carrying on" at the end of a clause ask whether life is
+    worth it; followed by a place or an errand they do not."""
+    assert level(text) == expected
