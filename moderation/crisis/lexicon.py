@@ -1096,7 +1096,7 @@ def _judge(candidate: _Candidate, context: _Context) -> list[Match]:
         return []  # someone else's story, or the writer's own recovered past
     if person == "other":
         return [Match(entry.id, "concern", start, end, about="other")]
-    if past:
+    if past or _DOUBTED.search(clause):
         return [Match(entry.id, "concern", start, end)]
     if entry.level == "urgent" or not entry.escalate:
         return [Match(entry.id, entry.level, start, end)]
@@ -1108,6 +1108,13 @@ def _judge(candidate: _Candidate, context: _Context) -> list[Match]:
                 Match(f"cue.{name}", "urgent", cue.start(), cue.end()),
             ]
     return [Match(entry.id, "concern", start, end)]
+
+
+# "je ne pense pas que…", "I don't think I'm…" right before a match: the writer tells of the
+# thought and doubts the act
+_DOUBTED = re.compile(
+    r"(?<!\w)(?:(?:ne |n )?(?:pense|crois) (?:pas|plus)|(?:don t|dont|do not) (?:think|believe)|"
+    r"doubt)(?: que| qu| that)?(?: i m| im| i ll| ill| i)?\W*$")
 
 
 _RELAPSE_TURN = re.compile(

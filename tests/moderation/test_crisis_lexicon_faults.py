@@ -809,3 +809,17 @@ def test_why_keep_going_asked_of_life_is_a_wish_not_to_go_on(text: str, expected
     """"Why keep going", "why bother carrying on" at the end of a clause ask whether life is
     worth it; followed by a place or an errand they do not."""
     assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("je ne pense pas que je vais me tuer", "concern"),
+    ("je crois pas que je vais me tuer ce soir", "concern"),
+    ("I don't think I'm going to kill myself tonight", "concern"),
+    ("je pense que je vais me tuer", "urgent"),
+    ("je ne crois pas que je tiendrai, je vais me tuer ce soir", "urgent"),
+])
+def test_an_intent_the_writer_doubts_is_a_concern_not_urgent(text: str, expected: str) -> None:
+    """"Je ne pense pas que je vais me tuer" tells of the thought and doubts the act: it still
+    pauses (concern), but is not the plan of an urgent post; said plainly, or in a clause of
+    its own, the intent stays urgent."""
+    assert level(text) == expected
