@@ -210,22 +210,26 @@ class CrisisModel:
         norms = np.sqrt(np.einsum("ij,ij->i", projected, projected))
         return projected / np.maximum(norms, 1e-9)[:, None]
 
-    def neighbour_probabilities(self, projected: np.ndarray) -> np.ndarray:
+    def similarities(self, projected: np.ndarray) -> np.ndarray:
+        """Cosine of each projected vector with every labelled example (one row per vector);
+        computed once per text, for the vote and for the examples shown to moderators."""
+        return projected @ self.examples.T
+
+    def neighbour_probabilities(self, similarities: np.ndarray) -> np.ndarray:
         """Each row's label shares among its NEAREST examples, weighted by similarity."""
-        similarities = projected @ self.examples.T
         count = min(NEAREST, similarities.shape[1])
-        nearest = np.argpartition(-similarities, count - 1, axis=1)[:, :count]
+        nearest = np.argpartition(similarities, similarities.shape[1] - count, axis=1)[:, -count:]
         weights = np.exp(SHARPNESS * (np.take_along_axis(similarities, nearest, axis=1) - 1))
         labels = self.example_labels[nearest]
         votes = np.stack([(weights * (labels == c)).sum(axis=1)
                           for c in range(len(self.labels))], axis=1)
         return votes / np.maximum(votes.sum(axis=1, keepdims=True), 1e-12)
 
-    def neighbours(self, projected: np.ndarray) -> tuple[Neighbour, ...]:
-        """The NEIGHBOURS labelled examples nearest to one projected vector."""
-        similarities = self.examples @ projected
+    def neighbours(self, similarities: np.ndarray) -> tuple[Neighbour, ...]:
+        """The NEIGHBOURS labelled examples nearest to one vector, from its row of
+        ``similarities``."""
         count = min(NEIGHBOURS, len(similarities))
-        nearest = np.argpartition(-similarities, count - 1)[:count]
+        nearest = np.argpartition(similarities, len(similarities) - count)[-count:]
         nearest = nearest[np.argsort(-similarities[nearest])]
         return tuple(
             Neighbour(self.example_texts[i], self.labels[int(self.example_labels[i])],
@@ -253,9 +257,9 @@ class CrisisModel:
             chosen.append(int(index))
             spent += cost
         vectors = self.encoder.encode([unit_texts[i] for i in chosen])
-        projected = self.project(vectors)
+        similarities = self.similarities(self.project(vectors))
         probabilities[chosen] = (probabilities[chosen] + self.vector_probabilities(vectors)
-                                 + self.neighbour_probabilities(projected)) / 3
+                                 + self.neighbour_probabilities(similarities)) / 3
         if len(unit_texts) > 1:  # the text as a whole, last
             whole = self.ngram_probabilities([whole_keys])
             probabilities = np.concatenate([probabilities, whole])
@@ -264,7 +268,7 @@ class CrisisModel:
         urgent_index = self.labels.index("urgent")
         neighbours: tuple[Neighbour, ...] = ()
         if explain and top in chosen:
-            neighbours = self.neighbours(projected[chosen.index(top)])
+            neighbours = self.neighbours(similarities[chosen.index(top)])
         return ModelScore(
             crisis=round(float(crisis[top]), 4),
             urgent=round(float(probabilities[top, urgent_index] / max(crisis[top], 1e-9)), 4),
