@@ -134,7 +134,10 @@ matches one or more non-word characters and `` ?`` zero or more; inside a look-b
 ``\\s`` instead of a space (look-behinds need a fixed width). Every pattern is wrapped so that
 it only matches whole words. A pattern that carries its own negation ("ne sais plus vivre")
 must start at the "ne", otherwise the negation rule drops it. A match is only looked for within
-100 characters of one of its anchor words. A file that does not compile raises
+100 characters of one of its anchor words. An exclusion's span should be the idiom itself: the
+context that makes it one goes in a look-ahead (``adieu(?: a tous)?(?=[^.]{0,60}a bientot)``),
+otherwise every match between the idiom and its context is dropped too ("Adieu à tous, j'ai
+tout avalé, à la prochaine"). A file that does not compile raises
 :class:`LexiconError` naming the entry.
 
 Known limits

@@ -823,3 +823,25 @@ def test_an_intent_the_writer_doubts_is_a_concern_not_urgent(text: str, expected
     pauses (concern), but is not the plan of an urgent post; said plainly, or in a clause of
     its own, the intent stays urgent."""
     assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Adieu à tous, je ne serai plus là demain", "urgent"),
+    ("Adieu à tous, je vais me tuer ce soir, à bientôt", "urgent"),
+    ("Adieu tout le monde, j'ai avalé toutes mes pilules, à la prochaine", "urgent"),
+    ("Adieu la vie, à bientôt peut-être", "urgent"),
+    ("Goodbye all, I'm going to kill myself tonight, have a good life", "urgent"),
+    ("Goodbye everyone, I took all my pills, see you later", "urgent"),
+    ("Goodbye everyone, see you on the other side", "urgent"),
+    ("Adieu tout le monde, à demain !", "none"),
+    ("Adieu la compagnie, comment ça va ce soir ?", "none"),
+    ("Goodbye everyone, see you tomorrow!", "none"),
+    ("Farewell friends, talk soon", "none"),
+])
+def test_a_greeting_covers_its_own_adieu_or_goodbye_and_nothing_said_after_it(
+        text: str, expected: str) -> None:
+    """"Adieu à tous … à bientôt" greets (Romandie) and "goodbye … see you tomorrow" takes
+    leave for a day, but only the "adieu"/"goodbye" and its addressee are the greeting: a
+    crisis said between them and the closing words is still read, "là demain" is not "à
+    demain", "adieu la vie" is never a greeting, and "see you on the other side" is a farewell."""
+    assert level(text) == expected
