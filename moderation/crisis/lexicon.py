@@ -56,6 +56,13 @@ How a text is assessed
    * *Negation*: a negation cue between the writer's last "je"/"I" and the match, inside the
      same clause, drops it ("je n'ai pas envie de mourir", "I'm not suicidal", "je ne me
      scarifie plus"); "de plus en plus" and "jamais eu autant" are not negations.
+   * *An act of the writer's own*: an urgent match with its own first-person subject ("j'ai
+     pris toutes mes pilules", "… so I took all my pills") is the writer's whoever is named
+     before it (unless someone is reported as saying it), is never talk about the topic, is
+     not covered by something else being "over", and laughter does not make an act already
+     done a joke; a near time in its clause ("ce soir", "tonight") makes it now whatever past
+     the sentence told before it. "Je n'arrête pas de…", "pas un jour sans…", "never stop…"
+     affirm what follows.
    * *Who is speaking*: the last subject cue before the match ("je", "chu", "I" versus "il",
      "ma sœur", "my friend", "m'a dit que", "told me") decides whether the writer speaks about
      themselves. See the decisions below.
@@ -969,6 +976,10 @@ class _Context:
             return self._text_cues[name]
         return regex.search(self.folded, *sentence)
 
+    def cues_in(self, name: str, start: int, end: int) -> bool:
+        """Whether cue *name* is said between *start* and *end* (a clause, not a sentence)."""
+        return self.lexicon.cues[name].search(self.folded, max(start, 0), end) is not None
+
 
 def assess(text: str, locale: str | None = None, *, lexicon: Lexicon | None = None) -> Assessment:
     """Screen *text* for crisis language. Pure: no I/O once the lexicon is loaded.
@@ -1073,28 +1084,39 @@ def _judge(candidate: _Candidate, context: _Context) -> list[Match]:
         context.cue(name, sentence) is None for name in entry.requires
     ):
         return []
-    if context.cue("joke", sentence) is not None and context.cue("plan", sentence) is None:
-        return []  # hyperbole, marked by laughter in the same sentence
     cues = context.lexicon.cues
     clause = context.clause_prefix(sentence[0], start)
-    if _over(context.folded, sentence, start, cues):
+    matched = context.folded[start:end]
+    # the match's own subject: it carries its "je"/"I", or the clause ends with it ("… so I
+    # took all my pills"); such a match has its own verb and speaks for the writer
+    own_subject = (cues["first_person"].match(matched) is not None
+                   or _SUBJECT_BEFORE.search(clause) is not None)
+    if (context.cue("joke", sentence) is not None and context.cue("plan", sentence) is None
+            and _DONE.search(matched) is None):
+        return []  # hyperbole, marked by laughter in the same sentence (not an act done)
+    act = entry.level == "urgent" and own_subject
+    if not act and _over(context.folded, sentence, start, cues):
         return []  # "les idées noires sont parties", "two years self-harm free"
     if _quoted(context.folded, sentence, start, end):
         return []  # someone's words quoted and discussed: « je vais me tuer », c'est son expression
-    matched = context.folded[start:end]
-    # a match that carries its own "je"/"I" has its own verb: a negation before it belongs to
-    # another one ("je n'ose pas dire que je veux mourir")
-    if cues["first_person"].match(matched) is None and _negated(clause, cues):
+    # a negation before a match with its own subject belongs to another verb ("je n'ose pas
+    # dire que je veux mourir")
+    if (cues["first_person"].match(matched) is None and _negated(clause, cues)
+            and _AFFIRMED.search(clause) is None):
         return []
-    person = _speaker(entry, clause, context.sentence_prefix(sentence[0], start), matched, cues)
-    if _reported(person, clause, context.folded[sentence[0] : sentence[1]], cues):
-        return []
+    person = _speaker(entry, clause, context.sentence_prefix(sentence[0], start), matched, cues,
+                      own_subject=own_subject)
+    if not act and _reported(person, clause, context.folded[sentence[0] : sentence[1]], cues):
+        return []  # talk about the topic; never the writer's own act or intent
     # the imperfect of a hypothesis ("si je n'étais plus là") is not a past tense
     told = cues["hypothetical"].sub(" ", f"{clause} {matched}")
     past = entry.tense == "past" or entry.tense != "now" and (
         cues["past"].search(told) is not None
         or context.cue("distance", sentence) is not None
     )
+    if past and entry.level == "urgent" and entry.tense != "past" and context.cues_in(
+            "time", start - len(clause), _clause_end(context.folded, end, sentence[1])):
+        past = False  # "… en 2022, mais ce soir je vais me jeter du pont": the act is now
     if past and (person == "other" or context.cue("recovery", sentence) is not None):
         return []  # someone else's story, or the writer's own recovered past
     if person == "other":
@@ -1111,6 +1133,28 @@ def _judge(candidate: _Candidate, context: _Context) -> list[Match]:
                 Match(f"cue.{name}", "urgent", cue.start(), cue.end()),
             ]
     return [Match(entry.id, "concern", start, end)]
+
+
+# a first-person subject ending the clause before a match: "… so I", "et j'ai", "pis je"
+_SUBJECT_BEFORE = re.compile(
+    r"(?<!\w)(?:i|i ve|ive|i d|i ll|i m|im|je|j|jai|j ai|jme|j me|je me|je m|j m|moi j)\W*$")
+# an act told as done: swallowed, taken, opened, cut, drunk (laughter does not make it a joke)
+_DONE = re.compile(
+    r"(?<!\w)(?:pris|avale\w*|bu|ouvert\w*|coupe\w*|taillade\w*|scarifie\w*|pendu\w*|"
+    r"took|taken|swallowed|downed|drank|slit|overdosed|od d)(?!\w)")
+# "je n'arrête pas de…", "pas un jour sans…", "not a day goes by without…": the negation is
+# of the stopping, so what follows is affirmed
+_AFFIRMED = re.compile(
+    r"(?<!\w)(?:(?:n |ne )?(?:arrete|cesse)\w* (?:pas|jamais|plus) (?:de |d )?(?:\w+ )?|"
+    r"(?:pas|plus|not|never) (?:un|une|a|one|a single) (?:seul |seule )?"
+    r"(?:jour|nuit|soir|matin|heure|moment|day|night|hour|moment)(?: \w+){0,2} (?:sans|without) |"
+    r"(?:never|not|don t|dont) stop (?:\w+ )?)\W*$")
+
+
+def _clause_end(folded: str, end: int, sentence_end: int) -> int:
+    """Where the clause holding a match ends: the next clause break, or the sentence's end."""
+    found = _CLAUSE_BREAK.search(folded, end, sentence_end)
+    return found.start() if found else sentence_end
 
 
 # "je ne pense pas que…", "I don't think I'm…" right before a match: the writer tells of the
@@ -1146,6 +1190,12 @@ _QUOTE_TALK = re.compile(
     r"words?|quote|chaque fois|a chaque fois|every time|tout le temps|souvent|always)(?!\w)")
 
 
+_OWN_THOUGHT = re.compile(
+    r"(?<!\w)(?:i (?:\w+ )?(?:think|thought|tell myself|told myself|say to myself|hear myself)|"
+    r"in my head|my head (?:says|goes)|je me (?:dis|disais|repete|suis dit\w*)|"
+    r"(?:je|j) (?:\w+ )?pense|dans ma tete|ma tete (?:me )?dit)(?!\w)")
+
+
 def _quoted(folded: str, sentence: tuple[int, int], start: int, end: int) -> bool:
     """Whether the match sits inside quotation marks in a sentence that talks about words
     (« je me tire une balle », c'est son expression; my sister says "I'm going to kill
@@ -1157,6 +1207,8 @@ def _quoted(folded: str, sentence: tuple[int, int], start: int, end: int) -> boo
         return False
     if before.count('"') % 2 == 0 and "«" not in before and "“" not in before:
         return False
+    if _OWN_THOUGHT.search(before[:opened]):
+        return False  # the writer quotes their own head: "je me dis souvent « je veux mourir »"
     outside = before[:opened] + after
     return _QUOTE_TALK.search(outside) is not None
 
@@ -1171,7 +1223,7 @@ def _negated(clause: str, cues: dict[str, re.Pattern[str]]) -> bool:
 
 def _speaker(
     entry: LexiconEntry, clause: str, sentence: str, matched: str,
-    cues: dict[str, re.Pattern[str]],
+    cues: dict[str, re.Pattern[str]], *, own_subject: bool = False,
 ) -> Literal["self", "other", "unknown"]:
     """Who the match is about: the writer, someone else, or unknown (treated as the writer).
 
@@ -1190,6 +1242,8 @@ def _speaker(
         return "self" if last_self > last_other else "other"
     if _in_reported_words(sentence, cues):
         return "other"
+    if own_subject and cues["reported"].search(sentence) is None:
+        return "self"  # "ma mère dort, j'ai pris…" (not "elle m'a dit : « je … »")
     kinds: tuple[tuple[str, str], ...] = (("self", "first_person"), ("other", "reported"))
     regions = (sentence,)
     if entry.person == "any":

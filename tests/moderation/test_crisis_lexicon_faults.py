@@ -845,3 +845,133 @@ def test_a_greeting_covers_its_own_adieu_or_goodbye_and_nothing_said_after_it(
     crisis said between them and the closing words is still read, "là demain" is not "à
     demain", "adieu la vie" is never a greeting, and "see you on the other side" is a farewell."""
     assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("j'ai pris toutes mes pilules mdr", "urgent"),
+    ("Je me suis ouvert les veines 😅", "urgent"),
+    ("slit my wrists lol idk why im posting", "urgent"),
+    ("pas de mdr cette fois, j'ai avalé toute la boîte", "urgent"),
+    ("je vais me pendre mdr ce prof est insupportable", "none"),
+    ("ce DM va me tuer lol", "none"),
+])
+def test_laughter_never_cancels_an_act_already_done(text: str, expected: str) -> None:
+    """"Mdr", "lol", an emoji mark hyperbole ("je vais me pendre mdr"); they do not make
+    pills swallowed or veins opened a joke, and "pas de mdr" is not laughter."""
+    assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("I drank bleach an hour ago, should I call poison control?", "urgent"),
+    ("J'ai avalé du déboucheur il y a une heure, faut-il appeler le centre antipoison ?",
+     "urgent"),
+    ("j'ai bu de la javel et c'était pas par erreur", "urgent"),
+    ("mon fils a bu de la javel par erreur, j'ai appelé le centre antipoison", "none"),
+    ("I drank bleach by accident while cleaning, poison control said I'm fine", "none"),
+])
+def test_asking_for_poison_control_is_not_an_accident(text: str, expected: str) -> None:
+    """A poison swallowed and help asked for is still a poison swallowed; an accident said
+    so stays an accident, a negated one ("pas par erreur") does not."""
+    assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("J'ai tout raté je vais me tuer ce soir", "urgent"),
+    ("J'ai appelé le 3114 personne répond j'ai pris toutes mes pilules", "urgent"),
+    ("I called the hotline twice nobody answered so I took all my pills", "urgent"),
+    ("Au cours de la soirée j'ai avalé toute la boîte", "urgent"),
+    ("dans le film le héros dit qu'il va se tuer ce soir", "none"),
+    ("the suicide rates in rural areas are shocking", "none"),
+])
+def test_a_first_person_act_is_never_talk_about_the_topic(text: str, expected: str) -> None:
+    """A match that carries its own "je"/"I" is the writer's, whatever words stand before it
+    ("raté" is not "rates", a hotline that did not answer is not a leaflet)."""
+    assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Ma mère dort j'ai pris toutes mes pilules", "urgent"),
+    ("Elle m'a quittée j'ai avalé toutes mes pilules", "urgent"),
+    ("Il est 4h du mat j'ai avalé toute la plaquette", "urgent"),
+    ("Mon frère m'a écrit qu'il allait se tuer ce soir", "concern"),
+])
+def test_an_act_with_its_own_i_is_the_writers_after_someone_else_is_named(
+        text: str, expected: str) -> None:
+    """"Ma mère dort, j'ai pris toutes mes pilules": the act's own "j'" makes it the writer's;
+    someone else's act told by the writer stays about them."""
+    assert level(text) == expected
+    assert assess(text).about == ("other" if "frère" in text else "self")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Depuis ma TS en 2022 je vais mieux, mais ce soir je vais me jeter du pont", "urgent"),
+    ("Back in 2019 I survived an attempt, but tonight I'm going to kill myself", "urgent"),
+    ("I used to love life, now I'm going to kill myself tonight", "urgent"),
+    ("Il y a cinq ans j'ai avalé toutes mes pilules, aujourd'hui je vais mieux", "none"),
+])
+def test_a_near_time_makes_an_act_present_whatever_past_is_told_before_it(
+        text: str, expected: str) -> None:
+    """An urgent act or intent with "ce soir"/"tonight" in its sentence is now, even after a
+    past attempt or a recovery told in the same sentence."""
+    assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Everyone is gone now so I took all my pills", "urgent"),
+    ("C'est fini depuis qu'elle est partie, je vais me tuer ce soir", "urgent"),
+    ("Toute envie est partie, j'ai avalé toute la boîte", "urgent"),
+    ("my urges to cut are gone now", "none"),
+])
+def test_something_else_being_over_does_not_cover_an_act(text: str, expected: str) -> None:
+    """"Everyone is gone now", "c'est fini depuis qu'elle est partie": an "over" said of
+    something else never drops an urgent act or intent."""
+    assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("je n'arrête pas d'avoir envie de mourir", "concern"),
+    ("Pas un jour sans envie de mourir", "concern"),
+    ("Not a day goes by without wanting to die", "concern"),
+    ("I never stop wanting to die", "concern"),
+    ("je n'ai pas envie de mourir", "none"),
+])
+def test_not_stopping_and_not_a_day_without_are_affirmations(text: str, expected: str) -> None:
+    """"Je n'arrête pas d'avoir envie de mourir", "pas un jour sans", "never stop": the
+    negation is of the stopping, so the wish stands."""
+    assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('I always think "I want to die" when I wake up', "concern"),
+    ("Dans ma tête c'est souvent « je veux mourir »", "concern"),
+    ('my sister says "I\'m going to kill myself" every time she loses at cards', "none"),
+])
+def test_the_writers_own_thought_in_quotes_stays_theirs(text: str, expected: str) -> None:
+    """Quoted words are dropped when they are someone's expression; a thought the writer
+    quotes from their own head is a disclosure."""
+    assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Si je rate encore ce permis je me tire une balle 🙃", "none"),
+    ("si j'entends encore cette pub je me jette par la fenêtre 🙄", "none"),
+    ("Je ne serai plus là lundi, je suis en formation toute la semaine.", "none"),
+    ("je serai plus là lundi, j'ai tout prévu", "urgent"),
+    ("the nurse asked me if I'd thought about ending my life and I said no", "none"),
+])
+def test_irony_an_absence_with_its_reason_and_a_screening_question_stay_quiet(
+        text: str, expected: str) -> None:
+    """An eye-roll or an upside-down smile marks irony like "mdr"; "je ne serai plus là lundi"
+    with the reason for the absence is a notice; the nurse's question stays talk. Before the
+    rules above, "rate" and "formation" hid them as talk about statistics and training."""
+    assert level(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    'ma mère m\'a dit au tel "prends soin de ton frère quand je serai plus là", j\'ai peur',
+    "ma grand-mère m'a dit très calmement : « je veux mourir, je suis prête »",
+])
+def test_words_reported_after_a_pause_are_still_the_other_persons(text: str) -> None:
+    """A first-person match in words someone said, even with words between "m'a dit" and the
+    quotation, is about them: the writer is the helper."""
+    assert assess(text).about == "other"

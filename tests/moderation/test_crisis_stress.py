@@ -41,7 +41,7 @@ def test_the_head_was_never_trained_on_the_stress_file() -> None:
     assert corpus.STRESS_PATH.parent not in (corpus.CORPUS_DIR, corpus.NEAR_MISS_DIR)
 
 
-MEASURED = {"flag_recall": (353, 418), "urgent_recall": (242, 286),
+MEASURED = {"flag_recall": (354, 418), "urgent_recall": (244, 286),
             "false_positives": (23, 287), "post_recall": (204, 209), "pause_rate": (12, 262)}
 """Both stages on the stress file, the day it was written (2026-12-07; the lexicon alone 73,
 51, 8, 72 and 8; the model alone 344, 236, 18, 204 and 5). Urgent recall 240 -> 242 the same
@@ -52,7 +52,11 @@ the check: 4 crisis sentences gained, no ordinary one). False positives 24 -> 23
 from / clean of" before a match became a negation, 2026-12-07 (decided on the holdout file);
 ordinary posts paused 13 -> 12 with self-harm stopped, the carer's screening question, a
 song's artist, wanting to live and the Swiss "adieu" before news (decided on the holdout file,
-2026-12-07, third session: one ordinary post, no crisis row changed)."""
+2026-12-07, third session: one ordinary post, no crisis row changed); flag recall 353 -> 354
+and urgent 242 -> 244 the same session, when a reviewer's probes showed the lexicon's context
+rules dropping first-person acts (laughter, talk-about-the-topic words, someone named before,
+a past told earlier in the sentence, something else "over"), decided on the corpus,
+development and holdout files, no ordinary row changed here)."""
 
 
 @pytest.mark.parametrize("name", FIGURES)
