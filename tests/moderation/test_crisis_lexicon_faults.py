@@ -975,3 +975,19 @@ def test_words_reported_after_a_pause_are_still_the_other_persons(text: str) -> 
     """A first-person match in words someone said, even with words between "m'a dit" and the
     quotation, is about them: the writer is the helper."""
     assert assess(text).about == "other"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Adieu à tous, on se retrouve à la prochaine vie", "urgent"),
+    ("Adieu tout le monde, à bientôt de l'autre côté", "urgent"),
+    ("Goodbye everyone, I'm leaving for good tonight", "urgent"),
+    ("j'ai envie de disparaître loin de tout, pour toujours", "concern"),
+    ("Adieu tout le monde, à demain !", "none"),
+    ("Goodbye everyone, I'm leaving for Spain tomorrow, see you in June", "none"),
+    ("j'ai envie de disparaître loin de tout, juste un week-end", "none"),
+])
+def test_a_word_of_finality_turns_a_greeting_or_a_break_back_into_a_farewell(
+        text: str, expected: str) -> None:
+    """"À la prochaine vie", "de l'autre côté", "for good", "pour toujours": said in the
+    sentence, a greeting, a departure or a short break is none of them."""
+    assert level(text) == expected
