@@ -991,3 +991,18 @@ def test_a_word_of_finality_turns_a_greeting_or_a_break_back_into_a_farewell(
     """"À la prochaine vie", "de l'autre côté", "for good", "pour toujours": said in the
     sentence, a greeting, a departure or a short break is none of them."""
     assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Mon frère a pris toutes ses pilules, je fais quoi ?", "concern"),
+    ("mon fils vient d'avaler toute la boîte de doliprane", "concern"),
+    ("My sister took all her sleeping pills, what do I do", "concern"),
+    ("ma mère a pris ses médicaments ce matin comme d'habitude", "none"),
+    ("Il y a deux ans mon père a pris tous ses cachets, aujourd'hui il va bien", "none"),
+])
+def test_someone_elses_overdose_now_shows_the_helpers_lines(text: str, expected: str) -> None:
+    """An overdose someone else has just taken is someone else at risk now (the writer is
+    the helper); taking one's medication, or an overdose years ago, is not."""
+    assert level(text) == expected
+    if expected != "none":
+        assert assess(text).about == "other"
