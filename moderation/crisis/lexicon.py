@@ -976,10 +976,6 @@ class _Context:
             return self._text_cues[name]
         return regex.search(self.folded, *sentence)
 
-    def cues_in(self, name: str, start: int, end: int) -> bool:
-        """Whether cue *name* is said between *start* and *end* (a clause, not a sentence)."""
-        return self.lexicon.cues[name].search(self.folded, max(start, 0), end) is not None
-
 
 def assess(text: str, locale: str | None = None, *, lexicon: Lexicon | None = None) -> Assessment:
     """Screen *text* for crisis language. Pure: no I/O once the lexicon is loaded.
@@ -1089,34 +1085,38 @@ def _judge(candidate: _Candidate, context: _Context) -> list[Match]:
     matched = context.folded[start:end]
     # the match's own subject: it carries its "je"/"I", or the clause ends with it ("… so I
     # took all my pills"); such a match has its own verb and speaks for the writer
-    own_subject = (cues["first_person"].match(matched) is not None
-                   or _SUBJECT_BEFORE.search(clause) is not None)
+    carries_subject = cues["first_person"].match(matched) is not None
+    own_subject = carries_subject or _SUBJECT_BEFORE.search(clause) is not None
     if (context.cue("joke", sentence) is not None and context.cue("plan", sentence) is None
             and _DONE.search(matched) is None):
         return []  # hyperbole, marked by laughter in the same sentence (not an act done)
     act = entry.level == "urgent" and own_subject
-    if not act and _over(context.folded, sentence, start, cues):
+    distance = context.cue("distance", sentence) is not None
+    if not (act and not distance) and _over(context.folded, sentence, start, cues):
         return []  # "les idées noires sont parties", "two years self-harm free"
     if _quoted(context.folded, sentence, start, end):
         return []  # someone's words quoted and discussed: « je vais me tuer », c'est son expression
     # a negation before a match with its own subject belongs to another verb ("je n'ose pas
     # dire que je veux mourir")
-    if (cues["first_person"].match(matched) is None and _negated(clause, cues)
-            and _AFFIRMED.search(clause) is None):
+    if not carries_subject and _negated(clause, cues) and _AFFIRMED.search(clause) is None:
         return []
+    if _STOPPED.search(clause) and _RECENT.search(context.folded, *sentence) is None:
+        return []  # "j'ai arrêté de me scarifier", "I quit cutting myself" (not "hier")
     person = _speaker(entry, clause, context.sentence_prefix(sentence[0], start), matched, cues,
                       own_subject=own_subject)
-    if not act and _reported(person, clause, context.folded[sentence[0] : sentence[1]], cues):
-        return []  # talk about the topic; never the writer's own act or intent
+    if _reported(person, clause, context.folded[sentence[0] : sentence[1]], cues, act=act):
+        return []  # talk about the topic
     # the imperfect of a hypothesis ("si je n'étais plus là") is not a past tense
     told = cues["hypothetical"].sub(" ", f"{clause} {matched}")
     past = entry.tense == "past" or entry.tense != "now" and (
         cues["past"].search(told) is not None
-        or context.cue("distance", sentence) is not None
+        or distance
     )
-    if past and entry.level == "urgent" and entry.tense != "past" and context.cues_in(
-            "time", start - len(clause), _clause_end(context.folded, end, sentence[1])):
-        past = False  # "… en 2022, mais ce soir je vais me jeter du pont": the act is now
+    if past and entry.level == "urgent" and entry.tense != "past":
+        own_clause = context.folded[start - len(clause) : _clause_end(context.folded, end,
+                                                                      sentence[1])]
+        if _NEAR_NOW.search(own_clause) and not cues["distance"].search(own_clause):
+            past = False  # "… en 2022, mais ce soir je vais me jeter du pont": the act is now
     if past and (person == "other" or context.cue("recovery", sentence) is not None):
         return []  # someone else's story, or the writer's own recovered past
     if person == "other":
@@ -1137,7 +1137,26 @@ def _judge(candidate: _Candidate, context: _Context) -> list[Match]:
 
 # a first-person subject ending the clause before a match: "… so I", "et j'ai", "pis je"
 _SUBJECT_BEFORE = re.compile(
-    r"(?<!\w)(?:i|i ve|ive|i d|i ll|i m|im|je|j|jai|j ai|jme|j me|je me|je m|j m|moi j)\W*$")
+    r"(?<!\w)(?:i|i ve|ive|i d|i ll|i m|im|je|j|jai|j ai|jme|j me|je me|je m|j m)\W*$")
+# a time that means now, for an act told after a past in the same sentence (not a weekday)
+_NEAR_NOW = re.compile(
+    r"(?<!\w)(?:ce soir|cette nuit|a soir|maintenant|tout de suite|la tout de suite|"
+    r"tonight|tonite|right now|now)(?!\w)")
+# having stopped, said right before what was stopped ("j'ai arrêté de me scarifier", "I quit
+# cutting myself"), unless the stopping is recent ("hier", "two days ago")
+_STOPPED = re.compile(
+    r"(?<!\w)(?:(?<!jamais\s)(?<!pas\s)(?:arrete|arretee|stoppe|stoppee) d(?:e)?|"
+    r"(?<!n\Wt\s)(?<!never\s)(?<!not\s)(?:stopped|quit))\W*$")
+_RECENT = re.compile(
+    r"(?<!\w)(?:hier|avant hier|ce matin|cette semaine|(?:un|deux|trois|quatre|cinq|quelques|\d+) "
+    r"jours?|yesterday|last night|this morning|this week|(?:a|one|two|three|four|five|a few|"
+    r"couple of|\d+) days?)(?!\w)")
+# the cues of talk about the topic that are also the setting of an act ("j'ai appelé le 3114,
+# personne répond, j'ai pris…", "au cours de la soirée"): they never make an act talk
+_ACT_SETTING = re.compile(
+    r"(?:3114|988|143|ligne d ecoute|hotline|helpline|cours|td|module|formation|campagne|"
+    r"training|class|lecture|workshop|journal|news|show|etudes?|study|studies|en cas de|"
+    r"in case of|d apres|selon|chaque annee|each year|la notice|leaflet|au cas ou|temoign\w*)")
 # an act told as done: swallowed, taken, opened, cut, drunk (laughter does not make it a joke)
 _DONE = re.compile(
     r"(?<!\w)(?:pris|avale\w*|bu|ouvert\w*|coupe\w*|taillade\w*|scarifie\w*|pendu\w*|"
@@ -1161,7 +1180,7 @@ def _clause_end(folded: str, end: int, sentence_end: int) -> int:
 # thought and doubts the act
 _DOUBTED = re.compile(
     r"(?<!\w)(?:(?:ne |n )?(?:pense|crois) (?:pas|plus)|(?:don t|dont|do not) (?:think|believe)|"
-    r"doubt)(?: que| qu| that)?(?: i m| im| i ll| ill| i)?\W*$")
+    r"(?<!no\s)(?<!a\s)doubt)(?: que| qu| that)?(?: i m| im| i ll| ill| i)?\W*$")
 
 
 _RELAPSE_TURN = re.compile(
@@ -1193,7 +1212,7 @@ _QUOTE_TALK = re.compile(
 _OWN_THOUGHT = re.compile(
     r"(?<!\w)(?:i (?:\w+ )?(?:think|thought|tell myself|told myself|say to myself|hear myself)|"
     r"in my head|my head (?:says|goes)|je me (?:dis|disais|repete|suis dit\w*)|"
-    r"(?:je|j) (?:\w+ )?pense|dans ma tete|ma tete (?:me )?dit)(?!\w)")
+    r"(?:je|j) (?:\w+ )?pense|dans ma tete|ma tete (?:me )?dit)(?: \w+){0,3}\W*$")
 
 
 def _quoted(folded: str, sentence: tuple[int, int], start: int, end: int) -> bool:
@@ -1207,7 +1226,7 @@ def _quoted(folded: str, sentence: tuple[int, int], start: int, end: int) -> boo
         return False
     if before.count('"') % 2 == 0 and "«" not in before and "“" not in before:
         return False
-    if _OWN_THOUGHT.search(before[:opened]):
+    if _OWN_THOUGHT.search(before[:opened]) is not None:
         return False  # the writer quotes their own head: "je me dis souvent « je veux mourir »"
     outside = before[:opened] + after
     return _QUOTE_TALK.search(outside) is not None
@@ -1275,10 +1294,13 @@ def _in_reported_words(sentence: str, cues: dict[str, re.Pattern[str]]) -> bool:
     return said is not None and not sentence[said.end() : opening].strip(" ,")
 
 
-def _reported(person: str, clause: str, sentence: str, cues: dict[str, re.Pattern[str]]) -> bool:
-    """News, statistics, media or prevention talk rather than a personal disclosure."""
+def _reported(person: str, clause: str, sentence: str, cues: dict[str, re.Pattern[str]], *,
+              act: bool = False) -> bool:
+    """News, statistics, media or prevention talk rather than a personal disclosure. For the
+    writer's own act, a helpline, a course or the news are only where it happens."""
     region = clause if person == "self" else sentence
-    return cues["reporting"].search(region) is not None
+    return any(not (act and _ACT_SETTING.fullmatch(found.group()))
+               for found in cues["reporting"].finditer(region))
 
 
 def _to_original(match: Match, starts: list[int] | None) -> Match:

@@ -953,7 +953,7 @@ def test_the_writers_own_thought_in_quotes_stays_theirs(text: str, expected: str
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("Si je rate encore ce permis je me tire une balle 🙃", "none"),
+    ("Si je rate encore ce permis je me tire une balle 🙄", "none"),
     ("si j'entends encore cette pub je me jette par la fenêtre 🙄", "none"),
     ("Je ne serai plus là lundi, je suis en formation toute la semaine.", "none"),
     ("je serai plus là lundi, j'ai tout prévu", "urgent"),
@@ -961,7 +961,8 @@ def test_the_writers_own_thought_in_quotes_stays_theirs(text: str, expected: str
 ])
 def test_irony_an_absence_with_its_reason_and_a_screening_question_stay_quiet(
         text: str, expected: str) -> None:
-    """An eye-roll or an upside-down smile marks irony like "mdr"; "je ne serai plus là lundi"
+    """An eye-roll marks irony like "mdr" (not the upside-down smile, which often masks
+    distress: "je veux juste mourir 🙃"); "je ne serai plus là lundi"
     with the reason for the absence is a notice; the nurse's question stays talk. Before the
     rules above, "rate" and "formation" hid them as talk about statistics and training."""
     assert level(text) == expected
@@ -1006,3 +1007,52 @@ def test_someone_elses_overdose_now_shows_the_helpers_lines(text: str, expected:
     assert level(text) == expected
     if expected != "none":
         assert assess(text).about == "other"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # a near time does not make an act told "ago" present; weekdays are not "now"
+    ("Five years ago tonight I swallowed all my pills. I'm glad I'm still here.", "none"),
+    ("J'ai pris toutes mes pilules un vendredi il y a deux ans, aujourd'hui je vais mieux",
+     "none"),
+    # songs and screening questions stay talk even for a first-person act
+    ("Love the new song where she sings I took all my pills", "none"),
+    ("My therapist asked if I'm going to kill myself, I said no", "none"),
+    # someone else's daily medication, food and wine are not an overdose
+    ("Ma grand-mère a pris tous ses médicaments ce matin sans râler", "none"),
+    ("Mon chien a avalé toute la boîte de chocolats", "none"),
+    ("Ma sœur a bu toute la bouteille de vin", "none"),
+    ("J'ai avalé toute la boîte de Pringles mdr", "none"),
+    ("I downed the whole bottle of vodka last night lol", "none"),
+    # moving away for good, a cabin up there
+    ("Goodbye everyone, moving to Canada for good next week!", "none"),
+    ("Adieu les amis, petit message depuis là-haut à la cabane, à bientôt !", "none"),
+    # someone's expression, with "je pense" far before the quotation
+    ("Je pense que ma sœur exagère, elle dit toujours « je vais me tuer », c'est son expression",
+     "none"),
+    ("I've never quite been suicidal, just very low", "none"),
+])
+def test_what_the_review_found_answered_too_high_stays_quiet(text: str, expected: str) -> None:
+    assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Adieu à tous, un petit message pour vous dire merci pour tout.", "urgent"),
+    ("Je ne serai plus là demain, je pars en voyage pour de bon.", "urgent"),
+    ("My son keeps asking me if it would hurt, he says he wants to kill himself", "concern"),
+    ("Just asking if it's normal that I want to kill myself all the time", "concern"),
+    ("I tried to kill myself last month. I don't think I want to live anymore.", "concern"),
+    ("J'ai fait une tentative le mois dernier. Je veux vivre mais je n'y arrive pas.",
+     "concern"),
+    ("I attempted suicide last year. The thoughts don't come as often but they're still there.",
+     "concern"),
+    ("No doubt I'm going to kill myself tonight", "urgent"),
+    ("I stopped cutting myself two days ago but the urges are unbearable", "concern"),
+    ("J'ai arrêté de me scarifier hier, j'ai des envies horribles", "concern"),
+    ("Avec un morceau de verre je me scarifie tous les soirs", "concern"),
+    ("En tant qu'artiste je veux mourir", "concern"),
+    ("Je veux juste mourir 🙃", "concern"),
+    ("I drank bleach and it wasn't by accident", "urgent"),
+    ("J'ai avalé toutes mes pilules il y a cinq ans, tout ça est derrière moi.", "none"),
+])
+def test_what_the_review_found_dropped_or_lowered_is_read(text: str, expected: str) -> None:
+    assert level(text) == expected
