@@ -58,11 +58,12 @@ How a text is assessed
      scarifie plus"); "de plus en plus" and "jamais eu autant" are not negations.
    * *An act of the writer's own*: an urgent match with its own first-person subject ("j'ai
      pris toutes mes pilules", "… so I took all my pills") is the writer's whoever is named
-     before it (unless someone is reported as saying it), is never talk about the topic, is
-     not covered by something else being "over", and laughter does not make an act already
-     done a joke; a near time in its clause ("ce soir", "tonight") makes it now whatever past
-     the sentence told before it. "Je n'arrête pas de…", "pas un jour sans…", "never stop…"
-     affirm what follows.
+     before it (unless someone is reported as saying it); a helpline, a course or the news
+     named before it are its setting, not talk about the topic; something else being "over"
+     does not cover it (unless the sentence tells a distant past); laughter does not make an
+     act already done a joke; a near time in its clause ("ce soir", "tonight") makes it now
+     whatever past the sentence told before it. "Je n'arrête pas de…", "pas un jour sans…",
+     "never stop…" affirm what follows.
    * *Who is speaking*: the last subject cue before the match ("je", "chu", "I" versus "il",
      "ma sœur", "my friend", "m'a dit que", "told me") decides whether the writer speaks about
      themselves. See the decisions below.
@@ -1092,7 +1093,7 @@ def _judge(candidate: _Candidate, context: _Context) -> list[Match]:
         return []  # hyperbole, marked by laughter in the same sentence (not an act done)
     act = entry.level == "urgent" and own_subject
     distance = context.cue("distance", sentence) is not None
-    if not (act and not distance) and _over(context.folded, sentence, start, cues):
+    if (not act or distance) and _over(context.folded, sentence, start, cues):
         return []  # "les idées noires sont parties", "two years self-harm free"
     if _quoted(context.folded, sentence, start, end):
         return []  # someone's words quoted and discussed: « je vais me tuer », c'est son expression
