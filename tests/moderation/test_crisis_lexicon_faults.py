@@ -1056,3 +1056,19 @@ def test_what_the_review_found_answered_too_high_stays_quiet(text: str, expected
 ])
 def test_what_the_review_found_dropped_or_lowered_is_read(text: str, expected: str) -> None:
     assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("je crois que je vais juste me laisser mourir", "concern"),
+    ("j'ai envie de me laisser crever dans mon lit", "concern"),
+    ("I think I'm just going to let myself die", "concern"),
+    ("je n'arrête pas de penser à mourir", "concern"),
+    ("j'arrive pas à arrêter de penser au suicide", "concern"),
+    ("je vais me laisser mourir de faim si le resto livre pas", "none"),
+    ("ma prof de yoga parle de laisser mourir l'ancien soi", "none"),
+])
+def test_letting_oneself_die_and_not_stopping_thinking_of_it_are_wishes(
+        text: str, expected: str) -> None:
+    """A passive wish ("me laisser mourir", "let myself die") and thoughts that will not stop
+    ("je n'arrête pas de penser à mourir"); dying "de faim" is an idiom."""
+    assert level(text) == expected
