@@ -1233,12 +1233,19 @@ def _quoted(folded: str, sentence: tuple[int, int], start: int, end: int) -> boo
     return _QUOTE_TALK.search(outside) is not None
 
 
+# what a negation negates when it is a noun phrase of its own, not the match after it: "pas
+# un appel à l'aide", "pas le courage de", "not a cry for help" (a determiner and two words)
+_NEGATED_NOUN = re.compile(r"\W+(?:du tout\W+)?(?:un|une|le|la|les|des|a|an|the)(?:\W+\w+){2,}\W*$")
+
+
 def _negated(clause: str, cues: dict[str, re.Pattern[str]]) -> bool:
-    """A negation cue after the writer's last "je"/"I" in the clause before the match."""
+    """A negation cue after the writer's last "je"/"I" in the clause before the match, unless
+    what it negates is a noun phrase of its own between it and the match."""
     speaker_start = -1
     for speaker in cues["first_person"].finditer(clause):
         speaker_start = speaker.start()
-    return any(m.start() >= speaker_start for m in cues["negation"].finditer(clause))
+    return any(m.start() >= speaker_start and not _NEGATED_NOUN.match(clause, m.end())
+               for m in cues["negation"].finditer(clause))
 
 
 def _speaker(

@@ -1072,3 +1072,19 @@ def test_letting_oneself_die_and_not_stopping_thinking_of_it_are_wishes(
     """A passive wish ("me laisser mourir", "let myself die") and thoughts that will not stop
     ("je n'arrête pas de penser à mourir"); dying "de faim" is an idiom."""
     assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("c'est pas un appel à l'aide envie d'en finir ce soir", "urgent"),
+    ("this is not a cry for help just want to die", "concern"),
+    ("je n'ai pas envie de mourir", "none"),
+    ("je n'ai plus l'envie de me couper", "none"),
+    ("ce n'est pas une envie de mourir, juste de la fatigue", "none"),
+    ("ce n'est pas une vraie envie de mourir", "none"),
+    ("I don't want to die", "none"),
+])
+def test_a_negation_of_a_noun_phrase_does_not_reach_the_wish_after_it(
+        text: str, expected: str) -> None:
+    """"C'est pas un appel à l'aide envie d'en finir": the negation is of "un appel à l'aide",
+    not of the wish said after it (a determiner and two words at least between them)."""
+    assert level(text) == expected
