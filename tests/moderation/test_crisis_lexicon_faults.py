@@ -1088,3 +1088,57 @@ def test_a_negation_of_a_noun_phrase_does_not_reach_the_wish_after_it(
     """"C'est pas un appel à l'aide envie d'en finir": the negation is of "un appel à l'aide",
     not of the wish said after it (a determiner and two words at least between them)."""
     assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # an overdose with a slang verb or a medicine the list did not know
+    ("I took all my pregabalin", "urgent"),
+    ("popped every amitriptyline I had left", "urgent"),
+    ("I've had 40 of my zopiclone", "urgent"),
+    ("j'ai bouffé tous mes médocs", "urgent"),
+    ("je me suis fait la plaquette de zolpidem en entier", "urgent"),
+    ("popped a paracetamol for my headache", "none"),
+    ("had 2 of my pregabalin as prescribed", "none"),
+    ("necked a pint after work", "none"),
+    ("j'ai descendu une bouteille de rosé avec ma sœur", "none"),
+    ("j'ai bouffé tout le chocolat de Pâques", "none"),
+    # a gun at the head or in the mouth
+    ("j'ai le canon dans la bouche", "urgent"),
+    ("le fusil est contre ma tempe", "urgent"),
+    ("I've got dad's revolver pressed to my temple", "urgent"),
+    ("j'ai mal à la tempe depuis ce matin", "none"),
+    ("at the range I pointed the rifle at the target", "none"),
+    # a river, the railway
+    ("je vais me jeter dans la Seine", "urgent"),
+    ("m'as me jeter dans le fleuve à soir", "urgent"),
+    ("I'm going to throw myself in the river tonight", "urgent"),
+    ("je suis allongée sur les rails", "urgent"),
+    ("I'm sitting on the tracks near the station", "urgent"),
+    ("I threw myself into my work this year", "none"),
+    ("je me suis jeté dans le boulot", "none"),
+    ("we walked along the old disused railway line", "none"),
+    ("je suis sur le quai, voie 3, le train a du retard", "none"),
+    # passive wishes: the heart to stop, joining the dead
+    ("I just want my heart to stop", "concern"),
+    ("je voudrais juste que mon cœur s'arrête", "concern"),
+    ("je veux rejoindre mon mari au ciel", "concern"),
+    ("I want to be with my wife again in heaven", "concern"),
+    ("my heart stopped when I saw the price", "none"),
+    ("je veux rejoindre mon père à Lyon pour les fêtes", "none"),
+])
+def test_acts_and_wishes_both_stages_missed_are_read(text: str, expected: str) -> None:
+    """Families a helper's probes found both stages missing (none, or only a mark for
+    moderators), each with near misses in the same words."""
+    assert level(text) == expected
+
+
+def test_every_entry_and_exclusion_of_the_default_lexicon_has_its_own_id() -> None:
+    """Two entries with one id would make ``Lexicon.entry`` and the extension file's
+    ``disabled`` reach only one of them (seen: a second "fr.into_the_water" written by mistake)."""
+    import tomllib
+
+    from moderation.crisis.lexicon import DEFAULT_LEXICON_PATH
+
+    data = tomllib.loads(DEFAULT_LEXICON_PATH.read_text(encoding="utf-8"))
+    ids = [item["id"] for key in ("entry", "exclusion") for item in data.get(key, [])]
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})

@@ -41,7 +41,7 @@ def test_the_head_was_never_trained_on_the_stress_file() -> None:
     assert corpus.STRESS_PATH.parent not in (corpus.CORPUS_DIR, corpus.NEAR_MISS_DIR)
 
 
-MEASURED = {"flag_recall": (354, 418), "urgent_recall": (244, 286),
+MEASURED = {"flag_recall": (355, 418), "urgent_recall": (245, 286),
             "false_positives": (23, 287), "post_recall": (204, 209), "pause_rate": (12, 262)}
 """Both stages on the stress file, the day it was written (2026-12-07; the lexicon alone 73,
 51, 8, 72 and 8; the model alone 344, 236, 18, 204 and 5). Urgent recall 240 -> 242 the same
@@ -56,7 +56,9 @@ song's artist, wanting to live and the Swiss "adieu" before news (decided on the
 and urgent 242 -> 244 the same session, when a reviewer's probes showed the lexicon's context
 rules dropping first-person acts (laughter, talk-about-the-topic words, someone named before,
 a past told earlier in the sentence, something else "over"), decided on the corpus,
-development and holdout files, no ordinary row changed here)."""
+development and holdout files, no ordinary row changed here); 355 and 245 with the entries
+for families a helper's probes found both stages missing (medicine names and slang verbs, a
+gun at the head, a river, the tracks, the heart to stop), the same session."""
 
 
 @pytest.mark.parametrize("name", FIGURES)
