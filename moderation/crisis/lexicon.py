@@ -1233,18 +1233,25 @@ def _quoted(folded: str, sentence: tuple[int, int], start: int, end: int) -> boo
     return _QUOTE_TALK.search(outside) is not None
 
 
-# what a negation negates when it is a noun phrase of its own, not the match after it: "pas
-# un appel à l'aide", "pas le courage de", "not a cry for help" (a determiner and two words)
+# "c'est pas un appel à l'aide", "this is not a cry for help": after "c'est"/"this is", a
+# negation followed by a determiner and two words or more negates what is named there, not
+# the match said after it (words are counted, the phrase is not parsed)
 _NEGATED_NOUN = re.compile(r"\W+(?:du tout\W+)?(?:un|une|le|la|les|des|a|an|the)(?:\W+\w+){2,}\W*$")
+_PRESENTATIVE = re.compile(
+    r"(?<!\w)(?:c est|ce n est|ce n etait|cest|it s|its|it is|this is|that s|this isn t|"
+    r"it isn t)\W*$")
 
 
 def _negated(clause: str, cues: dict[str, re.Pattern[str]]) -> bool:
     """A negation cue after the writer's last "je"/"I" in the clause before the match, unless
-    what it negates is a noun phrase of its own between it and the match."""
+    it follows "c'est"/"this is" and a determiner and two words stand between it and the match
+    ("c'est pas un appel à l'aide envie d'en finir")."""
     speaker_start = -1
     for speaker in cues["first_person"].finditer(clause):
         speaker_start = speaker.start()
-    return any(m.start() >= speaker_start and not _NEGATED_NOUN.match(clause, m.end())
+    return any(m.start() >= speaker_start
+               and not (_PRESENTATIVE.search(clause, 0, m.start())
+                        and _NEGATED_NOUN.match(clause, m.end()))
                for m in cues["negation"].finditer(clause))
 
 

@@ -1093,8 +1093,8 @@ def test_a_negation_of_a_noun_phrase_does_not_reach_the_wish_after_it(
 @pytest.mark.parametrize(("text", "expected"), [
     # an overdose with a slang verb or a medicine the list did not know
     ("I took all my pregabalin", "urgent"),
-    ("popped every amitriptyline I had left", "urgent"),
-    ("I've had 40 of my zopiclone", "urgent"),
+    ("popped 30 of my amitriptyline an hour ago", "urgent"),
+    ("I've taken 40 of my zopiclone", "urgent"),
     ("j'ai bouffé tous mes médocs", "urgent"),
     ("je me suis fait la plaquette de zolpidem en entier", "urgent"),
     ("popped a paracetamol for my headache", "none"),
@@ -1112,7 +1112,10 @@ def test_a_negation_of_a_noun_phrase_does_not_reach_the_wish_after_it(
     ("je vais me jeter dans la Seine", "urgent"),
     ("m'as me jeter dans le fleuve à soir", "urgent"),
     ("I'm going to throw myself in the river tonight", "urgent"),
-    ("je suis allongée sur les rails", "urgent"),
+    ("je suis allongée sur les voies", "urgent"),
+    ("je suis allongé sur les rails", "urgent"),
+    ("I put the gun in my mouth", "urgent"),
+    ("la police arrive, j'ai le canon dans la bouche", "urgent"),
     ("I'm sitting on the tracks near the station", "urgent"),
     ("I threw myself into my work this year", "none"),
     ("je me suis jeté dans le boulot", "none"),
@@ -1142,3 +1145,36 @@ def test_every_entry_and_exclusion_of_the_default_lexicon_has_its_own_id() -> No
     data = tomllib.loads(DEFAULT_LEXICON_PATH.read_text(encoding="utf-8"))
     ids = [item["id"] for key in ("entry", "exclusion") for item in data.get(key, [])]
     assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+
+
+@pytest.mark.parametrize("text", [
+    "I'm back on the rails after a rough year",
+    "je suis remise sur les rails depuis ma thérapie",
+    "I'm working on the tracks tonight near Crewe",
+    "je suis cheminot, je suis souvent sur les voies la nuit",
+    "even with a gun to my head I couldn't tell you what I ate",
+    "a cop held a gun to my head at the protest yesterday",
+    "la police m'a mis le pistolet sur la tête",
+    "le pistolet de la douche sur la tête, enfin de l'eau chaude",
+    "I had 40 pills in the bottle when I counted",
+    "I've had all my pregabalin today, as usual",
+    "I popped all my pills into the new weekly organiser",
+    "je me suis fait une boîte hier soir avec les copines",
+    "je me suis fait une plaquette de beurre",
+    "j'ai descendu tous mes médicaments à la pharmacie pour les rapporter",
+    "je vais me jeter dans le lac, il fait 35 degrés",
+    "I'm going to throw myself into the river of paperwork",
+    "mon pote va me jeter dans le lac pour mon anniversaire",
+    "j'ai arrêté de penser à mourir depuis ma thérapie",
+    "je n'arrête pas de penser à la mort de mon père",
+    "je vais me laisser mourir d'ennui à cette réunion",
+    "I will let myself die on that hill",
+    "I just want my heart to stop pounding before the exam",
+    "je voudrais que mon cœur s'arrête de battre si fort quand je le vois",
+    "je veux rejoindre mes potes là-haut au refuge ce week-end",
+    "je n'ai pas une seule seconde envie de mourir",
+    "je ne suis pas le genre de personne à vouloir mourir",
+    "I'm not the kind of person who wants to die",
+])
+def test_what_the_third_review_found_answered_stays_quiet(text: str) -> None:
+    assert level(text) == "none"
