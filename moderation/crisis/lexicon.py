@@ -1089,7 +1089,8 @@ def _judge(candidate: _Candidate, context: _Context) -> list[Match]:
     carries_subject = cues["first_person"].match(matched) is not None
     own_subject = carries_subject or _SUBJECT_BEFORE.search(clause) is not None
     if (context.cue("joke", sentence) is not None and context.cue("plan", sentence) is None
-            and _DONE.search(matched) is None):
+            and (_DONE.search(matched) is None
+                 or _RETRACTED.search(context.folded, *sentence) is not None)):
         return []  # hyperbole, marked by laughter in the same sentence (not an act done)
     act = entry.level == "urgent" and own_subject
     distance = context.cue("distance", sentence) is not None
@@ -1162,6 +1163,9 @@ _ACT_SETTING = re.compile(
 _DONE = re.compile(
     r"(?<!\w)(?:pris|avale\w*|bu|ouvert\w*|coupe\w*|taillade\w*|scarifie\w*|pendu\w*|"
     r"took|taken|swallowed|downed|drank|slit|overdosed|od d)(?!\w)")
+# a joke taken back in words ("non je rigole", "just kidding"): it covers an act too
+_RETRACTED = re.compile(r"(?<!\w)(?:non je rigole|je rigole|jrigole|je deconne|just kidding|jk|"
+                        r"kidding)(?! pas| not)(?!\w)")
 # "je n'arrête pas de…", "pas un jour sans…", "not a day goes by without…": the negation is
 # of the stopping, so what follows is affirmed
 _AFFIRMED = re.compile(
@@ -1236,7 +1240,9 @@ def _quoted(folded: str, sentence: tuple[int, int], start: int, end: int) -> boo
 # "c'est pas un appel à l'aide", "this is not a cry for help": after "c'est"/"this is", a
 # negation followed by a determiner and two words or more negates what is named there, not
 # the match said after it (words are counted, the phrase is not parsed)
-_NEGATED_NOUN = re.compile(r"\W+(?:du tout\W+)?(?:un|une|le|la|les|des|a|an|the)(?:\W+\w+){2,}\W*$")
+_NEGATED_NOUN = re.compile(
+    r"\W+(?:du tout\W+)?(?:un|une|le|la|les|des|a|an|the)"
+    r"(?!\W+(?:question|histoire|case|matter|point)\W)(?:\W+\w+){2,}\W*$")
 _PRESENTATIVE = re.compile(
     r"(?<!\w)(?:c est|ce n est|ce n etait|cest|it s|its|it is|this is|that s|this isn t|"
     r"it isn t)\W*$")

@@ -1178,3 +1178,32 @@ def test_every_entry_and_exclusion_of_the_default_lexicon_has_its_own_id() -> No
 ])
 def test_what_the_third_review_found_answered_stays_quiet(text: str) -> None:
     assert level(text) == "none"
+
+
+@pytest.mark.parametrize("text", [
+    "le pistolet de massage sur ma tête, quel bonheur",
+    "the nurse put the thermometer gun to my head",
+    "With a gun to my head I'd still pick the Beatles",
+    "the shotgun recoil slammed against my chin at the clay shoot",
+    "dans le film il a le revolver contre la tempe",
+    "il fait tellement chaud que je vais me jeter dans la Loire",
+    "je vais me garrocher dans le fleuve avec les enfants, il fait 32",
+    "I'm going to throw myself in the reservoir for a wild swim after work",
+    "chu sur la track avec mon mémoire, enfin",
+    "je suis encore sur les rails, le train est bloqué à Dijon",
+    "I'm on the railway line to Brighton till Friday",
+    "I'm on the rails now with the new routine",
+    "je veux rejoindre mon chum de l'autre bord, à Gatineau",
+    "My nan always said she was ready to join my grandad in heaven",
+    "Goodbye everyone, see you someday at the next meetup",
+    "Je n'arrête pas de penser au suicide de mon frère il y a dix ans",
+    "Ce n'est pas une question de vouloir mourir, c'est la fatigue",
+    "It's not a case of wanting to die, I'm just exhausted",
+    "Mamie a pris tous ses cachets ce matin sans râler",
+    "Ma fille a pris toutes ses gélules de fer",
+    "j'ai pris toute la boîte de Doliprane 😂 non je rigole, juste deux",
+])
+def test_what_the_last_probe_of_ordinary_sentences_found_stays_quiet(text: str) -> None:
+    """A helper's ordinary sentences aimed at the day's new entries (tools called guns, a swim
+    on a hot day, Québec "sur la track", grief, daily doses, a retracted joke)."""
+    assert level(text) == "none"
