@@ -110,8 +110,8 @@ A TOML file (``data/crisis_lexicon.toml``; read it for many examples)::
 
     [cues]                         # lists of patterns, appended to the default lists
     time = ['a la fin du mois']    # negation, first_person, third_person, reported,
-                                   # reporting, past, hypothetical, recovery, time,
-                                   # means, plan
+                                   # reporting, setting, past, hypothetical, distance,
+                                   # recovery, over, joke, retraction, time, means, plan
 
     [[exclusion]]                  # an idiom: a match overlapping its span is ignored
     id = "fr.idiom.example"
@@ -192,12 +192,14 @@ CUE_NAMES = (
     "third_person",
     "reported",
     "reporting",
+    "setting",
     "past",
     "hypothetical",
     "distance",
     "recovery",
     "over",
     "joke",
+    "retraction",
     "time",
     "means",
     "plan",
@@ -1088,10 +1090,11 @@ def _judge(candidate: _Candidate, context: _Context) -> list[Match]:
     # took all my pills"); such a match has its own verb and speaks for the writer
     carries_subject = cues["first_person"].match(matched) is not None
     own_subject = carries_subject or _SUBJECT_BEFORE.search(clause) is not None
-    if (context.cue("joke", sentence) is not None and context.cue("plan", sentence) is None
-            and (_DONE.search(matched) is None
-                 or _RETRACTED.search(context.folded, *sentence) is not None)):
-        return []  # hyperbole, marked by laughter in the same sentence (not an act done)
+    retracted = context.cue("retraction", sentence) is not None
+    laughing = context.cue("joke", sentence) is not None
+    if ((retracted or laughing and _DONE.search(matched) is None)
+            and context.cue("plan", sentence) is None):
+        return []  # hyperbole, marked by laughter (not an act done) or taken back in words
     act = entry.level == "urgent" and own_subject
     distance = context.cue("distance", sentence) is not None
     if (not act or distance) and _over(context.folded, sentence, start, cues):
@@ -1153,19 +1156,10 @@ _RECENT = re.compile(
     r"(?<!\w)(?:hier|avant hier|ce matin|cette semaine|(?:un|deux|trois|quatre|cinq|quelques|\d+) "
     r"jours?|yesterday|last night|this morning|this week|(?:a|one|two|three|four|five|a few|"
     r"couple of|\d+) days?)(?!\w)")
-# the cues of talk about the topic that are also the setting of an act ("j'ai appelé le 3114,
-# personne répond, j'ai pris…", "au cours de la soirée"): they never make an act talk
-_ACT_SETTING = re.compile(
-    r"(?:3114|988|143|ligne d ecoute|hotline|helpline|cours|td|module|formation|campagne|"
-    r"training|class|lecture|workshop|journal|news|show|etudes?|study|studies|en cas de|"
-    r"in case of|d apres|selon|chaque annee|each year|la notice|leaflet|au cas ou|temoign\w*)")
 # an act told as done: swallowed, taken, opened, cut, drunk (laughter does not make it a joke)
 _DONE = re.compile(
     r"(?<!\w)(?:pris|avale\w*|bu|ouvert\w*|coupe\w*|taillade\w*|scarifie\w*|pendu\w*|"
     r"took|taken|swallowed|downed|drank|slit|overdosed|od d)(?!\w)")
-# a joke taken back in words ("non je rigole", "just kidding"): it covers an act too
-_RETRACTED = re.compile(r"(?<!\w)(?:non je rigole|je rigole|jrigole|je deconne|just kidding|jk|"
-                        r"kidding)(?! pas| not)(?!\w)")
 # "je n'arrête pas de…", "pas un jour sans…", "not a day goes by without…": the negation is
 # of the stopping, so what follows is affirmed
 _AFFIRMED = re.compile(
@@ -1318,10 +1312,11 @@ def _in_reported_words(sentence: str, cues: dict[str, re.Pattern[str]]) -> bool:
 def _reported(person: str, clause: str, sentence: str, cues: dict[str, re.Pattern[str]], *,
               act: bool = False) -> bool:
     """News, statistics, media or prevention talk rather than a personal disclosure. For the
-    writer's own act, a helpline, a course or the news are only where it happens."""
+    writer's own act, the `setting` cues (a helpline, a course, the news) are only where it
+    happens."""
     region = clause if person == "self" else sentence
-    return any(not (act and _ACT_SETTING.fullmatch(found.group()))
-               for found in cues["reporting"].finditer(region))
+    return (cues["reporting"].search(region) is not None
+            or not act and cues["setting"].search(region) is not None)
 
 
 def _to_original(match: Match, starts: list[int] | None) -> Match:
