@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, Response, post
+from litestar import Request, Response, get, post
 from litestar.exceptions import (
     NotFoundException,
     PermissionDeniedException,
@@ -131,15 +131,11 @@ async def _count_block(request: Request[Any, Any, Any], member: Member) -> None:
         raise TooManyRequestsException(headers={"Retry-After": str(exc.retry_after)}) from exc
 
 
-@post("/m/{ref:str}/block", name="block_member")
-async def block(request: Request[Any, Any, Any], db: Db, ref: FromPath[str]) -> Response[Any]:
-    """Block the author of a post the reader can see (the form's ``post``). Anything else (an
-    unknown or deleted member, a post the reader cannot see, someone else's id) answers the
-    same 404: the route tells nothing about who exists."""
-    values = await read_form(request)
-    member = permissions.check_logged_in(viewer_of(request))
-    await _count_block(request, member)
-    post_id = _id(values.get("post", ""))
+async def _blockable(db: Db, member: Member, ref: str, post_ref: str) -> tuple[Member, Post]:
+    """The author of a post the reader can see (``post_ref``), when ``ref`` is their id.
+    Anything else (an unknown or deleted member, a post the reader cannot see, someone else's
+    id) answers the same 404: the route tells nothing about who exists."""
+    post_id = _id(post_ref)
     if post_id is None:
         raise NotFoundException()
     seen = await queries.get_post_or_404(db, member, post_id)
@@ -147,6 +143,28 @@ async def block(request: Request[Any, Any, Any], db: Db, ref: FromPath[str]) -> 
     if (target is None or str(target.id) != ref or target.status != MemberStatus.ACTIVE
             or not can_block(member, target) or not permissions.can_see_post_body(member, seen)):
         raise NotFoundException()
+    return target, seen
+
+
+@get("/m/{ref:str}/block", name="block_member_form")
+async def block_form(request: Request[Any, Any, Any], db: Db, ref: FromPath[str]) -> Template:
+    """What blocking does, said before it is done, with the button (the thread page offers a
+    link here, and htmx puts this form in the link's place)."""
+    member = permissions.check_logged_in(viewer_of(request))
+    target, seen = await _blockable(db, member, ref, request.query_params.get("post", ""))
+    already = target.id in await queries.blocked_member_ids(db, member.id)
+    name = "notifications/_block.html" if is_htmx(request) else "notifications/block.html"
+    return Template(template_name=name, headers=VARY, context={
+        "target": target, "post": seen, "thread": seen.thread, "already": already})
+
+
+@post("/m/{ref:str}/block", name="block_member")
+async def block(request: Request[Any, Any, Any], db: Db, ref: FromPath[str]) -> Response[Any]:
+    """Block the author of a post the reader can see (the form's ``post``)."""
+    values = await read_form(request)
+    member = permissions.check_logged_in(viewer_of(request))
+    await _count_block(request, member)
+    target, _ = await _blockable(db, member, ref, values.get("post", ""))
     await actions.do_block(db, member, target)
     await conversations.do_end_between(db, member, target)  # blocks apply everywhere
     await commit(db)
@@ -166,7 +184,7 @@ async def unblock(request: Request[Any, Any, Any], db: Db, ref: FromPath[str]) -
     return see_other(request, _back(values))
 
 
-ROUTES = [react, follow, unfollow, block, unblock]
+ROUTES = [react, follow, unfollow, block_form, block, unblock]
 TEMPLATE_GLOBALS: dict[str, Any] = {
     "can_react": can_react, "can_block": can_block, "reaction_kinds": REACTIONS,
 }

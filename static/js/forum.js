@@ -24,9 +24,10 @@
     }
   });
 
-  // A control that htmx replaces (a support reaction, "Suivre ce fil") keeps the focus: its
-  // data-focus-key is remembered before the swap and found again in the new content, and the
-  // change is said in the polite live region (#alerts), never by moving the reader.
+  // A control that htmx replaces (a support reaction, "Suivre ce fil", "Bloquer …") keeps the
+  // focus: how to find it is remembered before the swap and it is found again in the new
+  // content (a link may hand the focus to what replaces it by sharing its data-focus-key), and
+  // the change is said in the polite live region (#alerts), never by moving the reader.
   // Swaps of elements marked data-quiet-swap (the header counts, polled) never move focus;
   // each event asks its own request's element (a poll may land between a reader's request
   // and its settling).
@@ -35,13 +36,24 @@
     return Boolean(elt && elt.hasAttribute && elt.hasAttribute("data-quiet-swap"));
   }
 
-  var focusKey = null;
+  // How to find the control again: its data-focus-key, or, for a button with a value (a
+  // support reaction: the page holds one per post, so they carry no key), that value inside
+  // the nearest element with an id.
+  function focusSelector(control) {
+    var key = control.getAttribute("data-focus-key");
+    if (key) { return '[data-focus-key="' + CSS.escape(key) + '"]'; }
+    var holder = control.form && control.value ? control.closest("[id]") : null;
+    if (!holder) { return null; }
+    return "#" + CSS.escape(holder.id) + ' button[value="' + CSS.escape(control.value) + '"]';
+  }
+
+  var refocus = null;
   document.addEventListener("htmx:beforeSwap", function (event) {
     if (quiet(event)) { return; }
     var target = event.detail.target;
     var active = document.activeElement;
     var inside = active && target && target.contains(active);
-    focusKey = inside ? active.getAttribute("data-focus-key") : null;
+    refocus = inside ? focusSelector(active) : null;
   });
 
   function announcement(control) {
@@ -55,10 +67,10 @@
   }
 
   function restoreFocus() {
-    if (!focusKey) { return false; }
-    var key = focusKey;
-    focusKey = null;
-    var control = document.querySelector('[data-focus-key="' + CSS.escape(key) + '"]');
+    if (!refocus) { return false; }
+    var selector = refocus;
+    refocus = null;
+    var control = document.querySelector(selector);
     if (!control) { return false; }
     control.focus();
     var alerts = document.getElementById("alerts");
@@ -76,12 +88,12 @@
     var pause = document.querySelector("[data-crisis-level]");
     if (pause) {
       // Once per pause: another swap on the page (a reaction) does not scroll back to it.
-      focusKey = null;
+      refocus = null;
       if (pause !== shownPause) { shownPause = pause; focusFromTop(pause); }
       return;
     }
     var invalid = document.querySelector("form [aria-invalid=true]");
-    if (invalid) { focusKey = null; invalid.focus(); return; }
+    if (invalid) { refocus = null; invalid.focus(); return; }
     if (restoreFocus()) { return; }
     var alerts = document.getElementById("alerts");
     if (alerts && alerts.firstElementChild) {

@@ -91,6 +91,13 @@ def test_every_member_page_passes_axe(scheme_page: Any) -> None:
     page.click("#reply-form button[type=submit]")
     page.wait_for_selector("#reply-form .field-error")
     problems += axe_violations(page)
+    # What blocking does, as htmx puts it in place of a post's "Bloquer" link, then as a page.
+    offer = page.get_attribute("a.post__block-link", "href")
+    page.click("a.post__block-link")
+    page.wait_for_selector("form.post__block")
+    problems += axe_violations(page)
+    page.goto(offer)
+    problems += axe_violations(page)
     assert problems == [], "\n".join(problems)
 
 

@@ -77,10 +77,13 @@ def test_a_reaction_keeps_the_focus_on_its_button_and_says_what_changed(page: An
     sign_up(page)
     page.goto(public_thread_url(page))
     button = page.locator(".reactions__form button[aria-pressed=false]").first
-    key = button.get_attribute("data-focus-key")
+    holder = button.evaluate("b => b.closest('.reactions').id")
+    value = button.get_attribute("value")
+    key = f"#{holder} button[value='{value}']"
     label = button.inner_text().strip()
-    _press_focused(page, f"[data-focus-key='{key}']")
-    assert page.evaluate("document.activeElement.getAttribute('data-focus-key')") == key
+    _press_focused(page, key)
+    focused = "document.activeElement.closest('.reactions').id + ' ' + document.activeElement.value"
+    assert page.evaluate(focused) == f"{holder} {value}"
     assert page.evaluate("document.activeElement.getAttribute('aria-pressed')") == "true"
     said = page.inner_text("#alerts")
     assert label in said and "envoyé" in said
@@ -91,11 +94,11 @@ def test_a_reaction_keeps_the_focus_on_its_button_and_says_what_changed(page: An
             source: '#unread-notifications', target: '#unread-notifications',
             swap: 'outerHTML'})""")
     page.wait_for_timeout(300)
-    assert page.evaluate("document.activeElement.getAttribute('data-focus-key')") == key
+    assert page.evaluate(focused) == f"{holder} {value}"
     assert page.inner_text("#alerts") == said
 
     page.evaluate("document.getElementById('alerts').textContent = ''")
-    _press_focused(page, f"[data-focus-key='{key}']")
+    _press_focused(page, key)
     assert page.evaluate("document.activeElement.getAttribute('aria-pressed')") == "false"
     assert "retiré" in page.inner_text("#alerts")
 
@@ -107,3 +110,31 @@ def test_following_a_thread_keeps_the_focus_and_says_so(page: Any) -> None:
     assert page.evaluate("document.activeElement.closest('#follow-form') !== null")
     assert "Tu suis ce fil" in page.inner_text("#alerts")
     assert page.inner_text("#follow-form button").strip() == "Ne plus suivre"
+
+
+def test_blocking_from_a_post_shows_what_it_does_in_place_then_folds_the_post(page: Any) -> None:
+    """The thread page holds only a "Bloquer …" link per post; with htmx, the explanation and
+    the button take its place and the focus goes to the explanation, so a screen reader says
+    what blocking does before the button is reached."""
+    sign_up(page)
+    page.goto(public_thread_url(page))
+    link = page.locator("#posts a.post__block-link").first
+    post_id = link.evaluate("a => a.closest('article.post').id")
+    pseudonym = link.inner_text().removeprefix("Bloquer ").strip()
+    page.evaluate("window.__marker = 1")
+    with page.expect_response(lambda answer: "/block?post=" in answer.url):
+        page.focus(f"#{post_id} a.post__block-link")
+        page.keyboard.press("Enter")
+    page.wait_for_selector(f"#{post_id} form.post__block")
+    assert page.evaluate("window.__marker") == 1, "the explanation loaded a page"
+    assert page.locator(f"#{post_id} a.post__block-link").count() == 0
+    page.wait_for_function("() => document.activeElement.matches('.post__block p')")
+    said = page.evaluate("document.activeElement.textContent")
+    assert "Cette personne n’en saura rien" in said
+    assert page.evaluate("document.activeElement.closest('article.post').id") == post_id
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == f"Bloquer {pseudonym}"
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    folded = page.locator(f"#{post_id} details.post__blocked")
+    assert folded.count() == 1 and folded.get_attribute("open") is None

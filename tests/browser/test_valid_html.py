@@ -101,8 +101,9 @@ def test_every_page_is_valid_html(page: Any, tmp_path: Path) -> None:
     thread_url = public_thread_url(page)
     page.goto(thread_url)
     post_id = page.get_attribute("article.post", "id").removeprefix("post-")
+    block_offer = page.get_attribute("a.post__block-link", "href")
     pages |= _fetch(page, [*MEMBER_PAGES, thread_url, f"/p/{post_id}/flag",
-                           f"/p/{post_id}/revisions"], "member")
+                           f"/p/{post_id}/revisions", block_offer], "member")
     # The reply form sent back with an error, without htmx.
     answer = page.request.post(f"{thread_url}/reply", form={
         "body": "", "_csrf_token": page.input_value("input[name=_csrf_token]"),

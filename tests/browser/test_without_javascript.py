@@ -61,3 +61,21 @@ def test_an_error_without_javascript_keeps_the_title_and_the_text(nojs_page: Any
     assert nojs_page.locator("#title-error").is_visible()
     # autofocus puts the caret in the field to fix, even without JavaScript.
     assert nojs_page.evaluate("document.activeElement.id") == "title"
+
+
+def test_blocking_without_javascript_goes_through_a_page_that_says_what_it_does(
+    nojs_page: Any,
+) -> None:
+    sign_up(nojs_page)
+    nojs_page.goto(public_thread_url(nojs_page))
+    thread_url = nojs_page.url
+    link = nojs_page.locator("#posts a.post__block-link").first
+    post_id = link.evaluate("a => a.closest('article.post').id")
+    with nojs_page.expect_navigation():
+        link.click()
+    assert "/block?post=" in nojs_page.url
+    assert "Cette personne n’en saura rien" in nojs_page.inner_text("main")
+    with nojs_page.expect_navigation():
+        nojs_page.click("form.post__block button[type=submit]")
+    assert nojs_page.url.split("?")[0].split("#")[0] == thread_url.split("#")[0]
+    assert nojs_page.locator(f"#{post_id} details.post__blocked").count() == 1

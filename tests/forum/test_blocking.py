@@ -15,14 +15,25 @@ def post_id_of(result: Page) -> int:
     return int(match.group(1))
 
 
+async def block_offer(browser: Browser, page: Page, post_id: int) -> Page:
+    """Follow a post's "Bloquer" link to what blocking does, and check it is said there."""
+    link = page.one(f"#post-{post_id} a.post__block-link")
+    assert link.get_text().startswith("Bloquer ")
+    assert not page.all(f"#post-{post_id} form.post__block"), "only the link is in the page"
+    offer = await browser.get(str(link["href"]))
+    assert offer.status == 200
+    # Issue 19: what blocking does is said in the page, not only in a tooltip, before it is done.
+    text = offer.text(f"#block-{post_id}")
+    assert "Cette personne n’en saura rien" in text
+    assert "débloquer dans tes réglages" in text
+    assert not offer.one(f"#block-{post_id}").select("[title]")
+    return offer
+
+
 async def block_from_post(browser: Browser, thread_id: int, post_id: int) -> Page:
     page = await browser.get(f"/t/{thread_id}")
-    # Issue 19: what blocking does is said in the page, not only in a tooltip, before it is done.
-    offer = page.one(f"#post-{post_id} details.post__block-details")
-    assert not offer.has_attr("open")
-    assert "Cette personne n’en saura rien" in offer.get_text()
-    assert not offer.select("[title]")
-    return await browser.submit(page.form(f"#post-{post_id} form.post__block"))
+    offer = await block_offer(browser, page, post_id)
+    return await browser.submit(offer.form(f"#block-{post_id} form.post__block"))
 
 
 async def test_blocking_from_a_post_folds_that_members_posts_away(
@@ -40,7 +51,7 @@ async def test_blocking_from_a_post_folds_that_members_posts_away(
         assert not folded.has_attr("open")
         assert folded.select_one("summary").get_text() == "Message d'un membre que tu as bloqué"
         assert "préfères ne pas lire" in folded.get_text()
-        assert not page.all(f"#post-{post_id} form.post__block")
+        assert not page.all(f"#post-{post_id} a.post__block-link")
         others_posts = [p for p in page.all("article.post") if p["id"] != f"post-{post_id}"]
         assert not any(p.select("details.post__blocked") for p in others_posts)
         # Corbeau sees nothing of it, anywhere.
@@ -95,7 +106,8 @@ async def test_blocking_from_a_post_hides_their_posts_from_your_search(
     assert (await browser.get("/search?q=grabouillon")).all(".search-hit")
     thread = await browser.get(f"/p/{post_id}")
     thread = await browser.follow(thread) if thread.status in (302, 303) else thread
-    result = await browser.submit(thread.form(f"#post-{post_id} form.post__block"))
+    offer = await block_offer(browser, thread, int(post_id))
+    result = await browser.submit(offer.form(f"#block-{post_id} form.post__block"))
     assert result.status == 303
     assert result.response.headers["location"] == f"/p/{post_id}"
     assert not (await browser.get("/search?q=grabouillon")).all(".search-hit")
@@ -109,7 +121,7 @@ async def test_nobody_can_block_themselves_or_a_member_who_does_not_exist(
     await browser.signup("Hirondelle")
     started = await browser.start_thread("anxiete", "Mon fil", "Bonjour.")
     page = await browser.get(started.response.headers["location"])
-    assert not page.all("form.post__block")
+    assert not page.all("a.post__block-link")
     token = page.hx_headers()["x-csrftoken"]
     for ref in ("Hirondelle", "Personne-Inconnue", "corbeau", "1"):
         answer = await browser.client.post(f"/m/{ref}/block", data={"_csrf_token": token})
@@ -117,4 +129,38 @@ async def test_nobody_can_block_themselves_or_a_member_who_does_not_exist(
 
 
 async def test_visitors_see_no_block_button(browser: Browser, demo: None) -> None:
-    assert not (await browser.get("/t/1")).all("form.post__block")
+    assert not (await browser.get("/t/1")).all("a.post__block-link")
+
+
+async def test_the_offer_to_block_is_a_fragment_for_htmx_and_changes_nothing(
+    app: Litestar, browser: Browser, demo: None
+) -> None:
+    """What blocking does is shown in place (htmx) or as a page, and showing it blocks no one
+    and counts no block; once blocked, it says so instead of offering the button again."""
+    await browser.signup("Hirondelle")
+    async with another_browser(app) as other:
+        await other.signup("Corbeau")
+        post_id = post_id_of(await other.reply(1, "Bonjour."))
+    page = await browser.get("/t/1")
+    href = page.one(f"#post-{post_id} a.post__block-link")["href"]
+    assert page.one(f"#post-{post_id} a.post__block-link")["data-hx-get"] == href
+    for _ in range(25):  # more than the blocks a member may give in a quarter of an hour
+        fragment = await browser.get(href, headers={"HX-Request": "true"})
+        assert fragment.status == 200
+    assert "<html" not in fragment.response.text
+    assert fragment.one("form.post__block")["action"].endswith("/block")
+    assert fragment.one("p[data-focus-key]")["data-focus-key"] == f"block-{post_id}"
+    assert not (await browser.get("/t/1")).all(f"#post-{post_id} details.post__blocked")
+    assert (await block_from_post(browser, 1, post_id)).status == 303
+    again = await browser.get(href)
+    assert again.status == 200
+    assert "Tu as déjà bloqué Corbeau." in again.text("main")
+    assert not again.all("form.post__block")
+
+
+async def test_visitors_are_asked_to_log_in_to_see_the_offer_to_block(
+    browser: Browser, demo: None
+) -> None:
+    answer = await browser.get("/m/1/block?post=1", follow_redirects=False)
+    assert answer.status == 303
+    assert answer.response.headers["location"].startswith("/login")

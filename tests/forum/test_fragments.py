@@ -112,8 +112,8 @@ async def test_what_is_personal_is_never_taken_from_the_cache(
     assert opening.select_one(".post__actions a[href$='/edit']") is not None
     assert opening.select_one(".post__flag") is None
     blocked_post = own.all("article.post")[1]
-    block = own.form(f"#{blocked_post['id']} form.post__block")
-    assert (await browser.submit(block)).status == 303
+    offer = await browser.get(own.one(f"#{blocked_post['id']} a.post__block-link")["href"])
+    assert (await browser.submit(offer.form("form.post__block"))).status == 303
     after = await browser.get(f"/t/{thread_id}")
     assert after.one(f"#{blocked_post['id']} details.post__blocked")
 

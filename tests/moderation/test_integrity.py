@@ -419,6 +419,13 @@ async def test_blocking_tells_nothing_about_who_exists(
         "unblock unknown": await client.post("/m/99999/unblock", data=token),
         "unblock deleted": await client.post(f"/m/{gone_id}/unblock", data=token),
         "unblock not blocked": await client.post(f"/m/{admin_id}/unblock", data=token),
+        # The page that says what blocking does answers the same for the same cases.
+        "offer, admin, never posted": await client.get(f"/m/{admin_id}/block"),
+        "offer, deleted": await client.get(f"/m/{gone_id}/block?post={world.ids['post2']}"),
+        "offer, unknown": await client.get(f"/m/99999/block?post={world.ids['post2']}"),
+        "offer, post of someone else": await client.get(
+            f"/m/{admin_id}/block?post={world.ids['post2']}"),
+        "offer, post not a number": await client.get(f"/m/{admin_id}/block?post=%C2%B2"),
     }
     assert {name: r.status_code for name, r in answers.items()} == {
         name: 404 for name in answers}
