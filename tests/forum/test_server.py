@@ -237,3 +237,121 @@ def test_the_stream_bound_stays_under_the_open_file_limit() -> None:
     assert guarded.stream_limit(1 << 20) == guarded.MAX_STREAMS_PER_WORKER
     assert guarded.is_stream(b"/live?thread=3") and guarded.is_stream(b"/live")
     assert not guarded.is_stream(b"/lively") and not guarded.is_stream(b"/t/1/live")
+
+
+# -- a response's head and body leave together --------------------------------------------------
+
+class Recorder:
+    """Stands between JoinedWrites and the socket's transport: what reaches the socket."""
+
+    def __init__(self, transport: Any, writes: list[bytes]) -> None:
+        self._transport = transport
+        self.writes = writes
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+        self._transport.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+@pytest.fixture
+def socket_writes(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    writes: list[bytes] = []
+
+    class Recorded(guarded.JoinedWrites):
+        def __init__(self, transport: Any, loop: Any) -> None:
+            super().__init__(Recorder(transport, writes), loop)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(guarded, "JoinedWrites", Recorded)
+    return writes
+
+
+async def test_a_response_head_and_body_reach_the_socket_in_one_write(
+    socket_writes: list[bytes],
+) -> None:
+    async with serving(Gate()) as port:
+        reader, writer = await get(port)
+        assert (await answer(reader)).startswith(b"HTTP/1.1 200")
+        writer.write(b"GET /again HTTP/1.1\r\nHost: x\r\n\r\n")  # kept alive: a second one
+        assert (await answer(reader)).startswith(b"HTTP/1.1 200")
+        writer.close()
+    assert len(socket_writes) == 2
+    assert all(w.startswith(b"HTTP/1.1 200") and w.endswith(b"\r\n\r\nok")
+               for w in socket_writes)
+
+
+class SlowBody:
+    """Starts its answer, then sends the body only after ``delay`` (a stream's first event)."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain")]})
+        await asyncio.sleep(self.delay)
+        await send({"type": "http.response.body", "body": b"late", "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def test_a_head_whose_body_comes_later_is_not_held_for_it(
+    socket_writes: list[bytes],
+) -> None:
+    async with serving(SlowBody(delay=1.5)) as port:
+        reader, writer = await get(port)
+        started = time.monotonic()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 1.0)
+        assert head.startswith(b"HTTP/1.1 200")
+        assert time.monotonic() - started < 1.0
+        rest = await asyncio.wait_for(reader.readuntil(b"0\r\n\r\n"), 5)
+        assert b"late" in rest
+        writer.close()
+    assert socket_writes[0].endswith(b"\r\n\r\n"), "the head left alone, before the body"
+
+
+class FakeTransport:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.events: list[str] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def is_closing(self) -> bool:
+        return "close" in self.events or "abort" in self.events
+
+    def close(self) -> None:
+        self.events.append("close")
+
+    def write_eof(self) -> None:
+        self.events.append("eof")
+
+    def abort(self) -> None:
+        self.events.append("abort")
+
+    def get_write_buffer_size(self) -> int:
+        return 10
+
+
+async def test_what_is_held_is_written_before_closing_and_dropped_on_abort() -> None:
+    loop = asyncio.get_running_loop()
+    for ending in ("close", "write_eof"):
+        fake = FakeTransport()
+        joined = guarded.JoinedWrites(fake, loop)  # type: ignore[arg-type]
+        joined.write(b"head")
+        assert fake.writes == [] and joined.get_write_buffer_size() == 14
+        getattr(joined, ending)()
+        assert fake.writes == [b"head"]
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert fake.writes == [b"head"], "written once"
+    fake = FakeTransport()
+    joined = guarded.JoinedWrites(fake, loop)  # type: ignore[arg-type]
+    joined.write(b"head")
+    joined.abort()
+    await asyncio.sleep(0)
+    assert fake.writes == [] and fake.events == ["abort"]
