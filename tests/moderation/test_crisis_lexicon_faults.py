@@ -1207,3 +1207,37 @@ def test_what_the_last_probe_of_ordinary_sentences_found_stays_quiet(text: str) 
     """A helper's ordinary sentences aimed at the day's new entries (tools called guns, a swim
     on a hot day, Québec "sur la track", grief, daily doses, a retracted joke)."""
     assert level(text) == "none"
+
+
+@pytest.mark.parametrize("text", [
+    "I took all my medication with me on holiday",
+    "I packed all my pills in my suitcase for the trip",
+    "I took all my meds with me to the hospital for the operation",
+    "j'ai pris tous mes médicaments avec moi en vacances",
+    "j'ai bien pris toutes mes pilules dans ma valise pour le voyage",
+    "j'emporte tous mes cachets en week-end, on ne sait jamais",
+    "n'oublie pas de prendre tous tes médicaments avec toi pour le séjour",
+    "j'ai pris toute la bouteille d'huile d'olive pour la salade",
+    "I took the whole bottle of shampoo with me",
+    "I used the whole bottle of ketchup on my chips",
+])
+def test_medicines_taken_along_and_containers_of_everyday_things_stay_quiet(text: str) -> None:
+    """Taking one's medicines along (an errand) is not swallowing them; a bottle of oil or of
+    shampoo is not a bottle of pills."""
+    assert level(text) == "none"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("j'ai pris tous mes médicaments avec de l'alcool", "urgent"),
+    ("I took all my pills with vodka", "urgent"),
+    ("I took all my medication with me to the bridge tonight", "urgent"),
+    ("j'ai pris tous mes cachets avec moi, je vais au pont ce soir", "urgent"),
+    ("j'ai pris toute la bouteille de javel", "urgent"),
+    ("I drank the whole bottle of bleach", "urgent"),
+    ("j'ai pris toute la boîte d'un coup", "urgent"),
+    ("j'ai avalé toute la bouteille de sirop", "urgent"),
+])
+def test_medicines_swallowed_with_something_or_carried_to_a_place_of_danger_are_read(
+    text: str, expected: str,
+) -> None:
+    assert level(text) == expected
