@@ -1241,3 +1241,43 @@ def test_medicines_swallowed_with_something_or_carried_to_a_place_of_danger_are_
     text: str, expected: str,
 ) -> None:
     assert level(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "j'ai pris tous mes médicaments dans ma voiture",
+    "j'ai pris toute la boîte au boulot",
+    "j'ai pris tous mes cachets à la clinique, personne n'a vu",
+    "I took all my meds for the weekend at once",
+    "I'm going to take all my pills in the car tonight",
+    "je vais prendre tous mes cachets dans ma voiture ce soir",
+    "jai pris tt mes medocs dans ma voiture",
+    "I took way too many pills in the car",
+    "j'ai pris une poignée de cachets dans ma voiture",
+    "j'ai pris une boîte entière de doliprane dans ma voiture",
+    "I took the whole bottle in the car",
+    "I took all the pills in my pill organizer at once",
+    "j'ai pris tous les médicaments dans mon pilulier",
+    "I took all my pills with me vodka",
+    "I'm on the bridge and I took all my pills with me",
+    "j'ai avalé toute la boîte de sel de lithium",
+    "I took all my pills to hospital with me and swallowed them",
+])
+def test_a_review_of_the_errand_exclusions_overdoses_they_must_not_hide(text: str) -> None:
+    """A helper's probes of the 'taken along' exclusions: places where pills are swallowed
+    (a car, work, a clinic), amounts that can only mean swallowing, the pills *in* a box, a
+    danger named before, dialect 'me' for 'my'."""
+    assert level(text) == "urgent"
+
+
+@pytest.mark.parametrize("text", [
+    "I took a bottle of bleach to clean the bathroom",
+    "I took the empty bottle of bleach to the recycling",
+    "I took a can of weed killer to the allotment",
+    "I took the bottle of bleach away from my toddler",
+    "j'ai pris une bouteille de javel au supermarché",
+    "j'ai pris un bidon d'antigel pour la voiture",
+    "j'ai pris une tache de javel sur mon jean",
+    "j'ai pris le quai de Javel à vélo",
+])
+def test_carrying_or_buying_a_household_product_is_not_drinking_it(text: str) -> None:
+    assert level(text) == "none"
