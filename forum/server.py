@@ -161,10 +161,18 @@ class JoinedWrites:
             self._release_handle = None
 
     def _release(self) -> None:
+        # Written even when the transport is closing: asyncio closes it itself on a client's
+        # half-close and still sends what it is given; skipping a piece there would leave a
+        # hole in the stream (a later pair of writes would still go out).
         self._release_handle = None
         held, self._held = self._held, None
-        if held is not None and not self._transport.is_closing():
+        if held is not None:
             self._transport.write(held)
+
+    def discard(self) -> None:
+        """Forget what is held: the connection is gone."""
+        self._cancel_release()
+        self._held = None
 
     def flush(self) -> None:
         """Write what is held now."""
@@ -180,8 +188,7 @@ class JoinedWrites:
         self._transport.close()
 
     def abort(self) -> None:
-        self._cancel_release()
-        self._held = None
+        self.discard()
         self._transport.abort()
 
     def get_write_buffer_size(self) -> int:
@@ -296,6 +303,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     # -- uvicorn's hooks ----------------------------------------------------------------------
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if isinstance(self.transport, JoinedWrites):
+            self.transport.discard()
         self._streams().pop(self, None)
         self._disarm()
         if self._send_deadline is not None:

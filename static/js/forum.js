@@ -38,13 +38,12 @@
 
   // How to find the control again: its data-focus-key, or, for a button with a value (a
   // support reaction: the page holds one per post, so they carry no key), that value inside
-  // the nearest element with an id.
-  function focusSelector(control) {
+  // the swapped element, found again by its id.
+  function focusSelector(control, target) {
     var key = control.getAttribute("data-focus-key");
     if (key) { return '[data-focus-key="' + CSS.escape(key) + '"]'; }
-    var holder = control.form && control.value ? control.closest("[id]") : null;
-    if (!holder) { return null; }
-    return "#" + CSS.escape(holder.id) + ' button[value="' + CSS.escape(control.value) + '"]';
+    if (!control.form || !control.value || !target.id) { return null; }
+    return "#" + CSS.escape(target.id) + ' button[value="' + CSS.escape(control.value) + '"]';
   }
 
   var refocus = null;
@@ -53,7 +52,7 @@
     var target = event.detail.target;
     var active = document.activeElement;
     var inside = active && target && target.contains(active);
-    refocus = inside ? focusSelector(active) : null;
+    refocus = inside ? focusSelector(active, target) : null;
   });
 
   function announcement(control) {
@@ -80,8 +79,8 @@
   }
 
   // After an htmx swap (outerHTML replaces the target, so look in the document): the crisis
-  // pause takes the focus first, then a field with an error (its text is kept), then the
-  // control that was used, then alerts.
+  // pause takes the focus first, then the control that was used (or what it handed the focus
+  // to), then a field with an error (its text is kept), then alerts.
   var shownPause = null;
   document.addEventListener("htmx:afterSettle", function (event) {
     if (quiet(event)) { return; }
@@ -92,9 +91,9 @@
       if (pause !== shownPause) { shownPause = pause; focusFromTop(pause); }
       return;
     }
-    var invalid = document.querySelector("form [aria-invalid=true]");
-    if (invalid) { refocus = null; invalid.focus(); return; }
     if (restoreFocus()) { return; }
+    var invalid = document.querySelector("form [aria-invalid=true]");
+    if (invalid) { invalid.focus(); return; }
     var alerts = document.getElementById("alerts");
     if (alerts && alerts.firstElementChild) {
       alerts.setAttribute("tabindex", "-1");

@@ -355,3 +355,22 @@ async def test_what_is_held_is_written_before_closing_and_dropped_on_abort() -> 
     joined.abort()
     await asyncio.sleep(0)
     assert fake.writes == [] and fake.events == ["abort"]
+
+
+async def test_a_piece_held_while_the_transport_closes_is_still_sent_in_order() -> None:
+    """asyncio closes a transport itself when the client half-closes, and still sends what it
+    is given: a held piece must not be skipped, or the stream would have a hole in it. Once
+    the connection is lost, nothing held is written."""
+    loop = asyncio.get_running_loop()
+    fake = FakeTransport()
+    joined = guarded.JoinedWrites(fake, loop)  # type: ignore[arg-type]
+    joined.write(b"C")
+    fake.events.append("close")  # closed underneath the wrapper
+    await asyncio.sleep(0)
+    joined.write(b"D")
+    joined.write(b"E")
+    assert fake.writes == [b"C", b"DE"]
+    joined.write(b"F")
+    joined.discard()
+    await asyncio.sleep(0)
+    assert fake.writes == [b"C", b"DE"]

@@ -513,6 +513,15 @@ async def test_visitors_see_what_is_true_about_pending_and_automatically_hidden_
     assert "Author" not in pending.select_one(".post__author").get_text()
     hidden = page.one(f"#post-{world.ids['post2']}")
     assert "masqué automatiquement" in hidden.get_text()
+    # A member sees the same, and no "Bloquer …" link names the pending post's author (nor
+    # leads, under a post they cannot see, to a page that does not exist).
+    await as_role(client, app, world, "member")
+    page = await browser.get(f"/t/{world.ids['thread']}")
+    pending = page.one(f"#post-{world.ids['pending']}")
+    assert "Author" not in pending.get_text() and "Message en attente" in pending.get_text()
+    assert not pending.select("a.post__block-link")
+    assert not page.one(f"#post-{world.ids['post2']}").select("a.post__block-link")
+    assert page.all("a.post__block-link"), "the visible posts of others still offer it"
 
 
 # -- visible edit history -------------------------------------------------------------------------
