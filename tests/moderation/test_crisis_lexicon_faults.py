@@ -1281,3 +1281,28 @@ def test_a_review_of_the_errand_exclusions_overdoses_they_must_not_hide(text: st
 ])
 def test_carrying_or_buying_a_household_product_is_not_drinking_it(text: str) -> None:
     assert level(text) == "none"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("I don't want to see tomorrow", "concern"),
+    ("I don't want to see another day like this", "concern"),
+    ("je ne veux pas voir demain", "concern"),
+    ("je veux plus voir le jour se lever", "concern"),
+    ("j'ai pas envie de voir demain, je suis trop fatiguée", "concern"),
+    ("I don't want to see tomorrow, I'm going to end it tonight", "urgent"),
+    ("I don't want to see tomorrow's results", "none"),
+    ("je ne veux pas voir demain ma belle-mère", "none"),
+    ("je veux voir demain comment ça se passe", "none"),
+    ("je ne veux pas voir demain à la réunion", "none"),
+    ("I attempted last summer and nothing's changed", "concern"),
+    ("I've attempted before", "concern"),
+    ("I attempted twice as a teen", "concern"),
+    ("I attempted the exam last year", "none"),
+    ("I attempted a marathon twice", "none"),
+])
+def test_not_wanting_to_see_tomorrow_and_an_attempt_told_by_its_time_are_read(
+    text: str, expected: str,
+) -> None:
+    """A passive wish whose time word is the wish itself (never urgent by it), and a past
+    attempt told as "I attempted" with when, not what."""
+    assert level(text) == expected
