@@ -1285,24 +1285,39 @@ def test_carrying_or_buying_a_household_product_is_not_drinking_it(text: str) ->
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("I don't want to see tomorrow", "concern"),
-    ("I don't want to see another day like this", "concern"),
+    ("I don't want to see tomorrow 😔", "concern"),
+    ("I really don't want to see tomorrow tbh", "concern"),
+    ("i dont want to see tomorow", "concern"),
+    ("I don't want to see another day.", "concern"),
+    ("I don't want to see the sun rise again.", "concern"),
     ("je ne veux pas voir demain", "concern"),
     ("je veux plus voir le jour se lever", "concern"),
-    ("j'ai pas envie de voir demain, je suis trop fatiguée", "concern"),
+    ("jai plus envie de voir demain 😢", "concern"),
+    ("je voudrais ne pas voir demain.", "concern"),
+    ("jveux pu voir demain", "concern"),
     ("I don't want to see tomorrow, I'm going to end it tonight", "urgent"),
+    # A reason after the day, someone else, tomorrow's something, sleeping in: ordinary.
+    ("I don't want to see tomorrow, it's my dentist appointment", "none"),
+    ("Ugh I don't want to see tomorrow I have back to back meetings", "none"),
+    ("We don't want to see tomorrow.", "none"),
+    ("Investors don't want to see another day like this on the markets.", "none"),
+    ("Two hours on the ring road, I don't want to see another day like this!", "none"),
+    ("I don't want to see the sun rise, I'm sleeping in until noon on Sunday.", "none"),
     ("I don't want to see tomorrow's results", "none"),
+    ("Je ne veux pas voir demain, c'est le jour du dentiste.", "none"),
+    ("J'ai pas envie de voir demain, j'ai l'oral du bac à 8h.", "none"),
+    ("je ne veux pas voir le soleil se lever, je dors jusqu'à midi", "none"),
     ("je ne veux pas voir demain ma belle-mère", "none"),
     ("je veux voir demain comment ça se passe", "none"),
-    ("je ne veux pas voir demain à la réunion", "none"),
-    ("I attempted last summer and nothing's changed", "concern"),
-    ("I've attempted before", "concern"),
-    ("I attempted twice as a teen", "concern"),
-    ("I attempted the exam last year", "none"),
-    ("I attempted a marathon twice", "none"),
+    ("il ne veut pas voir demain", "none"),
+    # "I attempted" with no object: no word pattern tells it from an exam (left to the model).
+    ("I attempted twice and failed my driving test both times.", "none"),
+    ("The GMAT? I've attempted before.", "none"),
 ])
-def test_not_wanting_to_see_tomorrow_and_an_attempt_told_by_its_time_are_read(
+def test_not_wanting_to_see_tomorrow_is_read_only_when_it_closes_the_sentence(
     text: str, expected: str,
 ) -> None:
-    """A passive wish whose time word is the wish itself (never urgent by it), and a past
-    attempt told as "I attempted" with when, not what."""
+    """A passive wish whose time word is the wish itself (never urgent by it), said by the
+    writer and closing the sentence; a helper's probes of a first version found it answering
+    dentists, exams and the in-laws when a reason followed."""
     assert level(text) == expected
