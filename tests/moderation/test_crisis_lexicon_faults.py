@@ -1321,3 +1321,23 @@ def test_not_wanting_to_see_tomorrow_is_read_only_when_it_closes_the_sentence(
     writer and closing the sentence; a helper's probes of a first version found it answering
     dentists, exams and the in-laws when a reason followed."""
     assert level(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("I took all my meds today, proud of myself", "none"),
+    ("I took all my meds this morning like prescribed", "none"),
+    ("I've taken all my medication on time this week", "none"),
+    ("j'ai pris tous mes médicaments aujourd'hui, fière de moi", "none"),
+    ("j'ai pris tous mes cachets à l'heure cette semaine", "none"),
+    ("j'ai pris tous mes médicaments comme le médecin a dit", "none"),
+    ("I took all my pills, I'm not proud of myself", "urgent"),
+    ("j'ai pris tous mes cachets, je suis pas fière de moi", "urgent"),
+    ("I took all my pills on time, then swallowed the whole box of paracetamol", "urgent"),
+    ("I took all my pills at once", "urgent"),
+])
+def test_taking_ones_medicines_as_prescribed_is_not_an_overdose(
+    text: str, expected: str,
+) -> None:
+    """Pride in taking one's treatment is a common post here; "not proud of myself" after an
+    overdose is not it."""
+    assert level(text) == expected
