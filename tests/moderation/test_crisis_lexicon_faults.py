@@ -1324,20 +1324,30 @@ def test_not_wanting_to_see_tomorrow_is_read_only_when_it_closes_the_sentence(
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("I took all my meds today, proud of myself", "none"),
     ("I took all my meds this morning like prescribed", "none"),
     ("I've taken all my medication on time this week", "none"),
-    ("j'ai pris tous mes médicaments aujourd'hui, fière de moi", "none"),
+    ("I took all my tablets as directed every day this week", "none"),
+    ("j'ai pris tous mes médicaments ce matin comme le médecin a dit", "none"),
     ("j'ai pris tous mes cachets à l'heure cette semaine", "none"),
-    ("j'ai pris tous mes médicaments comme le médecin a dit", "none"),
+    ("jai pris tt mes medocs a lheure cette semaine", "none"),
+    # A helper's probes of a first version (sentence-wide exclusions): an overdose told
+    # beside adherence, "comme prévu" (as planned), pride in irony, "without missing one".
+    ("I took all my meds as my doctor said, then the rest of the bottle too.", "urgent"),
+    ("Every day this week I wanted to die, and just now I took all my antidepressants.", "urgent"),
+    ("I took all of my pills, not like prescribed, all of them at once.", "urgent"),
+    ("For once I took all my pills like prescribed... all of them at once, the whole bottle.",
+     "urgent"),
+    ("jai pris tt mes medocs comme prevu, jvais dormir pr tjrs", "urgent"),
+    ("J'ai avalé tous mes cachets comme le psy a dit... tous en même temps.", "urgent"),
+    ("J'ai pris tous mes médocs sans en oublier un, toute la plaquette d'un coup", "urgent"),
+    ("I took all my pills tonight, so proud of myself lol", "urgent"),
+    ("chu fiere de moi jai pris toutes mes pilules dun coup", "urgent"),
+    ("Mom would be proud of me, I finally took all my pills at once", "urgent"),
     ("I took all my pills, I'm not proud of myself", "urgent"),
-    ("j'ai pris tous mes cachets, je suis pas fière de moi", "urgent"),
-    ("I took all my pills on time, then swallowed the whole box of paracetamol", "urgent"),
-    ("I took all my pills at once", "urgent"),
 ])
 def test_taking_ones_medicines_as_prescribed_is_not_an_overdose(
     text: str, expected: str,
 ) -> None:
-    """Pride in taking one's treatment is a common post here; "not proud of myself" after an
-    overdose is not it."""
+    """Taking one's treatment as the doctor said is a common post here. Only the words right
+    after the intake say so; pride says nothing about the dose, and "comme prévu" is a plan."""
     assert level(text) == expected
