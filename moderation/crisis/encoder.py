@@ -60,6 +60,9 @@ _MAX_LEFT = max(left for _, left in _ORDERS)
 _MAX_RIGHT = max(width - 1 - left for width, left in _ORDERS)
 _UNKNOWN, _BEGIN, _END = 0, 1, 2
 _WORD_MARK = "\u2581"
+WORD_MEMORY = 20_000
+"""Words whose cut into pieces a worker remembers (about 4 MB); forgotten all at once when
+full."""
 
 
 class EncoderUnavailable(RuntimeError):
@@ -252,18 +255,41 @@ class SentenceEncoder:
         self._score_of_key = array("d", self._scores[key_to_piece].astype(np.float64).tolist())
         self._unknown_score = float(self._scores[kept].min()) - 10.0
         self._longest = max(len(key) for key in self._walk.iterkeys())
+        if any(_WORD_MARK in key[1:] for key in self._walk.iterkeys()):
+            raise ValueError("a piece reaches across two words: cutting word by word is wrong")
+        self._words: dict[str, tuple[int, ...]] = {}
         return kept
 
     @staticmethod
     def normalize(text: str) -> str:
-        words = unicodedata.normalize("NFKC", text).split()
+        # A word mark typed in the text is a space, as for the package's own tokenizer.
+        words = unicodedata.normalize("NFKC", text).replace(_WORD_MARK, " ").split()
         return _WORD_MARK + _WORD_MARK.join(words) if words else ""
 
     def tokenize(self, text: str) -> list[int]:
-        """Piece ids of *text* (without the begin and end marks): unigram Viterbi."""
+        """Piece ids of *text* (without the begin and end marks): unigram Viterbi, word by word.
+
+        No piece holds a word mark after its first character (checked when the pieces are
+        read), so the best cut of a text is the best cut of each of its words, one after the
+        other: each word is cut once and remembered (``WORD_MEMORY`` words at most; most words
+        of a post are common ones, so most are read from memory)."""
         normalized = self.normalize(text)
         if not normalized:
             return [_UNKNOWN]
+        ids: list[int] = []
+        memory = self._words
+        for word in normalized.split(_WORD_MARK)[1:]:
+            cut = memory.get(word)
+            if cut is None:
+                cut = self._cut(_WORD_MARK + word)
+                if len(memory) >= WORD_MEMORY:
+                    memory.clear()
+                memory[word] = cut
+            ids.extend(cut)
+        return ids
+
+    def _cut(self, normalized: str) -> tuple[int, ...]:
+        """The best cut of *normalized* into pieces (unigram Viterbi)."""
         size = len(normalized)
         best = [0.0] + [float("-inf")] * size
         came_from = [0] * (size + 1)
@@ -289,7 +315,7 @@ class SentenceEncoder:
             ids.append(piece_at[position])
             position = came_from[position]
         ids.reverse()
-        return ids
+        return tuple(ids)
 
     # -- weights -----------------------------------------------------------------------------
 

@@ -338,10 +338,14 @@ def _fold_with_offsets(text: str) -> tuple[str, list[int] | None]:
 
 # Inclusive writing ("fatigué·e", "épuisé.e", "ami·es", "seul(e)"): the separator is dropped so
 # that the word reads as its feminine or plural form ("fatiguee"), which the patterns know.
+# Each branch starts with its separator and looks behind it for the letter: the regex engine
+# then skips ahead to the separators instead of trying every position (a fifth of the time).
 _INCLUSIVE = re.compile(
-    r"(?<=[a-z])(?:[\u00b7\u2022\u2027\u2219\u22c5]|\.(?=(?:e|es|s|x|ne|nes|le|les|te|tes|se|ses|"
-    r"rice|rices|euse|euses|trice|trices)(?![\w.])))(?=[a-z])|(?<=[a-z])\((?=e?s?\)(?!\w)|e\))|"
-    r"(?<=[a-z]\(e)\)|(?<=[a-z]\(es)\)"
+    r"[\u00b7\u2022\u2027\u2219\u22c5](?<=[a-z].)(?=[a-z])"
+    r"|\.(?<=[a-z]\.)(?=(?:e|es|s|x|ne|nes|le|les|te|tes|se|ses|"
+    r"rice|rices|euse|euses|trice|trices)(?![\w.]))"
+    r"|\((?<=[a-z]\()(?=e?s?\)(?!\w)|e\))"
+    r"|\)(?<=[a-z]\(e\))|\)(?<=[a-z]\(es\))"
 )
 # Words slipped into a phrase that change nothing it says ("je me suis *encore* scarifiée",
 # "je vais *peut-être* en finir"): dropped before matching, so that no pattern has to allow
@@ -498,6 +502,11 @@ class Lexicon:
         self._start_cores = tuple(sorted(lit[1:] for lit in starts - ends))
         self._end_cores = tuple(sorted(lit[:-1] for lit in ends - starts))
         self._inner = tuple(sorted(every - starts - ends))
+        # A word's starts and ends are looked up by length (a dozen lengths) rather than by
+        # trying each of the hundreds of cores on it.
+        self._start_set, self._end_set = frozenset(self._start_cores), frozenset(self._end_cores)
+        self._start_lengths = sorted({len(core) for core in self._start_cores})
+        self._end_lengths = sorted({len(core) for core in self._end_cores})
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -522,11 +531,14 @@ class Lexicon:
         words = set(_WORD.findall(folded))
         found = {_MARK + core + _MARK for core in words & self._whole_cores}
         starts, ends = self._start_cores, self._end_cores
+        start_set, end_set = self._start_set, self._end_set
         for word in words:
             if word.startswith(starts):
-                found.update(_MARK + core for core in starts if word.startswith(core))
+                found.update(_MARK + word[:n] for n in self._start_lengths
+                             if word[:n] in start_set)
             if word.endswith(ends):
-                found.update(core + _MARK for core in ends if word.endswith(core))
+                found.update(word[-n:] + _MARK for n in self._end_lengths
+                             if word[-n:] in end_set)
         if self._inner:
             haystack = _MARK.join(words)
             found.update(lit for lit in self._inner if lit in haystack)

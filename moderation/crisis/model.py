@@ -212,13 +212,17 @@ class CrisisModel:
 
     def similarities(self, projected: np.ndarray) -> np.ndarray:
         """Cosine of each projected vector with every labelled example (one row per vector);
-        computed once per text, for the vote and for the examples shown to moderators."""
-        return projected @ self.examples.T
+        computed once per text, for the vote and for the examples shown to moderators.
+
+        Multiplied as examples × vectors, then transposed: for a few vectors against
+        thousands of examples, BLAS then reads the examples as they lie instead of first
+        copying all of them into its own layout (for nine sentences, about a third of the
+        time)."""
+        return (self.examples @ projected.T).T
 
     def neighbour_probabilities(self, similarities: np.ndarray) -> np.ndarray:
         """Each row's label shares among its NEAREST examples, weighted by similarity."""
-        count = min(NEAREST, similarities.shape[1])
-        nearest = np.argpartition(similarities, similarities.shape[1] - count, axis=1)[:, -count:]
+        nearest = highest(similarities, min(NEAREST, similarities.shape[1]))
         weights = np.exp(SHARPNESS * (np.take_along_axis(similarities, nearest, axis=1) - 1))
         labels = self.example_labels[nearest]
         votes = np.stack([(weights * (labels == c)).sum(axis=1)
@@ -228,8 +232,7 @@ class CrisisModel:
     def neighbours(self, similarities: np.ndarray) -> tuple[Neighbour, ...]:
         """The NEIGHBOURS labelled examples nearest to one vector, from its row of
         ``similarities``."""
-        count = min(NEIGHBOURS, len(similarities))
-        nearest = np.argpartition(similarities, len(similarities) - count)[-count:]
+        nearest = highest(similarities[None, :], min(NEIGHBOURS, len(similarities)))[0]
         nearest = nearest[np.argsort(-similarities[nearest])]
         return tuple(
             Neighbour(self.example_texts[i], self.labels[int(self.example_labels[i])],
@@ -246,7 +249,13 @@ class CrisisModel:
             return NO_SCORE
         unit_texts = [piece.text for piece in pieces]
         unit_keys, whole_keys = features.ngram_keys_of_units(unit_texts)
-        probabilities = self.ngram_probabilities(unit_keys)
+        several = len(unit_texts) > 1
+        # The text as a whole is read with its units, as one more row (last): its keys are
+        # theirs, so the weight rows are read from memory once.
+        probabilities = self.ngram_probabilities(
+            [*unit_keys, whole_keys] if several else unit_keys)
+        whole = probabilities[-1:] if several else None
+        probabilities = probabilities[:-1] if several else probabilities
         order = np.argsort(-(1.0 - probabilities[:, 0]), kind="stable")
         chosen: list[int] = []
         spent = 0
@@ -260,8 +269,7 @@ class CrisisModel:
         similarities = self.similarities(self.project(vectors))
         probabilities[chosen] = (probabilities[chosen] + self.vector_probabilities(vectors)
                                  + self.neighbour_probabilities(similarities)) / 3
-        if len(unit_texts) > 1:  # the text as a whole, last
-            whole = self.ngram_probabilities([whole_keys])
+        if whole is not None:  # the text as a whole, last
             probabilities = np.concatenate([probabilities, whole])
         crisis = 1.0 - probabilities[:, 0]
         top = int(np.argmax(crisis))
@@ -275,6 +283,30 @@ class CrisisModel:
             unit=unit_texts[top] if top < len(unit_texts) else "", neighbours=neighbours,
             encoded_units=len(chosen), units=len(unit_texts),
         )
+
+
+def highest(scores: np.ndarray, count: int, block: int = 32) -> np.ndarray:
+    """The columns of each row's ``count`` highest scores, in no order (among equal scores,
+    any): the same as ``np.argpartition(scores, width - count, axis=1)[:, -count:]``, in a
+    third of its time on rows of thousands of similarities.
+
+    Each row is read in blocks of ``block`` columns: every score among the row's ``count``
+    highest lies in one of the ``count`` blocks whose maxima are highest (a block outside them
+    has ``count`` blocks above it, each holding a score at least as high as its best one), so
+    only those blocks are searched."""
+    rows, width = scores.shape
+    if width <= 4 * count * block:
+        return np.argpartition(scores, width - count, axis=1)[:, width - count:]
+    starts = np.arange(0, width, block)
+    maxima = np.maximum.reduceat(scores, starts, axis=1)
+    blocks = np.argpartition(maxima, len(starts) - count, axis=1)[:, len(starts) - count:]
+    columns = (starts[blocks][:, :, None] + np.arange(block)).reshape(rows, count * block)
+    outside = columns >= width  # the last block may be short
+    columns[outside] = width - 1
+    values = np.take_along_axis(scores, columns, axis=1)
+    values[outside] = -np.inf
+    best = np.argpartition(values, count * block - count, axis=1)[:, count * block - count:]
+    return np.take_along_axis(columns, best, axis=1)
 
 
 def _estimated_pieces(text: str) -> int:

