@@ -1,8 +1,10 @@
 """What the crisis screen costs per post, in process, on one core (``make bench`` runs it).
 
 ``REPEATS`` posts of about 200, 2,000 and 20,000 characters are made by joining ordinary
-posts of the training corpus (the screen's cost depends on length, not on the words; at
-20,000 characters the corpus runs out and its posts come round again), and each is screened
+posts of the training corpus (the screen's cost depends on length more than on the words; at
+20,000 characters the corpus runs out and its posts come round again; the tokenizer remembers
+words, so it cuts most of these from memory, as it does a forum's common words: a post of
+words it has never seen costs up to about 1 ms more at 2,000 characters), and each is screened
 once as the forum screens them (both stages, the nearest examples found), after one warm-up
 call that loads the encoder. Run in a child process with one BLAS thread, so the
 figure is one core's. Prints and returns p50 and p95 in milliseconds, the peak RSS of that

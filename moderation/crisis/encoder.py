@@ -61,8 +61,11 @@ _MAX_RIGHT = max(width - 1 - left for width, left in _ORDERS)
 _UNKNOWN, _BEGIN, _END = 0, 1, 2
 _WORD_MARK = "\u2581"
 WORD_MEMORY = 20_000
-"""Words whose cut into pieces a worker remembers (about 4 MB); forgotten all at once when
-full."""
+"""Words whose cut into pieces a worker remembers (about 3.5 MB of ordinary words); forgotten
+all at once when full."""
+REMEMBERED_LENGTH = 32
+"""Longer words are cut every time, never remembered: a word can be a whole 600-character
+window (a link, a key pasted), and 20,000 of those would hold some 250 MB."""
 
 
 class EncoderUnavailable(RuntimeError):
@@ -271,8 +274,9 @@ class SentenceEncoder:
 
         No piece holds a word mark after its first character (checked when the pieces are
         read), so the best cut of a text is the best cut of each of its words, one after the
-        other: each word is cut once and remembered (``WORD_MEMORY`` words at most; most words
-        of a post are common ones, so most are read from memory)."""
+        other: each word is cut once and remembered (``WORD_MEMORY`` words of at most
+        ``REMEMBERED_LENGTH`` characters; most words of a post are common ones, so most are
+        read from memory)."""
         normalized = self.normalize(text)
         if not normalized:
             return [_UNKNOWN]
@@ -282,9 +286,10 @@ class SentenceEncoder:
             cut = memory.get(word)
             if cut is None:
                 cut = self._cut(_WORD_MARK + word)
-                if len(memory) >= WORD_MEMORY:
-                    memory.clear()
-                memory[word] = cut
+                if len(word) <= REMEMBERED_LENGTH:
+                    if len(memory) >= WORD_MEMORY:
+                        memory.clear()
+                    memory[word] = cut
             ids.extend(cut)
         return ids
 

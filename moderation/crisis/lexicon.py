@@ -525,8 +525,10 @@ class Lexicon:
         """The prefilter literals found in *folded*.
 
         Literals are word characters, NUL-marked when they must start or end a word: whole-word
-        literals are looked up in the set of words, word starts and ends with ``startswith`` and
-        ``endswith`` on each distinct word, and the rest in the words joined with NULs.
+        literals are looked up in the set of words; word starts and ends by one ``startswith``
+        and ``endswith`` of all of them on each distinct word, then, for a word that has one,
+        its own starts and ends of each core length looked up in the cores; and the rest in
+        the words joined with NULs.
         """
         words = set(_WORD.findall(folded))
         found = {_MARK + core + _MARK for core in words & self._whole_cores}

@@ -260,6 +260,12 @@ def test_the_lean_encoder_cuts_and_encodes_as_the_package_does(
     ours._words.clear()
     assert [ours.tokenize(t) for t in texts] == expected
     assert len(ours._words) <= 5
+    # A long word (a pasted link) is cut, never remembered: the memory stays small.
+    link = "https://example.org/" + "a1b2c3d4e5" * 40
+    ours._words.clear()
+    assert ours.tokenize(link) == reference._tokenizer.encode(
+        link, out_type=int, add_bos=False, add_eos=False)
+    assert not ours._words
     similarity = np.sum(ours.encode(texts) * reference.encode(texts), axis=1)
     assert similarity.min() > 0.999
 
@@ -313,6 +319,8 @@ def test_highest_finds_the_same_scores_as_a_full_partition(width: int) -> None:
     scores[2, -3:] = 9.0  # the best ones in the short last block
     scores[3, 40:200] += 3.0  # one cluster holds them all
     scores[4] = np.round(scores[4], 1)  # many ties
+    scores[5] = -np.inf  # fewer finite scores than asked for: still distinct real columns
+    scores[5, ::max(1, width // 7)] = 1.0
     count = min(20, width)
     found = highest(scores, count)
     assert found.shape == (7, count)
