@@ -48,7 +48,7 @@ HEAD_FORMAT = 2
 """1: one network over the sentence vectors; 2 (2026-12-06): several, stacked and averaged."""
 
 TOKEN_BUDGET = 128
-"""Encoder pieces read per text at most (about 6 ms on one core: the largest part of a
+"""Encoder pieces read per text at most (about 6–8 ms on one core: the largest part of a
 2,000-character post's 20 ms budget). 160 until 2026-12-07: 128 changes no answer on the
 development file and no figure on the holdout and stress files; docs/SAFETY.md."""
 MAX_UNITS = 400
