@@ -181,9 +181,11 @@ class Posted:
 async def _already_posted(
     session: AsyncSession, author: Member, idempotency_key: str | None, error: IntegrityError
 ) -> Posted:
-    """A concurrent request with the same key won the race (PostgreSQL: its insert waited on
-    ours and hit the unique constraint); answer with its post rather than a 500. The savepoint
-    already undid this attempt's counter updates."""
+    """A post with the same key is stored already: a form sent twice (the handlers look the
+    key up before the gate, in the same transaction), or a concurrent send that won the race
+    (PostgreSQL: its insert waited on ours). The unique constraint on (author, key) refused
+    this insert; answer with the stored post rather than a 500. The savepoint already undid
+    this attempt's counter updates."""
     existing = (
         await find_post_by_key(session, author.id, idempotency_key) if idempotency_key else None
     )
@@ -200,10 +202,6 @@ async def do_create_thread(
     """Open a thread with its first post; ``lang``: the post's language (``POST_LANGS``).
     ``conversation_id``: the thread is that conversation's (``forum/conversations.py``): not
     counted among the space's threads, nor its activity."""
-    if idempotency_key:
-        existing = await find_post_by_key(session, author.id, idempotency_key)
-        if existing is not None:
-            return Posted(existing, created=False)
     now = utcnow()
     try:
         async with session.begin_nested():
@@ -239,10 +237,6 @@ async def do_reply(
     idempotency_key: str | None = None,
 ) -> Posted:
     """Add a post to ``thread``; ``lang``: its language (``POST_LANGS``)."""
-    if idempotency_key:
-        existing = await find_post_by_key(session, author.id, idempotency_key)
-        if existing is not None:
-            return Posted(existing, created=False)
     now = utcnow()
     try:
         async with session.begin_nested():

@@ -8,7 +8,7 @@ import pytest
 from litestar import Litestar
 from sqlalchemy import delete, select, update
 
-from forum import search
+from forum import changes, search
 from forum.db import Database
 from forum.models import Post, PostStatus, SearchDocument, SearchTerm
 from tests.browsing import Browser, Page, another_browser
@@ -115,12 +115,12 @@ async def test_a_post_moderation_takes_out_of_view_is_never_found_and_comes_back
     async with database.writing() as session:  # what moderation's actions do
         post = await session.get(Post, post_id)
         post.status = status
-        await search.reindex_post(session, post)
+        changes.post(session, post)
     assert not hit_titles(await browser.get("/search?q=brindacier"))
     async with database.writing() as session:
         post = await session.get(Post, post_id)
         post.status = PostStatus.VISIBLE
-        await search.reindex_post(session, post)
+        changes.post(session, post, published=True)
     assert hit_titles(await browser.get("/search?q=brindacier"))
 
 

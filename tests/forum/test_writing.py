@@ -173,6 +173,90 @@ async def test_a_double_submit_stores_one_post(
     assert await count(database, Post) == before + 1
 
 
+async def test_a_double_submit_with_htmx_answers_with_the_first_post(
+    browser: Browser, database: Database, demo: None
+) -> None:
+    """The second send finds its key taken: the unique constraint refuses its insert, and the
+    answer leads to the post the first send stored, with nothing counted twice."""
+    await browser.signup("Glycine")
+    page = await browser.get("/t/1")
+    form = page.form("#reply-form")
+    first = await browser.submit(form, {"body": "Envoyé deux fois, avec htmx"}, htmx=True)
+    assert first.status == 200
+    post_id = first.response.headers["hx-trigger-after-settle"].split("post-")[1].split('"')[0]
+    async with database.reader() as session:
+        counted = await session.scalar(select(Thread.post_count).where(Thread.id == 1))
+    second = await browser.submit(form, {"body": "Envoyé deux fois, avec htmx"}, htmx=True)
+    assert second.status == 200
+    assert second.response.headers["hx-redirect"].endswith(f"#post-{post_id}")
+    async with database.reader() as session:
+        assert await session.scalar(select(Thread.post_count).where(Thread.id == 1)) == counted
+        assert await session.scalar(select(func.count()).select_from(Post).where(
+            Post.source == "Envoyé deux fois, avec htmx")) == 1
+
+
+async def test_a_thread_started_twice_with_one_key_is_one_thread(
+    browser: Browser, database: Database, demo: None
+) -> None:
+    await browser.signup("Glycine")
+    page = await browser.get("/s/anxiete/new")
+    form = page.form("form.composer")
+    values = {"title": "Un fil envoyé deux fois", "body": "Le même formulaire, deux clics."}
+    threads = await count(database, Thread)
+    first = await browser.submit(form, values)
+    second = await browser.submit(form, values)
+    assert first.status == second.status == 303
+    assert first.response.headers["location"] == second.response.headers["location"]
+    assert await count(database, Thread) == threads + 1
+    space = await browser.get("/s/anxiete")
+    titles = [a.get_text(strip=True) for a in space.all(".thread-row__title")]
+    assert titles.count("Un fil envoyé deux fois") == 1
+
+
+async def test_an_action_given_a_key_already_stored_writes_and_counts_nothing(
+    database: Database, demo: None
+) -> None:
+    """``do_reply`` and ``do_create_thread`` rely on the (author, key) constraint: the second
+    insert is refused inside its savepoint, so the counters it raised go back with it."""
+    from forum import actions
+    from forum.models import Member, Space
+
+    async with database.writing() as db:
+        author = await db.scalar(select(Member).order_by(Member.id).limit(1))
+        thread = await db.get(Thread, 1)
+        space = await db.get(Space, thread.space_id)
+        first_reply = await actions.do_reply(db, thread=thread, author=author, source="Une fois",
+                                             verdict=VERDICT, idempotency_key="cle-reponse")
+        first_thread = await actions.do_create_thread(
+            db, space=space, author=author, title="Une fois", source="Une fois",
+            verdict=VERDICT, idempotency_key="cle-fil")
+    assert first_reply.created and first_thread.created
+    async with database.reader() as session:
+        before = (await session.execute(select(Thread.post_count, Thread.reply_count)
+                                        .where(Thread.id == 1))).one()
+        space_before = (await session.execute(
+            select(Space.thread_count, Space.last_activity_at).where(Space.id == space.id))).one()
+    posts, threads = await count(database, Post), await count(database, Thread)
+    async with database.writing() as db:
+        author = await db.get(Member, author.id)
+        thread = await db.get(Thread, 1)
+        space = await db.get(Space, thread.space_id)
+        again_reply = await actions.do_reply(db, thread=thread, author=author, source="Deux fois",
+                                             verdict=VERDICT, idempotency_key="cle-reponse")
+        again_thread = await actions.do_create_thread(
+            db, space=space, author=author, title="Deux fois", source="Deux fois",
+            verdict=VERDICT, idempotency_key="cle-fil")
+        assert thread.id == 1  # still usable after the refused insert
+    assert not again_reply.created and again_reply.post.id == first_reply.post.id
+    assert not again_thread.created and again_thread.post.id == first_thread.post.id
+    assert await count(database, Post) == posts and await count(database, Thread) == threads
+    async with database.reader() as session:
+        assert (await session.execute(select(Thread.post_count, Thread.reply_count)
+                                      .where(Thread.id == 1))).one() == before
+        assert (await session.execute(select(Space.thread_count, Space.last_activity_at)
+                                      .where(Space.id == space.id))).one() == space_before
+
+
 async def test_a_body_over_the_size_limit_gets_a_413_page(browser: Browser, demo: None) -> None:
     await browser.signup("Glycine")
     page = await browser.get("/t/1")
