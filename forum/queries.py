@@ -61,14 +61,29 @@ def _readable_spaces(viewer: Viewer):
     return and_(Space.archived.is_(False), readable_visibility(viewer))
 
 
-def readable_visibility(viewer: Viewer):  # noqa: ANN201 - a SQL clause
-    """The spaces whose threads ``viewer`` reads, by visibility (as
-    ``permissions.can_read_space_content``), for lists and search."""
+READABLE_BY_REACH = {
+    "public": Space.visibility == Visibility.PUBLIC,
+    "all": true(),
+    "not helpers": Space.visibility != Visibility.HELPERS,
+}
+
+
+def reading_reach(viewer: Viewer) -> str:
+    """Which spaces' threads ``viewer`` reads, by visibility, as a key of ``READABLE_BY_REACH``:
+    a visitor the public ones, a trained helper or an admin all, any other member all but the
+    helpers' (as ``permissions.can_read_space_content``). A statement built once per reach
+    may be reused for every viewer of that reach (``forum.search``)."""
     if viewer is None:
-        return Space.visibility == Visibility.PUBLIC
+        return "public"
     if reads_helpers_spaces(viewer):
-        return true()
-    return Space.visibility != Visibility.HELPERS
+        return "all"
+    return "not helpers"
+
+
+def readable_visibility(viewer: Viewer):  # noqa: ANN201 - a SQL clause
+    """The spaces whose threads ``viewer`` reads, by visibility (:func:`reading_reach`), for
+    lists and search."""
+    return READABLE_BY_REACH[reading_reach(viewer)]
 
 
 LISTED_THREADS = and_(Thread.group_session_id.is_(None), Thread.conversation_id.is_(None))

@@ -67,8 +67,12 @@ from typing import Any
 from markupsafe import Markup, escape
 from sqlalchemy import (
     DDL,
+    Integer,
     Row,
+    Select,
+    String,
     and_,
+    bindparam,
     case,
     column,
     delete,
@@ -98,7 +102,7 @@ from forum.models import (
     Space,
     Thread,
 )
-from forum.queries import readable_visibility
+from forum.queries import READABLE_BY_REACH, reading_reach
 
 log = logging.getLogger("forum.search")
 
@@ -541,24 +545,30 @@ class SearchResults:
     says so calmly (the form keeps the query)."""
 
 
-def _space_visible(viewer: Member | None, space: Space | None):
-    clauses = [Space.archived.is_(False), readable_visibility(viewer)]
-    if space is not None:
-        clauses.append(Space.id == space.id)
+def _space_visible(reach: str, in_space: bool):
+    """In an open space the reader's reach covers (``forum.queries.reading_reach``); with
+    ``in_space``, the one whose id is the parameter ``space_id``."""
+    clauses = [Space.archived.is_(False), READABLE_BY_REACH[reach]]
+    if in_space:
+        clauses.append(Space.id == bindparam("space_id", type_=Integer))
     return and_(*clauses)
 
 
-def _author_visible(viewer: Member):
-    """Not written by someone ``viewer`` blocked."""
-    blocked = select(Block.blocked_id).where(Block.blocker_id == viewer.id)
+def _author_visible():
+    """Not written by someone the reader (the parameter ``viewer_id``) blocked."""
+    blocked = select(Block.blocked_id).where(
+        Block.blocker_id == bindparam("viewer_id", type_=Integer))
     return or_(Post.author_id.is_(None), Post.author_id.not_in(blocked))
 
 
-def _visible_to(viewer: Member | None, space: Space | None):
-    clauses = [Post.status == PostStatus.VISIBLE, _space_visible(viewer, space)]
+def _reader_params(viewer: Member | None, space: Space | None) -> dict[str, Any]:
+    """The values of ``viewer_id`` and ``space_id`` the two clauses above ask for."""
+    params: dict[str, Any] = {}
     if viewer is not None:
-        clauses.append(_author_visible(viewer))
-    return and_(*clauses)
+        params["viewer_id"] = viewer.id
+    if space is not None:
+        params["space_id"] = space.id
+    return params
 
 
 def _columns():
@@ -584,20 +594,38 @@ async def postings_of(session: AsyncSession, groups: list[str]
     tell (a bare prefix query, whose words are too many to probe)."""
     if any("*" in group for group in groups):
         return None
-    fts = literal_column("search_fts")
-    deepest_of = [
-        select(_FTS.c.rowid).select_from(_FTS).where(fts.op("MATCH")(group))
-        .order_by(_FTS.c.rowid.desc()).offset(PROBE_DEPTH - 1).limit(1)
-        .correlate(None).scalar_subquery()
-        for group in groups
-    ]
-    newest_of = select(func.max(SearchDocument.post_id)).scalar_subquery()
-    newest, *deepest = (await session.execute(select(newest_of, *deepest_of))).one()
+    statement = _PROBES.get((len(groups), PROBE_DEPTH))
+    if statement is None:
+        statement = _probe_statement(len(groups))
+    params = {f"group_{index}": group for index, group in enumerate(groups)}
+    newest, *deepest = (await session.execute(statement, params)).one()
     if newest is None:
         return 0, [0 for _ in groups]
     # Fewer than PROBE_DEPTH matches: the word is rare, its list short.
     return newest, [PROBE_DEPTH if rowid is None else PROBE_DEPTH * newest // (newest - rowid + 1)
                     for rowid in deepest]
+
+
+_PROBES: dict[tuple[int, int], Select[Any]] = {}
+""":func:`postings_of`'s statement for each number of groups up to :data:`KEPT_PROBES` (and
+the :data:`PROBE_DEPTH` it was built with), built once (see :data:`_STATEMENTS`)."""
+KEPT_PROBES = 16
+
+
+def _probe_statement(count: int) -> Select[Any]:
+    fts = literal_column("search_fts")
+    deepest_of = [
+        select(_FTS.c.rowid).select_from(_FTS)
+        .where(fts.op("MATCH")(bindparam(f"group_{index}", type_=String)))
+        .order_by(_FTS.c.rowid.desc()).offset(PROBE_DEPTH - 1).limit(1)
+        .correlate(None).scalar_subquery()
+        for index in range(count)
+    ]
+    newest_of = select(func.max(SearchDocument.post_id)).scalar_subquery()
+    statement = select(newest_of, *deepest_of)
+    if count <= KEPT_PROBES:
+        _PROBES[count, PROBE_DEPTH] = statement
+    return statement
 
 
 def too_common(terms: list[str], newest: int, postings: list[int]) -> tuple[str, ...]:
@@ -611,30 +639,72 @@ def too_common(terms: list[str], newest: int, postings: list[int]) -> tuple[str,
     return tuple(dict.fromkeys(term.lower() for term in terms if term.lower() in common))
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """What the SQL of a search's page statement on SQLite depends on. The rest (the FTS5
+    query, the reader's id, the space's id, the page) is a parameter of it."""
+
+    ordering: Ordering
+    reach: str
+    """``forum.queries.reading_reach`` of the reader."""
+    member: bool
+    """A member's search leaves out the posts of the authors they blocked."""
+    in_space: bool
+    window: int
+    per_page: int
+    """:data:`RANK_WINDOW` and :data:`RESULTS_PER_PAGE` when it was built (constants, which
+    only a test changes)."""
+
+
+_STATEMENTS: dict[_Shape, Select[Any]] = {}
+"""The page statement of each shape (at most eighteen), built on first use and then reused:
+building it and computing its cache key cost about 1.5 ms a search (2026-12-07, issue 20),
+a fifth of the worker's own time for a search at 200,000 posts, and as much as the SQL of a
+rare word. SQLAlchemy keeps a statement's cache key on the object, so a reused statement
+goes straight to its compiled form."""
+
+
 def _sqlite_statement(terms: list[str], expansions: dict[str, list[str]], ordering: Ordering,
-                      viewer: Member | None, space: Space | None, page: int):
+                      viewer: Member | None, space: Space | None, page: int
+                      ) -> tuple[Select[Any], dict[str, Any]]:
+    """The page's statement and its parameters."""
+    shape = _Shape(ordering, reading_reach(viewer), viewer is not None, space is not None,
+                   RANK_WINDOW, RESULTS_PER_PAGE)
+    statement = _STATEMENTS.get(shape)
+    if statement is None:
+        statement = _STATEMENTS[shape] = _build_sqlite_statement(shape)
     query = fts5_query(terms, expansions)
+    params = {"query": query, "offset": (page - 1) * RESULTS_PER_PAGE,
+              **_reader_params(viewer, space)}
+    if ordering is Ordering.TITLE_THEN_RECENT:
+        params["title_query"] = "{title} : (" + query + ")"
+    return statement, params
+
+
+def _build_sqlite_statement(shape: _Shape) -> Select[Any]:
     fts = literal_column("search_fts")
+    matches = fts.op("MATCH")(bindparam("query", type_=String))
+    space_visible = _space_visible(shape.reach, shape.in_space)
     # The rowid of the RANK_WINDOW-th most recent match (FTS5 walks its rowids backwards
     # without ranking them); ranking then runs on that window only.
     oldest_ranked = (
-        select(_FTS.c.rowid).select_from(_FTS).where(fts.op("MATCH")(query))
-        .order_by(_FTS.c.rowid.desc()).offset(RANK_WINDOW - 1).limit(1)
+        select(_FTS.c.rowid).select_from(_FTS).where(matches)
+        .order_by(_FTS.c.rowid.desc()).offset(shape.window - 1).limit(1)
         .correlate(None).scalar_subquery()
     )
     in_window = _FTS.c.rowid >= func.coalesce(oldest_ranked, 0)
-    if ordering is Ordering.NEWEST:
+    if shape.ordering is Ordering.NEWEST:
         # No window and no ranking: FTS5 walks the matches newest first and stops at the page.
         in_window = true()
         rank = literal_column("0")
-    elif ordering is Ordering.RELEVANCE:
+    elif shape.ordering is Ordering.RELEVANCE:
         rank = func.bm25(fts, 4.0, 1.0)
     else:
         # The window's posts whose title holds every word (an opening post's title column):
         # FTS5 walks that column filter over the window's rowids only.
         title_hits = (
             select(_FTS.c.rowid).select_from(_FTS)
-            .where(fts.op("MATCH")("{title} : (" + query + ")"), in_window)
+            .where(fts.op("MATCH")(bindparam("title_query", type_=String)), in_window)
             .correlate(None)
         )
         rank = case((_FTS.c.rowid.in_(title_hits), 0), else_=1)
@@ -651,15 +721,15 @@ def _sqlite_statement(terms: list[str], expansions: dict[str, list[str]], orderi
         .select_from(_FTS)
         .join(SearchDocument, SearchDocument.post_id == _FTS.c.rowid)
         .join(Space, Space.id == SearchDocument.space_id)
-        .where(fts.op("MATCH")(query), in_window, _space_visible(viewer, space))
+        .where(matches, in_window, space_visible)
     )
-    if viewer is not None:
-        ranked = ranked.join(Post, Post.id == _FTS.c.rowid).where(_author_visible(viewer))
-    order = (_FTS.c.rowid.desc(),) if ordering is Ordering.NEWEST else \
+    if shape.member:
+        ranked = ranked.join(Post, Post.id == _FTS.c.rowid).where(_author_visible())
+    order = (_FTS.c.rowid.desc(),) if shape.ordering is Ordering.NEWEST else \
         (ranked_by, _FTS.c.rowid.desc())
     ranked = (
         ranked.order_by(*order)
-        .limit(RESULTS_PER_PAGE + 1).offset((page - 1) * RESULTS_PER_PAGE)
+        .limit(shape.per_page + 1).offset(bindparam("offset", type_=Integer))
         .subquery("ranked")
     )
     return (
@@ -672,8 +742,7 @@ def _sqlite_statement(terms: list[str], expansions: dict[str, list[str]], orderi
         .join(Thread, Thread.id == SearchDocument.thread_id)
         .join(Space, Space.id == Thread.space_id)
         .outerjoin(Member, Member.id == Post.author_id)
-        .where(fts.op("MATCH")(query), Post.status == PostStatus.VISIBLE,
-               _space_visible(viewer, space))
+        .where(matches, Post.status == PostStatus.VISIBLE, space_visible)
         .order_by(ranked.c.rank, ranked.c.post_id.desc())
     )
 
@@ -684,7 +753,10 @@ _TITLE_HEADLINE = f'StartSel="{START}", StopSel="{END}", HighlightAll=true'
 
 
 def _postgres_statement(raw: str, viewer: Member | None, space: Space | None, page: int,
-                        ordering: Ordering = Ordering.RELEVANCE):
+                        ordering: Ordering = Ordering.RELEVANCE
+                        ) -> tuple[Select[Any], dict[str, Any]]:
+    """The page's statement on PostgreSQL and its parameters (built each time: the SQLite
+    shapes' gain was measured there, where the targets are)."""
     config = literal_column("'forum_french'::regconfig")
     tsquery = func.websearch_to_tsquery(config, raw[:MAX_QUERY_LENGTH])
     document = literal_column("search_document.search_vector")
@@ -695,6 +767,10 @@ def _postgres_statement(raw: str, viewer: Member | None, space: Space | None, pa
         .order_by(inner.c.post_id.desc()).offset(RANK_WINDOW - 1).limit(1)
         .scalar_subquery()
     )
+    visible = [Post.status == PostStatus.VISIBLE,
+               _space_visible(reading_reach(viewer), space is not None)]
+    if viewer is not None:
+        visible.append(_author_visible())
     statement = (
         select(*_columns(),
                func.ts_headline(config, SearchDocument.title, tsquery,
@@ -707,15 +783,16 @@ def _postgres_statement(raw: str, viewer: Member | None, space: Space | None, pa
         .join(Thread, Thread.id == SearchDocument.thread_id)
         .join(Space, Space.id == Thread.space_id)
         .outerjoin(Member, Member.id == Post.author_id)
-        .where(_visible_to(viewer, space))
+        .where(*visible)
         .limit(RESULTS_PER_PAGE + 1).offset((page - 1) * RESULTS_PER_PAGE)
     )
+    params = _reader_params(viewer, space)
     if ordering is Ordering.NEWEST:  # no window and no ranking: the newest matches
-        return statement.order_by(SearchDocument.post_id.desc())
+        return statement.order_by(SearchDocument.post_id.desc()), params
     return (
         statement.where(SearchDocument.post_id >= func.coalesce(oldest_ranked, 0))
         .order_by(func.ts_rank(document, tsquery).desc(), SearchDocument.post_id.desc())
-    )
+    ), params
 
 
 async def search(
@@ -743,7 +820,7 @@ async def search(
     try:
         async with search_budget.limited(session, budget_ms):
             if postgres:
-                statement = _postgres_statement(raw, viewer, space, page)
+                statement, params = _postgres_statement(raw, viewer, space, page)
             else:
                 expansions = await expand_prefixes(session, terms)
                 broad = too_broad(terms, expansions)
@@ -759,17 +836,19 @@ async def search(
                     broad = tuple(term for term in broad if term.lower() not in left_out)
                 if postings is None or postings > RANK_BUDGET:
                     ordering = Ordering.TITLE_THEN_RECENT
-                statement = _sqlite_statement(terms, expansions, ordering, viewer, space, page)
-            rows = (await session.execute(statement)).all()
+                statement, params = _sqlite_statement(terms, expansions, ordering, viewer,
+                                                      space, page)
+            rows = (await session.execute(statement, params)).all()
     except search_budget.OutOfTime:
         stage = ordering
         ordering = Ordering.NEWEST
         # Without its words (the budget ran out reading them), a prefix is asked whole.
-        statement = (_postgres_statement(raw, viewer, space, page, ordering) if postgres else
-                     _sqlite_statement(terms, expansions, ordering, viewer, space, page))
+        statement, params = (
+            _postgres_statement(raw, viewer, space, page, ordering) if postgres else
+            _sqlite_statement(terms, expansions, ordering, viewer, space, page))
         try:
             async with search_budget.limited(session, max(1, (budget_ms or 0) // 2)):
-                rows = (await session.execute(statement)).all()
+                rows = (await session.execute(statement, params)).all()
         except search_budget.OutOfTime:
             rows = None
         log.warning("search over its time budget", extra={"fields": {

@@ -113,6 +113,32 @@ async def test_blocking_from_a_post_hides_their_posts_from_your_search(
     assert not (await browser.get("/search?q=grabouillon")).all(".search-hit")
 
 
+async def test_each_reader_of_one_search_gets_their_own_blocks(
+    app: Litestar, browser: Browser, demo: None
+) -> None:
+    """A search's statement is built once and reused for every reader with their own
+    parameters (``forum.search._STATEMENTS``): one member's block never hides a post from
+    another member, nor from a visitor, searched in turn with the same words."""
+    await browser.signup("Hirondelle")
+    async with another_browser(app) as author, another_browser(app) as third, \
+            another_browser(app) as visitor:
+        await author.signup("Corbeau")
+        await third.signup("Loriot")
+        posted = await author.reply(1, "Le mot farfadoux est de moi.")
+        post_id = posted.response.headers["location"].rsplit("#post-", 1)[1]
+        thread = await browser.get("/t/1")
+        offer = await block_offer(browser, thread, int(post_id))
+        blocked = await browser.submit(offer.form(f"#block-{post_id} form.post__block"))
+        assert blocked.status == 303
+        for _ in range(2):  # in turn, twice: the second round reuses every statement
+            assert not (await browser.get("/search?q=farfadoux")).all(".search-hit")
+            assert (await third.get("/search?q=farfadoux")).all(".search-hit")
+            assert (await visitor.get("/search?q=farfadoux")).all(".search-hit")
+            assert (await author.get("/search?q=farfadoux")).all(".search-hit")
+            assert not (await browser.get("/search?q=farfadoux+mot")).all(".search-hit")
+            assert (await third.get("/search?q=farfadoux+mot")).all(".search-hit")
+
+
 async def test_nobody_can_block_themselves_or_a_member_who_does_not_exist(
     browser: Browser, demo: None
 ) -> None:

@@ -51,12 +51,12 @@ def slowed(monkeypatch: pytest.MonkeyPatch, *orderings: search.Ordering) -> None
 
     def wrap(name: str) -> Callable[..., Any]:
         def build(*args: Any) -> Any:
-            statement = builders[name](*args)
+            statement, params = builders[name](*args)
             ordering = next((a for a in args if isinstance(a, search.Ordering)),
                             search.Ordering.RELEVANCE)
             if ordering in orderings:
                 statement = statement.where(text(SLOW_POSTGRES if ON_POSTGRES else SLOW_SQLITE))
-            return statement
+            return statement, params
         return build
 
     for name in builders:
