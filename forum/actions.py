@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, inspect, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -181,16 +181,19 @@ class Posted:
 async def _already_posted(
     session: AsyncSession, author: Member, idempotency_key: str | None, error: IntegrityError
 ) -> Posted:
-    """A post with the same key is stored already: a form sent twice (the handlers look the
-    key up before the gate, in the same transaction), or a concurrent send that won the race
-    (PostgreSQL: its insert waited on ours). The unique constraint on (author, key) refused
-    this insert; answer with the stored post rather than a 500. The savepoint already undid
-    this attempt's counter updates."""
+    """A concurrent request with the same key won the race (PostgreSQL: its insert waited on
+    ours and hit the unique constraint); answer with its post rather than a 500. The savepoint
+    already undid this attempt's counter updates, and expired what its statements had changed
+    in the session (the thread, the space): those are read again, so that the caller can still
+    use them (its thread's id for the answer's address)."""
     existing = (
         await find_post_by_key(session, author.id, idempotency_key) if idempotency_key else None
     )
     if existing is None:
         raise error
+    for instance in list(session.identity_map.values()):
+        if inspect(instance).expired_attributes:
+            await session.refresh(instance)
     return Posted(existing, created=False)
 
 
@@ -202,6 +205,10 @@ async def do_create_thread(
     """Open a thread with its first post; ``lang``: the post's language (``POST_LANGS``).
     ``conversation_id``: the thread is that conversation's (``forum/conversations.py``): not
     counted among the space's threads, nor its activity."""
+    if idempotency_key:
+        existing = await find_post_by_key(session, author.id, idempotency_key)
+        if existing is not None:
+            return Posted(existing, created=False)
     now = utcnow()
     try:
         async with session.begin_nested():
@@ -237,6 +244,10 @@ async def do_reply(
     idempotency_key: str | None = None,
 ) -> Posted:
     """Add a post to ``thread``; ``lang``: its language (``POST_LANGS``)."""
+    if idempotency_key:
+        existing = await find_post_by_key(session, author.id, idempotency_key)
+        if existing is not None:
+            return Posted(existing, created=False)
     now = utcnow()
     try:
         async with session.begin_nested():

@@ -1,6 +1,8 @@
 """Writing through the real forms: start a thread, reply (with and without htmx), edit, delete,
 and every kind of bad input: a clear message, the text kept, nothing stored."""
 
+from typing import Any
+
 import pytest
 from sqlalchemy import func, select
 
@@ -213,11 +215,9 @@ async def test_a_thread_started_twice_with_one_key_is_one_thread(
     assert titles.count("Un fil envoyé deux fois") == 1
 
 
-async def test_an_action_given_a_key_already_stored_writes_and_counts_nothing(
-    database: Database, demo: None
-) -> None:
-    """``do_reply`` and ``do_create_thread`` rely on the (author, key) constraint: the second
-    insert is refused inside its savepoint, so the counters it raised go back with it."""
+async def _post_both_with_keys(database: Database, text: str) -> tuple[Any, Any]:
+    """A reply to thread 1 and a new thread in its space, by the first member, each with a
+    fixed idempotency key, in one unit of work."""
     from forum import actions
     from forum.models import Member, Space
 
@@ -225,36 +225,89 @@ async def test_an_action_given_a_key_already_stored_writes_and_counts_nothing(
         author = await db.scalar(select(Member).order_by(Member.id).limit(1))
         thread = await db.get(Thread, 1)
         space = await db.get(Space, thread.space_id)
-        first_reply = await actions.do_reply(db, thread=thread, author=author, source="Une fois",
-                                             verdict=VERDICT, idempotency_key="cle-reponse")
-        first_thread = await actions.do_create_thread(
-            db, space=space, author=author, title="Une fois", source="Une fois",
-            verdict=VERDICT, idempotency_key="cle-fil")
+        replied = await actions.do_reply(db, thread=thread, author=author, source=text,
+                                         verdict=VERDICT, idempotency_key="cle-reponse")
+        started = await actions.do_create_thread(
+            db, space=space, author=author, title=text, source=text, verdict=VERDICT,
+            idempotency_key="cle-fil")
+        assert thread.id == 1  # still usable after a refused insert
+    return replied, started
+
+
+async def test_an_action_given_a_key_already_stored_writes_and_counts_nothing(
+    database: Database, demo: None
+) -> None:
+    """``do_reply`` and ``do_create_thread`` rely on the (author, key) constraint: the second
+    insert is refused inside its savepoint, so the counters it raised go back with it."""
+    from forum.models import Space
+
+    first_reply, first_thread = await _post_both_with_keys(database, "Une fois")
     assert first_reply.created and first_thread.created
-    async with database.reader() as session:
-        before = (await session.execute(select(Thread.post_count, Thread.reply_count)
-                                        .where(Thread.id == 1))).one()
-        space_before = (await session.execute(
-            select(Space.thread_count, Space.last_activity_at).where(Space.id == space.id))).one()
-    posts, threads = await count(database, Post), await count(database, Thread)
-    async with database.writing() as db:
-        author = await db.get(Member, author.id)
-        thread = await db.get(Thread, 1)
-        space = await db.get(Space, thread.space_id)
-        again_reply = await actions.do_reply(db, thread=thread, author=author, source="Deux fois",
-                                             verdict=VERDICT, idempotency_key="cle-reponse")
-        again_thread = await actions.do_create_thread(
-            db, space=space, author=author, title="Deux fois", source="Deux fois",
-            verdict=VERDICT, idempotency_key="cle-fil")
-        assert thread.id == 1  # still usable after the refused insert
+
+    async def counters() -> tuple[Any, ...]:
+        async with database.reader() as session:
+            return (
+                (await session.execute(select(Thread.post_count, Thread.reply_count)
+                                       .where(Thread.id == 1))).one(),
+                (await session.execute(select(Space.thread_count, Space.last_activity_at)
+                                       .join(Thread, Thread.space_id == Space.id)
+                                       .where(Thread.id == 1))).one(),
+                await count(database, Post), await count(database, Thread),
+            )
+
+    before = await counters()
+    again_reply, again_thread = await _post_both_with_keys(database, "Deux fois")
     assert not again_reply.created and again_reply.post.id == first_reply.post.id
     assert not again_thread.created and again_thread.post.id == first_thread.post.id
-    assert await count(database, Post) == posts and await count(database, Thread) == threads
-    async with database.reader() as session:
-        assert (await session.execute(select(Thread.post_count, Thread.reply_count)
-                                      .where(Thread.id == 1))).one() == before
-        assert (await session.execute(select(Space.thread_count, Space.last_activity_at)
-                                      .where(Space.id == space.id))).one() == space_before
+    assert await counters() == before
+
+
+async def test_a_form_sent_again_to_another_thread_leads_to_the_post_it_stored(
+    browser: Browser, database: Database, demo: None
+) -> None:
+    """A replayed form (same key) posted to another thread stores nothing and answers with
+    the post the key already made, never a 500."""
+    await browser.signup("Glycine")
+    values = {**(await browser.get("/t/1")).form("#reply-form").values(),
+              "body": "Une réponse envoyée ici, puis ailleurs"}
+    first = await browser.client.post("/t/1/reply", data=values, follow_redirects=False)
+    assert first.status_code == 303
+    posts = await count(database, Post)
+    again = await browser.client.post("/t/2/reply", data=values, follow_redirects=False)
+    assert again.status_code == 303
+    assert again.headers["location"].split("#")[1] == first.headers["location"].split("#")[1]
+    assert await count(database, Post) == posts
+
+
+async def test_a_twin_stored_after_the_key_was_looked_up_leaves_the_thread_usable(
+    database: Database, demo: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL's race, played on either database: the twin's post is stored after this
+    send looked its key up, so this insert is refused inside its savepoint. The savepoint's
+    rollback expired the thread and space its statements changed; the action reads them
+    again, so the handler can still build its answer from them (before, a 500)."""
+    from forum import actions, queries
+    from forum.models import Member
+
+    await _post_both_with_keys(database, "Le jumeau")
+    posts = await count(database, Post)
+    real = actions.find_post_by_key
+    calls = {"n": 0}
+
+    async def missed_once(*args: Any) -> Any:
+        calls["n"] += 1
+        return None if calls["n"] == 1 else await real(*args)
+
+    monkeypatch.setattr(actions, "find_post_by_key", missed_once)
+    async with database.writing() as db:
+        author = await db.scalar(select(Member).order_by(Member.id).limit(1))
+        thread = await queries.get_thread_or_404(db, author, 1)
+        counted = thread.post_count
+        posted = await actions.do_reply(db, thread=thread, author=author, source="Le jumeau",
+                                        verdict=VERDICT, idempotency_key="cle-reponse")
+        assert not posted.created and calls["n"] == 2
+        assert thread.post_count == counted and thread.space.slug
+    assert await count(database, Post) == posts
 
 
 async def test_a_body_over_the_size_limit_gets_a_413_page(browser: Browser, demo: None) -> None:
