@@ -124,10 +124,10 @@ def format_date(value: datetime, locale: str, region: str) -> str:
     and the locale's data again for each: about 19 µs a date, against 4–5 µs written out
     (issue 20). ``tests/forum/test_translations.py`` compares the two on thousands of
     instants."""
-    names = _date_names(locale) if locale in DATE_PATTERNS else None
-    if names is None:
+    if locale not in DATE_PATTERNS:
         return format_datetime(value, DATE_PATTERNS["en"], tzinfo=timezone_for(region),
                                locale=locale)
+    names = _date_names(locale)
     if value.tzinfo is None:  # as Babel reads a naive datetime
         value = value.replace(tzinfo=UTC)
     local = value.astimezone(timezone_for(region))

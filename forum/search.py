@@ -594,9 +594,12 @@ async def postings_of(session: AsyncSession, groups: list[str]
     tell (a bare prefix query, whose words are too many to probe)."""
     if any("*" in group for group in groups):
         return None
-    statement = _PROBES.get((len(groups), PROBE_DEPTH))
+    key = (len(groups), PROBE_DEPTH)
+    statement = _PROBES.get(key)
     if statement is None:
         statement = _probe_statement(len(groups))
+        if len(groups) <= KEPT_PROBES:
+            _PROBES[key] = statement
     params = {f"group_{index}": group for index, group in enumerate(groups)}
     newest, *deepest = (await session.execute(statement, params)).one()
     if newest is None:
@@ -622,10 +625,7 @@ def _probe_statement(count: int) -> Select[Any]:
         for index in range(count)
     ]
     newest_of = select(func.max(SearchDocument.post_id)).scalar_subquery()
-    statement = select(newest_of, *deepest_of)
-    if count <= KEPT_PROBES:
-        _PROBES[count, PROBE_DEPTH] = statement
-    return statement
+    return select(newest_of, *deepest_of)
 
 
 def too_common(terms: list[str], newest: int, postings: list[int]) -> tuple[str, ...]:
