@@ -1,21 +1,25 @@
 """How a worker packs the copies it keeps in memory: members' own pages (``forum.cache``) and
 rendered posts (``forum.web.fragments``).
 
-Zstandard at level 1: on a 52 KB thread page zstd at level 3 keeps the same size as zlib at
-level 6 (about 19 KB) but packs in a ninth of the time (0.15 ms against 1.4 ms) and unpacks in
-a fifth (0.03 ms against 0.17 ms); level 1 is 2.6 % larger than level 3 on a member's 113 KB
-thread page and unpacks it in three quarters of the time (51 µs against 68 µs). A member's
-cached page is unpacked on every hit, so that is most of what a hit costs
-(docs/PERFORMANCE.md, "Members' pages, unpacked faster").
+Posts are packed with Zstandard at level 1: a post of a few kilobytes to about half its size,
+unpacked in about 4 µs; a member's page is unpacked only when it is rendered again.
+
+Members' pages are packed with LZ4 (block format, high-compression level 4), because a member's
+cached page is unpacked on every hit and that was the largest part of what a hit cost. On the
+bench's member page of 87 KB: Zstandard level 1 packs it to 22 KB and unpacks it in 31 µs
+(about 50 µs in a worker under load); LZ4 packs it to 27 KB and unpacks it in 14 µs. Packing
+takes 0.7 ms instead of 0.14, once per render of a page that took 10 to 80 ms to render
+(docs/PERFORMANCE.md, "Members' pages, unpacked faster" and "LZ4 for members' pages").
 
 A member's page holds the reader's CSRF token in every form (64 times on a thread page), and
 each hit puts the reader's own token in. :func:`pack_page` packs the page without them and
 keeps where they were, so a hit joins the pieces around the token (5 µs) instead of searching
 the page for the placeholder (47 µs).
 
-A compressor and a decompressor are made once per thread and reused (a fresh context costs
-about 15 µs, several times what unpacking a post costs): zstandard's objects are not to be
-shared between threads. Nothing here leaves the process.
+A Zstandard compressor and decompressor are made once per thread and reused (a fresh context
+costs about 15 µs, several times what unpacking a post costs): zstandard's objects are not to
+be shared between threads. LZ4's block functions keep no state. Nothing here leaves the
+process.
 """
 
 from __future__ import annotations
@@ -24,9 +28,15 @@ import threading
 from array import array
 from collections.abc import Iterable
 
+import lz4.block
 import zstandard
 
 LEVEL = 1
+"""Zstandard's level for posts."""
+
+PAGE_LEVEL = 4
+"""LZ4's high-compression level for members' pages (1: 27.9 KB, 4: 27.0 KB, 9: 26.7 KB in
+1.1 ms; unpacking takes the same time)."""
 
 _local = threading.local()
 
@@ -57,12 +67,14 @@ def pack_page(page: bytes, placeholder: bytes) -> tuple[bytes, array]:
     for piece in pieces[:-1]:
         offset += len(piece)
         cuts.append(offset)
-    return pack(b"".join(pieces)), cuts
+    # The block stores its unpacked size: lz4.block.decompress needs it.
+    return lz4.block.compress(b"".join(pieces), mode="high_compression",
+                              compression=PAGE_LEVEL), cuts
 
 
 def open_page(packed: bytes, cuts: Iterable[int], token: bytes) -> bytes:
     """The page :func:`pack_page` packed, with ``token`` where the placeholder was."""
-    text = memoryview(unpack(packed))
+    text = memoryview(lz4.block.decompress(packed))
     pieces = []
     start = 0
     for cut in cuts:
