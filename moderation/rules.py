@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from forum.db import utcnow
@@ -172,11 +172,17 @@ async def _posts_in_space(session: AsyncSession, author: Member, space: Space) -
                Thread.conversation_id.is_(None), Post.status == PostStatus.VISIBLE)) or 0)
 
 
+@cache
+def _last_post_source() -> Select[tuple[str]]:
+    """Built once, with the author as a parameter (``forum.queries._thread_by_id`` says why)."""
+    return (select(Post.source)
+            .where(Post.author_id == bindparam("author_id"), Post.status != PostStatus.DELETED)
+            .order_by(Post.id.desc()).limit(1))
+
+
 async def _same_as_last_post(session: AsyncSession, author: Member, text: str) -> bool:
     """Whether ``text`` repeats the author's latest post, whatever its status (one query)."""
-    last = await session.scalar(
-        select(Post.source).where(Post.author_id == author.id, Post.status != PostStatus.DELETED)
-        .order_by(Post.id.desc()).limit(1))
+    last = await session.scalar(_last_post_source(), {"author_id": author.id})
     return last is not None and last.strip() == text.strip()
 
 
