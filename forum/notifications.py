@@ -65,21 +65,23 @@ def mentioned_keys(source: str) -> set[str]:
 
 def _wants(kind: str):
     """Member has not blocked the author, nor turned ``kind`` off, nor is on a break
-    (correlated on Member.id; parameters ``author_id`` and ``now``, see :func:`_wanting`)."""
-    author_id = bindparam("author_id")
+    (correlated on Member.id; parameters ``wants_author`` and ``wants_now``, named so that no
+    other clause's parameter merges with them; see :func:`_wanting`)."""
+    author_id = bindparam("wants_author")
     blocked = exists().where(Block.blocker_id == Member.id, Block.blocked_id == author_id)
     muted = exists().where(
         NotificationSetting.member_id == Member.id, NotificationSetting.kind == kind,
         NotificationSetting.enabled.is_(False),
     )
-    on_break = Member.break_until.is_not(None) & (Member.break_until > bindparam("now"))  # issue 5
+    on_break = (Member.break_until.is_not(None)  # issue 5
+                & (Member.break_until > bindparam("wants_now")))
     return and_(~blocked, ~muted, ~on_break, Member.status == MemberStatus.ACTIVE,
                 Member.id != author_id)
 
 
 def _wanting(author_id: int) -> dict[str, object]:
     """The parameters of :func:`_wants`."""
-    return {"author_id": author_id, "now": utcnow()}
+    return {"wants_author": author_id, "wants_now": utcnow()}
 
 
 @cache
@@ -123,8 +125,7 @@ async def _who_may_read(session: AsyncSession, thread: Thread, *groups: set[int]
 def _followers_statement() -> Select[tuple[int]]:
     """Built once, with the thread, the author and the time as parameters, like
     ``forum.queries._thread_by_id``: every reply asks it, and building it (two correlated
-    ``EXISTS`` and seven comparisons) was about half of its time on the event loop, by a
-    profile of sequential replies."""
+    ``EXISTS`` and eleven comparisons) took about 0.2 ms."""
     return (
         select(Member.id)
         .join(Follow, and_(Follow.member_id == Member.id,

@@ -2,11 +2,11 @@
 rendered posts (``forum.web.fragments``).
 
 Posts are packed with Zstandard at level 1: a post of a few kilobytes to about half its size,
-unpacked in about 4 µs; a member's page is unpacked only when it is rendered again.
+unpacked in about 4 µs; a post is unpacked only when a page showing it is rendered.
 
 Members' pages are packed with LZ4 (block format, high-compression level 4), because a member's
 cached page is unpacked on every hit and that was the largest part of what a hit cost. On the
-bench's member page of 87 KB: Zstandard level 1 packs it to 22 KB and unpacks it in 31 µs
+bench's member page of 87 KB: Zstandard level 1 packs it to 22 KB and unpacks it in 30 µs
 (about 50 µs in a worker under load); LZ4 packs it to 27 KB and unpacks it in 14 µs. Packing
 takes 0.7 ms instead of 0.14, once per render of a page that took 10 to 80 ms to render
 (docs/PERFORMANCE.md, "Members' pages, unpacked faster" and "LZ4 for members' pages").

@@ -85,8 +85,8 @@ def test_a_page_packed_without_its_placeholder_opens_with_the_readers_token():
 
 
 def test_a_members_page_is_kept_smaller_and_in_the_memory_of_its_size():
-    """A member's page (LZ4) is kept in about a third of its size, and each kept copy holds
-    only its own bytes, as posts do."""
+    """A member's page (LZ4) is kept in less than a third of its size, and each kept copy
+    holds only its own bytes, as posts do."""
     pages = [(f"<p>Page {i}</p>" + '<form><input name="_csrf_token" value="'
               + PLACEHOLDER.decode() + '"><button>Courage</button></form>'
               + "Je me reconnais beaucoup dans ce que tu écris. " * 2000).encode()
